@@ -1,0 +1,313 @@
+//! The breaker: its fields and the hot path, `try_acquire` and `record`.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::{Clock, MonotonicClock};
+use crate::config::{fail, Config, ConfigError, Window};
+use crate::events::Listeners;
+use crate::histogram::Histogram;
+use crate::permit::{Outcome, Permit, Rejected};
+use crate::rules::{Rules, WindowCounts};
+use crate::state::{Reason, State, Transition, Word, NEVER_MS};
+use crate::stripe::{bump, Stripe, Stripes};
+
+pub(crate) const NANOS_PER_MS: u64 = 1_000_000;
+
+/// The longest breaker name, in bytes.
+pub const MAX_NAME_BYTES: usize = 256;
+
+/// A circuit breaker. Share it by `&` or `Arc`: every method takes `&self` and no method locks.
+///
+/// ```
+/// use breakwater::{Breaker, Config, Outcome, State};
+/// use std::time::Duration;
+///
+/// let breaker = Breaker::new("market-data", Config { consecutive_failures: Some(2), ..Config::default() })?;
+/// for _ in 0..2 {
+///     let permit = breaker.try_acquire().expect("closed breakers permit");
+///     breaker.record(permit, Outcome::Failure, Duration::from_millis(3));
+/// }
+/// assert_eq!(breaker.state(), State::Open);
+/// let rejected = breaker.try_acquire().unwrap_err();
+/// assert!(rejected.retry_after.unwrap() <= Duration::from_secs(30));
+/// # Ok::<(), breakwater::ConfigError>(())
+/// ```
+#[derive(Debug)]
+pub struct Breaker {
+    pub(crate) word: AtomicU64,
+    pub(crate) stripes: Stripes,
+    pub(crate) consecutive: AtomicU32,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) histogram: Option<Box<Histogram>>,
+    pub(crate) inner: Box<Inner>,
+}
+
+/// What the hot path reads rarely or never.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) name: Arc<str>,
+    pub(crate) config: Config,
+    pub(crate) rules: Rules,
+    pub(crate) probe_ms: u64,
+    /// Probe successes of the current half-open period: `generation << 32 | count`.
+    pub(crate) probe_successes: AtomicU64,
+    /// Reopens since the breaker last closed for real; picks the open duration.
+    pub(crate) reopen_attempt: AtomicU32,
+    pub(crate) jitter_seed: AtomicU64,
+    pub(crate) since_nanos: AtomicU64,
+    pub(crate) open_nanos_total: AtomicU64,
+    pub(crate) times_opened: AtomicU64,
+    pub(crate) times_half_opened: AtomicU64,
+    pub(crate) cas_retries: AtomicU64,
+    pub(crate) listeners: Listeners,
+}
+
+pub(crate) fn check_name(name: &str) -> Result<(), ConfigError> {
+    if name.is_empty() || name.len() > MAX_NAME_BYTES {
+        let shown: String = name.chars().take(40).collect();
+        return fail(
+            "name",
+            format!("1..={MAX_NAME_BYTES} bytes long"),
+            format!("{shown}… ({} bytes)", name.len()),
+        );
+    }
+    Ok(())
+}
+
+#[inline]
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+impl Breaker {
+    /// A breaker on the process's monotonic clock. Fails if the name or any option is invalid.
+    pub fn new(name: &str, config: Config) -> Result<Breaker, ConfigError> {
+        Self::with_clock(name, config, MonotonicClock::shared())
+    }
+
+    /// A breaker on a clock of your choosing, such as a [`FakeClock`](crate::FakeClock) in tests.
+    pub fn with_clock(name: &str, config: Config, clock: Arc<dyn Clock>) -> Result<Breaker, ConfigError> {
+        check_name(name)?;
+        config.validate()?;
+        let now = clock.now_nanos();
+        let probe_ms = nanos(config.effective_max_probe_time()).div_ceil(NANOS_PER_MS);
+        Ok(Breaker {
+            word: AtomicU64::new(Word::new(State::Closed, 0, 0, 0).0),
+            stripes: Stripes::new(config.window),
+            consecutive: AtomicU32::new(0),
+            histogram: config.tracks_latency().then(|| Box::new(Histogram::new())),
+            clock,
+            inner: Box::new(Inner {
+                name: name.into(),
+                rules: Rules::new(&config),
+                probe_ms,
+                probe_successes: AtomicU64::new(0),
+                reopen_attempt: AtomicU32::new(0),
+                jitter_seed: AtomicU64::new(now ^ (name.len() as u64).rotate_left(32)),
+                since_nanos: AtomicU64::new(now),
+                open_nanos_total: AtomicU64::new(0),
+                times_opened: AtomicU64::new(0),
+                times_half_opened: AtomicU64::new(0),
+                cas_retries: AtomicU64::new(0),
+                listeners: Listeners::default(),
+                config,
+            }),
+        })
+    }
+
+    /// The breaker's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The configuration it was built with.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The clock it reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The state now. An open breaker whose open duration has passed still reads `Open` until
+    /// the next call moves it to half-open: transitions are made by calls, not timers.
+    #[inline]
+    pub fn state(&self) -> State {
+        Word(self.word.load(Acquire)).state()
+    }
+
+    #[inline]
+    pub(crate) fn load(&self) -> Word {
+        Word(self.word.load(Acquire))
+    }
+
+    /// Asks to make a call. On `Ok`, make it and report how it went with [`Breaker::record`].
+    #[inline]
+    pub fn try_acquire(&self) -> Result<Permit, Rejected> {
+        let word = self.load();
+        if matches!(word.state(), State::Closed | State::Disabled) {
+            bump(&self.stripes.local().counters.acquired);
+            return Ok(Permit::new(word, None));
+        }
+        self.acquire_contested(word)
+    }
+
+    /// Whether a call would be let through now, without taking a permit or moving any state.
+    #[inline]
+    pub fn is_call_permitted(&self) -> bool {
+        let word = self.load();
+        match word.state() {
+            State::Closed | State::Disabled => true,
+            State::HalfOpen => word.in_flight() < self.inner.config.half_open_max_probes,
+            State::Open | State::ForcedOpen => self.clock.now_nanos() / NANOS_PER_MS >= word.deadline_ms(),
+        }
+    }
+
+    /// Acquire in a state that may refuse, or may move: open, forced open, half-open.
+    fn acquire_contested(&self, mut word: Word) -> Result<Permit, Rejected> {
+        let mut made = None;
+        loop {
+            let now = self.clock.now_nanos();
+            let now_ms = now / NANOS_PER_MS;
+            let probe_deadline = now_ms + self.inner.probe_ms;
+            let (next, reason) = match word.state() {
+                State::Closed | State::Disabled => {
+                    bump(&self.stripes.local().counters.acquired);
+                    return Ok(Permit::new(word, made));
+                }
+                State::Open | State::ForcedOpen if now_ms < word.deadline_ms() => {
+                    return Err(self.reject(word, now, made));
+                }
+                State::Open => (
+                    word.next(State::HalfOpen, 0).with_probes(1, probe_deadline),
+                    Some(Reason::OpenElapsed),
+                ),
+                State::ForcedOpen => (
+                    word.next(State::HalfOpen, 0).with_probes(1, probe_deadline),
+                    Some(Reason::ForcedOpenElapsed),
+                ),
+                State::HalfOpen if word.in_flight() < self.inner.config.half_open_max_probes => {
+                    (word.with_probes(word.in_flight() + 1, probe_deadline), None)
+                }
+                State::HalfOpen if now_ms >= word.deadline_ms() => {
+                    // Every probe slot is held past its expiry: treat the probes as failed.
+                    made = self.reopen(word, Reason::ProbeTimedOut, now).or(made);
+                    word = self.load();
+                    continue;
+                }
+                State::HalfOpen => return Err(self.reject(word, now, made)),
+            };
+            match self.word.compare_exchange_weak(word.0, next.0, AcqRel, Acquire) {
+                Ok(_) => {
+                    bump(&self.stripes.local().counters.acquired);
+                    let moved = reason.map(|r| self.after_transition(word.state(), State::HalfOpen, r, now));
+                    return Ok(Permit::new(next, moved.or(made)));
+                }
+                Err(actual) => {
+                    self.inner.cas_retries.fetch_add(1, Relaxed);
+                    word = Word(actual);
+                }
+            }
+        }
+    }
+
+    fn reject(&self, word: Word, now: u64, transition: Option<Transition>) -> Rejected {
+        bump(&self.stripes.local().counters.rejected);
+        let deadline = word.deadline_ms();
+        Rejected {
+            state: word.state(),
+            retry_after: (deadline != NEVER_MS)
+                .then(|| Duration::from_nanos((deadline * NANOS_PER_MS).saturating_sub(now))),
+            transition,
+        }
+    }
+
+    /// Reports how a permitted call ended and how long it took. Returns the transition this
+    /// report made, if it made one (the same one listeners are told of).
+    pub fn record(&self, permit: Permit, outcome: Outcome, elapsed: Duration) -> Option<Transition> {
+        let stripe = self.stripes.local();
+        let c = &stripe.counters;
+        let elapsed = nanos(elapsed);
+        match outcome {
+            Outcome::Success => bump(&c.successes),
+            Outcome::Failure => bump(&c.failures),
+            Outcome::Timeout => {
+                bump(&c.failures);
+                bump(&c.timeouts);
+            }
+            Outcome::Ignored => {
+                bump(&c.ignored);
+                return self.record_ignored(permit, stripe);
+            }
+        }
+        let failed = outcome != Outcome::Success;
+        let flags = self.inner.rules.flags(failed, elapsed);
+        if flags & crate::rules::SLOW != 0 {
+            bump(&c.slow);
+        }
+        if let Some(h) = &self.histogram {
+            h.record(elapsed);
+        }
+        let word = self.load();
+        if !permit.is_current(word) {
+            bump(&c.stale);
+            return None;
+        }
+        match word.state() {
+            State::Closed => self.record_closed(word, stripe, flags, failed),
+            State::HalfOpen if flags != 0 => self.reopen(word, Reason::ProbeFailed, self.clock.now_nanos()),
+            State::HalfOpen => self.probe_succeeded(word),
+            _ => None,
+        }
+    }
+
+    fn record_ignored(&self, permit: Permit, stripe: &Stripe) -> Option<Transition> {
+        let word = self.load();
+        if !permit.is_current(word) {
+            bump(&stripe.counters.stale);
+        } else if word.state() == State::HalfOpen {
+            self.release_probe(word);
+        }
+        None
+    }
+
+    #[inline]
+    fn record_closed(&self, word: Word, stripe: &Stripe, flags: u8, failed: bool) -> Option<Transition> {
+        let time_window = matches!(self.inner.config.window, Window::Time { .. });
+        let now = if time_window { self.clock.now_nanos() } else { 0 };
+        stripe.window.record(flags, now);
+        let rules = &self.inner.rules;
+        if failed {
+            let in_a_row = self.consecutive.fetch_add(1, Relaxed).saturating_add(1);
+            if rules.consecutive_failures > 0 && in_a_row >= rules.consecutive_failures {
+                return self.trip(word, Reason::ConsecutiveFailures);
+            }
+        } else if self.consecutive.load(Relaxed) != 0 {
+            self.consecutive.store(0, Relaxed);
+        }
+        // Rules are checked when an unhealthy call is recorded: a success never opens a breaker.
+        if flags != 0 {
+            let counts = self.window_counts_at(if time_window { now } else { self.clock.now_nanos() });
+            if let Some(reason) = rules.window_trip(counts) {
+                return self.trip(word, reason);
+            }
+        }
+        None
+    }
+
+    /// The current window, summed over stripes.
+    pub fn window_counts(&self) -> WindowCounts {
+        self.window_counts_at(self.clock.now_nanos())
+    }
+
+    fn window_counts_at(&self, now: u64) -> WindowCounts {
+        let mut counts = WindowCounts::default();
+        for stripe in self.stripes.iter() {
+            stripe.window.add_counts(now, &mut counts);
+        }
+        counts
+    }
+}

@@ -1,0 +1,107 @@
+//! A consistent-enough snapshot of a breaker's counters, window and latency.
+
+use std::sync::atomic::Ordering::*;
+use std::time::Duration;
+
+use crate::breaker::Breaker;
+use crate::histogram::LatencySummary;
+use crate::rules::WindowCounts;
+use crate::state::State;
+
+/// What a breaker has seen since it was created. Counters are read one by one while calls go
+/// on, so a snapshot taken under load may be off by the calls in flight at that moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metrics {
+    /// State now.
+    pub state: State,
+    /// Since when, in nanoseconds of the breaker's clock.
+    pub state_since_nanos: u64,
+    /// Every call asked for: `successes + failures + ignored + rejections + in_flight`.
+    pub calls: u64,
+    /// Calls that succeeded.
+    pub successes: u64,
+    /// Calls that failed, timeouts included.
+    pub failures: u64,
+    /// Calls whose outcome was ignored.
+    pub ignored: u64,
+    /// Calls refused.
+    pub rejections: u64,
+    /// Permitted calls not reported yet.
+    pub in_flight: u64,
+    /// Failures that were timeouts.
+    pub timeouts: u64,
+    /// Calls at least as slow as the slow-call duration.
+    pub slow_calls: u64,
+    /// Outcomes reported after the breaker had moved on: counted above, but moved no state.
+    pub stale: u64,
+    /// Transitions to open or forced open.
+    pub times_opened: u64,
+    /// Transitions to half-open.
+    pub times_half_opened: u64,
+    /// Time spent open or forced open, the current stay included.
+    pub time_open: Duration,
+    /// `successes / (successes + failures)` in percent; 100 before any call.
+    pub success_rate: f64,
+    /// Failures in a row now.
+    pub consecutive_failures: u32,
+    /// The sliding window now.
+    pub window: WindowCounts,
+    /// Failure share of the window, in percent.
+    pub window_failure_rate: f64,
+    /// Slow-call share of the window, in percent.
+    pub window_slow_call_rate: f64,
+    /// Latency of every measured call, if the breaker tracks latency.
+    pub latency: Option<LatencySummary>,
+    /// Compare-and-swap attempts lost to another thread: contention on transitions.
+    pub cas_retries: u64,
+}
+
+impl Breaker {
+    /// A snapshot of the breaker's metrics.
+    pub fn metrics(&self) -> Metrics {
+        let s = &self.stripes;
+        let inner = &self.inner;
+        let now = self.clock.now_nanos();
+        let word = self.load();
+        let successes = s.sum(|c| &c.successes);
+        let failures = s.sum(|c| &c.failures);
+        let ignored = s.sum(|c| &c.ignored);
+        let acquired = s.sum(|c| &c.acquired);
+        let rejections = s.sum(|c| &c.rejected);
+        let since = inner.since_nanos.load(Acquire);
+        let open_now = if word.state().is_open() {
+            now.saturating_sub(since)
+        } else {
+            0
+        };
+        let window = self.window_counts();
+        let decided = successes + failures;
+        Metrics {
+            state: word.state(),
+            state_since_nanos: since,
+            calls: acquired + rejections,
+            successes,
+            failures,
+            ignored,
+            rejections,
+            in_flight: acquired.saturating_sub(decided + ignored),
+            timeouts: s.sum(|c| &c.timeouts),
+            slow_calls: s.sum(|c| &c.slow),
+            stale: s.sum(|c| &c.stale),
+            times_opened: inner.times_opened.load(Relaxed),
+            times_half_opened: inner.times_half_opened.load(Relaxed),
+            time_open: Duration::from_nanos(inner.open_nanos_total.load(Relaxed) + open_now),
+            success_rate: if decided == 0 {
+                100.0
+            } else {
+                successes as f64 * 100.0 / decided as f64
+            },
+            consecutive_failures: self.consecutive.load(Relaxed),
+            window_failure_rate: window.failure_rate(),
+            window_slow_call_rate: window.slow_call_rate(),
+            window,
+            latency: self.histogram.as_ref().map(|h| h.summary()),
+            cas_retries: inner.cas_retries.load(Relaxed),
+        }
+    }
+}

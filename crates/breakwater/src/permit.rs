@@ -1,0 +1,104 @@
+//! What `try_acquire` hands out and takes back: permits, rejections and outcomes.
+
+use std::time::Duration;
+
+use crate::state::{State, Transition, Word, GEN_MASK};
+
+/// Permission for one call. Hand it back with [`Breaker::record`](crate::Breaker::record).
+///
+/// A permit is a plain value, not a guard, so it can cross an FFI boundary: [`Permit::raw`] and
+/// [`Permit::from_raw`] turn it into a `u32` and back. It remembers the breaker's generation, so
+/// an outcome reported after the breaker changed state is counted but cannot move the new state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permit {
+    raw: u32,
+    transition: Option<Transition>,
+}
+
+impl Permit {
+    #[inline]
+    pub(crate) fn new(word: Word, transition: Option<Transition>) -> Permit {
+        Permit {
+            raw: ((word.generation() as u32) << 3) | word.state() as u32,
+            transition,
+        }
+    }
+
+    /// The permit as a number, for FFI.
+    #[inline]
+    pub const fn raw(&self) -> u32 {
+        self.raw
+    }
+
+    /// A permit from [`Permit::raw`]. Any number is accepted: one that no acquire produced is
+    /// treated as stale.
+    #[inline]
+    pub const fn from_raw(raw: u32) -> Permit {
+        Permit { raw, transition: None }
+    }
+
+    /// The state the permit was issued in.
+    #[inline]
+    pub const fn state(&self) -> State {
+        State::from_bits(self.raw as u64)
+    }
+
+    /// Whether this is a half-open probe.
+    #[inline]
+    pub const fn is_probe(&self) -> bool {
+        matches!(self.state(), State::HalfOpen)
+    }
+
+    /// The transition this acquire made (open -> half-open), if it made one.
+    pub const fn transition(&self) -> Option<Transition> {
+        self.transition
+    }
+
+    #[inline]
+    pub(crate) fn generation(&self) -> u64 {
+        u64::from(self.raw >> 3) & GEN_MASK
+    }
+
+    /// Whether the breaker is still in the state and generation that issued the permit.
+    #[inline]
+    pub(crate) fn is_current(&self, word: Word) -> bool {
+        self.generation() == word.generation() && self.state() == word.state()
+    }
+}
+
+/// A refused call: the breaker's state and how long until a call may be let through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejected {
+    /// Open, forced open, or half-open with every probe slot taken.
+    pub state: State,
+    /// Time until the next call may probe; `None` when forced open without a deadline.
+    pub retry_after: Option<Duration>,
+    /// A transition this acquire made before refusing (half-open -> open on expired probes).
+    pub transition: Option<Transition>,
+}
+
+impl std::fmt::Display for Rejected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "circuit breaker is {}", self.state)?;
+        match self.retry_after {
+            Some(d) => write!(f, "; retry after {} ms", d.as_millis()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for Rejected {}
+
+/// How a permitted call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// It worked. A slow success still counts toward the slow-call and latency rules.
+    Success,
+    /// It failed in a way that says the dependency is unwell.
+    Failure,
+    /// It ran out of time: a failure, also counted as a timeout.
+    Timeout,
+    /// It ended in a way that says nothing about the dependency (the caller cancelled, a
+    /// validation error): counted, but not in windows or rules; a probe's slot is freed.
+    Ignored,
+}

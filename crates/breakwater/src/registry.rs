@@ -1,0 +1,115 @@
+//! Breakers by name: one process-wide registry, and as many private ones as you like.
+
+use std::sync::{Arc, OnceLock};
+
+use crate::breaker::{check_name, Breaker};
+use crate::clock::{Clock, MonotonicClock};
+use crate::config::{Config, ConfigError};
+use crate::metrics::Metrics;
+
+/// Breakers by name. Lookups are lock-free (a concurrent hash map with epoch-based reclamation);
+/// so are inserts, which only contend with inserts of the same name.
+///
+/// ```
+/// use breakwater::{Config, Registry};
+///
+/// let registry = Registry::new();
+/// let a = registry.get_or_create("market-data", Config::default())?;
+/// let b = registry.get_or_create("market-data", Config::default())?;
+/// assert!(std::sync::Arc::ptr_eq(&a, &b));
+/// assert_eq!(registry.names(), ["market-data"]);
+/// # Ok::<(), breakwater::ConfigError>(())
+/// ```
+pub struct Registry {
+    map: papaya::HashMap<Arc<str>, Arc<Breaker>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").field("names", &self.names()).finish()
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Registry {
+    /// An empty registry whose breakers use the process's monotonic clock.
+    pub fn new() -> Self {
+        Self::with_clock(MonotonicClock::shared())
+    }
+
+    /// An empty registry whose breakers use `clock`.
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            map: papaya::HashMap::new(),
+            clock,
+        }
+    }
+
+    /// The process-wide registry: every thread that asks for a name gets the same breaker.
+    pub fn global() -> &'static Registry {
+        static GLOBAL: OnceLock<Registry> = OnceLock::new();
+        GLOBAL.get_or_init(Registry::new)
+    }
+
+    /// The breaker called `name`, created with `config` if there is none. An existing breaker
+    /// is returned as it is, whatever `config` says.
+    pub fn get_or_create(&self, name: &str, config: Config) -> Result<Arc<Breaker>, ConfigError> {
+        if let Some(existing) = self.get(name) {
+            return Ok(existing);
+        }
+        check_name(name)?;
+        let breaker = Arc::new(Breaker::with_clock(name, config, self.clock.clone())?);
+        let map = self.map.pin();
+        Ok(match map.try_insert(Arc::from(name), breaker) {
+            Ok(inserted) => inserted.clone(),
+            Err(occupied) => occupied.current.clone(),
+        })
+    }
+
+    /// The breaker called `name`, if any.
+    #[inline]
+    pub fn get(&self, name: &str) -> Option<Arc<Breaker>> {
+        self.map.pin().get(name).cloned()
+    }
+
+    /// Removes and returns the breaker called `name`. Holders of it keep a working breaker; the
+    /// next `get_or_create` of the name makes a new one.
+    pub fn remove(&self, name: &str) -> Option<Arc<Breaker>> {
+        self.map.pin().remove(name).cloned()
+    }
+
+    /// How many breakers there are.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Every name, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.map.pin().keys().map(|k| k.to_string()).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Every breaker's metrics, sorted by name: the health view.
+    pub fn snapshot(&self) -> Vec<(String, Metrics)> {
+        let mut all: Vec<(String, Metrics)> = self
+            .map
+            .pin()
+            .iter()
+            .map(|(k, b)| (k.to_string(), b.metrics()))
+            .collect();
+        all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+}

@@ -1,0 +1,212 @@
+//! Every change of state: the one compare-and-swap that makes it, the bookkeeping its winner does,
+//! and the manual controls.
+
+use std::sync::atomic::Ordering::*;
+use std::time::Duration;
+
+use crate::backoff::unit_random;
+use crate::breaker::{Breaker, NANOS_PER_MS};
+use crate::state::{is_legal, Reason, State, Transition, Word, NEVER_MS};
+
+impl Breaker {
+    /// One attempt at `from -> to`. Only the winner of the swap reports the transition.
+    fn transition(
+        &self,
+        from: Word,
+        to: State,
+        deadline_ms: u64,
+        reason: Reason,
+        now: u64,
+    ) -> Result<Transition, Word> {
+        debug_assert!(is_legal(from.state(), to), "{:?} -> {to:?}", from.state());
+        if to == State::Closed {
+            // Closed windows start empty. Clearing before the swap is safe: no window is written
+            // in the states a breaker closes from.
+            self.clear_closed_state();
+        }
+        match self
+            .word
+            .compare_exchange(from.0, from.next(to, deadline_ms).0, AcqRel, Acquire)
+        {
+            Ok(_) => Ok(self.after_transition(from.state(), to, reason, now)),
+            Err(actual) => {
+                self.inner.cas_retries.fetch_add(1, Relaxed);
+                Err(Word(actual))
+            }
+        }
+    }
+
+    /// Bookkeeping of the winner of a transition, then the listeners, outside any loop or lock.
+    pub(crate) fn after_transition(&self, from: State, to: State, reason: Reason, now: u64) -> Transition {
+        let inner = &self.inner;
+        let since = inner.since_nanos.swap(now, AcqRel);
+        if from.is_open() {
+            inner.open_nanos_total.fetch_add(now.saturating_sub(since), Relaxed);
+        }
+        match to {
+            State::Open | State::ForcedOpen => inner.times_opened.fetch_add(1, Relaxed),
+            State::HalfOpen => inner.times_half_opened.fetch_add(1, Relaxed),
+            _ => 0,
+        };
+        if to == State::Closed {
+            inner.reopen_attempt.store(0, Relaxed);
+        } else if to == State::Open {
+            inner.reopen_attempt.fetch_add(1, Relaxed);
+        }
+        let transition = Transition {
+            from,
+            to,
+            reason,
+            at_nanos: now,
+        };
+        inner.listeners.notify(&transition);
+        transition
+    }
+
+    fn clear_closed_state(&self) {
+        self.consecutive.store(0, Relaxed);
+        for stripe in self.stripes.iter() {
+            stripe.window.clear();
+        }
+    }
+
+    /// The deadline of the next opening: backoff by the reopens so far, with jitter.
+    fn open_deadline_ms(&self, now: u64) -> u64 {
+        let inner = &self.inner;
+        let attempt = inner.reopen_attempt.load(Relaxed);
+        let seed = inner.jitter_seed.fetch_add(0x9E37_79B9_7F4A_7C15, Relaxed);
+        let open_for = inner.config.open_duration.jittered(attempt, unit_random(seed));
+        deadline_ms(now, open_for)
+    }
+
+    /// Closed -> Open, if `word` is still current.
+    pub(crate) fn trip(&self, word: Word, reason: Reason) -> Option<Transition> {
+        let now = self.clock.now_nanos();
+        self.transition(word, State::Open, self.open_deadline_ms(now), reason, now)
+            .ok()
+    }
+
+    /// HalfOpen -> Open, for as long as the half-open period of `word` lasts.
+    pub(crate) fn reopen(&self, mut word: Word, reason: Reason, now: u64) -> Option<Transition> {
+        let generation = word.generation();
+        while word.state() == State::HalfOpen && word.generation() == generation {
+            match self.transition(word, State::Open, self.open_deadline_ms(now), reason, now) {
+                Ok(t) => return Some(t),
+                Err(actual) => word = actual,
+            }
+        }
+        None
+    }
+
+    /// A probe succeeded: close after enough of them, else free its slot.
+    pub(crate) fn probe_succeeded(&self, word: Word) -> Option<Transition> {
+        let generation = word.generation();
+        let counted = self
+            .inner
+            .probe_successes
+            .fetch_update(AcqRel, Acquire, |packed| {
+                let count = if packed >> 32 == generation {
+                    packed & 0xffff_ffff
+                } else {
+                    0
+                };
+                Some((generation << 32) | (count + 1))
+            })
+            .map_or(1, |packed| {
+                if packed >> 32 == generation {
+                    (packed & 0xffff_ffff) + 1
+                } else {
+                    1
+                }
+            });
+        if counted < u64::from(self.inner.config.half_open_successes) {
+            self.release_probe(word);
+            return None;
+        }
+        let now = self.clock.now_nanos();
+        let mut word = word;
+        while word.state() == State::HalfOpen && word.generation() == generation {
+            match self.transition(word, State::Closed, 0, Reason::ProbesSucceeded, now) {
+                Ok(t) => return Some(t),
+                Err(actual) => word = actual,
+            }
+        }
+        None
+    }
+
+    /// Frees one probe slot of the half-open period of `word`.
+    pub(crate) fn release_probe(&self, mut word: Word) {
+        let generation = word.generation();
+        while word.state() == State::HalfOpen && word.generation() == generation && word.in_flight() > 0 {
+            let next = word.with_probes(word.in_flight() - 1, word.deadline_ms());
+            match self.word.compare_exchange_weak(word.0, next.0, AcqRel, Acquire) {
+                Ok(_) => return,
+                Err(actual) => word = Word(actual),
+            }
+        }
+    }
+
+    /// Closes the breaker from any state and forgets its window, consecutive failures and
+    /// backoff. Lifetime metrics are kept. Returns the transition, if the breaker was not closed.
+    pub fn reset(&self) -> Option<Transition> {
+        self.force(State::Closed, 0, Reason::Manual)
+    }
+
+    /// Lets every call through and counts it, with no rule able to open the breaker, until
+    /// [`reset`](Breaker::reset) or [`force_open`](Breaker::force_open).
+    pub fn disable(&self) -> Option<Transition> {
+        self.force(State::Disabled, 0, Reason::Manual)
+    }
+
+    /// Refuses every call, for `duration` if given (then probes, half-open) or until reset.
+    pub fn force_open(&self, duration: Option<Duration>) -> Option<Transition> {
+        let deadline = duration.map(|d| {
+            self.clock
+                .now_nanos()
+                .saturating_add(d.as_nanos().min(u64::MAX as u128) as u64)
+        });
+        self.force_open_until(deadline, Reason::Manual)
+    }
+
+    /// Refuses every call until `deadline_nanos` of the breaker's clock (`None`: until reset),
+    /// giving `reason`: the hook fleet-wide sync uses, with [`Reason::Remote`]. Forcing a
+    /// forced-open breaker again moves its deadline and reports no transition.
+    pub fn force_open_until(&self, deadline_nanos: Option<u64>, reason: Reason) -> Option<Transition> {
+        let deadline_ms = deadline_nanos.map_or(NEVER_MS, |d| d / NANOS_PER_MS);
+        self.force(State::ForcedOpen, deadline_ms, reason)
+    }
+
+    fn force(&self, to: State, deadline_ms: u64, reason: Reason) -> Option<Transition> {
+        loop {
+            let word = self.load();
+            let now = self.clock.now_nanos();
+            if word.state() != to {
+                match self.transition(word, to, deadline_ms, reason, now) {
+                    Ok(t) => return Some(t),
+                    Err(_) => continue,
+                }
+            }
+            // Not a transition. A reset of a closed breaker starts a new generation, so permits
+            // taken before it cannot count in the cleared window.
+            let next = match to {
+                State::Closed => word.next(State::Closed, 0),
+                State::ForcedOpen => word.with_probes(0, deadline_ms),
+                _ => return None,
+            };
+            if to == State::Closed {
+                self.clear_closed_state();
+                self.inner.reopen_attempt.store(0, Relaxed);
+            }
+            if self.word.compare_exchange(word.0, next.0, AcqRel, Acquire).is_ok() {
+                return None;
+            }
+        }
+    }
+}
+
+/// Deadlines are kept in whole milliseconds, rounded down: a breaker may probe up to 1 ms early
+/// (finer than the coarse clock), but never reports a `retry_after` above its open duration.
+fn deadline_ms(now: u64, after: Duration) -> u64 {
+    let after = u64::try_from(after.as_nanos()).unwrap_or(u64::MAX);
+    now.saturating_add(after) / NANOS_PER_MS
+}

@@ -1,0 +1,142 @@
+//! Threads hammering one breaker (through every state, on a shared fake clock) and one registry.
+//! Invariants: probes in flight never exceed the limit, every acquire ends in exactly one
+//! outcome, and compare-and-swap collisions really happened (so the test tested something).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Barrier, Mutex};
+use std::thread;
+use std::time::Duration;
+
+use breakwater::{Backoff, Breaker, Config, FakeClock, Outcome, Registry, State};
+
+const THREADS: usize = 4;
+const ROUNDS: usize = 60_000;
+const PROBES: u32 = 2;
+
+#[derive(Default, Debug, PartialEq, Eq, Clone, Copy)]
+struct Tally {
+    acquired: u64,
+    rejected: u64,
+    successes: u64,
+    failures: u64,
+    ignored: u64,
+}
+
+#[test]
+fn threads_hammering_one_breaker_keep_its_invariants() {
+    let clock = FakeClock::new();
+    let config = Config {
+        consecutive_failures: Some(3),
+        open_duration: Backoff::fixed(Duration::from_millis(1)),
+        half_open_max_probes: PROBES,
+        half_open_successes: 2,
+        ..Config::default()
+    };
+    let breaker = Arc::new(Breaker::with_clock("stress", config, Arc::new(clock.clone())).unwrap());
+    let probes: Arc<Mutex<HashMap<u32, u32>>> = Arc::default();
+    let start = Arc::new(Barrier::new(THREADS));
+    let workers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (breaker, clock, probes, start) = (breaker.clone(), clock.clone(), probes.clone(), start.clone());
+            thread::spawn(move || {
+                let mut tally = Tally::default();
+                let mut seed = t as u64 * 7919 + 1;
+                start.wait();
+                for round in 0..ROUNDS {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    let roll = (seed >> 33) % 100;
+                    if round % 64 == 0 {
+                        clock.advance(Duration::from_millis(1));
+                    }
+                    let Ok(permit) = breaker.try_acquire() else {
+                        tally.rejected += 1;
+                        continue;
+                    };
+                    tally.acquired += 1;
+                    if permit.is_probe() {
+                        let mut held = probes.lock().unwrap();
+                        let n = held.entry(permit.raw()).or_default();
+                        *n += 1;
+                        assert!(*n <= PROBES, "{n} probes in flight in one half-open period");
+                    }
+                    let outcome = match roll {
+                        0..=34 => Outcome::Failure,
+                        35..=39 => Outcome::Ignored,
+                        _ => Outcome::Success,
+                    };
+                    if permit.is_probe() {
+                        *probes.lock().unwrap().get_mut(&permit.raw()).unwrap() -= 1;
+                    }
+                    breaker.record(permit, outcome, Duration::from_micros(roll));
+                    match outcome {
+                        Outcome::Failure => tally.failures += 1,
+                        Outcome::Ignored => tally.ignored += 1,
+                        _ => tally.successes += 1,
+                    }
+                }
+                tally
+            })
+        })
+        .collect();
+    let total = workers
+        .into_iter()
+        .map(|w| w.join().unwrap())
+        .fold(Tally::default(), |a, b| Tally {
+            acquired: a.acquired + b.acquired,
+            rejected: a.rejected + b.rejected,
+            successes: a.successes + b.successes,
+            failures: a.failures + b.failures,
+            ignored: a.ignored + b.ignored,
+        });
+    let m = breaker.metrics();
+    assert_eq!(m.calls, (THREADS * ROUNDS) as u64);
+    assert_eq!(m.calls, total.acquired + total.rejected);
+    assert_eq!(
+        (m.successes, m.failures, m.ignored, m.rejections, m.in_flight),
+        (total.successes, total.failures, total.ignored, total.rejected, 0)
+    );
+    assert!(
+        m.times_opened > 100 && m.times_half_opened > 100,
+        "the breaker cycled: {m:?}"
+    );
+    assert!(
+        m.cas_retries > 0,
+        "threads collided on the state word: {}",
+        m.cas_retries
+    );
+    println!(
+        "{} calls, {} openings, {} half-openings, {} CAS retries, {} stale",
+        m.calls, m.times_opened, m.times_half_opened, m.cas_retries, m.stale
+    );
+}
+
+#[test]
+fn threads_asking_the_registry_for_one_name_get_one_breaker() {
+    let registry = Arc::new(Registry::new());
+    let start = Arc::new(Barrier::new(THREADS));
+    let workers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (registry, start) = (registry.clone(), start.clone());
+            thread::spawn(move || {
+                start.wait();
+                let mut mine = Vec::new();
+                for i in 0..2_000 {
+                    let shared = registry.get_or_create("shared", Config::default()).unwrap();
+                    mine.push(Arc::as_ptr(&shared) as usize);
+                    registry.get_or_create(&format!("t{t}-{i}"), Config::default()).unwrap();
+                    if i % 2 == 0 {
+                        assert!(registry.remove(&format!("t{t}-{i}")).is_some());
+                    }
+                }
+                mine
+            })
+        })
+        .collect();
+    let pointers: Vec<usize> = workers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+    assert!(
+        pointers.windows(2).all(|p| p[0] == p[1]),
+        "every thread saw the same breaker"
+    );
+    assert_eq!(registry.len(), 1 + THREADS * 1_000);
+    assert_eq!(registry.get("shared").unwrap().state(), State::Closed);
+}

@@ -63,14 +63,14 @@ fn a_success_never_opens_the_breaker() {
 
 #[test]
 fn count_window_forgets_failures_older_than_its_last_n_calls() {
-    let r = rig((Config {
+    let r = rig(Config {
         failure_rate: Some(RateRule {
             threshold_percent: 50.0,
             min_calls: 4,
         }),
         window: Window::Count(4),
         ..no_rules()
-    }));
+    });
     r.fail(1);
     r.succeed(3);
     r.succeed(1); // pushes the failure out
@@ -83,7 +83,7 @@ fn count_window_forgets_failures_older_than_its_last_n_calls() {
 
 #[test]
 fn opens_when_the_slow_call_rate_reaches_its_threshold() {
-    let r = rig((Config {
+    let r = rig(Config {
         slow_call_rate: Some(SlowCallRule {
             slow_call: ms(100),
             rate: RateRule {
@@ -92,7 +92,7 @@ fn opens_when_the_slow_call_rate_reaches_its_threshold() {
             },
         }),
         ..no_rules()
-    }));
+    });
     r.call(Outcome::Success, ms(99));
     r.call(Outcome::Success, ms(5));
     r.call(Outcome::Success, ms(100));
@@ -104,14 +104,14 @@ fn opens_when_the_slow_call_rate_reaches_its_threshold() {
 
 #[test]
 fn opens_on_failures_in_a_time_window_whatever_the_rate() {
-    let r = rig((Config {
+    let r = rig(Config {
         failures_in_window: Some(3),
         window: Window::Time {
             length: secs(10),
             buckets: 10,
         },
         ..no_rules()
-    }));
+    });
     r.fail(1);
     r.succeed(100);
     r.clock.advance(secs(5));
@@ -132,7 +132,7 @@ fn opens_on_failures_in_a_time_window_whatever_the_rate() {
 
 #[test]
 fn time_window_failure_rate_counts_only_recent_calls() {
-    let r = rig((Config {
+    let r = rig(Config {
         failure_rate: Some(RateRule {
             threshold_percent: 50.0,
             min_calls: 4,
@@ -142,7 +142,7 @@ fn time_window_failure_rate_counts_only_recent_calls() {
             buckets: 4,
         },
         ..no_rules()
-    }));
+    });
     r.fail(3);
     r.clock.advance(secs(4));
     r.succeed(2);
@@ -157,7 +157,7 @@ fn time_window_failure_rate_counts_only_recent_calls() {
 }
 
 fn latency_rig(threshold_ms: u64) -> Rig {
-    rig((Config {
+    rig(Config {
         latency: Some(LatencyRule {
             percentile: 99.0,
             threshold: ms(threshold_ms),
@@ -165,7 +165,7 @@ fn latency_rig(threshold_ms: u64) -> Rig {
         }),
         window: Window::Count(100),
         ..no_rules()
-    }))
+    })
 }
 
 #[test]

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, MonotonicClock};
-use crate::config::{fail, Config, ConfigError, Window};
+use crate::config::{fail, Config, ConfigError};
 use crate::events::Listeners;
 use crate::histogram::Histogram;
 use crate::permit::{Outcome, Permit, Rejected};
 use crate::rules::{Rules, WindowCounts};
 use crate::state::{Reason, State, Transition, Word, NEVER_MS};
-use crate::stripe::{bump, Stripe, Stripes};
+use crate::stripe::{Local, Stripes};
 
 pub(crate) const NANOS_PER_MS: u64 = 1_000_000;
 
@@ -148,11 +148,20 @@ impl Breaker {
     #[inline]
     pub fn try_acquire(&self) -> Result<Permit, Rejected> {
         let word = self.load();
-        if matches!(word.state(), State::Closed | State::Disabled) {
-            bump(&self.stripes.local().counters.acquired);
-            return Ok(Permit::new(word, None));
+        match word.state() {
+            State::Closed | State::Disabled => {
+                self.stripes.local().bump(|c| &c.acquired);
+                Ok(Permit::new(word, None))
+            }
+            State::Open | State::ForcedOpen => {
+                let now = self.clock.now_nanos();
+                if now / NANOS_PER_MS < word.deadline_ms() {
+                    return Err(self.reject(word, now, None));
+                }
+                self.acquire_contested(word)
+            }
+            State::HalfOpen => self.acquire_contested(word),
         }
-        self.acquire_contested(word)
     }
 
     /// Whether a call would be let through now, without taking a permit or moving any state.
@@ -167,6 +176,7 @@ impl Breaker {
     }
 
     /// Acquire in a state that may refuse, or may move: open, forced open, half-open.
+    #[inline(never)]
     fn acquire_contested(&self, mut word: Word) -> Result<Permit, Rejected> {
         let mut made = None;
         loop {
@@ -175,7 +185,7 @@ impl Breaker {
             let probe_deadline = now_ms + self.inner.probe_ms;
             let (next, reason) = match word.state() {
                 State::Closed | State::Disabled => {
-                    bump(&self.stripes.local().counters.acquired);
+                    self.stripes.local().bump(|c| &c.acquired);
                     return Ok(Permit::new(word, made));
                 }
                 State::Open | State::ForcedOpen if now_ms < word.deadline_ms() => {
@@ -202,7 +212,7 @@ impl Breaker {
             };
             match self.word.compare_exchange_weak(word.0, next.0, AcqRel, Acquire) {
                 Ok(_) => {
-                    bump(&self.stripes.local().counters.acquired);
+                    self.stripes.local().bump(|c| &c.acquired);
                     let moved = reason.map(|r| self.after_transition(word.state(), State::HalfOpen, r, now));
                     return Ok(Permit::new(next, moved.or(made)));
                 }
@@ -214,8 +224,9 @@ impl Breaker {
         }
     }
 
+    #[inline]
     fn reject(&self, word: Word, now: u64, transition: Option<Transition>) -> Rejected {
-        bump(&self.stripes.local().counters.rejected);
+        self.stripes.local().bump(|c| &c.rejected);
         let deadline = word.deadline_ms();
         Rejected {
             state: word.state(),
@@ -228,46 +239,45 @@ impl Breaker {
     /// Reports how a permitted call ended and how long it took. Returns the transition this
     /// report made, if it made one (the same one listeners are told of).
     pub fn record(&self, permit: Permit, outcome: Outcome, elapsed: Duration) -> Option<Transition> {
-        let stripe = self.stripes.local();
-        let c = &stripe.counters;
+        let local = self.stripes.local();
         let elapsed = nanos(elapsed);
         match outcome {
-            Outcome::Success => bump(&c.successes),
-            Outcome::Failure => bump(&c.failures),
+            Outcome::Success => local.bump(|c| &c.successes),
+            Outcome::Failure => local.bump(|c| &c.failures),
             Outcome::Timeout => {
-                bump(&c.failures);
-                bump(&c.timeouts);
+                local.bump(|c| &c.failures);
+                local.bump(|c| &c.timeouts);
             }
             Outcome::Ignored => {
-                bump(&c.ignored);
-                return self.record_ignored(permit, stripe);
+                local.bump(|c| &c.ignored);
+                return self.record_ignored(permit, local);
             }
         }
         let failed = outcome != Outcome::Success;
         let flags = self.inner.rules.flags(failed, elapsed);
         if flags & crate::rules::SLOW != 0 {
-            bump(&c.slow);
+            local.bump(|c| &c.slow);
         }
         if let Some(h) = &self.histogram {
             h.record(elapsed);
         }
         let word = self.load();
         if !permit.is_current(word) {
-            bump(&c.stale);
+            local.bump(|c| &c.stale);
             return None;
         }
         match word.state() {
-            State::Closed => self.record_closed(word, stripe, flags, failed),
+            State::Closed => self.record_closed(word, local, flags, failed),
             State::HalfOpen if flags != 0 => self.reopen(word, Reason::ProbeFailed, self.clock.now_nanos()),
             State::HalfOpen => self.probe_succeeded(word),
             _ => None,
         }
     }
 
-    fn record_ignored(&self, permit: Permit, stripe: &Stripe) -> Option<Transition> {
+    fn record_ignored(&self, permit: Permit, local: Local<'_>) -> Option<Transition> {
         let word = self.load();
         if !permit.is_current(word) {
-            bump(&stripe.counters.stale);
+            local.bump(|c| &c.stale);
         } else if word.state() == State::HalfOpen {
             self.release_probe(word);
         }
@@ -275,10 +285,11 @@ impl Breaker {
     }
 
     #[inline]
-    fn record_closed(&self, word: Word, stripe: &Stripe, flags: u8, failed: bool) -> Option<Transition> {
-        let time_window = matches!(self.inner.config.window, Window::Time { .. });
-        let now = if time_window { self.clock.now_nanos() } else { 0 };
-        stripe.window.record(flags, now);
+    fn record_closed(&self, word: Word, local: Local<'_>, flags: u8, failed: bool) -> Option<Transition> {
+        local
+            .stripe
+            .window
+            .record(flags, || self.clock.now_nanos(), local.exclusive);
         let rules = &self.inner.rules;
         if failed {
             let in_a_row = self.consecutive.fetch_add(1, Relaxed).saturating_add(1);
@@ -290,7 +301,7 @@ impl Breaker {
         }
         // Rules are checked when an unhealthy call is recorded: a success never opens a breaker.
         if flags != 0 {
-            let counts = self.window_counts_at(if time_window { now } else { self.clock.now_nanos() });
+            let counts = self.window_counts();
             if let Some(reason) = rules.window_trip(counts) {
                 return self.trip(word, reason);
             }

@@ -47,9 +47,10 @@ fn monotonic_nanos() -> u64 {
     if rc != 0 {
         return instant_nanos();
     }
+    // A monotonic clock's seconds since boot stay far below the 584 years that would overflow.
     (ts.tv_sec as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(ts.tv_nsec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::state::{State, Transition, Word, GEN_MASK};
+use crate::state::{State, Transition, Word, PERMIT_BITS};
 
 /// Permission for one call. Hand it back with [`Breaker::record`](crate::Breaker::record).
 ///
@@ -16,10 +16,11 @@ pub struct Permit {
 }
 
 impl Permit {
+    /// A permit is the state and generation bits of the word that issued it.
     #[inline]
     pub(crate) fn new(word: Word, transition: Option<Transition>) -> Permit {
         Permit {
-            raw: ((word.generation() as u32) << 3) | word.state() as u32,
+            raw: (word.0 & PERMIT_BITS) as u32,
             transition,
         }
     }
@@ -54,15 +55,10 @@ impl Permit {
         self.transition
     }
 
-    #[inline]
-    pub(crate) fn generation(&self) -> u64 {
-        u64::from(self.raw >> 3) & GEN_MASK
-    }
-
     /// Whether the breaker is still in the state and generation that issued the permit.
     #[inline]
     pub(crate) fn is_current(&self, word: Word) -> bool {
-        self.generation() == word.generation() && self.state() == word.state()
+        (word.0 ^ u64::from(self.raw)) & PERMIT_BITS == 0
     }
 }
 

@@ -71,6 +71,8 @@ pub(crate) struct Rules {
     failure_rate: Option<Rate>,
     slow_call_rate: Option<Rate>,
     slow_nanos: u64,
+    /// Calls faster than this are neither slow nor over the latency threshold.
+    healthy_below: u64,
     latency_quantile_ppm: u64,
     latency_min_calls: u64,
     latency_nanos: u64,
@@ -83,21 +85,27 @@ fn nanos(d: Duration) -> u64 {
 impl Rules {
     pub(crate) fn new(config: &Config) -> Rules {
         let latency = config.latency;
+        let slow_nanos = config.slow_call_rate.map_or(u64::MAX, |r| nanos(r.slow_call));
+        let latency_nanos = latency.map_or(u64::MAX, |r| nanos(r.threshold));
         Rules {
             consecutive_failures: config.consecutive_failures.unwrap_or(0),
             failures_in_window: config.failures_in_window.map_or(0, u64::from),
             failure_rate: config.failure_rate.map(Rate::of),
             slow_call_rate: config.slow_call_rate.map(|r| Rate::of(r.rate)),
-            slow_nanos: config.slow_call_rate.map_or(u64::MAX, |r| nanos(r.slow_call)),
+            slow_nanos,
+            healthy_below: slow_nanos.min(latency_nanos.saturating_add(1)),
             latency_quantile_ppm: latency.map_or(0, |r| (r.percentile * 10_000.0).round() as u64),
             latency_min_calls: latency.map_or(u64::MAX, |r| u64::from(r.min_calls)),
-            latency_nanos: latency.map_or(u64::MAX, |r| nanos(r.threshold)),
+            latency_nanos,
         }
     }
 
     /// The window flags of a call that took `elapsed_nanos`.
     #[inline]
     pub(crate) fn flags(&self, failed: bool, elapsed_nanos: u64) -> u8 {
+        if elapsed_nanos < self.healthy_below {
+            return u8::from(failed) * FAILURE;
+        }
         (u8::from(failed) * FAILURE)
             | (u8::from(elapsed_nanos >= self.slow_nanos) * SLOW)
             | (u8::from(elapsed_nanos > self.latency_nanos) * OVER_LATENCY)

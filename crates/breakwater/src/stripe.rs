@@ -1,7 +1,15 @@
 //! Per-thread stripes of a breaker's counters and window, so threads calling one healthy breaker
 //! do not write to the same cache line (the LongAdder idea). Readers sum the stripes.
+//!
+//! Threads lease one of a few *lanes* from a process-wide pool and give it back when they exit.
+//! Stripe `i` of every breaker is written only by the thread holding lane `i`, so it counts with a
+//! plain load and store instead of a locked read-modify-write; the lease passes from thread to
+//! thread through a release/acquire pair, so the next holder continues from the last count.
+//! Threads beyond the lanes write the breaker's shared stripe with atomic read-modify-writes, so
+//! no count is ever lost.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering::*};
 use std::sync::OnceLock;
 
 use crate::config::Window;
@@ -21,9 +29,15 @@ pub(crate) struct Counters {
     pub(crate) stale: AtomicU64,
 }
 
+/// Adds `delta` to a counter: with a plain load and store when the caller is the stripe's only
+/// writer, else with an atomic read-modify-write.
 #[inline]
-pub(crate) fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Relaxed);
+pub(crate) fn add(counter: &AtomicU64, delta: u64, exclusive: bool) {
+    if exclusive {
+        counter.store(counter.load(Relaxed).wrapping_add(delta), Relaxed);
+    } else {
+        counter.fetch_add(delta, Relaxed);
+    }
 }
 
 /// A cache-line-aligned stripe (128 bytes: adjacent-line prefetchers pair 64-byte lines).
@@ -34,56 +48,197 @@ pub(crate) struct Stripe {
     pub(crate) window: SlidingWindow,
 }
 
-/// A breaker's stripes, each allocated by the first thread that needs it.
-#[derive(Debug)]
+impl Stripe {
+    fn new(window: Window) -> Box<Stripe> {
+        Box::new(Stripe {
+            counters: Counters::default(),
+            window: SlidingWindow::new(window),
+        })
+    }
+}
+
+/// The calling thread's stripe, and whether the thread is its only writer.
+#[derive(Clone, Copy)]
+pub(crate) struct Local<'a> {
+    pub(crate) stripe: &'a Stripe,
+    pub(crate) exclusive: bool,
+}
+
+impl Local<'_> {
+    #[inline]
+    pub(crate) fn bump(&self, counter: impl Fn(&Counters) -> &AtomicU64) {
+        add(counter(&self.stripe.counters), 1, self.exclusive);
+    }
+}
+
+/// The most stripes a breaker has; only the ones threads use are allocated.
+const MAX_STRIPES: usize = 8;
+
+/// A breaker's stripes, each allocated by the first thread that needs it and freed with the
+/// breaker. Slots are raw pointers installed once by compare-and-swap: one load on the hot path.
 pub(crate) struct Stripes {
-    slots: Box<[OnceLock<Box<Stripe>>]>,
+    slots: [AtomicPtr<Stripe>; MAX_STRIPES],
+    shared: AtomicPtr<Stripe>,
     window: Window,
 }
 
-/// How many stripes a breaker has: the cores, rounded up to a power of two, at most 8.
+impl std::fmt::Debug for Stripes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stripes")
+            .field("allocated", &self.iter().count())
+            .finish()
+    }
+}
+
+/// How many stripes breakers use: the cores, rounded up to a power of two, at most 8.
 fn stripe_count() -> usize {
     static COUNT: OnceLock<usize> = OnceLock::new();
     *COUNT.get_or_init(|| {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        cores.next_power_of_two().min(8)
+        cores.next_power_of_two().min(MAX_STRIPES)
     })
 }
 
+/// The stripe in `slot`, installing a new one if there is none yet.
+#[inline(always)]
+fn installed<'a>(slot: &'a AtomicPtr<Stripe>, window: &Window) -> &'a Stripe {
+    let mut ptr = slot.load(Acquire);
+    if ptr.is_null() {
+        ptr = install(slot, *window);
+    }
+    // SAFETY: a non-null slot holds a pointer from `Box::into_raw` that is freed only in
+    // `Stripes::drop`, which cannot run while `slot` is borrowed.
+    unsafe { &*ptr }
+}
+
+#[cold]
+#[inline(never)]
+fn install(slot: &AtomicPtr<Stripe>, window: Window) -> *mut Stripe {
+    let fresh = Box::into_raw(Stripe::new(window));
+    match slot.compare_exchange(std::ptr::null_mut(), fresh, AcqRel, Acquire) {
+        Ok(_) => fresh,
+        Err(theirs) => {
+            // SAFETY: `fresh` came from `Box::into_raw` just above and was never shared.
+            drop(unsafe { Box::from_raw(fresh) });
+            theirs
+        }
+    }
+}
+
+/// The lane of a thread that writes the shared stripe.
+const SHARED: usize = 0;
+/// A thread that has not asked for a lane yet.
+const UNASSIGNED: usize = usize::MAX;
+/// Free lanes, one bit each, lanes 1 to `MAX_STRIPES`.
+static FREE_LANES: AtomicU64 = AtomicU64::new(((1 << (MAX_STRIPES + 1)) - 1) & !1);
+
 thread_local! {
-    static THREAD_INDEX: usize = {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        NEXT.fetch_add(1, Relaxed)
-    };
+    // Const-initialised and without a destructor: the cheapest kind of thread-local to read.
+    static LANE: Cell<usize> = const { Cell::new(UNASSIGNED) };
+    // Registered when a lane is leased; gives it back when the thread exits.
+    static LEASE: Lease = const { Lease };
+}
+
+struct Lease;
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let lane = LANE.with(|l| l.replace(SHARED));
+        if lane != SHARED && lane != UNASSIGNED {
+            // Release: the next holder of the lane sees every count this thread wrote.
+            FREE_LANES.fetch_or(1 << lane, Release);
+        }
+    }
+}
+
+/// This thread's lane: `1..=stripe_count()`, or `SHARED` when all are leased.
+#[inline(always)]
+fn lane() -> usize {
+    LANE.with(|l| match l.get() {
+        UNASSIGNED => {
+            let lane = lease();
+            l.set(lane);
+            lane
+        }
+        lane => lane,
+    })
+}
+
+#[cold]
+#[inline(never)]
+fn lease() -> usize {
+    let usable = ((1u64 << (stripe_count() + 1)) - 1) & !1;
+    let mut free = FREE_LANES.load(Acquire);
+    loop {
+        let candidates = free & usable;
+        if candidates == 0 {
+            return SHARED;
+        }
+        let lane = candidates.trailing_zeros() as usize;
+        match FREE_LANES.compare_exchange_weak(free, free & !(1 << lane), AcqRel, Acquire) {
+            Ok(_) => break lane_leased(lane),
+            Err(now) => free = now,
+        }
+    }
+}
+
+fn lane_leased(lane: usize) -> usize {
+    if LEASE.try_with(|_| ()).is_err() {
+        // The thread is exiting: nothing would give the lane back.
+        FREE_LANES.fetch_or(1 << lane, Release);
+        return SHARED;
+    }
+    lane
 }
 
 impl Stripes {
     pub(crate) fn new(window: Window) -> Self {
         Self {
-            slots: (0..stripe_count()).map(|_| OnceLock::new()).collect(),
+            slots: Default::default(),
+            shared: AtomicPtr::default(),
             window,
         }
     }
 
-    /// The calling thread's stripe.
-    #[inline]
-    pub(crate) fn local(&self) -> &Stripe {
-        let i = THREAD_INDEX.with(|i| *i) & (self.slots.len() - 1);
-        self.slots[i].get_or_init(|| {
-            Box::new(Stripe {
-                counters: Counters::default(),
-                window: SlidingWindow::new(self.window),
-            })
-        })
+    /// The calling thread's stripe: its own, or the shared one if another thread owns its slot.
+    #[inline(always)]
+    pub(crate) fn local(&self) -> Local<'_> {
+        match lane() {
+            SHARED => Local {
+                stripe: installed(&self.shared, &self.window),
+                exclusive: false,
+            },
+            lane => Local {
+                stripe: installed(&self.slots[(lane - 1) & (MAX_STRIPES - 1)], &self.window),
+                exclusive: true,
+            },
+        }
     }
 
     /// The stripes allocated so far.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Stripe> {
-        self.slots.iter().filter_map(|s| s.get().map(|b| &**b))
+        self.slots.iter().chain([&self.shared]).filter_map(|slot| {
+            let ptr = slot.load(Acquire);
+            // SAFETY: as in `installed`: set once from `Box::into_raw`, freed only on drop.
+            (!ptr.is_null()).then(|| unsafe { &*ptr })
+        })
     }
 
     /// Sum of one counter over all stripes.
     pub(crate) fn sum(&self, field: impl Fn(&Counters) -> &AtomicU64) -> u64 {
         self.iter().map(|s| field(&s.counters).load(Relaxed)).sum()
+    }
+}
+
+impl Drop for Stripes {
+    fn drop(&mut self) {
+        for slot in self.slots.iter_mut().chain([&mut self.shared]) {
+            let ptr = *slot.get_mut();
+            if !ptr.is_null() {
+                // SAFETY: the pointer came from `Box::into_raw` and `&mut self` proves no one
+                // else can reach it any more.
+                drop(unsafe { Box::from_raw(ptr) });
+            }
+        }
     }
 }

@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
 
 use crate::config::Window as WindowConfig;
 use crate::rules::{WindowCounts, FAILURE, OVER_LATENCY, SLOW};
+use crate::stripe::add;
 
 /// One stripe's window; a breaker sums its stripes.
 #[derive(Debug)]
@@ -23,11 +24,13 @@ impl SlidingWindow {
         }
     }
 
+    /// Records one call; `exclusive` says the caller is the stripe's only writer. Only a time
+    /// window asks the clock.
     #[inline]
-    pub(crate) fn record(&self, flags: u8, now_nanos: u64) {
+    pub(crate) fn record(&self, flags: u8, now_nanos: impl FnOnce() -> u64, exclusive: bool) {
         match self {
-            SlidingWindow::Count(w) => w.record(flags),
-            SlidingWindow::Time(w) => w.record(flags, now_nanos),
+            SlidingWindow::Count(w) => w.record(flags, exclusive),
+            SlidingWindow::Time(w) => w.record(flags, now_nanos(), exclusive),
         }
     }
 
@@ -78,16 +81,29 @@ impl CountWindow {
     }
 
     #[inline]
-    fn record(&self, flags: u8) {
-        let slot = &self.slots[self.slot_of(self.head.fetch_add(1, Relaxed))];
+    fn record(&self, flags: u8, exclusive: bool) {
+        let head = self.head.load(Relaxed);
+        let n = if exclusive {
+            self.head.store(head + 1, Relaxed);
+            head
+        } else {
+            self.head.fetch_add(1, Relaxed)
+        };
+        let slot = &self.slots[self.slot_of(n)];
         if slot.load(Relaxed) == flags {
             return;
         }
-        let old = slot.swap(flags, Relaxed);
+        let old = if exclusive {
+            let old = slot.load(Relaxed);
+            slot.store(flags, Relaxed);
+            old
+        } else {
+            slot.swap(flags, Relaxed)
+        };
         for (bit, total) in [FAILURE, SLOW, OVER_LATENCY].into_iter().zip(&self.totals) {
             let delta = i64::from(flags & bit != 0) - i64::from(old & bit != 0);
             if delta != 0 {
-                total.fetch_add(delta, Relaxed);
+                add_signed(total, delta, exclusive);
             }
         }
     }
@@ -109,6 +125,14 @@ impl CountWindow {
         for total in &self.totals {
             total.store(0, Relaxed);
         }
+    }
+}
+
+fn add_signed(total: &AtomicI64, delta: i64, exclusive: bool) {
+    if exclusive {
+        total.store(total.load(Relaxed) + delta, Relaxed);
+    } else {
+        total.fetch_add(delta, Relaxed);
     }
 }
 
@@ -142,28 +166,30 @@ impl TimeWindow {
     }
 
     #[inline]
-    fn bump(word: &AtomicU64, epoch: u32) {
+    fn bump(word: &AtomicU64, epoch: u32, exclusive: bool) {
         let current = word.load(Relaxed);
         if (current >> EPOCH_SHIFT) as u32 == epoch {
             // A racing writer may roll the word to a newer epoch first; the call then lands in the
             // next bucket, which is off by one bucket for one call, never lost.
-            word.fetch_add(1, Relaxed);
+            add(word, 1, exclusive);
             return;
         }
         let fresh = (u64::from(epoch) << EPOCH_SHIFT) | 1;
-        if word.compare_exchange(current, fresh, Relaxed, Relaxed).is_err() {
-            Self::bump(word, epoch);
+        if exclusive {
+            word.store(fresh, Relaxed);
+        } else if word.compare_exchange(current, fresh, Relaxed, Relaxed).is_err() {
+            Self::bump(word, epoch, exclusive);
         }
     }
 
     #[inline]
-    fn record(&self, flags: u8, now_nanos: u64) {
+    fn record(&self, flags: u8, now_nanos: u64, exclusive: bool) {
         let epoch = self.epoch(now_nanos);
         let bucket = &self.buckets[epoch as usize % self.buckets.len()];
-        Self::bump(&bucket[0], epoch);
+        Self::bump(&bucket[0], epoch, exclusive);
         for (i, bit) in [FAILURE, SLOW, OVER_LATENCY].into_iter().enumerate() {
             if flags & bit != 0 {
-                Self::bump(&bucket[i + 1], epoch);
+                Self::bump(&bucket[i + 1], epoch, exclusive);
             }
         }
     }
@@ -212,7 +238,7 @@ mod tests {
     fn count_window_keeps_only_the_last_n_calls() {
         let w = SlidingWindow::new(WindowConfig::Count(3));
         for flags in [FAILURE, FAILURE, 0, 0] {
-            w.record(flags, 0);
+            w.record(flags, || 0, true);
         }
         assert_eq!(
             counts(&w, 0),
@@ -223,8 +249,8 @@ mod tests {
                 over_latency: 0
             }
         );
-        w.record(SLOW | OVER_LATENCY, 0);
-        w.record(0, 0);
+        w.record(SLOW | OVER_LATENCY, || 0, false);
+        w.record(0, || 0, true);
         assert_eq!(
             counts(&w, 0),
             WindowCounts {
@@ -258,9 +284,9 @@ mod tests {
             buckets: 10,
         });
         assert_eq!(counts(&w, 0), WindowCounts::default());
-        w.record(FAILURE, 0);
-        w.record(0, 5 * sec);
-        w.record(FAILURE | SLOW, 9 * sec + 999);
+        w.record(FAILURE, || 0, true);
+        w.record(0, || 5 * sec, false);
+        w.record(FAILURE | SLOW, || 9 * sec + 999, true);
         assert_eq!(
             counts(&w, 9 * sec),
             WindowCounts {
@@ -277,7 +303,7 @@ mod tests {
             "bucket 9 is in the window of buckets 9..=18"
         );
         assert_eq!(counts(&w, 19 * sec).calls, 0);
-        w.record(0, 25 * sec);
+        w.record(0, || 25 * sec, false);
         assert_eq!(
             counts(&w, 25 * sec),
             WindowCounts {
@@ -297,7 +323,7 @@ mod tests {
             },
         ] {
             let w = SlidingWindow::new(config);
-            w.record(FAILURE, 0);
+            w.record(FAILURE, || 0, true);
             w.clear();
             assert_eq!(counts(&w, 0), WindowCounts::default());
         }

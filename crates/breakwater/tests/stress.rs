@@ -140,3 +140,30 @@ fn threads_asking_the_registry_for_one_name_get_one_breaker() {
     assert_eq!(registry.len(), 1 + THREADS * 1_000);
     assert_eq!(registry.get("shared").unwrap().state(), State::Closed);
 }
+
+#[test]
+fn short_lived_threads_hand_their_lanes_on_without_losing_a_count() {
+    let breaker = Arc::new(Breaker::new("churn", Config::default()).unwrap());
+    for _ in 0..40 {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let breaker = breaker.clone();
+                thread::spawn(move || {
+                    for _ in 0..2_500 {
+                        let permit = breaker.try_acquire().unwrap();
+                        breaker.record(permit, Outcome::Success, Duration::from_micros(5));
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().for_each(|w| w.join().unwrap());
+    }
+    let m = breaker.metrics();
+    assert_eq!((m.calls, m.successes, m.in_flight), (400_000, 400_000, 0));
+    let windows = m.window.calls / 100;
+    assert!(
+        windows >= 1 && m.window.calls % 100 == 0,
+        "each stripe's window is full: {}",
+        m.window.calls
+    );
+}

@@ -76,9 +76,12 @@ pub(crate) fn check_name(name: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Nanoseconds in `d`, saturating (in u64 arithmetic: `as_nanos` goes through u128).
 #[inline]
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+pub(crate) fn nanos(d: Duration) -> u64 {
+    d.as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(d.subsec_nanos()))
 }
 
 impl Breaker {

@@ -1,7 +1,6 @@
 //! The trip rules as one pure function of the window's counts, shared by the breaker and its tests.
 
-use std::time::Duration;
-
+use crate::breaker::nanos;
 use crate::config::{Config, RateRule};
 use crate::state::Reason;
 
@@ -78,10 +77,6 @@ pub(crate) struct Rules {
     latency_nanos: u64,
 }
 
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
 impl Rules {
     pub(crate) fn new(config: &Config) -> Rules {
         let latency = config.latency;
@@ -138,6 +133,7 @@ impl Rules {
 mod tests {
     use super::*;
     use crate::config::LatencyRule;
+    use std::time::Duration;
 
     fn counts(calls: u64, failures: u64, slow: u64, over_latency: u64) -> WindowCounts {
         WindowCounts {

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering::*;
 use std::time::Duration;
 
 use crate::backoff::unit_random;
-use crate::breaker::{Breaker, NANOS_PER_MS};
+use crate::breaker::{nanos, Breaker, NANOS_PER_MS};
 use crate::state::{is_legal, Reason, State, Transition, Word, NEVER_MS};
 
 impl Breaker {
@@ -207,6 +207,5 @@ impl Breaker {
 /// Deadlines are kept in whole milliseconds, rounded down: a breaker may probe up to 1 ms early
 /// (finer than the coarse clock), but never reports a `retry_after` above its open duration.
 fn deadline_ms(now: u64, after: Duration) -> u64 {
-    let after = u64::try_from(after.as_nanos()).unwrap_or(u64::MAX);
-    now.saturating_add(after) / NANOS_PER_MS
+    now.saturating_add(nanos(after)) / NANOS_PER_MS
 }

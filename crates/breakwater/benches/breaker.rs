@@ -8,7 +8,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use breakwater::{Backoff, Breaker, Config, FakeClock, Outcome, Registry};
+use breakwater::{Backoff, Breaker, Clock, Config, FakeClock, MonotonicClock, Outcome, Registry};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use failsafe::CircuitBreaker as _;
 
@@ -76,6 +76,9 @@ fn open(c: &mut Criterion) {
     let bw = open_breakwater();
     g.bench_function("breakwater", |b| b.iter(|| bw.try_acquire().is_err()));
     g.bench_function("breakwater is_call_permitted", |b| b.iter(|| bw.is_call_permitted()));
+    // The floor of any rejection that checks the time: one read of the monotonic clock.
+    let clock = MonotonicClock;
+    g.bench_function("clock read alone (MonotonicClock)", |b| b.iter(|| clock.now_nanos()));
     let fs = failsafe_breaker();
     for _ in 0..5 {
         let _ = fs.call(err);

@@ -1,0 +1,293 @@
+//! Node.js binding of breakwater: glue only. The TypeScript facade in `src/` is the public API;
+//! these classes are its native half. The hot path is two sync calls that return plain numbers.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod errors;
+mod metrics;
+mod options;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use breakwater::{Breaker, FakeClock, Outcome, Permit, Reason, Registry, State, Transition};
+use napi_derive::napi;
+
+use crate::errors::config_error;
+use crate::metrics::NativeMetrics;
+use crate::options::{millis, NativeOptions};
+
+/// Permits are below 2^24; an acquire that also moved the breaker adds `2^24 * transition code`.
+const TRANSITION_UNIT: f64 = 16_777_216.0;
+
+/// A transition as one small number: `1 + from + 8 * to + 64 * reason` (0: none).
+fn transition_code(t: Option<Transition>) -> f64 {
+    t.map_or(0.0, |t| {
+        f64::from(1 + t.from as u32 + 8 * t.to as u32 + 64 * reason_index(t.reason))
+    })
+}
+
+fn reason_index(r: Reason) -> u32 {
+    const ALL: [Reason; 12] = [
+        Reason::ConsecutiveFailures,
+        Reason::FailureRate,
+        Reason::SlowCallRate,
+        Reason::FailuresInWindow,
+        Reason::LatencyPercentile,
+        Reason::ProbeFailed,
+        Reason::ProbeTimedOut,
+        Reason::OpenElapsed,
+        Reason::ForcedOpenElapsed,
+        Reason::ProbesSucceeded,
+        Reason::Manual,
+        Reason::Remote,
+    ];
+    ALL.iter().position(|x| *x == r).unwrap_or(0) as u32
+}
+
+/// A breaker of the process-wide (or a private) registry.
+#[napi]
+pub struct NativeBreaker {
+    inner: Arc<Breaker>,
+}
+
+#[napi]
+impl NativeBreaker {
+    /// Asks to make a call. `>= 0`: a permit (plus `2^24 * transition` when the acquire moved the
+    /// breaker to half-open). `< 0`: rejected, `-(1 + state + 8 * transition + 8192 * (retryAfterMs + 1))`
+    /// with `retryAfterMs + 1 = 0` when there is no deadline.
+    #[napi]
+    pub fn try_acquire(&self) -> f64 {
+        match self.inner.try_acquire() {
+            Ok(permit) => f64::from(permit.raw()) + TRANSITION_UNIT * transition_code(permit.transition()),
+            Err(rejected) => {
+                let retry = rejected.retry_after.map_or(0.0, |d| (d.as_millis() as f64) + 1.0);
+                -(1.0 + f64::from(rejected.state as u32) + 8.0 * transition_code(rejected.transition) + 8192.0 * retry)
+            }
+        }
+    }
+
+    /// Reports a call: outcome 0 success, 1 failure, 2 timeout, 3 ignored; `elapsedMs` may be
+    /// fractional. Returns the transition code it caused (0: none). Out-of-range input is
+    /// absorbed: an unknown permit counts as stale, an unknown outcome as ignored.
+    #[napi]
+    pub fn record(&self, permit: f64, outcome: u32, elapsed_ms: f64) -> f64 {
+        let outcome = match outcome {
+            0 => Outcome::Success,
+            1 => Outcome::Failure,
+            2 => Outcome::Timeout,
+            _ => Outcome::Ignored,
+        };
+        let permit = Permit::from_raw((permit.max(0.0) % TRANSITION_UNIT) as u32);
+        let elapsed = if elapsed_ms.is_finite() && elapsed_ms > 0.0 {
+            Duration::from_secs_f64((elapsed_ms / 1e3).min(1e9))
+        } else {
+            Duration::ZERO
+        };
+        transition_code(self.inner.record(permit, outcome, elapsed))
+    }
+
+    /// The breaker's name.
+    #[napi(getter)]
+    pub fn name(&self) -> String {
+        self.inner.name().to_string()
+    }
+
+    /// The state: 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled.
+    #[napi(getter)]
+    pub fn state(&self) -> u32 {
+        self.inner.state() as u32
+    }
+
+    /// Whether a call would be permitted now, without taking a permit.
+    #[napi]
+    pub fn is_call_permitted(&self) -> bool {
+        self.inner.is_call_permitted()
+    }
+
+    /// A metrics snapshot.
+    #[napi]
+    pub fn metrics(&self) -> NativeMetrics {
+        NativeMetrics::from(self.inner.metrics())
+    }
+
+    /// Closes the breaker; returns the transition code.
+    #[napi]
+    pub fn reset(&self) -> f64 {
+        transition_code(self.inner.reset())
+    }
+
+    /// Lets every call through; returns the transition code.
+    #[napi]
+    pub fn disable(&self) -> f64 {
+        transition_code(self.inner.disable())
+    }
+
+    /// Refuses every call, for `forMs` if given; returns the transition code.
+    #[napi]
+    pub fn force_open(&self, for_ms: Option<f64>) -> napi::Result<f64> {
+        let duration = for_ms.map(|ms| millis("forceOpen duration", ms)).transpose()?;
+        Ok(transition_code(self.inner.force_open(duration)))
+    }
+
+    /// Whether two handles are the same breaker.
+    #[napi]
+    pub fn is_same(&self, other: &NativeBreaker) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+/// A clock for tests: breakers of a registry made with it move only when it is advanced.
+#[napi]
+pub struct NativeFakeClock {
+    inner: FakeClock,
+}
+
+#[napi]
+impl NativeFakeClock {
+    /// A fake clock at time zero.
+    #[napi(constructor)]
+    pub fn new() -> Self {
+        Self {
+            inner: FakeClock::new(),
+        }
+    }
+
+    /// Moves time forward.
+    #[napi]
+    pub fn advance(&self, ms: f64) -> napi::Result<()> {
+        self.inner.advance(millis("advance", ms)?);
+        Ok(())
+    }
+
+    /// The time in milliseconds since the clock was made.
+    #[napi(getter)]
+    pub fn now_ms(&self) -> f64 {
+        use breakwater::Clock;
+        self.inner.now_nanos() as f64 / 1e6
+    }
+}
+
+impl Default for NativeFakeClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Breakers by name.
+#[napi]
+pub struct NativeRegistry {
+    inner: RegistryRef,
+}
+
+enum RegistryRef {
+    Global,
+    Own(Arc<Registry>),
+}
+
+impl NativeRegistry {
+    fn get_ref(&self) -> &Registry {
+        match &self.inner {
+            RegistryRef::Global => Registry::global(),
+            RegistryRef::Own(r) => r,
+        }
+    }
+}
+
+/// One breaker's entry of a health view.
+#[napi(object)]
+pub struct NativeHealthEntry {
+    /// The breaker's name.
+    pub name: String,
+    /// Its metrics.
+    pub metrics: NativeMetrics,
+}
+
+#[napi]
+impl NativeRegistry {
+    /// A private registry, on the monotonic clock or on `clock`.
+    #[napi(constructor)]
+    pub fn new(clock: Option<&NativeFakeClock>) -> Self {
+        let registry = match clock {
+            Some(c) => Registry::with_clock(Arc::new(c.inner.clone())),
+            None => Registry::new(),
+        };
+        Self {
+            inner: RegistryRef::Own(Arc::new(registry)),
+        }
+    }
+
+    /// The process-wide registry, the same in every worker thread.
+    #[napi(factory)]
+    pub fn global() -> Self {
+        Self {
+            inner: RegistryRef::Global,
+        }
+    }
+
+    /// The breaker called `name`, created with `options` if missing.
+    #[napi]
+    pub fn get_or_create(&self, name: String, options: Option<NativeOptions>) -> napi::Result<NativeBreaker> {
+        let config = options.unwrap_or_default().to_config()?;
+        let inner = self.get_ref().get_or_create(&name, config).map_err(config_error)?;
+        Ok(NativeBreaker { inner })
+    }
+
+    /// The breaker called `name`, if any.
+    #[napi]
+    pub fn get(&self, name: String) -> Option<NativeBreaker> {
+        self.get_ref().get(&name).map(|inner| NativeBreaker { inner })
+    }
+
+    /// Removes the breaker called `name`; whether there was one.
+    #[napi]
+    pub fn remove(&self, name: String) -> bool {
+        self.get_ref().remove(&name).is_some()
+    }
+
+    /// Every name, sorted.
+    #[napi]
+    pub fn names(&self) -> Vec<String> {
+        self.get_ref().names()
+    }
+
+    /// Every breaker's metrics, sorted by name.
+    #[napi]
+    pub fn health(&self) -> Vec<NativeHealthEntry> {
+        self.get_ref()
+            .snapshot()
+            .into_iter()
+            .map(|(name, m)| NativeHealthEntry {
+                name,
+                metrics: NativeMetrics::from(m),
+            })
+            .collect()
+    }
+}
+
+/// The state names, indexed by state number.
+#[napi]
+pub fn state_names() -> Vec<String> {
+    State::ALL.iter().map(|s| s.as_str().to_string()).collect()
+}
+
+/// The reason names, indexed by the reason part of a transition code.
+#[napi]
+pub fn reason_names() -> Vec<String> {
+    [
+        Reason::ConsecutiveFailures,
+        Reason::FailureRate,
+        Reason::SlowCallRate,
+        Reason::FailuresInWindow,
+        Reason::LatencyPercentile,
+        Reason::ProbeFailed,
+        Reason::ProbeTimedOut,
+        Reason::OpenElapsed,
+        Reason::ForcedOpenElapsed,
+        Reason::ProbesSucceeded,
+        Reason::Manual,
+        Reason::Remote,
+    ]
+    .iter()
+    .map(|r| r.as_str().to_string())
+    .collect()
+}

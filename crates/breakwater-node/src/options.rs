@@ -1,0 +1,163 @@
+//! JavaScript options -> `breakwater::Config`. Numbers are checked here (napi's own integer
+//! conversions wrap negative and fractional values silently); every rule is checked by the core.
+
+use std::time::Duration;
+
+use breakwater::{Backoff, Config, LatencyRule, RateRule, SlowCallRule, Window};
+use napi::bindgen_prelude::Either;
+use napi_derive::napi;
+
+use crate::errors::invalid;
+
+/// Breaker options as the TypeScript facade passes them: durations in milliseconds, rates in percent.
+/// Absent fields keep the core's defaults; `false` turns a default rule off.
+#[napi(object)]
+#[derive(Default)]
+pub struct NativeOptions {
+    /// Open after this many failures in a row (default 5), or `false`.
+    pub consecutive_failures: Option<Either<f64, bool>>,
+    /// Open when this percentage of the window failed (default 50), or `false`.
+    pub failure_rate: Option<Either<f64, bool>>,
+    /// Calls the window must hold before a rate or latency rule may trip (default 10).
+    pub minimum_calls: Option<f64>,
+    /// Open when this percentage of the window was slow.
+    pub slow_call_rate: Option<f64>,
+    /// A call is slow when it took at least this long.
+    pub slow_call_ms: Option<f64>,
+    /// Open when the window holds this many failures.
+    pub failures_in_window: Option<f64>,
+    /// The percentile of the latency rule (99 for P99).
+    pub latency_percentile: Option<f64>,
+    /// Open when the percentile is above this.
+    pub latency_threshold_ms: Option<f64>,
+    /// A count window of the last N calls (default 100).
+    pub window_size: Option<f64>,
+    /// A time window of this length instead of a count window.
+    pub window_ms: Option<f64>,
+    /// Buckets of the time window (default 10).
+    pub window_buckets: Option<f64>,
+    /// First open duration (default 30 000).
+    pub open_ms: Option<f64>,
+    /// Growth of the open duration per reopen (default 2).
+    pub open_multiplier: Option<f64>,
+    /// Longest open duration (default 300 000).
+    pub open_max_ms: Option<f64>,
+    /// Spread of open durations, 0..=1 (default 0).
+    pub open_jitter: Option<f64>,
+    /// Probes at once while half-open (default 3).
+    pub half_open_probes: Option<f64>,
+    /// Successful probes that close (default 2).
+    pub half_open_successes: Option<f64>,
+    /// Unreported probes expire after this (default: the call timeout, else 60 000).
+    pub max_probe_ms: Option<f64>,
+    /// The call timeout (default none).
+    pub call_timeout_ms: Option<f64>,
+    /// Keep latency percentiles in metrics.
+    pub track_latency: Option<bool>,
+}
+
+/// A whole number of at least 0 that fits in 32 bits.
+pub(crate) fn count(field: &str, value: f64) -> napi::Result<u32> {
+    if value.is_finite() && value.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&value) {
+        return Ok(value as u32);
+    }
+    Err(invalid(field, "a whole number within 0..=4294967295", value))
+}
+
+/// A duration in milliseconds: finite, at least 0.
+pub(crate) fn millis(field: &str, value: f64) -> napi::Result<Duration> {
+    if (0.0..=1e15).contains(&value) {
+        return Ok(Duration::from_secs_f64(value / 1e3));
+    }
+    Err(invalid(field, "a finite number of milliseconds of at least 0", value))
+}
+
+fn number(field: &str, value: f64) -> napi::Result<f64> {
+    if value.is_finite() {
+        return Ok(value);
+    }
+    Err(invalid(field, "a finite number", value))
+}
+
+fn optional<T>(value: Option<f64>, f: impl FnOnce(f64) -> napi::Result<T>) -> napi::Result<Option<T>> {
+    value.map(f).transpose()
+}
+
+/// `Some(Some(n))` a value, `Some(None)` turned off, `None` the default.
+fn switchable(field: &str, value: Option<Either<f64, bool>>) -> napi::Result<Option<Option<f64>>> {
+    match value {
+        None | Some(Either::B(true)) => Ok(None),
+        Some(Either::B(false)) => Ok(Some(None)),
+        Some(Either::A(n)) => Ok(Some(Some(number(field, n)?))),
+    }
+}
+
+impl NativeOptions {
+    pub(crate) fn to_config(&self) -> napi::Result<Config> {
+        let defaults = Config::default();
+        let min_calls =
+            optional(self.minimum_calls, |n| count("minimumCalls", n))?.unwrap_or(breakwater::DEFAULT_MIN_CALLS);
+        let consecutive_failures = match switchable("consecutiveFailures", self.consecutive_failures)? {
+            None => defaults.consecutive_failures,
+            Some(None) => None,
+            Some(Some(n)) => Some(count("consecutiveFailures", n)?),
+        };
+        let failure_rate = match switchable("failureRate", self.failure_rate)? {
+            None => defaults.failure_rate.map(|r| RateRule { min_calls, ..r }),
+            Some(None) => None,
+            Some(Some(percent)) => Some(RateRule {
+                threshold_percent: percent,
+                min_calls,
+            }),
+        };
+        let slow_call_rate = match (self.slow_call_rate, self.slow_call_ms) {
+            (None, None) => None,
+            (rate, slow) => Some(SlowCallRule {
+                slow_call: millis("slowCallDuration", slow.unwrap_or(f64::NAN))?,
+                rate: RateRule {
+                    threshold_percent: number("slowCallRate", rate.unwrap_or(f64::NAN))?,
+                    min_calls,
+                },
+            }),
+        };
+        let latency = match (self.latency_percentile, self.latency_threshold_ms) {
+            (None, None) => None,
+            (percentile, threshold) => Some(LatencyRule {
+                percentile: number("latency.percentile", percentile.unwrap_or(99.0))?,
+                threshold: millis("latency.threshold", threshold.unwrap_or(f64::NAN))?,
+                min_calls,
+            }),
+        };
+        let window = match (self.window_ms, self.window_size) {
+            (Some(ms), _) => Window::Time {
+                length: millis("window", ms)?,
+                buckets: optional(self.window_buckets, |n| count("windowBuckets", n))?.unwrap_or(10),
+            },
+            (None, size) => {
+                Window::Count(optional(size, |n| count("windowSize", n))?.unwrap_or(breakwater::DEFAULT_WINDOW_CALLS))
+            }
+        };
+        let b = defaults.open_duration;
+        Ok(Config {
+            consecutive_failures,
+            failure_rate,
+            slow_call_rate,
+            failures_in_window: optional(self.failures_in_window, |n| count("failuresInWindow", n))?,
+            latency,
+            window,
+            open_duration: Backoff {
+                base: optional(self.open_ms, |n| millis("openFor", n))?.unwrap_or(b.base),
+                multiplier: optional(self.open_multiplier, Ok)?.unwrap_or(b.multiplier),
+                cap: optional(self.open_max_ms, |n| millis("maxOpenFor", n))?.unwrap_or(b.cap),
+                jitter: optional(self.open_jitter, Ok)?.unwrap_or(b.jitter),
+            },
+            half_open_max_probes: optional(self.half_open_probes, |n| count("halfOpenProbes", n))?
+                .unwrap_or(defaults.half_open_max_probes),
+            half_open_successes: optional(self.half_open_successes, |n| count("halfOpenSuccesses", n))?
+                .unwrap_or(defaults.half_open_successes),
+            max_probe_time: optional(self.max_probe_ms, |n| millis("maxProbeTime", n))?,
+            call_timeout: optional(self.call_timeout_ms, |n| millis("timeout", n))?,
+            track_latency: self.track_latency.unwrap_or(false),
+        })
+    }
+}

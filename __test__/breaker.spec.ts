@@ -1,0 +1,190 @@
+import test from 'ava'
+import { BrokenCircuitError, isBrokenCircuitError, isTimeoutError, type StateChange } from '../src/index.ts'
+import { failTimes, rig } from './helpers.ts'
+
+test('opens after five consecutive failures, then rejects with a branded error', async (t) => {
+  const { breakers, name } = rig()
+  const b = breakers.getOrCreate(name, { openFor: '30s' })
+  await failTimes(b, 4)
+  t.is(b.state, 'closed')
+  await failTimes(b, 1)
+  t.is(b.state, 'open')
+  const error = await t.throwsAsync(b.execute(async () => 1), { instanceOf: BrokenCircuitError })
+  t.true(isBrokenCircuitError(error))
+  t.like(error, { code: 'ERR_BREAKWATER_OPEN', breaker: name, state: 'open', retryAfterMs: 30_000 })
+  t.is(error.stack?.split('\n').length, 1, 'a rejection captures no stack frames')
+})
+
+test('probes after the open duration and closes after two successful probes', async (t) => {
+  const { clock, breakers, name } = rig()
+  const b = breakers.getOrCreate(name, { consecutiveFailures: 2, openFor: '100ms' })
+  const changes: StateChange[] = []
+  b.onStateChange((c) => changes.push(c))
+  await failTimes(b, 2)
+  clock.advance('150ms')
+  t.is(await b.execute(async () => 'probe 1'), 'probe 1')
+  t.is(b.state, 'half_open')
+  await b.execute(async () => 'probe 2')
+  t.is(b.state, 'closed')
+  t.deepEqual(changes, [
+    { from: 'closed', to: 'open', reason: 'consecutive_failures' },
+    { from: 'open', to: 'half_open', reason: 'open_elapsed' },
+    { from: 'half_open', to: 'closed', reason: 'probes_succeeded' },
+  ])
+})
+
+test('an error the filter clears is not a failure', async (t) => {
+  const { breakers, name } = rig()
+  const b = breakers.getOrCreate(name, {
+    consecutiveFailures: 1,
+    isFailure: (e) => !(e instanceof RangeError),
+  })
+  await t.throwsAsync(b.execute(async () => Promise.reject(new RangeError('bad input'))), { instanceOf: RangeError })
+  t.is(b.state, 'closed')
+  t.is(b.metrics().successes, 1)
+  await failTimes(b, 1)
+  t.is(b.state, 'open')
+})
+
+test('a result the result filter rejects counts as a failure but is still returned', async (t) => {
+  const { breakers, name } = rig()
+  const b = breakers.getOrCreate<{ status: number }>(name, {
+    consecutiveFailures: 1,
+    isResultFailure: (r) => r.status >= 500,
+  })
+  t.deepEqual(await b.execute(async () => ({ status: 503 })), { status: 503 })
+  t.is(b.state, 'open')
+})
+
+test('the fallback answers for failures and rejections', async (t) => {
+  const { breakers, name } = rig()
+  const b = breakers.getOrCreate<string>(name, {
+    consecutiveFailures: 1,
+    fallback: (e) => (isBrokenCircuitError(e) ? 'cached (open)' : 'cached (failed)'),
+  })
+  t.is(await b.execute(async () => Promise.reject(new Error('down'))), 'cached (failed)')
+  t.is(await b.execute(async () => 'live'), 'cached (open)')
+  const m = b.metrics()
+  t.like(m, { failures: 1, rejections: 1, calls: 2 })
+})
+
+test('execute refuses a non-function with a TypeError and counts nothing', async (t) => {
+  const { breakers, name } = rig()
+  const b = breakers.getOrCreate(name)
+  for (const bad of [undefined, null, 42, 'fn', {}]) {
+    await t.throwsAsync(b.execute(bad as never), { instanceOf: TypeError, message: /execute needs a function/ })
+  }
+  t.is(b.metrics().calls, 0)
+})
+
+test('a caller abort rejects with its reason, reaches fn, and counts as ignored', async (t) => {
+  const { breakers, name } = rig()
+  const b = breakers.getOrCreate(name, { consecutiveFailures: 1 })
+  const caller = new AbortController()
+  let seen: AbortSignal | undefined
+  const call = b.execute(({ signal }) => {
+    seen = signal
+    return new Promise<never>(() => {})
+  }, { signal: caller.signal })
+  caller.abort(new Error('user navigated away'))
+  await t.throwsAsync(call, { message: 'user navigated away' })
+  t.true(seen?.aborted)
+  t.like(b.metrics(), { ignored: 1, failures: 0, inFlight: 0, state: 'closed' })
+  const aborted = AbortSignal.abort(new Error('already gone'))
+  await t.throwsAsync(b.execute(async () => 1, { signal: aborted }), { message: 'already gone' })
+  t.is(b.metrics().ignored, 2)
+})
+
+test('success, failure and rejection events fire, and disposers stop them', async (t) => {
+  const { breakers, name } = rig()
+  const b = breakers.getOrCreate(name, { consecutiveFailures: 1 })
+  const seen: string[] = []
+  const offSuccess = b.onSuccess(() => seen.push('success'))
+  b.onFailure((e) => seen.push(`failure ${(e.error as Error).message}`))
+  b.onOpen((c) => seen.push(`open ${c.reason}`))
+  b.onReject((e) => seen.push(`reject ${e.state}`))
+  await b.execute(async () => 1)
+  offSuccess()
+  b.reset()
+  await b.execute(async () => 1)
+  await failTimes(b, 1)
+  await b.execute(async () => 1).catch(() => undefined)
+  t.deepEqual(seen, ['success', 'failure dependency down', 'open consecutive_failures', 'reject open'])
+})
+
+test('a listener that throws breaks neither the call nor the other listeners', async (t) => {
+  const { breakers, name } = rig()
+  const b = breakers.getOrCreate(name, { consecutiveFailures: 1 })
+  const warnings: string[] = []
+  const onWarning = (w: Error) => warnings.push(w.message)
+  process.on('warning', onWarning)
+  let after = 0
+  b.onStateChange(() => {
+    throw new Error('listener bug')
+  })
+  b.onStateChange(() => after++)
+  await failTimes(b, 1)
+  await new Promise((resolve) => setImmediate(resolve))
+  process.off('warning', onWarning)
+  t.is(b.state, 'open')
+  t.is(after, 1)
+  t.true(warnings.some((w) => w.includes('listener bug')))
+})
+
+test('forceOpen, disable, reset and isolate drive the state by hand', async (t) => {
+  const { clock, breakers, name } = rig()
+  const b = breakers.getOrCreate(name)
+  b.forceOpen('2s')
+  const rejected = await t.throwsAsync(b.execute(async () => 1))
+  t.like(rejected, { state: 'forced_open', retryAfterMs: 2000 })
+  clock.advance('2s')
+  await b.execute(async () => 1)
+  t.is(b.state, 'half_open')
+  b.disable()
+  await failTimes(b, 20)
+  t.is(b.state, 'disabled')
+  const handle = b.isolate()
+  t.like(await t.throwsAsync(b.execute(async () => 1)), { state: 'forced_open', retryAfterMs: undefined })
+  handle.dispose()
+  t.is(b.state, 'closed')
+})
+
+test('metrics carry every count, the window and latency percentiles', async (t) => {
+  const { breakers, name } = rig()
+  const b = breakers.getOrCreate(name, { consecutiveFailures: 3, trackLatency: true })
+  for (let i = 0; i < 4; i++) await b.execute(async () => i)
+  await failTimes(b, 3)
+  await b.execute(async () => 1).catch(() => undefined)
+  const m = b.metrics()
+  t.like(m, { state: 'open', calls: 8, successes: 4, failures: 3, rejections: 1, inFlight: 0, timesOpened: 1 })
+  t.is(m.calls, m.successes + m.failures + m.ignored + m.rejections + m.inFlight)
+  t.like(m.window, { calls: 7, failures: 3 })
+  t.is(m.latency?.count, 7)
+  t.true(m.latency!.p99 >= m.latency!.p50)
+})
+
+test('a timeout aborts the call, rejects with TimeoutError and counts as failure and timeout', async (t) => {
+  const FakeTimers = await import('@sinonjs/fake-timers')
+  const timers = FakeTimers.withGlobal(globalThis).install({ toFake: ['setTimeout', 'clearTimeout', 'performance'] })
+  try {
+    const { breakers, name } = rig()
+    const b = breakers.getOrCreate(name, { consecutiveFailures: 1, timeout: '2s' })
+    let signal: AbortSignal | undefined
+    const call = b.execute(({ signal: s }) => {
+      signal = s
+      return new Promise<never>(() => {})
+    })
+    await timers.tickAsync(1999)
+    t.false(signal?.aborted)
+    await timers.tickAsync(1)
+    const error = await t.throwsAsync(call)
+    t.true(isTimeoutError(error))
+    t.true(signal?.aborted)
+    t.like(b.metrics(), { failures: 1, timeouts: 1, state: 'open' })
+    const quick = b.execute(async () => 1, { timeout: 5 })
+    await t.throwsAsync(quick, { instanceOf: BrokenCircuitError })
+    t.is(timers.countTimers(), 0, 'no timer is left behind')
+  } finally {
+    timers.uninstall()
+  }
+})

@@ -1,0 +1,246 @@
+import { toMillis, type Duration } from './duration.js'
+import { BrokenCircuitError, TimeoutError } from './errors.js'
+import { type Disposer, Listeners } from './events.js'
+import type { NativeBreaker } from './native.js'
+import type { CallPolicy } from './options.js'
+import { decodeTransition, type StateChange, type StateName, STATES } from './state.js'
+import { type Metrics, toMetrics } from './metrics.js'
+
+/** Permits are below 2^24; above, the binding adds `2^24 * transition code`. */
+const TRANSITION_UNIT = 16_777_216
+const enum Outcome {
+  Success = 0,
+  Failure = 1,
+  Timeout = 2,
+  Ignored = 3,
+}
+
+/** What `execute` hands the function it runs. */
+export interface CallContext {
+  /** Aborted when the caller's signal aborts or the call times out. */
+  signal: AbortSignal
+}
+
+/** Per-call options of `execute`. */
+export interface ExecuteOptions {
+  /** Aborting it abandons the call: `execute` rejects with its reason and the call counts as ignored. */
+  signal?: AbortSignal
+  /** Overrides the breaker's `timeout` for this call. */
+  timeout?: Duration
+}
+
+/** A call's end, as the success and failure events report it. */
+export interface CallEvent {
+  /** How long the call took, in milliseconds. */
+  durationMs: number
+  /** The error, for failures. */
+  error?: unknown
+}
+
+/**
+ * This thread's handle of a named breaker. The breaker itself (state, windows, metrics) lives in
+ * the native registry and is shared by every handle and every worker thread of the process; the
+ * handle adds what only this thread can hold: error filters, fallback, event listeners.
+ */
+export class CircuitBreaker<T = unknown> {
+  readonly #native: NativeBreaker
+  readonly #policy: CallPolicy<T>
+  readonly #timeoutMs: number | undefined
+  readonly #changes = new Listeners<StateChange>()
+  readonly #successes = new Listeners<CallEvent>()
+  readonly #failures = new Listeners<CallEvent>()
+  readonly #rejections = new Listeners<BrokenCircuitError>()
+
+  /** @internal Made by a registry. */
+  constructor(native: NativeBreaker, policy: CallPolicy<T>, timeoutMs: number | undefined) {
+    this.#native = native
+    this.#policy = policy
+    this.#timeoutMs = timeoutMs
+  }
+
+  /** The breaker's name. */
+  get name(): string {
+    return this.#native.name
+  }
+
+  /** The state now. An open breaker whose open time has passed reads `open` until the next call. */
+  get state(): StateName {
+    return STATES[this.#native.state]!
+  }
+
+  /**
+   * Runs `fn` if the breaker permits it, and counts how it went. Rejects with a
+   * `BrokenCircuitError` when refused, a `TimeoutError` when past its timeout, the caller's abort
+   * reason when the caller aborts (counted as ignored), or `fn`'s own error; with a `fallback`,
+   * resolves to the fallback's value instead.
+   *
+   * @example
+   * const quote = await marketData.execute(({ signal }) => fetch(url, { signal }), { timeout: '2s' })
+   */
+  async execute<R extends T>(fn: (context: CallContext) => R | PromiseLike<R>, options?: ExecuteOptions): Promise<R> {
+    if (typeof fn !== 'function') {
+      throw new TypeError(`execute needs a function to run, but was given ${fn === null ? 'null' : typeof fn}`)
+    }
+    const timeoutMs = options?.timeout === undefined ? this.#timeoutMs : toMillis('timeout', options.timeout)
+    const code = this.#native.tryAcquire()
+    if (code < 0) return this.#rejected(code)
+    if (code >= TRANSITION_UNIT) this.#announce(Math.floor(code / TRANSITION_UNIT))
+    return this.#run(fn, code % TRANSITION_UNIT, options?.signal, timeoutMs)
+  }
+
+  async #run<R extends T>(
+    fn: (context: CallContext) => R | PromiseLike<R>,
+    permit: number,
+    callerSignal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+  ): Promise<R> {
+    const started = performance.now()
+    const controller = new AbortController()
+    let timer: NodeJS.Timeout | undefined
+    let stop: ((reason: unknown) => void) | undefined
+    const stopped = new Promise<never>((_, reject) => (stop = reject))
+    const onCallerAbort = () => {
+      controller.abort(callerSignal!.reason)
+      stop!(callerSignal!.reason)
+    }
+    try {
+      if (callerSignal?.aborted) throw callerSignal.reason
+      callerSignal?.addEventListener('abort', onCallerAbort, { once: true })
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          const error = new TimeoutError(this.name, timeoutMs)
+          controller.abort(error)
+          stop!(error)
+        }, timeoutMs)
+        timer.unref()
+      }
+      const result = await Promise.race([fn({ signal: controller.signal }), stopped])
+      const failed = this.#policy.isResultFailure?.(result) === true
+      this.#finish(permit, failed ? Outcome.Failure : Outcome.Success, started, failed ? result : undefined)
+      return result
+    } catch (error) {
+      const outcome = this.#classify(error, callerSignal)
+      this.#finish(permit, outcome, started, error)
+      if (outcome !== Outcome.Ignored && outcome !== Outcome.Success && this.#policy.fallback) {
+        return (await this.#policy.fallback(error)) as R
+      }
+      throw error
+    } finally {
+      clearTimeout(timer)
+      callerSignal?.removeEventListener('abort', onCallerAbort)
+      stopped.catch(() => {}) // a race that was not lost must not leave an unhandled rejection
+    }
+  }
+
+  #classify(error: unknown, callerSignal: AbortSignal | undefined): Outcome {
+    if (error instanceof TimeoutError && error.breaker === this.name) return Outcome.Timeout
+    if (callerSignal?.aborted && error === callerSignal.reason) return Outcome.Ignored
+    return (this.#policy.isFailure?.(error) ?? true) ? Outcome.Failure : Outcome.Success
+  }
+
+  #finish(permit: number, outcome: Outcome, started: number, error: unknown): void {
+    const durationMs = performance.now() - started
+    const code = this.#native.record(permit, outcome, durationMs)
+    if (outcome === Outcome.Success && this.#successes.any) this.#successes.emit({ durationMs })
+    if ((outcome === Outcome.Failure || outcome === Outcome.Timeout) && this.#failures.any) {
+      this.#failures.emit({ durationMs, error })
+    }
+    if (code !== 0) this.#announce(code)
+  }
+
+  #rejected(code: number): never | Promise<never> {
+    const n = -code - 1
+    const retry = Math.floor(n / 8192)
+    const transition = Math.floor((n % 8192) / 8)
+    if (transition !== 0) this.#announce(transition)
+    const error = BrokenCircuitError.create(this.name, STATES[n % 8]!, retry === 0 ? undefined : retry - 1)
+    if (this.#rejections.any) this.#rejections.emit(error)
+    if (this.#policy.fallback) return Promise.resolve(this.#policy.fallback(error)) as Promise<never>
+    throw error
+  }
+
+  #announce(code: number): void {
+    if (code !== 0 && this.#changes.any) this.#changes.emit(decodeTransition(code))
+  }
+
+  /** Calls `listener` on every state change this thread makes. @returns a disposer */
+  onStateChange(listener: (change: StateChange) => void): Disposer {
+    return this.#changes.add(listener)
+  }
+
+  /** Calls `listener` when this thread opens (or forces open) the breaker. @returns a disposer */
+  onOpen(listener: (change: StateChange) => void): Disposer {
+    return this.#onEntering(['open', 'forced_open'], listener)
+  }
+
+  /** Calls `listener` when this thread moves the breaker to half-open. @returns a disposer */
+  onHalfOpen(listener: (change: StateChange) => void): Disposer {
+    return this.#onEntering(['half_open'], listener)
+  }
+
+  /** Calls `listener` when this thread closes the breaker. @returns a disposer */
+  onClose(listener: (change: StateChange) => void): Disposer {
+    return this.#onEntering(['closed'], listener)
+  }
+
+  #onEntering(states: StateName[], listener: (change: StateChange) => void): Disposer {
+    if (typeof listener !== 'function') throw new TypeError(`a listener must be a function, but was ${typeof listener}`)
+    return this.#changes.add((change) => states.includes(change.to) && listener(change))
+  }
+
+  /** Calls `listener` after every successful call. @returns a disposer */
+  onSuccess(listener: (event: CallEvent) => void): Disposer {
+    return this.#successes.add(listener)
+  }
+
+  /** Calls `listener` after every failed or timed-out call. @returns a disposer */
+  onFailure(listener: (event: CallEvent) => void): Disposer {
+    return this.#failures.add(listener)
+  }
+
+  /** Calls `listener` for every refused call. @returns a disposer */
+  onReject(listener: (error: BrokenCircuitError) => void): Disposer {
+    return this.#rejections.add(listener)
+  }
+
+  /** A snapshot of the breaker's metrics (shared by every thread). */
+  metrics(): Metrics {
+    return toMetrics(this.#native.metrics())
+  }
+
+  /** Closes the breaker and forgets its window, consecutive failures and backoff. */
+  reset(): void {
+    this.#announce(this.#native.reset())
+  }
+
+  /** Refuses every call, for `duration` if given (then probes), else until `reset()`. */
+  forceOpen(duration?: Duration): void {
+    const ms = duration === undefined ? undefined : toMillis('forceOpen duration', duration)
+    this.#announce(this.#native.forceOpen(ms))
+  }
+
+  /** Lets every call through, still counting, until `reset()` or `forceOpen()`. */
+  disable(): void {
+    this.#announce(this.#native.disable())
+  }
+
+  /**
+   * Forces the breaker open until the returned handle is disposed, which resets it.
+   *
+   * @example
+   * const maintenance = orders.isolate()
+   * // ... later
+   * maintenance.dispose()
+   */
+  isolate(): { dispose(): void } {
+    this.forceOpen()
+    let disposed = false
+    return {
+      dispose: () => {
+        if (disposed) return
+        disposed = true
+        if (this.state === 'forced_open') this.reset()
+      },
+    }
+  }
+}

@@ -1,0 +1,126 @@
+import { describe, type Duration, toMillis } from './duration.js'
+import type { NativeOptions } from './native.js'
+
+/** How a breaker decides and recovers. Every option is optional; durations take `'30s'` or ms. */
+export interface BreakerOptions {
+  /** Open after this many failures in a row; `false` turns the rule off. @default 5 */
+  consecutiveFailures?: number | false
+  /** Open when this percentage of the window failed; `false` turns the rule off. @default 50 */
+  failureRate?: number | false
+  /** Calls the window must hold before a rate or latency rule may trip. @default 10 */
+  minimumCalls?: number
+  /** Open when this percentage of the window was slow (needs `slowCallDuration`). @default off */
+  slowCallRate?: number
+  /** A call is slow when it took at least this long. @default off */
+  slowCallDuration?: Duration
+  /** Open when the window holds this many failures, whatever the rate. @default off */
+  failuresInWindow?: number
+  /** Open when a latency percentile of the window is above `threshold`: the trading pause. @default off */
+  latency?: { percentile?: number; threshold: Duration }
+  /** The window: the last N calls. @default 100 */
+  windowSize?: number
+  /** A time window of this length instead of `windowSize` calls. @default off */
+  window?: Duration
+  /** Buckets of the time window. @default 10 */
+  windowBuckets?: number
+  /** How long the breaker stays open the first time. @default '30s' */
+  openFor?: Duration
+  /** Growth of the open duration on every reopen without a full recovery. @default 2 */
+  openMultiplier?: number
+  /** The longest open duration. @default '300s' */
+  maxOpenFor?: Duration
+  /** Spread of open durations, 0 to 1. @default 0 */
+  openJitter?: number
+  /** Probe calls at once while half-open. @default 3 */
+  halfOpenProbes?: number
+  /** Successful probes that close the breaker. @default 2 */
+  halfOpenSuccesses?: number
+  /** An unreported probe expires after this. @default the timeout, else '60s' */
+  maxProbeTime?: Duration
+  /** Timeout of every `execute`; a timeout counts as a failure. @default none */
+  timeout?: Duration
+  /** Keep latency percentiles in `metrics()` (on by itself with a latency rule). @default false */
+  trackLatency?: boolean
+}
+
+/** What this thread's handle of a breaker does around each call. Not shared across threads. */
+export interface CallPolicy<T = unknown> {
+  /** Whether an error counts as a failure; an error it clears counts as a success. @default every error */
+  isFailure?: (error: unknown) => boolean
+  /** Whether a result counts as a failure. @default none */
+  isResultFailure?: (result: T) => boolean
+  /** Used instead of throwing when a call is refused, fails or times out. @default none */
+  fallback?: (error: unknown) => T | Promise<T>
+}
+
+type Check = (option: string, value: unknown) => number | boolean | undefined
+
+const count: Check = (option, value) => {
+  if (typeof value !== 'number') throw new TypeError(`${option} must be a number, but was ${describe(value)}`)
+  return value
+}
+const countOrOff: Check = (option, value) => (value === false ? false : count(option, value))
+const millis: Check = (option, value) => toMillis(option, value)
+const flag: Check = (option, value) => {
+  if (typeof value !== 'boolean') throw new TypeError(`${option} must be true or false, but was ${describe(value)}`)
+  return value
+}
+const fn: Check = (option, value) => {
+  if (typeof value !== 'function') throw new TypeError(`${option} must be a function, but was ${describe(value)}`)
+  return undefined
+}
+
+/** Each option: how to check it, and its native name. */
+const OPTIONS: Record<string, [Check, keyof NativeOptions | undefined]> = {
+  consecutiveFailures: [countOrOff, 'consecutiveFailures'],
+  failureRate: [countOrOff, 'failureRate'],
+  minimumCalls: [count, 'minimumCalls'],
+  slowCallRate: [count, 'slowCallRate'],
+  slowCallDuration: [millis, 'slowCallMs'],
+  failuresInWindow: [count, 'failuresInWindow'],
+  latency: [() => undefined, undefined],
+  windowSize: [count, 'windowSize'],
+  window: [millis, 'windowMs'],
+  windowBuckets: [count, 'windowBuckets'],
+  openFor: [millis, 'openMs'],
+  openMultiplier: [count, 'openMultiplier'],
+  maxOpenFor: [millis, 'openMaxMs'],
+  openJitter: [count, 'openJitter'],
+  halfOpenProbes: [count, 'halfOpenProbes'],
+  halfOpenSuccesses: [count, 'halfOpenSuccesses'],
+  maxProbeTime: [millis, 'maxProbeMs'],
+  timeout: [millis, 'callTimeoutMs'],
+  trackLatency: [flag, 'trackLatency'],
+  isFailure: [fn, undefined],
+  isResultFailure: [fn, undefined],
+  fallback: [fn, undefined],
+}
+
+/**
+ * Checks the options' types (a `TypeError` names the option and the value; unknown options are
+ * refused, so a typo cannot pass silently) and converts them for the native side, which checks
+ * every range (a `RangeError` then).
+ */
+export function toNativeOptions(options: unknown): NativeOptions {
+  if (options === undefined) return {}
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError(`options must be an object, but was ${describe(options)}`)
+  }
+  const native: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(options)) {
+    const spec = OPTIONS[key]
+    if (!spec) throw new TypeError(`${key} is not a breakwater option (known: ${Object.keys(OPTIONS).join(', ')})`)
+    if (value === undefined) continue
+    const checked = spec[0](key, value)
+    if (spec[1]) native[spec[1]] = checked
+  }
+  const latency = (options as BreakerOptions).latency
+  if (latency !== undefined) {
+    if (latency === null || typeof latency !== 'object') {
+      throw new TypeError(`latency must be an object like { percentile: 99, threshold: '200ms' }, but was ${describe(latency)}`)
+    }
+    native.latencyThresholdMs = toMillis('latency.threshold', latency.threshold)
+    if (latency.percentile !== undefined) native.latencyPercentile = count('latency.percentile', latency.percentile)
+  }
+  return native as NativeOptions
+}

@@ -1,0 +1,35 @@
+import { reasonNames, stateNames } from './native.js'
+
+/** A breaker's state. */
+export type StateName = 'closed' | 'open' | 'half_open' | 'forced_open' | 'disabled'
+
+/** Why a breaker changed state. */
+export type ReasonName =
+  | 'consecutive_failures'
+  | 'failure_rate'
+  | 'slow_call_rate'
+  | 'failures_in_window'
+  | 'latency_percentile'
+  | 'probe_failed'
+  | 'probe_timed_out'
+  | 'open_elapsed'
+  | 'forced_open_elapsed'
+  | 'probes_succeeded'
+  | 'manual'
+  | 'remote'
+
+/** One change of state. */
+export interface StateChange {
+  from: StateName
+  to: StateName
+  reason: ReasonName
+}
+
+export const STATES = stateNames() as StateName[]
+const REASONS = reasonNames() as ReasonName[]
+
+/** Decodes the binding's transition code, `1 + from + 8 * to + 64 * reason`. */
+export function decodeTransition(code: number): StateChange {
+  const n = code - 1
+  return { from: STATES[n & 7]!, to: STATES[(n >> 3) & 7]!, reason: REASONS[n >> 6]! }
+}

@@ -138,6 +138,7 @@ impl NativeOptions {
             }
         };
         let b = defaults.open_duration;
+        let base = optional(self.open_ms, |n| millis("openFor", n))?.unwrap_or(b.base);
         Ok(Config {
             consecutive_failures,
             failure_rate,
@@ -146,9 +147,10 @@ impl NativeOptions {
             latency,
             window,
             open_duration: Backoff {
-                base: optional(self.open_ms, |n| millis("openFor", n))?.unwrap_or(b.base),
+                base,
                 multiplier: optional(self.open_multiplier, Ok)?.unwrap_or(b.multiplier),
-                cap: optional(self.open_max_ms, |n| millis("maxOpenFor", n))?.unwrap_or(b.cap),
+                // Without a cap of its own, a long first open duration raises the default cap.
+                cap: optional(self.open_max_ms, |n| millis("maxOpenFor", n))?.unwrap_or(b.cap.max(base)),
                 jitter: optional(self.open_jitter, Ok)?.unwrap_or(b.jitter),
             },
             half_open_max_probes: optional(self.half_open_probes, |n| count("halfOpenProbes", n))?

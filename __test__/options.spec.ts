@@ -1,0 +1,47 @@
+import test from 'ava'
+import { circuitBreaker, Registry } from '../src/index.ts'
+
+const name = () => `options-${Math.random()}`
+
+test('out-of-range options throw RangeErrors naming the option, the rule and the value', (t) => {
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ failureRate: 150 }, 'failureRate must be a number above 0 and at most 100, but was 150'],
+    [{ windowSize: 0 }, 'windowSize must be within 1..=1000000, but was 0'],
+    [{ windowSize: -1 }, 'windowSize must be a whole number within 0..=4294967295, but was -1'],
+    [{ consecutiveFailures: 2.5 }, 'consecutiveFailures must be a whole number within 0..=4294967295, but was 2.5'],
+    [{ openFor: -5 }, 'openFor must be a finite number of milliseconds of at least 0, but was -5'],
+    [{ openFor: '5 parsecs' }, 'openFor must be a duration like 250ms, 30s, 5m or 1h, but was "5 parsecs"'],
+    [{ openMultiplier: 0.5 }, 'openMultiplier must be a finite number of at least 1, but was 0.5'],
+    [{ halfOpenProbes: 1000 }, 'halfOpenProbes must be within 1..=100, but was 1000'],
+    [{ openJitter: Number.NaN }, 'openJitter must be a number within 0..=1, but was NaN'],
+  ]
+  for (const [options, message] of cases) {
+    const error = t.throws(() => circuitBreaker(name(), options), { instanceOf: RangeError })
+    t.is(error?.message, message)
+  }
+})
+
+test('options of the wrong type throw TypeErrors, and unknown options are refused', (t) => {
+  t.throws(() => circuitBreaker(name(), { consecutiveFailures: '5' } as never), {
+    instanceOf: TypeError,
+    message: 'consecutiveFailures must be a number, but was "5"',
+  })
+  t.throws(() => circuitBreaker(name(), { timout: 1000 } as never), { instanceOf: TypeError, message: /^timout is not a breakwater option/ })
+  t.throws(() => circuitBreaker(name(), 'fast' as never), { instanceOf: TypeError, message: 'options must be an object, but was "fast"' })
+  t.throws(() => circuitBreaker(42 as never), { instanceOf: TypeError, message: 'name must be a string, but was 42' })
+  t.throws(() => circuitBreaker(name(), { fallback: 'cached' } as never), { message: 'fallback must be a function, but was "cached"' })
+})
+
+test('names over 256 bytes are refused with the rule', (t) => {
+  t.throws(() => circuitBreaker('x'.repeat(257)), { instanceOf: RangeError, message: /^name must be 1..=256 bytes long/ })
+})
+
+test('durations take milliseconds or strings', (t) => {
+  const breakers = new Registry()
+  for (const openFor of [1500, '1500ms', '1.5s']) {
+    const b = breakers.getOrCreate(name(), { openFor, consecutiveFailures: 1 })
+    b.forceOpen(openFor)
+    t.is(b.metrics().state, 'forced_open')
+  }
+  t.pass()
+})

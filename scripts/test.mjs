@@ -1,10 +1,16 @@
 // `npm test`: build what is missing, run the Rust tests, then the ava specs; print one
 // "N passed, N failed" line for CI.
 import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 
-const root = new URL('..', import.meta.url).pathname
+const root = fileURLToPath(new URL('..', import.meta.url))
 const step = (cmd, args) => {
-  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  const r = spawnSync(cmd, args, {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    shell: process.platform === 'win32', // npx is npx.cmd there
+  })
   process.stdout.write(r.stdout)
   process.stderr.write(r.stderr)
   return { ok: r.status === 0, out: `${r.stdout}\n${r.stderr}` }

@@ -62,7 +62,7 @@ test('the fallback answers for failures and rejections', async (t) => {
     consecutiveFailures: 1,
     fallback: (e) => (isBrokenCircuitError(e) ? 'cached (open)' : 'cached (failed)'),
   })
-  t.is(await b.execute(async () => Promise.reject(new Error('down'))), 'cached (failed)')
+  t.is(await b.execute(async (): Promise<string> => Promise.reject(new Error('down'))), 'cached (failed)')
   t.is(await b.execute(async () => 'live'), 'cached (open)')
   const m = b.metrics()
   t.like(m, { failures: 1, rejections: 1, calls: 2 })

@@ -38,7 +38,7 @@ test('names over 256 bytes are refused with the rule', (t) => {
 
 test('durations take milliseconds or strings', (t) => {
   const breakers = new Registry()
-  for (const openFor of [1500, '1500ms', '1.5s']) {
+  for (const openFor of [1500, '1500ms', '1.5s'] as const) {
     const b = breakers.getOrCreate(name(), { openFor, consecutiveFailures: 1 })
     b.forceOpen(openFor)
     t.is(b.metrics().state, 'forced_open')

@@ -42,10 +42,18 @@ export interface CallEvent {
  * the native registry and is shared by every handle and every worker thread of the process; the
  * handle adds what only this thread can hold: error filters, fallback, event listeners.
  */
+/** What `fn` receives when the call has neither a timeout nor a caller signal: a signal that never aborts. */
+const UNBOUNDED: CallContext = Object.freeze({ signal: new AbortController().signal })
+
 export class CircuitBreaker<T = unknown> {
   readonly #native: NativeBreaker
+  readonly #name: string
+  readonly #acquire: () => number
+  readonly #record: (permit: number, outcome: number, elapsedMs: number) => number
   readonly #policy: CallPolicy<T>
   readonly #timeoutMs: number | undefined
+  /** Whether the native breaker reads call durations; if not, calls are timed only for listeners. */
+  readonly #usesDuration: boolean
   readonly #changes = new Listeners<StateChange>()
   readonly #successes = new Listeners<CallEvent>()
   readonly #failures = new Listeners<CallEvent>()
@@ -54,13 +62,17 @@ export class CircuitBreaker<T = unknown> {
   /** @internal Made by a registry. */
   constructor(native: NativeBreaker, policy: CallPolicy<T>, timeoutMs: number | undefined) {
     this.#native = native
+    this.#name = native.name
+    // The two hot-path calls as functions bound to the breaker: no method dispatch per call.
+    ;[this.#acquire, this.#record] = native.boundFunctions()
     this.#policy = policy
     this.#timeoutMs = timeoutMs
+    this.#usesDuration = native.usesCallDuration
   }
 
   /** The breaker's name. */
   get name(): string {
-    return this.#native.name
+    return this.#name
   }
 
   /** The state now. An open breaker whose open time has passed reads `open` until the next call. */
@@ -77,15 +89,40 @@ export class CircuitBreaker<T = unknown> {
    * @example
    * const quote = await marketData.execute(({ signal }) => fetch(url, { signal }), { timeout: '2s' })
    */
-  async execute<R extends T>(fn: (context: CallContext) => R | PromiseLike<R>, options?: ExecuteOptions): Promise<R> {
+  execute<R extends T>(fn: (context: CallContext) => R | PromiseLike<R>, options?: ExecuteOptions): Promise<R> {
     if (typeof fn !== 'function') {
-      throw new TypeError(`execute needs a function to run, but was given ${fn === null ? 'null' : typeof fn}`)
+      return Promise.reject(new TypeError(`execute needs a function to run, but was given ${fn === null ? 'null' : typeof fn}`))
     }
-    const timeoutMs = options?.timeout === undefined ? this.#timeoutMs : toMillis('timeout', options.timeout)
-    const code = this.#native.tryAcquire()
+    let timeoutMs = this.#timeoutMs
+    if (options?.timeout !== undefined) {
+      try {
+        timeoutMs = toMillis('timeout', options.timeout)
+      } catch (e) {
+        return Promise.reject(e)
+      }
+    }
+    const code = this.#acquire()
     if (code < 0) return this.#rejected(code)
-    if (code >= TRANSITION_UNIT) this.#announce(Math.floor(code / TRANSITION_UNIT))
-    return this.#run(fn, code % TRANSITION_UNIT, options?.signal, timeoutMs)
+    let permit = code
+    if (code >= TRANSITION_UNIT) {
+      permit = code % TRANSITION_UNIT
+      this.#announce(Math.floor(code / TRANSITION_UNIT))
+    }
+    const signal = options?.signal
+    if (timeoutMs === undefined && signal === undefined) return this.#runUnbounded(fn, permit)
+    return this.#run(fn, permit, signal, timeoutMs)
+  }
+
+  /** The common case, with nothing to race: no timer, no abort listener, no extra promise. */
+  async #runUnbounded<R extends T>(fn: (context: CallContext) => R | PromiseLike<R>, permit: number): Promise<R> {
+    const started = this.#startClock()
+    let result: R
+    try {
+      result = await fn(UNBOUNDED)
+    } catch (error) {
+      return this.#failed(permit, this.#classify(error, undefined), started, error)
+    }
+    return this.#succeeded(permit, started, result)
   }
 
   async #run<R extends T>(
@@ -94,7 +131,7 @@ export class CircuitBreaker<T = unknown> {
     callerSignal: AbortSignal | undefined,
     timeoutMs: number | undefined,
   ): Promise<R> {
-    const started = performance.now()
+    const started = this.#startClock()
     const controller = new AbortController()
     let timer: NodeJS.Timeout | undefined
     let stop: ((reason: unknown) => void) | undefined
@@ -108,23 +145,16 @@ export class CircuitBreaker<T = unknown> {
       callerSignal?.addEventListener('abort', onCallerAbort, { once: true })
       if (timeoutMs !== undefined) {
         timer = setTimeout(() => {
-          const error = new TimeoutError(this.name, timeoutMs)
+          const error = new TimeoutError(this.#name, timeoutMs)
           controller.abort(error)
           stop!(error)
         }, timeoutMs)
         timer.unref()
       }
       const result = await Promise.race([fn({ signal: controller.signal }), stopped])
-      const failed = this.#policy.isResultFailure?.(result) === true
-      this.#finish(permit, failed ? Outcome.Failure : Outcome.Success, started, failed ? result : undefined)
-      return result
+      return this.#succeeded(permit, started, result)
     } catch (error) {
-      const outcome = this.#classify(error, callerSignal)
-      this.#finish(permit, outcome, started, error)
-      if (outcome !== Outcome.Ignored && outcome !== Outcome.Success && this.#policy.fallback) {
-        return (await this.#policy.fallback(error)) as R
-      }
-      throw error
+      return this.#failed(permit, this.#classify(error, callerSignal), started, error)
     } finally {
       clearTimeout(timer)
       callerSignal?.removeEventListener('abort', onCallerAbort)
@@ -132,15 +162,35 @@ export class CircuitBreaker<T = unknown> {
     }
   }
 
+  #succeeded<R extends T>(permit: number, started: number, result: R): R {
+    const failed = this.#policy.isResultFailure?.(result) === true
+    this.#finish(permit, failed ? Outcome.Failure : Outcome.Success, started, failed ? result : undefined)
+    return result
+  }
+
+  async #failed<R extends T>(permit: number, outcome: Outcome, started: number, error: unknown): Promise<R> {
+    this.#finish(permit, outcome, started, error)
+    if (outcome !== Outcome.Ignored && outcome !== Outcome.Success && this.#policy.fallback) {
+      return (await this.#policy.fallback(error)) as R
+    }
+    throw error
+  }
+
   #classify(error: unknown, callerSignal: AbortSignal | undefined): Outcome {
-    if (error instanceof TimeoutError && error.breaker === this.name) return Outcome.Timeout
+    if (error instanceof TimeoutError && error.breaker === this.#name) return Outcome.Timeout
     if (callerSignal?.aborted && error === callerSignal.reason) return Outcome.Ignored
     return (this.#policy.isFailure?.(error) ?? true) ? Outcome.Failure : Outcome.Success
   }
 
+  /** The call's start time, or NaN when nothing will read its duration (saves two clock reads). */
+  #startClock(): number {
+    return this.#usesDuration || this.#successes.any || this.#failures.any ? performance.now() : Number.NaN
+  }
+
   #finish(permit: number, outcome: Outcome, started: number, error: unknown): void {
-    const durationMs = performance.now() - started
-    const code = this.#native.record(permit, outcome, durationMs)
+    // NaN (untimed) reaches the core as a zero duration, which no rule reads in that case.
+    const durationMs = Number.isNaN(started) ? 0 : performance.now() - started
+    const code = this.#record(permit, outcome, durationMs)
     if (outcome === Outcome.Success && this.#successes.any) this.#successes.emit({ durationMs })
     if ((outcome === Outcome.Failure || outcome === Outcome.Timeout) && this.#failures.any) {
       this.#failures.emit({ durationMs, error })
@@ -148,15 +198,16 @@ export class CircuitBreaker<T = unknown> {
     if (code !== 0) this.#announce(code)
   }
 
-  #rejected(code: number): never | Promise<never> {
+  #rejected<R>(code: number): Promise<R> {
     const n = -code - 1
     const retry = Math.floor(n / 8192)
     const transition = Math.floor((n % 8192) / 8)
     if (transition !== 0) this.#announce(transition)
-    const error = BrokenCircuitError.create(this.name, STATES[n % 8]!, retry === 0 ? undefined : retry - 1)
+    const error = BrokenCircuitError.create(this.#name, STATES[n % 8]!, retry === 0 ? undefined : retry - 1)
     if (this.#rejections.any) this.#rejections.emit(error)
-    if (this.#policy.fallback) return Promise.resolve(this.#policy.fallback(error)) as Promise<never>
-    throw error
+    const fallback = this.#policy.fallback
+    if (fallback) return new Promise<R>((resolve) => resolve(fallback(error) as R))
+    return Promise.reject(error)
   }
 
   #announce(code: number): void {

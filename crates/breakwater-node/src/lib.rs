@@ -3,6 +3,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod errors;
+mod fast;
 mod metrics;
 mod options;
 
@@ -57,39 +58,35 @@ impl NativeBreaker {
     /// with `retryAfterMs + 1 = 0` when there is no deadline.
     #[napi]
     pub fn try_acquire(&self) -> f64 {
-        match self.inner.try_acquire() {
-            Ok(permit) => f64::from(permit.raw()) + TRANSITION_UNIT * transition_code(permit.transition()),
-            Err(rejected) => {
-                let retry = rejected.retry_after.map_or(0.0, |d| (d.as_millis() as f64) + 1.0);
-                -(1.0 + f64::from(rejected.state as u32) + 8.0 * transition_code(rejected.transition) + 8192.0 * retry)
-            }
-        }
+        acquire(&self.inner)
     }
 
     /// Reports a call: outcome 0 success, 1 failure, 2 timeout, 3 ignored; `elapsedMs` may be
     /// fractional. Returns the transition code it caused (0: none). Out-of-range input is
     /// absorbed: an unknown permit counts as stale, an unknown outcome as ignored.
     #[napi]
-    pub fn record(&self, permit: f64, outcome: u32, elapsed_ms: f64) -> f64 {
-        let outcome = match outcome {
-            0 => Outcome::Success,
-            1 => Outcome::Failure,
-            2 => Outcome::Timeout,
-            _ => Outcome::Ignored,
-        };
-        let permit = Permit::from_raw((permit.max(0.0) % TRANSITION_UNIT) as u32);
-        let elapsed = if elapsed_ms.is_finite() && elapsed_ms > 0.0 {
-            Duration::from_secs_f64((elapsed_ms / 1e3).min(1e9))
-        } else {
-            Duration::ZERO
-        };
-        transition_code(self.inner.record(permit, outcome, elapsed))
+    pub fn record(&self, permit: f64, outcome: f64, elapsed_ms: f64) -> f64 {
+        record(&self.inner, permit, outcome, elapsed_ms)
+    }
+
+    /// The hot path as two functions bound to this breaker, `[acquire, record]`, with the
+    /// signatures of `tryAcquire` and `record`: they skip the method dispatch, so each call costs
+    /// about a third of a method call.
+    #[napi(ts_return_type = "[() => number, (permit: number, outcome: number, elapsedMs: number) => number]")]
+    pub fn bound_functions(&self, env: napi::Env) -> napi::Result<fast::BoundPair> {
+        fast::bind(&env, &self.inner)
     }
 
     /// The breaker's name.
     #[napi(getter)]
     pub fn name(&self) -> String {
         self.inner.name().to_string()
+    }
+
+    /// Whether call durations matter to this breaker (slow-call or latency rule, latency tracking).
+    #[napi(getter)]
+    pub fn uses_call_duration(&self) -> bool {
+        self.inner.config().uses_call_duration()
     }
 
     /// The state: 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled.
@@ -134,6 +131,34 @@ impl NativeBreaker {
     pub fn is_same(&self, other: &NativeBreaker) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
+}
+
+/// `tryAcquire`'s answer as one number (see its doc).
+pub(crate) fn acquire(breaker: &Breaker) -> f64 {
+    match breaker.try_acquire() {
+        Ok(permit) => f64::from(permit.raw()) + TRANSITION_UNIT * transition_code(permit.transition()),
+        Err(rejected) => {
+            let retry = rejected.retry_after.map_or(0.0, |d| (d.as_millis() as f64) + 1.0);
+            -(1.0 + f64::from(rejected.state as u32) + 8.0 * transition_code(rejected.transition) + 8192.0 * retry)
+        }
+    }
+}
+
+/// `record` on plain numbers; anything out of range is absorbed (stale permit, ignored outcome).
+pub(crate) fn record(breaker: &Breaker, permit: f64, outcome: f64, elapsed_ms: f64) -> f64 {
+    let outcome = match outcome as u32 {
+        0 => Outcome::Success,
+        1 => Outcome::Failure,
+        2 => Outcome::Timeout,
+        _ => Outcome::Ignored,
+    };
+    let permit = Permit::from_raw((permit.max(0.0) % TRANSITION_UNIT) as u32);
+    let elapsed = if elapsed_ms.is_finite() && elapsed_ms > 0.0 {
+        Duration::from_secs_f64((elapsed_ms / 1e3).min(1e9))
+    } else {
+        Duration::ZERO
+    };
+    transition_code(breaker.record(permit, outcome, elapsed))
 }
 
 /// A clock for tests: breakers of a registry made with it move only when it is advanced.

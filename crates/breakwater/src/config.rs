@@ -266,6 +266,12 @@ impl Config {
             .max(ONE_MS)
     }
 
+    /// Whether a call's duration matters to this config: a slow-call or latency rule, or a
+    /// histogram. Callers may skip timing calls when it does not.
+    pub fn uses_call_duration(&self) -> bool {
+        self.tracks_latency() || self.slow_call_rate.is_some()
+    }
+
     /// Whether breakers with this config keep a latency histogram.
     pub fn tracks_latency(&self) -> bool {
         self.track_latency || self.latency.is_some()

@@ -1,0 +1,160 @@
+//! The hot path without napi-rs's per-call glue: two native functions bound to one breaker,
+//! made with `napi_create_function`, whose callback data is the breaker itself. A call does one
+//! `napi_get_cb_info`, reads its numbers and returns one; there is no `this` to unwrap.
+
+use std::ffi::c_void;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+use std::sync::Arc;
+
+use breakwater::Breaker;
+use napi::bindgen_prelude::ToNapiValue;
+use napi::sys;
+
+/// `[acquire, record]`, as a JavaScript array.
+pub struct BoundPair {
+    acquire: sys::napi_value,
+    record: sys::napi_value,
+}
+
+impl ToNapiValue for BoundPair {
+    unsafe fn to_napi_value(env: sys::napi_env, pair: Self) -> napi::Result<sys::napi_value> {
+        let mut array = ptr::null_mut();
+        // SAFETY: `env` is the live environment of the current call (napi-rs passes it to us), and
+        // both values were created in it during this same call.
+        unsafe {
+            check(sys::napi_create_array_with_length(env, 2, &mut array))?;
+            check(sys::napi_set_element(env, array, 0, pair.acquire))?;
+            check(sys::napi_set_element(env, array, 1, pair.record))?;
+        }
+        Ok(array)
+    }
+}
+
+fn check(status: sys::napi_status) -> napi::Result<()> {
+    if status == sys::Status::napi_ok {
+        Ok(())
+    } else {
+        Err(napi::Error::new(
+            napi::Status::GenericFailure,
+            format!("N-API call failed with status {status}"),
+        ))
+    }
+}
+
+/// Makes the pair for `breaker`. Each function holds its own reference to the breaker, released
+/// when the garbage collector finalizes the function.
+pub(crate) fn bind(env: &napi::Env, breaker: &Arc<Breaker>) -> napi::Result<BoundPair> {
+    Ok(BoundPair {
+        acquire: function(env, c"acquire", acquire_callback, breaker)?,
+        record: function(env, c"record", record_callback, breaker)?,
+    })
+}
+
+type Callback = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
+
+fn function(
+    env: &napi::Env,
+    name: &std::ffi::CStr,
+    cb: Callback,
+    breaker: &Arc<Breaker>,
+) -> napi::Result<sys::napi_value> {
+    let data = Arc::into_raw(breaker.clone()) as *mut c_void;
+    let mut value = ptr::null_mut();
+    // SAFETY: `env.raw()` is the live environment of this call; `name` is a NUL-terminated string
+    // that outlives the call; `data` is a leaked `Arc<Breaker>` that only `release` frees, once,
+    // when the function object is finalized.
+    unsafe {
+        let created = check(sys::napi_create_function(
+            env.raw(),
+            name.as_ptr(),
+            -1,
+            Some(cb),
+            data,
+            &mut value,
+        ));
+        let finalized = created.and_then(|()| {
+            check(sys::napi_add_finalizer(
+                env.raw(),
+                value,
+                data,
+                Some(release),
+                ptr::null_mut(),
+                ptr::null_mut(),
+            ))
+        });
+        if let Err(e) = finalized {
+            drop(Arc::from_raw(data as *const Breaker));
+            return Err(e);
+        }
+    }
+    Ok(value)
+}
+
+unsafe extern "C" fn release(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+    // SAFETY: `data` is the `Arc<Breaker>` leaked in `function`; Node calls this finalizer once.
+    drop(unsafe { Arc::from_raw(data as *const Breaker) });
+}
+
+/// Reads up to `N` numeric arguments (missing or non-numeric ones read as NaN) and the breaker.
+///
+/// # Safety
+/// `env` and `info` must be the arguments Node passed to a callback made by `function`.
+unsafe fn arguments<const N: usize>(env: sys::napi_env, info: sys::napi_callback_info) -> (&'static Breaker, [f64; N]) {
+    let mut argc = N;
+    let mut argv = [ptr::null_mut(); N];
+    let mut data = ptr::null_mut();
+    let mut numbers = [f64::NAN; N];
+    // SAFETY: per this function's contract; `argv` has room for `argc` values, and `data` is the
+    // `Arc<Breaker>` pointer given at creation, alive for as long as the function object is.
+    unsafe {
+        sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), &mut data);
+        for i in 0..argc.min(N) {
+            sys::napi_get_value_double(env, argv[i], &mut numbers[i]);
+        }
+        (&*(data as *const Breaker), numbers)
+    }
+}
+
+/// Returns `value` as a JavaScript number, or throws if the work panicked (it never should).
+///
+/// # Safety
+/// `env` must be the environment of the current callback.
+unsafe fn answer(env: sys::napi_env, value: std::thread::Result<f64>) -> sys::napi_value {
+    let mut out = ptr::null_mut();
+    // SAFETY: per this function's contract.
+    unsafe {
+        match value {
+            Ok(n) => {
+                sys::napi_create_double(env, n, &mut out);
+            }
+            Err(_) => {
+                sys::napi_throw_error(
+                    env,
+                    c"ERR_BREAKWATER_PANIC".as_ptr(),
+                    c"breakwater panicked; the call was not counted".as_ptr(),
+                );
+            }
+        }
+    }
+    out
+}
+
+unsafe extern "C" fn acquire_callback(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: Node calls this with the callback's own `env` and `info`.
+    unsafe {
+        let (breaker, []) = arguments::<0>(env, info);
+        answer(env, catch_unwind(AssertUnwindSafe(|| crate::acquire(breaker))))
+    }
+}
+
+unsafe extern "C" fn record_callback(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: Node calls this with the callback's own `env` and `info`.
+    unsafe {
+        let (breaker, [permit, outcome, elapsed_ms]) = arguments::<3>(env, info);
+        answer(
+            env,
+            catch_unwind(AssertUnwindSafe(|| crate::record(breaker, permit, outcome, elapsed_ms))),
+        )
+    }
+}

@@ -3,7 +3,7 @@
 // TypeScript program and a CommonJS one import breakwater, trip a breaker and recover it.
 import test from 'ava'
 import { execFileSync } from 'node:child_process'
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -11,6 +11,21 @@ import { fileURLToPath } from 'node:url'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const sh = (cmd: string, args: string[], cwd: string) =>
   execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' } })
+
+/**
+ * The root package as the release publishes it: what `files` selects, with the optional
+ * dependencies on every platform package that `napi pre-publish` writes into package.json at release
+ * (the repository's package.json cannot list them: they are not published yet, and `npm ci` would fail).
+ */
+function stageRootPackage(tmp: string): string {
+  const stage = join(tmp, 'stage')
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+  for (const entry of [...manifest.files, 'README.md']) cpSync(join(root, entry), join(stage, entry), { recursive: true })
+  const platforms = readdirSync(join(root, 'npm'))
+  manifest.optionalDependencies = Object.fromEntries(platforms.map((p) => [`${manifest.name}-${p}`, manifest.version]))
+  writeFileSync(join(stage, 'package.json'), JSON.stringify(manifest, null, 2))
+  return stage
+}
 
 const app = `
 import { circuitBreaker, isBrokenCircuitError, Registry, type Metrics } from 'breakwater'
@@ -44,8 +59,10 @@ onLinuxX64('the packed tarballs install into a new project and work from TypeScr
     writeFileSync(config, JSON.stringify({ binaryName: 'breakwater', targets: ['x86_64-unknown-linux-gnu'] }))
     sh('npx', ['napi', 'artifacts', '--output-dir', 'artifacts', '-c', 'artifacts/napi.json'], root)
     const platformTgz = sh('npm', ['pack', '--silent', '--pack-destination', tmp], join(npmDir, 'linux-x64-gnu')).trim()
-    const rootTgz = sh('npm', ['pack', '--silent', '--pack-destination', tmp], root).trim()
+    const rootTgz = sh('npm', ['pack', '--silent', '--pack-destination', tmp], stageRootPackage(tmp)).trim()
     const listed = sh('tar', ['-tzf', join(tmp, rootTgz)], tmp).split('\n').filter(Boolean)
+    const manifest = JSON.parse(sh('tar', ['-xzOf', join(tmp, rootTgz), 'package/package.json'], tmp))
+    t.is(Object.keys(manifest.optionalDependencies).length, 7, 'one optional dependency per platform package')
     t.true(listed.every((f) => /^package\/(dist\/|index\.js$|index\.d\.ts$|package\.json$|README\.md$|LICENSE)/.test(f)), listed.join(' '))
     t.false(listed.some((f) => f.endsWith('.node')), 'the root package ships no binary')
 

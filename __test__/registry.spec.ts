@@ -32,3 +32,13 @@ test('get, remove, names and health describe the registry', async (t) => {
   t.is(breakers.get('db'), undefined)
   t.is(db.state, 'open', 'a removed breaker keeps working for its holders')
 })
+
+test('listeners of one handle hear transitions made through another handle of the breaker', async (t) => {
+  const { breakers, name } = rig()
+  const watcher = breakers.getOrCreate(name, { consecutiveFailures: 1 })
+  const caller = breakers.getOrCreate(name)
+  const seen: string[] = []
+  watcher.onOpen(({ reason }) => seen.push(reason))
+  await failTimes(caller, 1)
+  t.deepEqual(seen, ['consecutive_failures'])
+})

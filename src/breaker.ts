@@ -29,6 +29,17 @@ export interface ExecuteOptions {
   timeout?: Duration
 }
 
+/**
+ * The listeners of one breaker in one thread: shared by every handle a registry gives out for the
+ * name, so a transition made through one handle reaches the listeners of all of them.
+ */
+export class BreakerEvents {
+  readonly changes = new Listeners<StateChange>()
+  readonly successes = new Listeners<CallEvent>()
+  readonly failures = new Listeners<CallEvent>()
+  readonly rejections = new Listeners<BrokenCircuitError>()
+}
+
 /** A call's end, as the success and failure events report it. */
 export interface CallEvent {
   /** How long the call took, in milliseconds. */
@@ -54,14 +65,18 @@ export class CircuitBreaker<T = unknown> {
   readonly #timeoutMs: number | undefined
   /** Whether the native breaker reads call durations; if not, calls are timed only for listeners. */
   readonly #usesDuration: boolean
-  readonly #changes = new Listeners<StateChange>()
-  readonly #successes = new Listeners<CallEvent>()
-  readonly #failures = new Listeners<CallEvent>()
-  readonly #rejections = new Listeners<BrokenCircuitError>()
+  readonly #changes: Listeners<StateChange>
+  readonly #successes: Listeners<CallEvent>
+  readonly #failures: Listeners<CallEvent>
+  readonly #rejections: Listeners<BrokenCircuitError>
 
   /** @internal Made by a registry. */
-  constructor(native: NativeBreaker, policy: CallPolicy<T>, timeoutMs: number | undefined) {
+  constructor(native: NativeBreaker, policy: CallPolicy<T>, timeoutMs: number | undefined, events: BreakerEvents) {
     this.#native = native
+    this.#changes = events.changes
+    this.#successes = events.successes
+    this.#failures = events.failures
+    this.#rejections = events.rejections
     this.#name = native.name
     // The two hot-path calls as functions bound to the breaker: no method dispatch per call.
     ;[this.#acquire, this.#record] = native.boundFunctions()

@@ -1,4 +1,4 @@
-import { CircuitBreaker } from './breaker.js'
+import { BreakerEvents, CircuitBreaker } from './breaker.js'
 import { describe, toMillis } from './duration.js'
 import { fromNative } from './errors.js'
 import { type Metrics, toMetrics } from './metrics.js'
@@ -17,6 +17,14 @@ const PROCESS_WIDE = Symbol('process-wide')
 /** Breakers by name. The process-wide one, `registry`, is the same in every worker thread. */
 export class Registry {
   readonly #registry: NativeRegistry
+  /** This thread's listeners per breaker name, shared by all handles of the breaker. */
+  readonly #events = new Map<string, BreakerEvents>()
+
+  #eventsOf(name: string): BreakerEvents {
+    let events = this.#events.get(name)
+    if (!events) this.#events.set(name, (events = new BreakerEvents()))
+    return events
+  }
 
   /** A private registry, isolated from the process-wide one. */
   constructor(options: RegistryOptions = {}) {
@@ -38,7 +46,7 @@ export class Registry {
     const timeoutMs = options.timeout === undefined ? undefined : toMillis('timeout', options.timeout)
     try {
       const breaker = this.#registry.getOrCreate(name, native)
-      return new CircuitBreaker<T>(breaker, options, timeoutMs)
+      return new CircuitBreaker<T>(breaker, options, timeoutMs, this.#eventsOf(name))
     } catch (e) {
       throw fromNative(e)
     }
@@ -47,11 +55,12 @@ export class Registry {
   /** A handle of the breaker called `name`, if there is one, with no call policy. */
   get<T = unknown>(name: string): CircuitBreaker<T> | undefined {
     const native = this.#registry.get(name)
-    return native ? new CircuitBreaker<T>(native, {}, undefined) : undefined
+    return native ? new CircuitBreaker<T>(native, {}, undefined, this.#eventsOf(name)) : undefined
   }
 
   /** Removes the breaker called `name`; whether there was one. Handles keep working. */
   remove(name: string): boolean {
+    this.#events.delete(name)
     return this.#registry.remove(name)
   }
 

@@ -56,7 +56,7 @@ impl NativeBreaker {
     /// Asks to make a call. `>= 0`: a permit (plus `2^24 * transition` when the acquire moved the
     /// breaker to half-open). `< 0`: rejected, `-(1 + state + 8 * transition + 8192 * (retryAfterMs + 1))`
     /// with `retryAfterMs + 1 = 0` when there is no deadline.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn try_acquire(&self) -> f64 {
         acquire(&self.inner)
     }
@@ -64,7 +64,7 @@ impl NativeBreaker {
     /// Reports a call: outcome 0 success, 1 failure, 2 timeout, 3 ignored; `elapsedMs` may be
     /// fractional. Returns the transition code it caused (0: none). Out-of-range input is
     /// absorbed: an unknown permit counts as stale, an unknown outcome as ignored.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn record(&self, permit: f64, outcome: f64, elapsed_ms: f64) -> f64 {
         record(&self.inner, permit, outcome, elapsed_ms)
     }
@@ -72,62 +72,65 @@ impl NativeBreaker {
     /// The hot path as two functions bound to this breaker, `[acquire, record]`, with the
     /// signatures of `tryAcquire` and `record`: they skip the method dispatch, so each call costs
     /// about a third of a method call.
-    #[napi(ts_return_type = "[() => number, (permit: number, outcome: number, elapsedMs: number) => number]")]
+    #[napi(
+        catch_unwind,
+        ts_return_type = "[() => number, (permit: number, outcome: number, elapsedMs: number) => number]"
+    )]
     pub fn bound_functions(&self, env: napi::Env) -> napi::Result<fast::BoundPair> {
         fast::bind(&env, &self.inner)
     }
 
     /// The breaker's name.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn name(&self) -> String {
         self.inner.name().to_string()
     }
 
     /// Whether call durations matter to this breaker (slow-call or latency rule, latency tracking).
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn uses_call_duration(&self) -> bool {
         self.inner.config().uses_call_duration()
     }
 
     /// The state: 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn state(&self) -> u32 {
         self.inner.state() as u32
     }
 
     /// Whether a call would be permitted now, without taking a permit.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn is_call_permitted(&self) -> bool {
         self.inner.is_call_permitted()
     }
 
     /// A metrics snapshot.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn metrics(&self) -> NativeMetrics {
         NativeMetrics::from(self.inner.metrics())
     }
 
     /// Closes the breaker; returns the transition code.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn reset(&self) -> f64 {
         transition_code(self.inner.reset())
     }
 
     /// Lets every call through; returns the transition code.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn disable(&self) -> f64 {
         transition_code(self.inner.disable())
     }
 
     /// Refuses every call, for `forMs` if given; returns the transition code.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn force_open(&self, for_ms: Option<f64>) -> napi::Result<f64> {
         let duration = for_ms.map(|ms| millis("forceOpen duration", ms)).transpose()?;
         Ok(transition_code(self.inner.force_open(duration)))
     }
 
     /// Whether two handles are the same breaker.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn is_same(&self, other: &NativeBreaker) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
@@ -170,7 +173,7 @@ pub struct NativeFakeClock {
 #[napi]
 impl NativeFakeClock {
     /// A fake clock at time zero.
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new() -> Self {
         Self {
             inner: FakeClock::new(),
@@ -178,14 +181,14 @@ impl NativeFakeClock {
     }
 
     /// Moves time forward.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn advance(&self, ms: f64) -> napi::Result<()> {
         self.inner.advance(millis("advance", ms)?);
         Ok(())
     }
 
     /// The time in milliseconds since the clock was made.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn now_ms(&self) -> f64 {
         use breakwater::Clock;
         self.inner.now_nanos() as f64 / 1e6
@@ -230,7 +233,7 @@ pub struct NativeHealthEntry {
 #[napi]
 impl NativeRegistry {
     /// A private registry, on the monotonic clock or on `clock`.
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(clock: Option<&NativeFakeClock>) -> Self {
         let registry = match clock {
             Some(c) => Registry::with_clock(Arc::new(c.inner.clone())),
@@ -242,7 +245,7 @@ impl NativeRegistry {
     }
 
     /// The process-wide registry, the same in every worker thread.
-    #[napi(factory)]
+    #[napi(factory, catch_unwind)]
     pub fn global() -> Self {
         Self {
             inner: RegistryRef::Global,
@@ -250,7 +253,7 @@ impl NativeRegistry {
     }
 
     /// The breaker called `name`, created with `options` if missing.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn get_or_create(&self, name: String, options: Option<NativeOptions>) -> napi::Result<NativeBreaker> {
         let config = options.unwrap_or_default().to_config()?;
         let inner = self.get_ref().get_or_create(&name, config).map_err(config_error)?;
@@ -258,25 +261,25 @@ impl NativeRegistry {
     }
 
     /// The breaker called `name`, if any.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn get(&self, name: String) -> Option<NativeBreaker> {
         self.get_ref().get(&name).map(|inner| NativeBreaker { inner })
     }
 
     /// Removes the breaker called `name`; whether there was one.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn remove(&self, name: String) -> bool {
         self.get_ref().remove(&name).is_some()
     }
 
     /// Every name, sorted.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn names(&self) -> Vec<String> {
         self.get_ref().names()
     }
 
     /// Every breaker's metrics, sorted by name.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn health(&self) -> Vec<NativeHealthEntry> {
         self.get_ref()
             .snapshot()
@@ -290,13 +293,13 @@ impl NativeRegistry {
 }
 
 /// The state names, indexed by state number.
-#[napi]
+#[napi(catch_unwind)]
 pub fn state_names() -> Vec<String> {
     State::ALL.iter().map(|s| s.as_str().to_string()).collect()
 }
 
 /// The reason names, indexed by the reason part of a transition code.
-#[napi]
+#[napi(catch_unwind)]
 pub fn reason_names() -> Vec<String> {
     [
         Reason::ConsecutiveFailures,

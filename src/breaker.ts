@@ -199,15 +199,15 @@ export class CircuitBreaker<T = unknown> {
 
   /** The call's start time, or NaN when nothing will read its duration (saves two clock reads). */
   #startClock(): number {
-    return this.#usesDuration || this.#successes.any || this.#failures.any ? performance.now() : Number.NaN
+    return this.#usesDuration || this.#successes.active || this.#failures.active ? performance.now() : Number.NaN
   }
 
   #finish(permit: number, outcome: Outcome, started: number, error: unknown): void {
     // NaN (untimed) reaches the core as a zero duration, which no rule reads in that case.
     const durationMs = Number.isNaN(started) ? 0 : performance.now() - started
     const code = this.#record(permit, outcome, durationMs)
-    if (outcome === Outcome.Success && this.#successes.any) this.#successes.emit({ durationMs })
-    if ((outcome === Outcome.Failure || outcome === Outcome.Timeout) && this.#failures.any) {
+    if (outcome === Outcome.Success && this.#successes.active) this.#successes.emit({ durationMs })
+    if ((outcome === Outcome.Failure || outcome === Outcome.Timeout) && this.#failures.active) {
       this.#failures.emit({ durationMs, error })
     }
     if (code !== 0) this.#announce(code)
@@ -219,14 +219,14 @@ export class CircuitBreaker<T = unknown> {
     const transition = Math.floor((n % 8192) / 8)
     if (transition !== 0) this.#announce(transition)
     const error = BrokenCircuitError.create(this.#name, STATES[n % 8]!, retry === 0 ? undefined : retry - 1)
-    if (this.#rejections.any) this.#rejections.emit(error)
+    if (this.#rejections.active) this.#rejections.emit(error)
     const fallback = this.#policy.fallback
     if (fallback) return new Promise<R>((resolve) => resolve(fallback(error) as R))
     return Promise.reject(error)
   }
 
   #announce(code: number): void {
-    if (code !== 0 && this.#changes.any) this.#changes.emit(decodeTransition(code))
+    if (code !== 0 && this.#changes.active) this.#changes.emit(decodeTransition(code))
   }
 
   /** Calls `listener` on every state change this thread makes. @returns a disposer */

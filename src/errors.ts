@@ -55,14 +55,19 @@ export class TimeoutError extends Error {
   }
 }
 
+/** Whether `e` carries `brand`: a registered symbol, so it works across copies of breakwater. */
+function branded(e: unknown, brand: symbol): boolean {
+  return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[brand] === true
+}
+
 /** Whether `e` is a `BrokenCircuitError`, from this copy of breakwater or any other. */
 export function isBrokenCircuitError(e: unknown): e is BrokenCircuitError {
-  return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[BROKEN] === true
+  return branded(e, BROKEN)
 }
 
 /** Whether `e` is a breakwater `TimeoutError`, from this copy of breakwater or any other. */
 export function isTimeoutError(e: unknown): e is TimeoutError {
-  return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[TIMEOUT] === true
+  return branded(e, TIMEOUT)
 }
 
 const INVALID_OPTION = 'ERR_BREAKWATER_INVALID_OPTION'

@@ -8,7 +8,8 @@ export type Disposer = () => void
 export class Listeners<T> {
   #list: Array<(event: T) => void> = []
 
-  get any(): boolean {
+  /** Whether anyone listens (so callers can skip building the event). */
+  get active(): boolean {
     return this.#list.length > 0
   }
 

@@ -28,21 +28,7 @@ fn transition_code(t: Option<Transition>) -> f64 {
 }
 
 fn reason_index(r: Reason) -> u32 {
-    const ALL: [Reason; 12] = [
-        Reason::ConsecutiveFailures,
-        Reason::FailureRate,
-        Reason::SlowCallRate,
-        Reason::FailuresInWindow,
-        Reason::LatencyPercentile,
-        Reason::ProbeFailed,
-        Reason::ProbeTimedOut,
-        Reason::OpenElapsed,
-        Reason::ForcedOpenElapsed,
-        Reason::ProbesSucceeded,
-        Reason::Manual,
-        Reason::Remote,
-    ];
-    ALL.iter().position(|x| *x == r).unwrap_or(0) as u32
+    Reason::ALL.iter().position(|x| *x == r).unwrap_or(0) as u32
 }
 
 /// A breaker of the process-wide (or a private) registry.
@@ -301,21 +287,5 @@ pub fn state_names() -> Vec<String> {
 /// The reason names, indexed by the reason part of a transition code.
 #[napi(catch_unwind)]
 pub fn reason_names() -> Vec<String> {
-    [
-        Reason::ConsecutiveFailures,
-        Reason::FailureRate,
-        Reason::SlowCallRate,
-        Reason::FailuresInWindow,
-        Reason::LatencyPercentile,
-        Reason::ProbeFailed,
-        Reason::ProbeTimedOut,
-        Reason::OpenElapsed,
-        Reason::ForcedOpenElapsed,
-        Reason::ProbesSucceeded,
-        Reason::Manual,
-        Reason::Remote,
-    ]
-    .iter()
-    .map(|r| r.as_str().to_string())
-    .collect()
+    Reason::ALL.iter().map(|r| r.as_str().to_string()).collect()
 }

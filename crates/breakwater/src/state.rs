@@ -99,6 +99,22 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every reason, in declaration order.
+    pub const ALL: [Reason; 12] = [
+        Reason::ConsecutiveFailures,
+        Reason::FailureRate,
+        Reason::SlowCallRate,
+        Reason::FailuresInWindow,
+        Reason::LatencyPercentile,
+        Reason::ProbeFailed,
+        Reason::ProbeTimedOut,
+        Reason::OpenElapsed,
+        Reason::ForcedOpenElapsed,
+        Reason::ProbesSucceeded,
+        Reason::Manual,
+        Reason::Remote,
+    ];
+
     /// The reason's name in snake case.
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -24,11 +24,11 @@ export declare class NativeBreaker {
    */
   record(permit: number, outcome: number, elapsedMs: number): number
   /**
-   * The hot path as two functions bound to this breaker, `[acquire, record]`, with the
-   * signatures of `tryAcquire` and `record`: they skip the method dispatch, so each call costs
-   * about a third of a method call.
+   * The hot path as functions bound to this breaker, `[acquire, record, permitted]`, with the
+   * signatures of `tryAcquire`, `record` and `isCallPermitted`: they skip the method dispatch,
+   * which is most of a method call's cost (`bench/native-calls.mjs`).
    */
-  boundFunctions(): [() => number, (permit: number, outcome: number, elapsedMs: number) => number]
+  boundFunctions(): [() => number, (permit: number, outcome: number, elapsedMs: number) => number, () => boolean]
   /** The breaker's name. */
   get name(): string
   /** Whether call durations matter to this breaker (slow-call or latency rule, latency tracking). */

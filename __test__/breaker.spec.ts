@@ -188,3 +188,35 @@ test('a timeout aborts the call, rejects with TimeoutError and counts as failure
     timers.uninstall()
   }
 })
+
+test('executeSync runs a synchronous call, counts it, and throws BrokenCircuitError when open', (t) => {
+  const { clock, breakers, name } = rig()
+  const b = breakers.getOrCreate(name, { consecutiveFailures: 2, openFor: '1s', halfOpenSuccesses: 1 })
+  t.is(b.executeSync(() => 41 + 1), 42)
+  for (let i = 0; i < 2; i++) {
+    t.throws(() => b.executeSync(() => {
+      throw new Error('sync failure')
+    }), { message: 'sync failure' })
+  }
+  t.false(b.isCallPermitted())
+  const refused = t.throws(() => b.executeSync(() => 1))
+  t.true(isBrokenCircuitError(refused))
+  t.like(b.metrics(), { successes: 1, failures: 2, rejections: 1, inFlight: 0, state: 'open' })
+  clock.advance('1s')
+  t.true(b.isCallPermitted(), 'a probe would be let through')
+  t.is(b.metrics().calls, 4, 'asking did not count a call')
+  t.is(b.executeSync(() => 'probe'), 'probe')
+  t.is(b.state, 'closed')
+  t.throws(() => b.executeSync(42 as never), { instanceOf: TypeError })
+})
+
+test('executeSync answers from the fallback for failures and refusals', (t) => {
+  const { breakers, name } = rig()
+  const b = breakers.getOrCreate<string>(name, { consecutiveFailures: 1, fallback: () => 'cached' })
+  const down = (): string => {
+    throw new Error('down')
+  }
+  t.is(b.executeSync(down), 'cached')
+  t.is(b.executeSync(() => 'live'), 'cached')
+  t.like(b.metrics(), { failures: 1, rejections: 1 })
+})

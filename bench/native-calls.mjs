@@ -5,7 +5,7 @@ import { NativeRegistry } from '../index.js'
 
 const calls = Number(process.argv[2] ?? 500_000)
 const breaker = NativeRegistry.global().getOrCreate('native-calls-bench')
-const [acquire, record] = breaker.boundFunctions()
+const [acquire, record, permitted] = breaker.boundFunctions()
 
 function time(label, call) {
   for (let i = 0; i < 20_000; i++) call()
@@ -19,6 +19,7 @@ function time(label, call) {
 const method = time('methods: tryAcquire + record', () => breaker.record(breaker.tryAcquire(), 0, 0.001))
 const bound = time('bound functions: acquire + record', () => record(acquire(), 0, 0.001))
 time('method: isCallPermitted (one crossing)', () => breaker.isCallPermitted())
+time('bound function: permitted (one crossing)', () => permitted())
 console.log(`\nbound / methods: ${(bound / method).toFixed(2)}`)
 const m = breaker.metrics()
 console.log(`every permit reported: ${m.inFlight === 0 && m.calls === m.successes}`)

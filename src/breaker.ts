@@ -61,6 +61,7 @@ export class CircuitBreaker<T = unknown> {
   readonly #name: string
   readonly #acquire: () => number
   readonly #record: (permit: number, outcome: number, elapsedMs: number) => number
+  readonly #permitted: () => boolean
   readonly #policy: CallPolicy<T>
   readonly #timeoutMs: number | undefined
   /** Whether the native breaker reads call durations; if not, calls are timed only for listeners. */
@@ -79,7 +80,7 @@ export class CircuitBreaker<T = unknown> {
     this.#rejections = events.rejections
     this.#name = native.name
     // The two hot-path calls as functions bound to the breaker: no method dispatch per call.
-    ;[this.#acquire, this.#record] = native.boundFunctions()
+    ;[this.#acquire, this.#record, this.#permitted] = native.boundFunctions()
     this.#policy = policy
     this.#timeoutMs = timeoutMs
     this.#usesDuration = native.usesCallDuration
@@ -126,6 +127,43 @@ export class CircuitBreaker<T = unknown> {
     const signal = options?.signal
     if (timeoutMs === undefined && signal === undefined) return this.#runUnbounded(fn, permit)
     return this.#run(fn, permit, signal, timeoutMs)
+  }
+
+  /**
+   * Runs a synchronous `fn` under the breaker, for hot loops: one native call to ask, one to
+   * report, no promise. Throws `BrokenCircuitError` when refused (or returns the fallback's value,
+   * which must then be synchronous too), and `fn`'s own error after counting it.
+   *
+   * @example
+   * const price = pricing.executeSync(() => model.price(order))
+   */
+  executeSync<R extends T>(fn: () => R): R {
+    if (typeof fn !== 'function') {
+      throw new TypeError(`executeSync needs a function to run, but was given ${fn === null ? 'null' : typeof fn}`)
+    }
+    const code = this.#acquire()
+    if (code < 0) return this.#refuse(code) as R
+    let permit = code
+    if (code >= TRANSITION_UNIT) {
+      permit = code % TRANSITION_UNIT
+      this.#announce(Math.floor(code / TRANSITION_UNIT))
+    }
+    const started = this.#startClock()
+    let result: R
+    try {
+      result = fn()
+    } catch (error) {
+      const outcome = this.#classify(error, undefined)
+      this.#finish(permit, outcome, started, error)
+      if (outcome !== Outcome.Success && this.#policy.fallback) return this.#policy.fallback(error) as R
+      throw error
+    }
+    return this.#succeeded(permit, started, result)
+  }
+
+  /** Whether a call would be let through now, without taking a permit or counting anything. */
+  isCallPermitted(): boolean {
+    return this.#permitted()
   }
 
   /** The common case, with nothing to race: no timer, no abort listener, no extra promise. */
@@ -214,15 +252,23 @@ export class CircuitBreaker<T = unknown> {
   }
 
   #rejected<R>(code: number): Promise<R> {
+    try {
+      return Promise.resolve(this.#refuse(code) as R)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  /** A refusal: announces it, then returns the fallback's value or throws the error. */
+  #refuse(code: number): unknown {
     const n = -code - 1
     const retry = Math.floor(n / 8192)
     const transition = Math.floor((n % 8192) / 8)
     if (transition !== 0) this.#announce(transition)
     const error = BrokenCircuitError.create(this.#name, STATES[n % 8]!, retry === 0 ? undefined : retry - 1)
     if (this.#rejections.active) this.#rejections.emit(error)
-    const fallback = this.#policy.fallback
-    if (fallback) return new Promise<R>((resolve) => resolve(fallback(error) as R))
-    return Promise.reject(error)
+    if (this.#policy.fallback) return this.#policy.fallback(error)
+    throw error
   }
 
   #announce(code: number): void {

@@ -11,10 +11,11 @@ use breakwater::Breaker;
 use napi::bindgen_prelude::ToNapiValue;
 use napi::sys;
 
-/// `[acquire, record]`, as a JavaScript array.
+/// `[acquire, record, permitted]`, as a JavaScript array.
 pub struct BoundPair {
     acquire: sys::napi_value,
     record: sys::napi_value,
+    permitted: sys::napi_value,
 }
 
 impl ToNapiValue for BoundPair {
@@ -23,9 +24,10 @@ impl ToNapiValue for BoundPair {
         // SAFETY: `env` is the live environment of the current call (napi-rs passes it to us), and
         // both values were created in it during this same call.
         unsafe {
-            check(sys::napi_create_array_with_length(env, 2, &mut array))?;
+            check(sys::napi_create_array_with_length(env, 3, &mut array))?;
             check(sys::napi_set_element(env, array, 0, pair.acquire))?;
             check(sys::napi_set_element(env, array, 1, pair.record))?;
+            check(sys::napi_set_element(env, array, 2, pair.permitted))?;
         }
         Ok(array)
     }
@@ -48,6 +50,7 @@ pub(crate) fn bind(env: &napi::Env, breaker: &Arc<Breaker>) -> napi::Result<Boun
     Ok(BoundPair {
         acquire: function(env, c"acquire", acquire_callback, breaker)?,
         record: function(env, c"record", record_callback, breaker)?,
+        permitted: function(env, c"permitted", permitted_callback, breaker)?,
     })
 }
 
@@ -116,6 +119,26 @@ unsafe fn arguments<const N: usize>(env: sys::napi_env, info: sys::napi_callback
     }
 }
 
+/// Returns `value` as a JavaScript boolean, or throws if the work panicked (it never should).
+///
+/// # Safety
+/// `env` must be the environment of the current callback.
+unsafe fn answer_bool(env: sys::napi_env, value: std::thread::Result<bool>) -> sys::napi_value {
+    let mut out = ptr::null_mut();
+    // SAFETY: per this function's contract.
+    unsafe {
+        match value {
+            Ok(b) => {
+                sys::napi_get_boolean(env, b, &mut out);
+            }
+            Err(_) => {
+                sys::napi_throw_error(env, c"ERR_BREAKWATER_PANIC".as_ptr(), c"breakwater panicked".as_ptr());
+            }
+        }
+    }
+    out
+}
+
 /// Returns `value` as a JavaScript number, or throws if the work panicked (it never should).
 ///
 /// # Safety
@@ -156,5 +179,13 @@ unsafe extern "C" fn record_callback(env: sys::napi_env, info: sys::napi_callbac
             env,
             catch_unwind(AssertUnwindSafe(|| crate::record(breaker, permit, outcome, elapsed_ms))),
         )
+    }
+}
+
+unsafe extern "C" fn permitted_callback(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    // SAFETY: Node calls this with the callback's own `env` and `info`.
+    unsafe {
+        let (breaker, []) = arguments::<0>(env, info);
+        answer_bool(env, catch_unwind(AssertUnwindSafe(|| breaker.is_call_permitted())))
     }
 }

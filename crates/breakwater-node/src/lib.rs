@@ -55,12 +55,12 @@ impl NativeBreaker {
         record(&self.inner, permit, outcome, elapsed_ms)
     }
 
-    /// The hot path as two functions bound to this breaker, `[acquire, record]`, with the
-    /// signatures of `tryAcquire` and `record`: they skip the method dispatch, so each call costs
-    /// about a third of a method call.
+    /// The hot path as functions bound to this breaker, `[acquire, record, permitted]`, with the
+    /// signatures of `tryAcquire`, `record` and `isCallPermitted`: they skip the method dispatch,
+    /// which is most of a method call's cost (`bench/native-calls.mjs`).
     #[napi(
         catch_unwind,
-        ts_return_type = "[() => number, (permit: number, outcome: number, elapsedMs: number) => number]"
+        ts_return_type = "[() => number, (permit: number, outcome: number, elapsedMs: number) => number, () => boolean]"
     )]
     pub fn bound_functions(&self, env: napi::Env) -> napi::Result<fast::BoundPair> {
         fast::bind(&env, &self.inner)

@@ -9,13 +9,14 @@ import { circuitBreaker as ckBreaker, ConsecutiveBreaker, handleAll } from 'cock
 const calls = Number(process.argv[2] ?? 100_000)
 const rounds = Number(process.argv[3] ?? 9)
 const fn = async () => 42
+const HOUR = 3_600_000
 
 const bw = bwBreaker('quick-bench', { consecutiveFailures: 5 })
 const bwOpen = bwBreaker('quick-bench-open')
 bwOpen.forceOpen()
 const opossum = new OpossumBreaker(fn)
 const opossumNoTimeout = new OpossumBreaker(fn, { timeout: false })
-const opossumOpen = new OpossumBreaker(fn)
+const opossumOpen = new OpossumBreaker(fn, { resetTimeout: HOUR }) // must not half-open mid-run
 opossumOpen.open()
 const cockatiel = ckBreaker(handleAll, { halfOpenAfter: 10_000, breaker: new ConsecutiveBreaker(5) })
 const cockatielOpen = ckBreaker(handleAll, { halfOpenAfter: 10_000, breaker: new ConsecutiveBreaker(5) })

@@ -1,0 +1,42 @@
+// Bytes per breaker and idle CPU, one library per process (run with --expose-gc):
+//   node --expose-gc bench/memory.mjs <breakwater|opossum|cockatiel> <count> <idleMs>
+// Prints one JSON line. RSS includes native memory (breakwater's breakers live in Rust).
+import { circuitBreaker as bwBreaker } from '../dist/index.js'
+import OpossumBreaker from 'opossum'
+import { circuitBreaker as ckBreaker, ConsecutiveBreaker, handleAll } from 'cockatiel'
+
+const [library, countArg, idleArg] = process.argv.slice(2)
+const count = Number(countArg)
+const idleMs = Number(idleArg)
+const fn = async () => 42
+const make = {
+  breakwater: (i) => bwBreaker(`memory-${i}`),
+  opossum: () => new OpossumBreaker(fn),
+  cockatiel: () => ckBreaker(handleAll, { halfOpenAfter: 10_000, breaker: new ConsecutiveBreaker(5) }),
+}[library]
+
+const settle = () => {
+  for (let i = 0; i < 4; i++) globalThis.gc()
+  return process.memoryUsage()
+}
+const before = settle()
+const kept = []
+for (let i = 0; i < count; i++) kept.push(make(i))
+const after = settle()
+
+const cpuBefore = process.cpuUsage()
+const wallBefore = process.hrtime.bigint()
+await new Promise((resolve) => setTimeout(resolve, idleMs))
+const cpu = process.cpuUsage(cpuBefore)
+const wallMs = Number(process.hrtime.bigint() - wallBefore) / 1e6
+
+console.log(
+  JSON.stringify({
+    library,
+    count: kept.length,
+    heapBytesPerBreaker: (after.heapUsed - before.heapUsed) / count,
+    rssBytesPerBreaker: (after.rss - before.rss) / count,
+    idleCpuPercent: ((cpu.user + cpu.system) / 1e3 / wallMs) * 100,
+  }),
+)
+process.exit(0) // opossum keeps a timer per breaker; end here instead of waiting for them

@@ -1,0 +1,89 @@
+// `npm run bench` (and `npm run bench:quick`): every suite in one run, then the report.
+// JS suites with benny, memory and idle CPU per library in child processes, worker threads,
+// and the Rust core's criterion results against failsafe and recloser.
+import b from 'benny'
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { BATCH, contenders } from './contenders.mjs'
+import { criterionResults } from './criterion.mjs'
+import { writeReport } from './report.mjs'
+
+const quick = process.argv.includes('--quick')
+const skipRust = process.argv.includes('--no-rust')
+const root = fileURLToPath(new URL('..', import.meta.url))
+const results = fileURLToPath(new URL('./results/', import.meta.url))
+const timing = quick ? { minTime: 0.05, maxTime: 0.15, minSamples: 3 } : { minTime: 1, maxTime: 3, minSamples: 10 }
+
+async function jsSuites() {
+  const records = []
+  const cases = contenders()
+  for (const suite of [...new Set(cases.map((c) => c.suite))]) {
+    const mine = cases.filter((c) => c.suite === suite)
+    const summary = await b.suite(
+      suite,
+      ...mine.map((c) => b.add(`${c.library}: ${c.case}`, c.run)),
+      b.configure({ cases: timing }),
+      b.cycle(),
+    )
+    const bare = summary.results.find((r) => r.name.startsWith('bare:'))
+    const bareNs = bare ? 1e9 / (bare.ops * BATCH) : undefined
+    summary.results.forEach((r, i) => {
+      const nsPerOp = 1e9 / (r.ops * BATCH)
+      records.push({
+        suite,
+        case: mine[i].case,
+        library: mine[i].library,
+        opsPerSec: r.ops * BATCH,
+        nsPerOp,
+        overheadNs: bareNs === undefined || mine[i].library === 'bare' ? null : nsPerOp - bareNs,
+        samples: r.samples,
+        rme: r.margin,
+      })
+    })
+  }
+  return records
+}
+
+function memorySuite() {
+  const records = []
+  for (const count of quick ? [10_000] : [10_000, 100_000]) {
+    for (const library of ['breakwater', 'opossum', 'cockatiel']) {
+      const idleMs = quick ? 300 : 2000
+      const out = execFileSync(process.execPath, ['--expose-gc', 'bench/memory.mjs', library, String(count), String(idleMs)], { cwd: root, encoding: 'utf8' })
+      records.push({ suite: 'memory', case: `${count} breakers`, ...JSON.parse(out) })
+    }
+  }
+  return records
+}
+
+function workerSuite() {
+  const out = execFileSync(process.execPath, ['bench/workers.mjs', quick ? '300' : '2000'], { cwd: root, encoding: 'utf8' })
+  return JSON.parse(out)
+}
+
+function rustSuite() {
+  if (skipRust) return []
+  execFileSync('cargo', ['bench', '-p', 'breakwater', '--', ...(quick ? ['--quick'] : [])], { cwd: root, stdio: 'inherit' })
+  return criterionResults(root)
+}
+
+const run = {
+  date: new Date().toISOString(),
+  quick,
+  machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, platform: `${process.platform}-${process.arch}`, memory: os.totalmem() },
+  versions: {
+    node: process.version,
+    breakwater: (await import('../package.json', { with: { type: 'json' } })).default.version,
+    opossum: (await import('opossum/package.json', { with: { type: 'json' } })).default.version,
+    cockatiel: (await import('cockatiel/package.json', { with: { type: 'json' } })).default.version,
+  },
+  records: await jsSuites(),
+  memory: memorySuite(),
+  workers: workerSuite(),
+  rust: rustSuite(),
+}
+mkdirSync(results, { recursive: true })
+writeFileSync(`${results}latest.json`, `${JSON.stringify(run, null, 2)}\n`)
+console.log(writeReport(run, results))

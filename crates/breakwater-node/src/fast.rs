@@ -119,38 +119,37 @@ unsafe fn arguments<const N: usize>(env: sys::napi_env, info: sys::napi_callback
     }
 }
 
-/// Returns `value` as a JavaScript boolean, or throws if the work panicked (it never should).
-///
-/// # Safety
-/// `env` must be the environment of the current callback.
-unsafe fn answer_bool(env: sys::napi_env, value: std::thread::Result<bool>) -> sys::napi_value {
-    let mut out = ptr::null_mut();
-    // SAFETY: per this function's contract.
-    unsafe {
-        match value {
-            Ok(b) => {
-                sys::napi_get_boolean(env, b, &mut out);
-            }
-            Err(_) => {
-                sys::napi_throw_error(env, c"ERR_BREAKWATER_PANIC".as_ptr(), c"breakwater panicked".as_ptr());
-            }
-        }
-    }
-    out
+/// A result a callback can return to JavaScript.
+trait ToJs {
+    /// # Safety
+    /// `env` must be the environment of the current callback.
+    unsafe fn to_js(self, env: sys::napi_env, out: &mut sys::napi_value);
 }
 
-/// Returns `value` as a JavaScript number, or throws if the work panicked (it never should).
+impl ToJs for f64 {
+    unsafe fn to_js(self, env: sys::napi_env, out: &mut sys::napi_value) {
+        // SAFETY: per the trait's contract.
+        unsafe { sys::napi_create_double(env, self, out) };
+    }
+}
+
+impl ToJs for bool {
+    unsafe fn to_js(self, env: sys::napi_env, out: &mut sys::napi_value) {
+        // SAFETY: per the trait's contract.
+        unsafe { sys::napi_get_boolean(env, self, out) };
+    }
+}
+
+/// Returns `value` to JavaScript, or throws if the work panicked (it never should).
 ///
 /// # Safety
 /// `env` must be the environment of the current callback.
-unsafe fn answer(env: sys::napi_env, value: std::thread::Result<f64>) -> sys::napi_value {
+unsafe fn answer<T: ToJs>(env: sys::napi_env, value: std::thread::Result<T>) -> sys::napi_value {
     let mut out = ptr::null_mut();
     // SAFETY: per this function's contract.
     unsafe {
         match value {
-            Ok(n) => {
-                sys::napi_create_double(env, n, &mut out);
-            }
+            Ok(v) => v.to_js(env, &mut out),
             Err(_) => {
                 sys::napi_throw_error(
                     env,
@@ -186,6 +185,6 @@ unsafe extern "C" fn permitted_callback(env: sys::napi_env, info: sys::napi_call
     // SAFETY: Node calls this with the callback's own `env` and `info`.
     unsafe {
         let (breaker, []) = arguments::<0>(env, info);
-        answer_bool(env, catch_unwind(AssertUnwindSafe(|| breaker.is_call_permitted())))
+        answer(env, catch_unwind(AssertUnwindSafe(|| breaker.is_call_permitted())))
     }
 }

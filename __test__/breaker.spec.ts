@@ -220,3 +220,20 @@ test('executeSync answers from the fallback for failures and refusals', (t) => {
   t.is(b.executeSync(() => 'live'), 'cached')
   t.like(b.metrics(), { failures: 1, rejections: 1 })
 })
+
+test('a filter that throws cannot lose the call: it counts as a failure', async (t) => {
+  const { breakers, name } = rig()
+  const b = breakers.getOrCreate(name, {
+    consecutiveFailures: 3,
+    isResultFailure: () => {
+      throw new Error('result filter bug')
+    },
+    isFailure: () => {
+      throw new Error('error filter bug')
+    },
+  })
+  await t.throwsAsync(b.execute(async () => 1), { message: 'result filter bug' })
+  await t.throwsAsync(b.execute(async () => Promise.reject(new Error('call failed'))), { message: 'call failed' })
+  t.throws(() => b.executeSync(() => 1), { message: 'result filter bug' })
+  t.like(b.metrics(), { calls: 3, failures: 3, successes: 0, inFlight: 0, state: 'open' })
+})

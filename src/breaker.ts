@@ -220,7 +220,14 @@ export class CircuitBreaker<T = unknown> {
   }
 
   #succeeded<R extends T>(permit: number, started: number, result: R): R {
-    const failed = this.#policy.isResultFailure?.(result) === true
+    let failed: boolean
+    try {
+      failed = this.#policy.isResultFailure?.(result) === true
+    } catch (filterError) {
+      // A broken filter must not lose the call: count it as a failure and surface the filter's error.
+      this.#finish(permit, Outcome.Failure, started, filterError)
+      throw filterError
+    }
     this.#finish(permit, failed ? Outcome.Failure : Outcome.Success, started, failed ? result : undefined)
     return result
   }
@@ -236,7 +243,11 @@ export class CircuitBreaker<T = unknown> {
   #classify(error: unknown, callerSignal: AbortSignal | undefined): Outcome {
     if (error instanceof TimeoutError && error.breaker === this.#name) return Outcome.Timeout
     if (callerSignal?.aborted && error === callerSignal.reason) return Outcome.Ignored
-    return (this.#policy.isFailure?.(error) ?? true) ? Outcome.Failure : Outcome.Success
+    try {
+      return (this.#policy.isFailure?.(error) ?? true) ? Outcome.Failure : Outcome.Success
+    } catch {
+      return Outcome.Failure // a broken filter counts the call as a failure, and the call's error stands
+    }
   }
 
   /** The call's start time, or NaN when nothing will read its duration (saves two clock reads). */

@@ -74,7 +74,11 @@ test('execute refuses a non-function with a TypeError and counts nothing', async
   for (const bad of [undefined, null, 42, 'fn', {}]) {
     await t.throwsAsync(b.execute(bad as never), { instanceOf: TypeError, message: /execute needs a function/ })
   }
-  t.is(b.metrics().calls, 0)
+  for (const bad of [{}, 'signal', 42]) {
+    await t.throwsAsync(b.execute(async () => 1, { signal: bad as never }), { instanceOf: TypeError, message: /^signal must be an AbortSignal/ })
+  }
+  await t.throwsAsync(b.execute(async () => 1, { timeout: '2 fortnights' as never }), { instanceOf: RangeError })
+  t.is(b.metrics().calls, 0, 'refused arguments count no call')
 })
 
 test('a caller abort rejects with its reason, reaches fn, and counts as ignored', async (t) => {

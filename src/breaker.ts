@@ -1,4 +1,4 @@
-import { toMillis, type Duration } from './duration.js'
+import { describe, toMillis, type Duration } from './duration.js'
 import { BrokenCircuitError, TimeoutError } from './errors.js'
 import { type Disposer, Listeners } from './events.js'
 import type { NativeBreaker } from './native.js'
@@ -53,6 +53,12 @@ export interface CallEvent {
  * the native registry and is shared by every handle and every worker thread of the process; the
  * handle adds what only this thread can hold: error filters, fallback, event listeners.
  */
+/** Whether `value` behaves as an AbortSignal (checked by shape: signals of another realm count too). */
+function isAbortSignal(value: unknown): value is AbortSignal {
+  const v = value as AbortSignal | null
+  return typeof v === 'object' && v !== null && typeof v.aborted === 'boolean' && typeof v.addEventListener === 'function'
+}
+
 /** What `fn` receives when the call has neither a timeout nor a caller signal: a signal that never aborts. */
 const UNBOUNDED: CallContext = Object.freeze({ signal: new AbortController().signal })
 
@@ -109,6 +115,10 @@ export class CircuitBreaker<T = unknown> {
     if (typeof fn !== 'function') {
       return Promise.reject(new TypeError(`execute needs a function to run, but was given ${fn === null ? 'null' : typeof fn}`))
     }
+    const signal = options?.signal
+    if (signal !== undefined && !isAbortSignal(signal)) {
+      return Promise.reject(new TypeError(`signal must be an AbortSignal, but was ${describe(signal)}`))
+    }
     let timeoutMs = this.#timeoutMs
     if (options?.timeout !== undefined) {
       try {
@@ -124,7 +134,6 @@ export class CircuitBreaker<T = unknown> {
       permit = code % TRANSITION_UNIT
       this.#announce(Math.floor(code / TRANSITION_UNIT))
     }
-    const signal = options?.signal
     if (timeoutMs === undefined && signal === undefined) return this.#runUnbounded(fn, permit)
     return this.#run(fn, permit, signal, timeoutMs)
   }

@@ -68,7 +68,7 @@ test('the fallback answers for failures and rejections', async (t) => {
   t.like(m, { failures: 1, rejections: 1, calls: 2 })
 })
 
-test('execute refuses a non-function with a TypeError and counts nothing', async (t) => {
+test('execute refuses bad arguments (function, signal, timeout) with Type and Range errors and counts nothing', async (t) => {
   const { breakers, name } = rig()
   const b = breakers.getOrCreate(name)
   for (const bad of [undefined, null, 42, 'fn', {}]) {

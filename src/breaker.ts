@@ -129,11 +129,7 @@ export class CircuitBreaker<T = unknown> {
     }
     const code = this.#acquire()
     if (code < 0) return this.#rejected(code)
-    let permit = code
-    if (code >= TRANSITION_UNIT) {
-      permit = code % TRANSITION_UNIT
-      this.#announce(Math.floor(code / TRANSITION_UNIT))
-    }
+    const permit = this.#permitOf(code)
     if (timeoutMs === undefined && signal === undefined) return this.#runUnbounded(fn, permit)
     return this.#run(fn, permit, signal, timeoutMs)
   }
@@ -156,11 +152,7 @@ export class CircuitBreaker<T = unknown> {
       if (this.#policy.fallback) return this.#policy.fallback(error) as R
       throw error
     }
-    let permit = code
-    if (code >= TRANSITION_UNIT) {
-      permit = code % TRANSITION_UNIT
-      this.#announce(Math.floor(code / TRANSITION_UNIT))
-    }
+    const permit = this.#permitOf(code)
     const started = this.#startClock()
     let result: R
     try {
@@ -172,6 +164,13 @@ export class CircuitBreaker<T = unknown> {
       throw error
     }
     return this.#succeeded(permit, started, result)
+  }
+
+  /** The permit in an acquire's answer, announcing the transition the acquire made, if any. */
+  #permitOf(code: number): number {
+    if (code < TRANSITION_UNIT) return code
+    this.#announce(Math.floor(code / TRANSITION_UNIT))
+    return code % TRANSITION_UNIT
   }
 
   /** Whether a call would be let through now, without taking a permit or counting anything. */

@@ -55,11 +55,11 @@ export interface CallPolicy<T = unknown> {
 
 type Check = (option: string, value: unknown) => number | boolean | undefined
 
-const count: Check = (option, value) => {
+const number: Check = (option, value) => {
   if (typeof value !== 'number') throw new TypeError(`${option} must be a number, but was ${describe(value)}`)
   return value
 }
-const countOrOff: Check = (option, value) => (value === false ? false : count(option, value))
+const numberOrOff: Check = (option, value) => (value === false ? false : number(option, value))
 const millis: Check = (option, value) => toMillis(option, value)
 const flag: Check = (option, value) => {
   if (typeof value !== 'boolean') throw new TypeError(`${option} must be true or false, but was ${describe(value)}`)
@@ -72,22 +72,22 @@ const fn: Check = (option, value) => {
 
 /** Each option: how to check it, and its native name. */
 const OPTIONS: Record<string, [Check, keyof NativeOptions | undefined]> = {
-  consecutiveFailures: [countOrOff, 'consecutiveFailures'],
-  failureRate: [countOrOff, 'failureRate'],
-  minimumCalls: [count, 'minimumCalls'],
-  slowCallRate: [count, 'slowCallRate'],
+  consecutiveFailures: [numberOrOff, 'consecutiveFailures'],
+  failureRate: [numberOrOff, 'failureRate'],
+  minimumCalls: [number, 'minimumCalls'],
+  slowCallRate: [number, 'slowCallRate'],
   slowCallDuration: [millis, 'slowCallMs'],
-  failuresInWindow: [count, 'failuresInWindow'],
+  failuresInWindow: [number, 'failuresInWindow'],
   latency: [() => undefined, undefined],
-  windowSize: [count, 'windowSize'],
+  windowSize: [number, 'windowSize'],
   window: [millis, 'windowMs'],
-  windowBuckets: [count, 'windowBuckets'],
+  windowBuckets: [number, 'windowBuckets'],
   openFor: [millis, 'openMs'],
-  openMultiplier: [count, 'openMultiplier'],
+  openMultiplier: [number, 'openMultiplier'],
   maxOpenFor: [millis, 'openMaxMs'],
-  openJitter: [count, 'openJitter'],
-  halfOpenProbes: [count, 'halfOpenProbes'],
-  halfOpenSuccesses: [count, 'halfOpenSuccesses'],
+  openJitter: [number, 'openJitter'],
+  halfOpenProbes: [number, 'halfOpenProbes'],
+  halfOpenSuccesses: [number, 'halfOpenSuccesses'],
   maxProbeTime: [millis, 'maxProbeMs'],
   timeout: [millis, 'callTimeoutMs'],
   trackLatency: [flag, 'trackLatency'],
@@ -120,7 +120,7 @@ export function toNativeOptions(options: unknown): NativeOptions {
       throw new TypeError(`latency must be an object like { percentile: 99, threshold: '200ms' }, but was ${describe(latency)}`)
     }
     native.latencyThresholdMs = toMillis('latency.threshold', latency.threshold)
-    if (latency.percentile !== undefined) native.latencyPercentile = count('latency.percentile', latency.percentile)
+    if (latency.percentile !== undefined) native.latencyPercentile = number('latency.percentile', latency.percentile)
   }
   return native as NativeOptions
 }

@@ -314,10 +314,7 @@ impl Breaker {
 
     /// The current window, summed over stripes.
     pub fn window_counts(&self) -> WindowCounts {
-        self.window_counts_at(self.clock.now_nanos())
-    }
-
-    fn window_counts_at(&self, now: u64) -> WindowCounts {
+        let now = self.clock.now_nanos();
         let mut counts = WindowCounts::default();
         for stripe in self.stripes.iter() {
             stripe.window.add_counts(now, &mut counts);

@@ -45,8 +45,41 @@ export declare class NativeBreaker {
   disable(): number
   /** Refuses every call, for `forMs` if given; returns the transition code. */
   forceOpen(forMs?: number | undefined | null): number
+  /** Open or forced open -> half-open now (a health check passed); returns the transition code. */
+  halfOpen(): number
   /** Whether two handles are the same breaker. */
   isSame(other: NativeBreaker): boolean
+}
+
+/** This thread's handle of a process-wide bulkhead. */
+export declare class NativeBulkhead {
+  /** The process-wide bulkhead called `name`, created with these limits if there is none. */
+  static named(name: string, maxConcurrent: number, maxQueue: number): NativeBulkhead
+  /** Forgets the process-wide bulkhead called `name`; handles keep working. */
+  static remove(name: string): boolean
+  /**
+   * Sets the function a queued caller of this handle is woken with, `(ticket, permit)`. It
+   * does not keep the thread alive until `holdWake(true)`.
+   */
+  onWake(callback: (arg: [number, number]) => void): void
+  /**
+   * Whether the wake function keeps this thread alive: the facade holds it while it has
+   * callers queued, like any pending I/O, and lets go when the last is served.
+   */
+  holdWake(hold: boolean): void
+  /** A permit (`>= 0`) if one is free and nobody queues, else -1. */
+  tryAcquire(): number
+  /**
+   * A permit now (`>= 0`); -1 when full; `-(2 + ticket)` when queued at `priority`: the wake
+   * function is then called with the ticket and a permit.
+   */
+  acquireOrQueue(priority: number): number
+  /** Gives a permit back; `false` if it was not held. */
+  release(permit: number): boolean
+  /** Takes a queued caller out; `false` when it already has a permit (its wake is coming). */
+  cancel(ticket: number): boolean
+  /** Use and totals, process-wide. */
+  stats(): NativeBulkheadStats
 }
 
 /** A clock for tests: breakers of a registry made with it move only when it is advanced. */
@@ -75,6 +108,24 @@ export declare class NativeRegistry {
   names(): Array<string>
   /** Every breaker's metrics, sorted by name. */
   health(): Array<NativeHealthEntry>
+}
+
+/** A bulkhead's use. */
+export interface NativeBulkheadStats {
+  /** Permits in all. */
+  maxConcurrent: number
+  /** The longest the queue may be. */
+  maxQueue: number
+  /** Permits held now, by every thread. */
+  inUse: number
+  /** Callers waiting now, in every thread. */
+  queued: number
+  /** Permits handed out. */
+  admitted: number
+  /** Callers refused with every permit taken and the queue full. */
+  rejected: number
+  /** Queued callers that gave up. */
+  cancelled: number
 }
 
 /** One breaker's entry of a health view. */

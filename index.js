@@ -773,8 +773,9 @@ if (
   }
 }
 
-const { NativeBreaker, NativeFakeClock, NativeRegistry, reasonNames, stateNames } = nativeBinding
+const { NativeBreaker, NativeBulkhead, NativeFakeClock, NativeRegistry, reasonNames, stateNames } = nativeBinding
 export { NativeBreaker }
+export { NativeBulkhead }
 export { NativeFakeClock }
 export { NativeRegistry }
 export { reasonNames }

@@ -17,6 +17,7 @@ export type ReasonName =
   | 'probes_succeeded'
   | 'manual'
   | 'remote'
+  | 'health_check'
 
 /** One change of state. */
 export interface StateChange {

@@ -28,6 +28,8 @@ fn js_name(field: &str) -> &str {
         "half_open_successes" => "halfOpenSuccesses",
         "max_probe_time" => "maxProbeTime",
         "call_timeout" => "timeout",
+        "max_concurrent" => "maxConcurrent",
+        "max_queue" => "maxQueue",
         other => other,
     }
 }

@@ -2,6 +2,7 @@
 //! these classes are its native half. The hot path is two sync calls that return plain numbers.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod bulkhead;
 mod errors;
 mod fast;
 mod metrics;
@@ -113,6 +114,12 @@ impl NativeBreaker {
     pub fn force_open(&self, for_ms: Option<f64>) -> napi::Result<f64> {
         let duration = for_ms.map(|ms| millis("forceOpen duration", ms)).transpose()?;
         Ok(transition_code(self.inner.force_open(duration)))
+    }
+
+    /// Open or forced open -> half-open now (a health check passed); returns the transition code.
+    #[napi(catch_unwind)]
+    pub fn half_open(&self) -> f64 {
+        transition_code(self.inner.half_open(Reason::HealthCheck))
     }
 
     /// Whether two handles are the same breaker.

@@ -96,11 +96,13 @@ pub enum Reason {
     Manual,
     /// The fleet (another instance) told this breaker to change.
     Remote,
+    /// Open -> HalfOpen: a health check found the dependency well before the open duration passed.
+    HealthCheck,
 }
 
 impl Reason {
     /// Every reason, in declaration order.
-    pub const ALL: [Reason; 12] = [
+    pub const ALL: [Reason; 13] = [
         Reason::ConsecutiveFailures,
         Reason::FailureRate,
         Reason::SlowCallRate,
@@ -113,6 +115,7 @@ impl Reason {
         Reason::ProbesSucceeded,
         Reason::Manual,
         Reason::Remote,
+        Reason::HealthCheck,
     ];
 
     /// The reason's name in snake case.
@@ -130,6 +133,7 @@ impl Reason {
             Reason::ProbesSucceeded => "probes_succeeded",
             Reason::Manual => "manual",
             Reason::Remote => "remote",
+            Reason::HealthCheck => "health_check",
         }
     }
 }

@@ -176,6 +176,33 @@ impl Breaker {
         self.force(State::ForcedOpen, deadline_ms, reason)
     }
 
+    /// Open or forced open -> half-open now, giving `reason`: traffic resumes with probes before
+    /// the open duration has passed, as when a health check found the dependency well again
+    /// ([`Reason::HealthCheck`]). In any other state nothing changes and `None` is returned.
+    ///
+    /// ```
+    /// use breakwater::{Breaker, Config, Reason, State};
+    ///
+    /// let breaker = Breaker::new("broker", Config::default())?;
+    /// breaker.force_open(None);
+    /// let t = breaker.half_open(Reason::HealthCheck).unwrap();
+    /// assert_eq!((t.to, breaker.try_acquire().unwrap().is_probe()), (State::HalfOpen, true));
+    /// # Ok::<(), breakwater::ConfigError>(())
+    /// ```
+    pub fn half_open(&self, reason: Reason) -> Option<Transition> {
+        loop {
+            let word = self.load();
+            if !word.state().is_open() {
+                return None;
+            }
+            let now = self.clock.now_nanos();
+            let probe_deadline = now / NANOS_PER_MS + self.inner.probe_ms;
+            if let Ok(t) = self.transition(word, State::HalfOpen, probe_deadline, reason, now) {
+                return Some(t);
+            }
+        }
+    }
+
     fn force(&self, to: State, deadline_ms: u64, reason: Reason) -> Option<Transition> {
         loop {
             let word = self.load();

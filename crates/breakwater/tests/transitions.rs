@@ -87,6 +87,9 @@ const ACTIONS: &[(&str, Action)] = &[
     ("remote force open", |r, _| {
         r.breaker.force_open_until(Some(1), Reason::Remote);
     }),
+    ("a health check passes", |r, _| {
+        r.breaker.half_open(Reason::HealthCheck);
+    }),
 ];
 
 #[test]
@@ -180,4 +183,21 @@ fn resetting_a_closed_breaker_is_not_a_transition_but_clears_its_counts() {
     r.fail(2);
     assert_eq!(r.breaker.state(), State::Closed);
     assert!(r.transitions().is_empty());
+}
+
+#[test]
+fn a_passed_health_check_half_opens_an_open_breaker_before_its_time() {
+    let (r, _) = in_state(State::Open);
+    let t = r.breaker.half_open(Reason::HealthCheck).unwrap();
+    assert_eq!(
+        (t.from, t.to, t.reason),
+        (State::Open, State::HalfOpen, Reason::HealthCheck)
+    );
+    assert!(r.acquire().is_probe(), "the next call is a probe");
+    let (closed, _) = in_state(State::Closed);
+    assert_eq!(
+        closed.breaker.half_open(Reason::HealthCheck),
+        None,
+        "nothing to resume from"
+    );
 }

@@ -61,7 +61,7 @@ export declare class NativeBulkhead {
    * Sets the function a queued caller of this handle is woken with, `(ticket, permit)`. It
    * does not keep the thread alive until `holdWake(true)`.
    */
-  onWake(callback: (arg: [number, number]) => void): void
+  onWake(callback: (arg0: number, arg1: number) => void): void
   /**
    * Whether the wake function keeps this thread alive: the facade holds it while it has
    * callers queued, like any pending I/O, and lets go when the last is served.

@@ -1,10 +1,12 @@
-import { describe, toMillis, type Duration } from './duration.js'
-import { BrokenCircuitError, TimeoutError } from './errors.js'
+import { toMillis, type Duration } from './duration.js'
+import { BrokenCircuitError, isTimeoutError, TimeoutError } from './errors.js'
 import { type Disposer, Listeners } from './events.js'
 import type { NativeBreaker } from './native.js'
 import type { CallPolicy } from './options.js'
 import { decodeTransition, type StateChange, type StateName, STATES } from './state.js'
-import { type Metrics, toMetrics } from './metrics.js'
+import { type LatencyStats, type Metrics, toMetrics } from './metrics.js'
+import type { POLICY_TYPES } from './policies/policy.js'
+import { checkSignal, NEVER_ABORTS } from './signal.js'
 
 /** Permits are below 2^24; above, the binding adds `2^24 * transition code`. */
 const TRANSITION_UNIT = 16_777_216
@@ -53,16 +55,12 @@ export interface CallEvent {
  * the native registry and is shared by every handle and every worker thread of the process; the
  * handle adds what only this thread can hold: error filters, fallback, event listeners.
  */
-/** Whether `value` behaves as an AbortSignal (checked by shape: signals of another realm count too). */
-function isAbortSignal(value: unknown): value is AbortSignal {
-  const v = value as AbortSignal | null
-  return typeof v === 'object' && v !== null && typeof v.aborted === 'boolean' && typeof v.addEventListener === 'function'
-}
-
 /** What `fn` receives when the call has neither a timeout nor a caller signal: a signal that never aborts. */
-const UNBOUNDED: CallContext = Object.freeze({ signal: new AbortController().signal })
+const UNBOUNDED: CallContext = Object.freeze({ signal: NEVER_ABORTS })
 
 export class CircuitBreaker<T = unknown> {
+  /** Type-only: what this policy adds, for `wrap`. */
+  declare readonly [POLICY_TYPES]?: { context: object; fallback: never }
   readonly #native: NativeBreaker
   readonly #name: string
   readonly #acquire: () => number
@@ -115,9 +113,11 @@ export class CircuitBreaker<T = unknown> {
     if (typeof fn !== 'function') {
       return Promise.reject(new TypeError(`execute needs a function to run, but was given ${fn === null ? 'null' : typeof fn}`))
     }
-    const signal = options?.signal
-    if (signal !== undefined && !isAbortSignal(signal)) {
-      return Promise.reject(new TypeError(`signal must be an AbortSignal, but was ${describe(signal)}`))
+    let signal: AbortSignal | undefined
+    try {
+      signal = checkSignal(options?.signal)
+    } catch (e) {
+      return Promise.reject(e)
     }
     let timeoutMs = this.#timeoutMs
     if (options?.timeout !== undefined) {
@@ -249,13 +249,16 @@ export class CircuitBreaker<T = unknown> {
   }
 
   #classify(error: unknown, callerSignal: AbortSignal | undefined): Outcome {
-    if (error instanceof TimeoutError && error.breaker === this.#name) return Outcome.Timeout
+    if (error instanceof TimeoutError && error.source === this.#name) return Outcome.Timeout
     if (callerSignal?.aborted && error === callerSignal.reason) return Outcome.Ignored
+    let failed: boolean
     try {
-      return (this.#policy.isFailure?.(error) ?? true) ? Outcome.Failure : Outcome.Success
+      failed = this.#policy.isFailure?.(error) ?? true
     } catch {
-      return Outcome.Failure // a broken filter counts the call as a failure, and the call's error stands
+      failed = true // a broken filter counts the call as a failure, and the call's error stands
     }
+    // A timeout policy's timeout inside the breaker counts as a timeout too.
+    return !failed ? Outcome.Success : isTimeoutError(error) ? Outcome.Timeout : Outcome.Failure
   }
 
   /** The call's start time, or NaN when nothing will read its duration (saves two clock reads). */
@@ -339,6 +342,28 @@ export class CircuitBreaker<T = unknown> {
   /** A snapshot of the breaker's metrics (shared by every thread). */
   metrics(): Metrics {
     return toMetrics(this.#native.metrics())
+  }
+
+  /**
+   * Latency of the calls the breaker has timed, in milliseconds, or `undefined` when it does not
+   * track latency (enable with `trackLatency` or a `latency` rule, as `tradingPause` does).
+   *
+   * @example
+   * const { p99 } = orders.latencyStats() ?? { p99: 0 }
+   */
+  latencyStats(): LatencyStats | undefined {
+    return this.metrics().latency
+  }
+
+  /**
+   * Moves an open (or forced-open) breaker to half-open now, so the next calls probe before the
+   * open duration has passed: what a recovery manager does when its health check passes.
+   * Returns whether it moved.
+   */
+  halfOpen(): boolean {
+    const code = this.#native.halfOpen()
+    this.#announce(code)
+    return code !== 0
   }
 
   /** Closes the breaker and forgets its window, consecutive failures and backoff. */

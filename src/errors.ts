@@ -2,6 +2,7 @@ import type { StateName } from './state.js'
 
 const BROKEN = Symbol.for('breakwater.BrokenCircuitError')
 const TIMEOUT = Symbol.for('breakwater.TimeoutError')
+const BULKHEAD = Symbol.for('breakwater.BulkheadRejectedError')
 
 /**
  * Thrown by `execute` when the breaker refuses a call. Cheap to make: `BrokenCircuitError.create`
@@ -29,29 +30,62 @@ export class BrokenCircuitError extends Error {
 
   /** Makes one without capturing a stack trace. */
   static create(breaker: string, state: StateName, retryAfterMs: number | undefined): BrokenCircuitError {
-    const limit = Error.stackTraceLimit
-    Error.stackTraceLimit = 0
-    try {
-      return new BrokenCircuitError(breaker, state, retryAfterMs)
-    } finally {
-      Error.stackTraceLimit = limit
-    }
+    return withoutStack(() => new BrokenCircuitError(breaker, state, retryAfterMs))
   }
 }
 
-/** Thrown by `execute` when a call runs past its timeout; counts as a failure and a timeout. */
+/**
+ * Thrown when a call runs past its timeout (a breaker's `timeout` or a `timeout` policy); a
+ * breaker counts it as a failure and a timeout.
+ */
 export class TimeoutError extends Error {
   readonly code = 'ERR_BREAKWATER_TIMEOUT'
   readonly [TIMEOUT] = true
 
   constructor(
-    /** The breaker's name. */
-    readonly breaker: string,
+    /** The name of the breaker or timeout policy whose timeout passed. */
+    readonly source: string,
     /** The timeout that passed, in milliseconds. */
     readonly timeoutMs: number,
   ) {
-    super(`call through circuit breaker ${breaker} timed out after ${timeoutMs} ms`)
+    super(`call through ${source} timed out after ${timeoutMs} ms`)
     this.name = 'TimeoutError'
+  }
+}
+
+/**
+ * Thrown by a bulkhead when every permit is taken and its queue is full. Built without a stack
+ * trace, like `BrokenCircuitError`: refusing must stay cheap under overload.
+ */
+export class BulkheadRejectedError extends Error {
+  readonly code = 'ERR_BREAKWATER_BULKHEAD_FULL'
+  readonly [BULKHEAD] = true
+
+  constructor(
+    /** The bulkhead's name. */
+    readonly bulkhead: string,
+    /** Its permits. */
+    readonly maxConcurrent: number,
+    /** Its queue's length. */
+    readonly maxQueue: number,
+  ) {
+    super(`bulkhead ${bulkhead} is full: ${maxConcurrent} running, ${maxQueue} queued`)
+    this.name = 'BulkheadRejectedError'
+  }
+
+  /** Makes one without capturing a stack trace. */
+  static create(bulkhead: string, maxConcurrent: number, maxQueue: number): BulkheadRejectedError {
+    return withoutStack(() => new BulkheadRejectedError(bulkhead, maxConcurrent, maxQueue))
+  }
+}
+
+function withoutStack<E>(make: () => E): E {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return make()
+  } finally {
+    Error.stackTraceLimit = limit
   }
 }
 
@@ -68,6 +102,11 @@ export function isBrokenCircuitError(e: unknown): e is BrokenCircuitError {
 /** Whether `e` is a breakwater `TimeoutError`, from this copy of breakwater or any other. */
 export function isTimeoutError(e: unknown): e is TimeoutError {
   return branded(e, TIMEOUT)
+}
+
+/** Whether `e` is a `BulkheadRejectedError`, from this copy of breakwater or any other. */
+export function isBulkheadRejectedError(e: unknown): e is BulkheadRejectedError {
+  return branded(e, BULKHEAD)
 }
 
 const INVALID_OPTION = 'ERR_BREAKWATER_INVALID_OPTION'

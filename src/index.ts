@@ -8,9 +8,27 @@
  */
 export { CircuitBreaker, type CallContext, type CallEvent, type ExecuteOptions } from './breaker.js'
 export { type Duration } from './duration.js'
-export { BrokenCircuitError, TimeoutError, isBrokenCircuitError, isTimeoutError } from './errors.js'
+export {
+  BrokenCircuitError,
+  BulkheadRejectedError,
+  TimeoutError,
+  isBrokenCircuitError,
+  isBulkheadRejectedError,
+  isTimeoutError,
+} from './errors.js'
 export { type Disposer } from './events.js'
 export { type LatencyStats, type Metrics } from './metrics.js'
 export { type BreakerOptions, type CallPolicy } from './options.js'
 export { circuitBreaker, Registry, registry, type RegistryOptions } from './registry.js'
 export { type ReasonName, type StateChange, type StateName } from './state.js'
+export { backoff, type Backoff, type BackoffOptions, type BackoffStrategy } from './policies/backoff.js'
+export { RetryBudget, type RetryBudgetOptions } from './policies/budget.js'
+export { bulkhead, Bulkhead, type BulkheadCallOptions, type BulkheadOptions, type BulkheadStats } from './policies/bulkhead.js'
+export { fallback, FallbackPolicy, type FallbackOptions } from './policies/fallback.js'
+export { type ContextOf, type FallbackOf, type Policy, type PolicyCallOptions } from './policies/policy.js'
+export { retry, RetryPolicy, type GiveUpEvent, type RetryContext, type RetryEvent, type RetryOptions, type RetryStats } from './policies/retry.js'
+export { timeout, TimeoutPolicy, type TimeoutOptions } from './policies/timeout.js'
+export { wrap, WrappedPolicy, type MergedContext } from './policies/wrap.js'
+export { recoveryManager, RecoveryManager, type HealthCheck, type HealthCheckEvent, type HealthCheckResult, type RecoverableBreaker, type RecoveryOptions } from './policies/recovery.js'
+export { services, Services, type Service, type ServiceHealth, type ServiceOptions } from './policies/services.js'
+export { tradingPause, type TradingPauseOptions } from './policies/trading.js'

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use breakwater::{Admission, Bulkhead, BulkheadStats};
-use napi::bindgen_prelude::Function;
+use napi::bindgen_prelude::{FnArgs, Function};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
@@ -13,7 +13,7 @@ use crate::errors::config_error;
 use crate::options::count;
 
 /// Called with `(ticket, permit)` in the queuing thread.
-type WakeFn = ThreadsafeFunction<(f64, f64), (), (f64, f64), Status, false, true>;
+type WakeFn = ThreadsafeFunction<FnArgs<(f64, f64)>, (), FnArgs<(f64, f64)>, Status, false, true>;
 
 /// This thread's handle of a process-wide bulkhead.
 #[napi]
@@ -75,9 +75,9 @@ impl NativeBulkhead {
     /// Sets the function a queued caller of this handle is woken with, `(ticket, permit)`. It
     /// does not keep the thread alive until `holdWake(true)`.
     #[napi(catch_unwind)]
-    pub fn on_wake(&mut self, callback: Function<(f64, f64), ()>) -> napi::Result<()> {
+    pub fn on_wake(&mut self, callback: Function<FnArgs<(f64, f64)>, ()>) -> napi::Result<()> {
         let wake = callback
-            .build_threadsafe_function::<(f64, f64)>()
+            .build_threadsafe_function::<FnArgs<(f64, f64)>>()
             .callee_handled::<false>()
             .weak::<true>()
             .build()?;
@@ -124,7 +124,7 @@ impl NativeBulkhead {
             priority,
             Box::new(move |ticket, permit| {
                 // Not Ok when the queuing thread has ended: the permit then goes to the next caller.
-                wake.call((ticket as f64, permit as f64), ThreadsafeFunctionCallMode::NonBlocking) == Status::Ok
+                wake.call((ticket as f64, permit as f64).into(), ThreadsafeFunctionCallMode::NonBlocking) == Status::Ok
             }),
         );
         Ok(match admission {

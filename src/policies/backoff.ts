@@ -1,0 +1,81 @@
+import { describe, type Duration, toMillis } from '../duration.js'
+import { ratio } from './check.js'
+
+/** How retry delays grow. */
+export type BackoffStrategy = 'constant' | 'linear' | 'fibonacci' | 'exponential' | 'decorrelated'
+
+/** Delays between retries. Every strategy takes a base, a cap and jitter. */
+export interface BackoffOptions {
+  /**
+   * `constant`: base every time. `linear`: base x 1, 2, 3, ... `fibonacci`: base x 1, 1, 2, 3, 5, ...
+   * `exponential`: base x multiplier^(n-1). `decorrelated` (decorrelated jitter): a random delay
+   * between base and three times the previous one.
+   * @default 'exponential'
+   */
+  strategy?: BackoffStrategy
+  /** The first delay. @default '100ms' */
+  base?: Duration
+  /** No delay is longer. @default '30s' */
+  max?: Duration
+  /** Growth of `exponential` delays. @default 2 */
+  multiplier?: number
+  /** Spread of every delay, 0 to 1: a delay d becomes uniform in d x [1 - jitter, 1 + jitter], then capped. @default 0 */
+  jitter?: number
+  /** Source of randomness in [0, 1), for jitter and `decorrelated`. @default Math.random */
+  random?: () => number
+}
+
+/** The delay before retry `n` (1 for the first retry), given the delay before the previous one. */
+export type Backoff = (n: number, previousMs: number) => number
+
+const STRATEGIES: readonly BackoffStrategy[] = ['constant', 'linear', 'fibonacci', 'exponential', 'decorrelated']
+
+/**
+ * A checked backoff schedule: a `RangeError` or `TypeError` names the option and its value.
+ *
+ * @example
+ * const delay = backoff({ strategy: 'exponential', base: '100ms', max: '2s' })
+ * delay(1, 0) // 100, then 200, 400, 800, 1600, 2000, 2000 ...
+ */
+export function backoff(options: BackoffOptions = {}): Backoff {
+  const strategy = options.strategy ?? 'exponential'
+  if (!STRATEGIES.includes(strategy)) {
+    throw new RangeError(`backoff.strategy must be one of ${STRATEGIES.join(', ')}, but was ${describe(strategy)}`)
+  }
+  const base = toMillis('backoff.base', options.base ?? 100)
+  const max = toMillis('backoff.max', options.max ?? 30_000)
+  if (max < base) throw new RangeError(`backoff.max must be at least backoff.base (${base} ms), but was ${max}`)
+  const multiplier = ratio('backoff.multiplier', options.multiplier ?? 2, 1, Number.MAX_VALUE)
+  const jitter = ratio('backoff.jitter', options.jitter ?? 0, 0, 1)
+  const random = options.random ?? Math.random
+  if (typeof random !== 'function') throw new TypeError(`backoff.random must be a function, but was ${describe(random)}`)
+
+  const plain = (n: number, previousMs: number): number => {
+    switch (strategy) {
+      case 'constant':
+        return base
+      case 'linear':
+        return base * n
+      case 'fibonacci':
+        return base * fibonacci(n)
+      case 'exponential':
+        return base * multiplier ** (n - 1)
+      case 'decorrelated': {
+        const upper = Math.max(base, (previousMs || base) * 3)
+        return base + random() * (upper - base)
+      }
+    }
+  }
+  return (n, previousMs) => {
+    const delay = plain(n, previousMs)
+    const spread = jitter === 0 ? delay : delay * (1 - jitter + 2 * jitter * random())
+    return Math.min(max, spread)
+  }
+}
+
+/** 1, 1, 2, 3, 5, 8, ... (grows past any cap by n = 80, so no overflow matters). */
+function fibonacci(n: number): number {
+  let [a, b] = [1, 1]
+  for (let i = 2; i < Math.min(n, 80); i++) [a, b] = [b, a + b]
+  return n <= 2 ? 1 : b
+}

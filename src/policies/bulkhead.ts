@@ -1,0 +1,176 @@
+import type { CallContext } from '../breaker.js'
+import { describe } from '../duration.js'
+import { BulkheadRejectedError, fromNative } from '../errors.js'
+import { NativeBulkhead } from '../native.js'
+import { checkSignal, NEVER_ABORTS } from '../signal.js'
+import { whole } from './check.js'
+import { checkFunction, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
+
+/** Limits of a bulkhead. */
+export interface BulkheadOptions {
+  /** Calls running at once, in the whole process (every worker thread). */
+  maxConcurrent: number
+  /** Calls that may wait for a permit; more are refused with `BulkheadRejectedError`. @default 0 */
+  maxQueue?: number
+}
+
+/** Per-call options of a bulkhead. */
+export interface BulkheadCallOptions extends PolicyCallOptions {
+  /** Higher goes first out of the queue; equal priorities in order of arrival. @default 0 */
+  priority?: number
+}
+
+/** What a bulkhead is doing, process-wide. */
+export interface BulkheadStats {
+  maxConcurrent: number
+  maxQueue: number
+  inUse: number
+  queued: number
+  admitted: number
+  rejected: number
+  cancelled: number
+}
+
+/**
+ * One thread's link to a named native bulkhead: the queued callers of this thread, woken by
+ * whichever thread frees a permit. Shared by every handle of the name in the thread, so the
+ * thread has one wake function per bulkhead.
+ */
+class Lane {
+  readonly waiting = new Map<number, (permit: number) => void>()
+  #listening = false
+
+  constructor(readonly native: NativeBulkhead) {}
+
+  /** Waits for a permit as `ticket`; aborting takes the caller out of the queue. */
+  wait(ticket: number, signal: AbortSignal | undefined): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      const onAbort = () => {
+        this.waiting.delete(ticket)
+        this.#idle()
+        // If the permit is already on its way, the wake finds no waiter and releases it.
+        this.native.cancel(ticket)
+        reject(signal!.reason)
+      }
+      this.waiting.set(ticket, (permit) => {
+        signal?.removeEventListener('abort', onAbort)
+        resolve(permit)
+      })
+      if (this.waiting.size === 1) this.native.holdWake(true)
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  /** Sets the wake function, once. */
+  listen(): void {
+    if (this.#listening) return
+    this.native.onWake((ticket: number, permit: number) => {
+      const waiter = this.waiting.get(ticket)
+      if (!waiter) {
+        this.native.release(permit) // its caller gave up: pass the permit on
+        return
+      }
+      this.waiting.delete(ticket)
+      this.#idle()
+      waiter(permit)
+    })
+    this.#listening = true
+  }
+
+  /** Lets the process exit once nobody in this thread waits. */
+  #idle(): void {
+    if (this.waiting.size === 0) this.native.holdWake(false)
+  }
+}
+
+/** This thread's lanes by bulkhead name. */
+const lanes = new Map<string, Lane>()
+
+/**
+ * A concurrency limit shared by the whole process: at most `maxConcurrent` calls run at once
+ * across every worker thread, and up to `maxQueue` more wait, by priority. Make one with
+ * `bulkhead()`.
+ */
+export class Bulkhead implements Policy {
+  /** Type-only: what this policy adds, for `wrap`. */
+  declare readonly [POLICY_TYPES]?: { context: object; fallback: never }
+  readonly #name: string
+  readonly #lane: Lane
+
+  /** @internal Made by `bulkhead()`. */
+  constructor(name: string, lane: Lane) {
+    this.#name = name
+    this.#lane = lane
+  }
+
+  /** The bulkhead's name. */
+  get name(): string {
+    return this.#name
+  }
+
+  /**
+   * Runs `fn` when a permit is free, waiting in the queue if there is room, and always gives
+   * the permit back (also when `fn` throws synchronously). Rejects with `BulkheadRejectedError`
+   * when the queue is full, or with the signal's reason if it aborts while queued.
+   *
+   * @example
+   * const report = await heavyReports.execute(() => renderReport(id), { priority: 10 })
+   */
+  async execute<R>(fn: (context: CallContext) => R | PromiseLike<R>, options?: BulkheadCallOptions): Promise<R> {
+    checkFunction('execute', fn)
+    const signal = checkSignal(options?.signal)
+    const priority = options?.priority ?? 0
+    if (typeof priority !== 'number' || Number.isNaN(priority)) {
+      throw new TypeError(`priority must be a number, but was ${describe(priority)}`)
+    }
+    if (signal?.aborted) throw signal.reason
+    const native = this.#lane.native
+    let permit = native.tryAcquire()
+    if (permit < 0) {
+      this.#lane.listen()
+      const code = native.acquireOrQueue(priority)
+      if (code === -1) {
+        const { maxConcurrent, maxQueue } = native.stats()
+        throw BulkheadRejectedError.create(this.#name, maxConcurrent, maxQueue)
+      }
+      permit = code >= 0 ? code : await this.#lane.wait(-code - 2, signal)
+    }
+    try {
+      return await fn({ signal: signal ?? NEVER_ABORTS })
+    } finally {
+      native.release(permit)
+    }
+  }
+
+  /** Use and totals, across every thread. */
+  stats(): BulkheadStats {
+    return this.#lane.native.stats()
+  }
+}
+
+/**
+ * This thread's handle of the process-wide bulkhead called `name`, created with `options` if
+ * the process has none yet (an existing one keeps its limits).
+ *
+ * @example
+ * import { bulkhead } from 'breakwater'
+ * const heavyReports = bulkhead('reports', { maxConcurrent: 4, maxQueue: 100 })
+ */
+export function bulkhead(name: string, options: BulkheadOptions): Bulkhead {
+  if (typeof name !== 'string') throw new TypeError(`name must be a string, but was ${describe(name)}`)
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`bulkhead options must be an object like { maxConcurrent: 10 }, but was ${describe(options)}`)
+  }
+  const maxConcurrent = whole('maxConcurrent', options.maxConcurrent, 1)
+  const maxQueue = whole('maxQueue', options.maxQueue ?? 0, 0)
+  let lane = lanes.get(name)
+  if (!lane) {
+    try {
+      lane = new Lane(NativeBulkhead.named(name, maxConcurrent, maxQueue))
+    } catch (e) {
+      throw fromNative(e)
+    }
+    lanes.set(name, lane)
+  }
+  return new Bulkhead(name, lane)
+}

@@ -1,0 +1,66 @@
+import type { CallContext } from '../breaker.js'
+import { describe } from '../duration.js'
+import { checkSignal, NEVER_ABORTS } from '../signal.js'
+import { checkFunction, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
+
+/** Which failures a fallback replaces. */
+export interface FallbackOptions {
+  /** Whether `error` is replaced by the fallback. @default every error but the caller's own abort */
+  handles?: (error: unknown) => boolean
+}
+
+/** Replaces a failure with a value. Make one with `fallback()`. */
+export class FallbackPolicy<T> implements Policy<object, T> {
+  /** Type-only: what this policy adds, for `wrap`. */
+  declare readonly [POLICY_TYPES]?: { context: object; fallback: T }
+  readonly #value: (error: unknown) => T | PromiseLike<T>
+  readonly #handles: (error: unknown) => boolean
+
+  /** @internal Made by `fallback()`. */
+  constructor(value: (error: unknown) => T | PromiseLike<T>, handles: (error: unknown) => boolean) {
+    this.#value = value
+    this.#handles = handles
+  }
+
+  #handled(error: unknown): boolean {
+    try {
+      return this.#handles(error) === true
+    } catch {
+      return false // a filter that throws handles nothing; the call's error stands
+    }
+  }
+
+  /**
+   * Runs `fn`; if it fails with a handled error, resolves to the fallback instead. An error the
+   * filter does not handle, and the caller's own abort, pass through.
+   *
+   * @example
+   * const price = await lastKnownPrice.execute(() => fetchPrice(symbol))
+   */
+  async execute<R>(fn: (context: CallContext) => R | PromiseLike<R>, options?: PolicyCallOptions): Promise<R | T> {
+    checkFunction('execute', fn)
+    const signal = checkSignal(options?.signal)
+    try {
+      return await fn({ signal: signal ?? NEVER_ABORTS })
+    } catch (error) {
+      if (signal?.aborted && error === signal.reason) throw error
+      if (!this.#handled(error)) throw error
+      return await this.#value(error)
+    }
+  }
+}
+
+/**
+ * A fallback policy: `value`, or what `value(error)` returns, replaces a handled failure.
+ *
+ * @example
+ * import { fallback } from 'breakwater'
+ * const lastKnownPrice = fallback((error) => cache.get(symbol) ?? Promise.reject(error))
+ * const noQuote = fallback(null)
+ */
+export function fallback<T>(value: T | ((error: unknown) => T | PromiseLike<T>), options: FallbackOptions = {}): FallbackPolicy<T> {
+  const handles = options.handles ?? (() => true)
+  if (typeof handles !== 'function') throw new TypeError(`handles must be a function, but was ${describe(handles)}`)
+  const of = typeof value === 'function' ? (value as (error: unknown) => T | PromiseLike<T>) : () => value
+  return new FallbackPolicy<T>(of, handles)
+}

@@ -1,0 +1,176 @@
+import type { CircuitBreaker } from '../breaker.js'
+import { describe, type Duration, toMillis } from '../duration.js'
+import { type Disposer, Listeners } from '../events.js'
+import { type Backoff, backoff } from './backoff.js'
+
+/** What a recovery manager needs of a breaker. */
+export type RecoverableBreaker = Pick<CircuitBreaker, 'state' | 'onOpen' | 'halfOpen'>
+
+/** A health check's answer: healthy or not, with optional details for the event. */
+export type HealthCheckResult = boolean | { healthy: boolean; details?: string }
+
+/** Checks the dependency behind a breaker; the signal aborts when the manager stops. */
+export type HealthCheck = (signal: AbortSignal) => HealthCheckResult | PromiseLike<HealthCheckResult>
+
+/** When a recovery manager checks. */
+export interface RecoveryOptions {
+  /** Wait before the first check after the breaker opens. @default '1s' */
+  base?: Duration
+  /** Growth of the wait after each unhealthy check. @default 2 */
+  multiplier?: number
+  /** The longest wait. @default '300s' */
+  max?: Duration
+  /** Spread of every wait, 0 to 1. @default 0.1 */
+  jitter?: number
+  /** Source of randomness in [0, 1) for the jitter. @default Math.random */
+  random?: () => number
+}
+
+/** One health check's result. */
+export interface HealthCheckEvent {
+  /** 1 for the first check since the breaker opened. */
+  attempt: number
+  healthy: boolean
+  details?: string
+  /** The check's error, if it threw (counted as unhealthy). */
+  error?: unknown
+  /** The wait before the next check; absent when healthy or the breaker left open. */
+  nextDelayMs?: number
+}
+
+/**
+ * While a breaker is open, runs a health check on a backoff schedule and moves the breaker to
+ * half-open as soon as the check passes, so traffic resumes before the open duration is over.
+ * Its timers never keep the process alive. Make one with `recoveryManager()`.
+ */
+export class RecoveryManager {
+  readonly #breaker: RecoverableBreaker
+  readonly #check: HealthCheck
+  readonly #delay: Backoff
+  readonly #pollMs: number
+  readonly #checks = new Listeners<HealthCheckEvent>()
+  #timer: NodeJS.Timeout | undefined
+  #abort: AbortController | undefined
+  #unsubscribe: Disposer | undefined
+  #attempt = 0
+  #checking = false
+
+  /** @internal Made by `recoveryManager()`. */
+  constructor(breaker: RecoverableBreaker, check: HealthCheck, options: RecoveryOptions) {
+    this.#breaker = breaker
+    this.#check = check
+    const base = options.base ?? 1000
+    this.#delay = backoff({
+      strategy: 'exponential',
+      base,
+      max: options.max ?? 300_000,
+      multiplier: options.multiplier ?? 2,
+      jitter: options.jitter ?? 0.1,
+      ...(options.random ? { random: options.random } : {}),
+    })
+    this.#pollMs = toMillis('base', base)
+  }
+
+  /** Whether it is watching the breaker. */
+  get running(): boolean {
+    return this.#abort !== undefined
+  }
+
+  /** Starts watching: at once if the breaker is open now, else when it opens. */
+  start(): this {
+    if (this.running) return this
+    this.#abort = new AbortController()
+    // Opens made in this thread arrive as events; opens made in other threads are found by a
+    // look at the state every `base`.
+    this.#unsubscribe = this.#breaker.onOpen((change) => change.to === 'open' && this.#opened())
+    this.#watch()
+    return this
+  }
+
+  /** Stops watching: clears its timer, aborts a running check, and removes its listener. */
+  stop(): void {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#abort?.abort(new Error('recovery manager stopped'))
+    this.#abort = undefined
+    this.#unsubscribe?.()
+    this.#unsubscribe = undefined
+    this.#attempt = 0
+  }
+
+  /** Calls `listener` with each check's result. @returns a disposer */
+  onCheck(listener: (event: HealthCheckEvent) => void): Disposer {
+    return this.#checks.add(listener)
+  }
+
+  /** Idle: look at the state now and then, for opens this thread was not told of. */
+  #watch(): void {
+    if (this.#breaker.state === 'open') return this.#opened()
+    this.#schedule(this.#pollMs, () => this.#watch())
+  }
+
+  #opened(): void {
+    if (!this.running || this.#checking || this.#attempt > 0) return
+    this.#attempt = 1
+    this.#schedule(this.#delay(1, 0), () => void this.#runCheck())
+  }
+
+  async #runCheck(): Promise<void> {
+    const signal = this.#abort?.signal
+    if (!signal || this.#breaker.state !== 'open') return this.#idle()
+    this.#checking = true
+    const attempt = this.#attempt
+    let event: HealthCheckEvent
+    try {
+      const result = await this.#check(signal)
+      const healthy = typeof result === 'boolean' ? result : result?.healthy === true
+      event = { attempt, healthy, ...(typeof result === 'object' && result?.details ? { details: result.details } : {}) }
+    } catch (error) {
+      event = { attempt, healthy: false, error }
+    } finally {
+      this.#checking = false
+    }
+    if (signal.aborted) return // stopped while checking
+    const stillOpen = this.#breaker.state === 'open'
+    if (event.healthy || !stillOpen) {
+      if (event.healthy) this.#breaker.halfOpen()
+      this.#emit(event)
+      return this.#idle()
+    }
+    this.#attempt += 1
+    const next = this.#delay(this.#attempt, 0)
+    this.#emit({ ...event, nextDelayMs: next })
+    this.#schedule(next, () => void this.#runCheck())
+  }
+
+  #idle(): void {
+    this.#attempt = 0
+    if (this.running) this.#schedule(this.#pollMs, () => this.#watch())
+  }
+
+  #schedule(ms: number, then: () => void): void {
+    clearTimeout(this.#timer)
+    this.#timer = setTimeout(then, ms)
+    this.#timer.unref()
+  }
+
+  #emit(event: HealthCheckEvent): void {
+    if (this.#checks.active) this.#checks.emit(event)
+  }
+}
+
+/**
+ * A started recovery manager for `breaker`: while it is open, `check` runs after 1 s, then 2 s,
+ * 4 s ... up to 300 s (10 % jitter; all configurable); a healthy answer half-opens the breaker.
+ *
+ * @example
+ * import { recoveryManager } from 'breakwater'
+ * const recovery = recoveryManager(execution, async (signal) => (await fetch(healthUrl, { signal })).ok)
+ * recovery.onCheck((e) => console.log('health check', e.attempt, e.healthy))
+ * // on shutdown: recovery.stop()
+ */
+export function recoveryManager(breaker: RecoverableBreaker, check: HealthCheck, options: RecoveryOptions = {}): RecoveryManager {
+  if (typeof breaker?.halfOpen !== 'function') throw new TypeError(`breaker must be a circuit breaker, but was ${describe(breaker)}`)
+  if (typeof check !== 'function') throw new TypeError(`check must be a function, but was ${describe(check)}`)
+  return new RecoveryManager(breaker, check, options).start()
+}

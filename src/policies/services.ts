@@ -1,0 +1,131 @@
+import type { CallContext, CircuitBreaker } from '../breaker.js'
+import { describe, type Duration } from '../duration.js'
+import type { Metrics } from '../metrics.js'
+import type { BreakerOptions, CallPolicy } from '../options.js'
+import { type Registry, registry as processWide } from '../registry.js'
+import type { StateName } from '../state.js'
+import { bulkhead, type Bulkhead, type BulkheadCallOptions, type BulkheadOptions, type BulkheadStats } from './bulkhead.js'
+import type { AnyPolicy } from './policy.js'
+import { retry, type RetryContext, type RetryOptions, type RetryPolicy, type RetryStats } from './retry.js'
+import { timeout, type TimeoutOptions } from './timeout.js'
+import { wrap } from './wrap.js'
+
+/** A service's policies. Only the breaker is always there. */
+export interface ServiceOptions {
+  /** The breaker's options and call policy. @default breaker defaults */
+  breaker?: BreakerOptions & CallPolicy
+  /** Retries around the breaker (refusals are not retried). @default none */
+  retry?: RetryOptions
+  /** A concurrency limit inside the breaker (a refused call takes no permit), process-wide. @default none */
+  bulkhead?: BulkheadOptions
+  /** A bound on each attempt, innermost, counted as a timeout by the breaker. @default none */
+  timeout?: Duration | ({ after: Duration } & TimeoutOptions)
+}
+
+/** A registered service: its policies, composed retry -> breaker -> bulkhead -> timeout. */
+export interface Service {
+  readonly name: string
+  readonly breaker: CircuitBreaker
+  readonly retry: RetryPolicy | undefined
+  readonly bulkhead: Bulkhead | undefined
+}
+
+/** One service's health. */
+export interface ServiceHealth {
+  state: StateName
+  breaker: Metrics
+  bulkhead?: BulkheadStats
+  retries?: RetryStats
+}
+
+type Composed = { execute<R>(fn: (context: CallContext & Partial<RetryContext>) => R | PromiseLike<R>, options?: BulkheadCallOptions): Promise<R> }
+
+/**
+ * The services of a backend, each registered once with its policies and then called by name
+ * from anywhere (the "resilience manager" of our design papers). Breakers and bulkheads are
+ * process-wide; retry counts are this thread's.
+ */
+export class Services {
+  readonly #registry: Registry
+  readonly #services = new Map<string, Service & { composed: Composed }>()
+
+  /** A set of services whose breakers live in `registry`. */
+  constructor(registry: Registry = processWide) {
+    this.#registry = registry
+  }
+
+  /**
+   * Registers `name` with its policies; a `TypeError` or `RangeError` names a bad option.
+   *
+   * @example
+   * services.register('broker', { breaker: { consecutiveFailures: 2, openFor: '10s' }, retry: { maxAttempts: 2 }, timeout: '2s' })
+   */
+  register(name: string, options: ServiceOptions = {}): Service {
+    if (typeof name !== 'string' || name === '') throw new TypeError(`a service name must be a non-empty string, but was ${describe(name)}`)
+    if (this.#services.has(name)) throw new Error(`service ${name} is registered already`)
+    if (options === null || typeof options !== 'object') throw new TypeError(`service options must be an object, but was ${describe(options)}`)
+    const known = ['breaker', 'retry', 'bulkhead', 'timeout']
+    for (const key of Object.keys(options)) {
+      if (!known.includes(key)) throw new TypeError(`${key} is not a service option (known: ${known.join(', ')})`)
+    }
+    const breaker = this.#registry.getOrCreate(name, options.breaker)
+    const retrying = options.retry ? retry(options.retry) : undefined
+    const limit = options.bulkhead ? bulkhead(name, options.bulkhead) : undefined
+    const bound = options.timeout === undefined ? undefined : timeoutOf(name, options.timeout)
+    const layers = [retrying, breaker, limit, bound].filter((p): p is NonNullable<typeof p> => p !== undefined)
+    const composed = (layers.length === 1 ? breaker : wrap(...(layers as AnyPolicy[]))) as unknown as Composed
+    const service = { name, breaker, retry: retrying, bulkhead: limit, composed }
+    this.#services.set(name, service)
+    return { name, breaker, retry: retrying, bulkhead: limit }
+  }
+
+  /**
+   * Calls `fn` through the policies of service `name`.
+   *
+   * @example
+   * const fill = await services.call('broker', ({ signal }) => broker.submit(order, { signal }))
+   */
+  call<R>(name: string, fn: (context: CallContext & Partial<RetryContext>) => R | PromiseLike<R>, options?: BulkheadCallOptions): Promise<R> {
+    const service = this.#services.get(name)
+    if (!service) return Promise.reject(new TypeError(`no service is registered as ${describe(name)} (registered: ${this.names().join(', ') || 'none'})`))
+    return service.composed.execute(fn, options)
+  }
+
+  /** The service called `name`, if registered. */
+  get(name: string): Service | undefined {
+    const s = this.#services.get(name)
+    return s && { name: s.name, breaker: s.breaker, retry: s.retry, bulkhead: s.bulkhead }
+  }
+
+  /** Every registered name, sorted. */
+  names(): string[] {
+    return [...this.#services.keys()].sort()
+  }
+
+  /** Each service's breaker state and metrics, bulkhead use and retry counts. */
+  health(): Record<string, ServiceHealth> {
+    const health: Record<string, ServiceHealth> = {}
+    for (const name of this.names()) {
+      const s = this.#services.get(name)!
+      const metrics = s.breaker.metrics()
+      health[name] = {
+        state: metrics.state,
+        breaker: metrics,
+        ...(s.bulkhead ? { bulkhead: s.bulkhead.stats() } : {}),
+        ...(s.retry ? { retries: s.retry.stats() } : {}),
+      }
+    }
+    return health
+  }
+}
+
+function timeoutOf(name: string, option: NonNullable<ServiceOptions['timeout']>) {
+  if (typeof option === 'object' && option !== null) {
+    const { after, ...rest } = option
+    return timeout(after, { name, ...rest })
+  }
+  return timeout(option, { name })
+}
+
+/** The process-wide services of this thread (breakers and bulkheads shared by every thread). */
+export const services: Services = new Services()

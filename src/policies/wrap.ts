@@ -1,0 +1,64 @@
+import type { CallContext } from '../breaker.js'
+import { type AnyPolicy, checkFunction, type ContextOf, type FallbackOf, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
+
+/** `A | B` to `A & B`. */
+type Intersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never
+
+/** The context every policy of `P` adds, merged. */
+export type MergedContext<P extends readonly AnyPolicy[]> = Intersection<ContextOf<P[number]>> & object
+
+/** Policies run one inside the other. Make one with `wrap()`. */
+export class WrappedPolicy<Context extends object, Fallback> implements Policy<Context, Fallback> {
+  /** Type-only: what this policy adds, for `wrap`. */
+  declare readonly [POLICY_TYPES]?: { context: Context; fallback: Fallback }
+  readonly #policies: readonly AnyPolicy[]
+
+  /** @internal Made by `wrap()`. */
+  constructor(policies: readonly AnyPolicy[]) {
+    this.#policies = policies
+  }
+
+  /**
+   * Runs `fn` through every policy, outermost first, as the nested `execute` calls would: one
+   * signal reaches all of them (each may add its own abort), and `fn` gets every policy's context.
+   *
+   * @example
+   * const quote = await resilient.execute(({ attempt, signal }) => fetchQuote(signal))
+   */
+  execute<R>(fn: (context: Context & CallContext) => R | PromiseLike<R>, options?: PolicyCallOptions): Promise<R | Fallback> {
+    checkFunction('execute', fn)
+    const policies = this.#policies
+    const last = policies.length - 1
+    const context: Record<string, unknown> = {}
+    const step = (i: number, signal: AbortSignal | undefined): Promise<unknown> =>
+      policies[i]!.execute(
+        (layer: CallContext) => {
+          Object.assign(context, layer)
+          return i === last ? fn(context as Context & CallContext) : step(i + 1, layer.signal)
+        },
+        { signal },
+      )
+    return step(0, options?.signal) as Promise<R | Fallback>
+  }
+}
+
+/**
+ * Composes policies, outermost first: `wrap(retry, breaker, timeout)` retries calls that go
+ * through the breaker, each bounded by the timeout.
+ *
+ * @example
+ * import { circuitBreaker, retry, timeout, wrap } from 'breakwater'
+ * const resilient = wrap(retry({ maxAttempts: 3 }), circuitBreaker('quotes'), timeout('1s'))
+ * const quote = await resilient.execute(({ attempt, signal }) => fetchQuote(signal))
+ */
+export function wrap<const P extends readonly AnyPolicy[]>(
+  ...policies: P
+): WrappedPolicy<MergedContext<P>, FallbackOf<P[number]>> {
+  if (policies.length === 0) throw new TypeError('wrap needs at least one policy')
+  policies.forEach((p, i) => {
+    if (typeof (p as Partial<Policy> | null)?.execute !== 'function') {
+      throw new TypeError(`wrap's argument ${i + 1} must be a policy (something with execute), but was not`)
+    }
+  })
+  return new WrappedPolicy(policies)
+}

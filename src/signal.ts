@@ -1,0 +1,52 @@
+import { describe } from './duration.js'
+
+/** A signal that never aborts: what a call without a caller signal or timeout is handed. */
+export const NEVER_ABORTS: AbortSignal = new AbortController().signal
+
+/** Whether `value` behaves as an AbortSignal (checked by shape: signals of another realm count too). */
+export function isAbortSignal(value: unknown): value is AbortSignal {
+  const v = value as AbortSignal | null
+  return typeof v === 'object' && v !== null && typeof v.aborted === 'boolean' && typeof v.addEventListener === 'function'
+}
+
+/** `signal` if it is one (or undefined); otherwise a `TypeError` naming what was given. */
+export function checkSignal(signal: unknown): AbortSignal | undefined {
+  if (signal === undefined || signal === NEVER_ABORTS) return undefined
+  if (!isAbortSignal(signal)) throw new TypeError(`signal must be an AbortSignal, but was ${describe(signal)}`)
+  return signal
+}
+
+/**
+ * Waits `ms`, or rejects with the signal's reason as soon as it aborts. Leaves no timer and no
+ * listener behind either way. The timer keeps the process alive: a wait is work the caller awaits.
+ */
+export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason)
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer)
+      reject(signal!.reason)
+    }
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+/**
+ * A controller whose signal also aborts when `parent` does; `dispose()` removes the link, so no
+ * listener outlives the call.
+ */
+export function linkedController(parent: AbortSignal | undefined): { controller: AbortController; dispose(): void } {
+  const controller = new AbortController()
+  if (!parent) return { controller, dispose() {} }
+  if (parent.aborted) {
+    controller.abort(parent.reason)
+    return { controller, dispose() {} }
+  }
+  const onAbort = () => controller.abort(parent.reason)
+  parent.addEventListener('abort', onAbort, { once: true })
+  return { controller, dispose: () => parent.removeEventListener('abort', onAbort) }
+}

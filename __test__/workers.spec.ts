@@ -1,21 +1,6 @@
 import test from 'ava'
-import { Worker } from 'node:worker_threads'
 import { circuitBreaker, isBrokenCircuitError } from '../src/index.ts'
-
-/** Runs `source` (ESM, with top-level await) in a real worker thread and returns what it posts. */
-function inWorker<T>(source: string): Promise<T> {
-  const url = new URL('../src/index.ts', import.meta.url).href
-  // tsx registers itself per thread: the worker does it before importing the TypeScript source.
-  const tsx = import.meta.resolve('tsx/esm/api')
-  const code = `import { parentPort } from 'node:worker_threads'; import { register } from '${tsx}';
-    register(); const bw = await import('${url}'); ${source}`
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`))
-    worker.once('message', resolve)
-    worker.once('error', reject)
-    worker.once('exit', (code) => code !== 0 && reject(new Error(`worker exited with ${code}`)))
-  })
-}
+import { inWorker } from './worker.ts'
 
 test('a breaker opened by failures in a worker rejects in the main thread and in other workers', async (t) => {
   const name = `shared-${process.pid}`

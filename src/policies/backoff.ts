@@ -38,17 +38,22 @@ const STRATEGIES: readonly BackoffStrategy[] = ['constant', 'linear', 'fibonacci
  * delay(1, 0) // 100, then 200, 400, 800, 1600, 2000, 2000 ...
  */
 export function backoff(options: BackoffOptions = {}): Backoff {
+  return checkedBackoff(options, 'backoff.')
+}
+
+/** `backoff` whose errors name the options with `prefix` (a recovery manager's have none). */
+export function checkedBackoff(options: BackoffOptions, prefix: string): Backoff {
   const strategy = options.strategy ?? 'exponential'
   if (!STRATEGIES.includes(strategy)) {
-    throw new RangeError(`backoff.strategy must be one of ${STRATEGIES.join(', ')}, but was ${describe(strategy)}`)
+    throw new RangeError(`${prefix}strategy must be one of ${STRATEGIES.join(', ')}, but was ${describe(strategy)}`)
   }
-  const base = toMillis('backoff.base', options.base ?? 100)
-  const max = toMillis('backoff.max', options.max ?? 30_000)
-  if (max < base) throw new RangeError(`backoff.max must be at least backoff.base (${base} ms), but was ${max}`)
-  const multiplier = ratio('backoff.multiplier', options.multiplier ?? 2, 1, Number.MAX_VALUE)
-  const jitter = ratio('backoff.jitter', options.jitter ?? 0, 0, 1)
+  const base = toMillis(`${prefix}base`, options.base ?? 100)
+  const max = toMillis(`${prefix}max`, options.max ?? 30_000)
+  if (max < base) throw new RangeError(`${prefix}max must be at least ${prefix}base (${base} ms), but was ${max}`)
+  const multiplier = ratio(`${prefix}multiplier`, options.multiplier ?? 2, 1, Number.MAX_VALUE)
+  const jitter = ratio(`${prefix}jitter`, options.jitter ?? 0, 0, 1)
   const random = options.random ?? Math.random
-  if (typeof random !== 'function') throw new TypeError(`backoff.random must be a function, but was ${describe(random)}`)
+  if (typeof random !== 'function') throw new TypeError(`${prefix}random must be a function, but was ${describe(random)}`)
 
   const plain = (n: number, previousMs: number): number => {
     switch (strategy) {

@@ -1,7 +1,7 @@
 import type { CircuitBreaker } from '../breaker.js'
 import { describe, type Duration, toMillis } from '../duration.js'
 import { type Disposer, Listeners } from '../events.js'
-import { type Backoff, backoff } from './backoff.js'
+import { type Backoff, checkedBackoff } from './backoff.js'
 
 /** What a recovery manager needs of a breaker. */
 export type RecoverableBreaker = Pick<CircuitBreaker, 'state' | 'onOpen' | 'halfOpen'>
@@ -60,14 +60,17 @@ export class RecoveryManager {
     this.#breaker = breaker
     this.#check = check
     const base = options.base ?? 1000
-    this.#delay = backoff({
-      strategy: 'exponential',
+    this.#delay = checkedBackoff(
+      {
+        strategy: 'exponential',
       base,
       max: options.max ?? 300_000,
       multiplier: options.multiplier ?? 2,
       jitter: options.jitter ?? 0.1,
-      ...(options.random ? { random: options.random } : {}),
-    })
+        ...(options.random ? { random: options.random } : {}),
+      },
+      '',
+    )
     this.#pollMs = toMillis('base', base)
   }
 

@@ -44,7 +44,9 @@ export class TimeoutPolicy implements Policy {
    */
   async execute<R>(fn: (context: CallContext) => R | PromiseLike<R>, options?: PolicyCallOptions): Promise<R> {
     checkFunction('execute', fn)
-    const link = linkedController(checkSignal(options?.signal))
+    const callerSignal = checkSignal(options?.signal)
+    if (callerSignal?.aborted) throw callerSignal.reason
+    const link = linkedController(callerSignal)
     const { controller } = link
     let timedOut: TimeoutError | undefined
     const timer = setTimeout(() => {

@@ -1,0 +1,171 @@
+import test from 'ava'
+import { bulkhead, BulkheadRejectedError, isBulkheadRejectedError } from '../src/index.ts'
+import { deferred, turn } from './timers.ts'
+import { startWorker } from './worker.ts'
+
+let next = 0
+const fresh = () => `bulkhead-${process.pid}-${next++}`
+
+test('runs at most maxConcurrent calls at once and starts queued ones as permits free up', async (t) => {
+  const b = bulkhead(fresh(), { maxConcurrent: 2, maxQueue: 10 })
+  const gates = [0, 1, 2, 3, 4].map(() => deferred<number>())
+  let running = 0
+  let most = 0
+  const calls = gates.map((gate, i) =>
+    b.execute(async () => {
+      most = Math.max(most, ++running)
+      await gate.promise
+      running--
+      return i
+    }),
+  )
+  await turn()
+  t.like(b.stats(), { inUse: 2, queued: 3 })
+  for (const gate of gates) gate.resolve(0)
+  t.deepEqual(await Promise.all(calls), [0, 1, 2, 3, 4])
+  t.is(most, 2)
+  t.like(b.stats(), { inUse: 0, queued: 0, admitted: 5 })
+})
+
+test('the queue serves higher priorities first and equal priorities in order of arrival', async (t) => {
+  const b = bulkhead(fresh(), { maxConcurrent: 1, maxQueue: 10 })
+  const hold = deferred()
+  const holding = b.execute(() => hold.promise)
+  const order: string[] = []
+  const queued = (
+    [
+      ['low-1', 0],
+      ['high-1', 5],
+      ['low-2', 0],
+      ['high-2', 5],
+      ['urgent', 9],
+    ] as const
+  ).map(([label, priority]) => b.execute(async () => void order.push(label), { priority }))
+  await turn()
+  t.is(b.stats().queued, 5)
+  hold.resolve()
+  await Promise.all([holding, ...queued])
+  t.deepEqual(order, ['urgent', 'high-1', 'high-2', 'low-1', 'low-2'])
+})
+
+test('refuses with a branded BulkheadRejectedError when every permit is taken and the queue is full', async (t) => {
+  const name = fresh()
+  const b = bulkhead(name, { maxConcurrent: 1, maxQueue: 1 })
+  const hold = deferred()
+  const holding = b.execute(() => hold.promise)
+  const waiting = b.execute(async () => 'waited')
+  let ran = false
+  const error = await t.throwsAsync(b.execute(async () => (ran = true)), { instanceOf: BulkheadRejectedError })
+  t.true(isBulkheadRejectedError(error))
+  t.like(error, { code: 'ERR_BREAKWATER_BULKHEAD_FULL', bulkhead: name, maxConcurrent: 1, maxQueue: 1 })
+  t.false(ran)
+  t.is(error.stack?.split('\n').length, 1, 'a refusal captures no stack frames')
+  hold.resolve()
+  t.is(await waiting, 'waited')
+  await holding
+  t.like(b.stats(), { rejected: 1, inUse: 0 })
+})
+
+test('a queued call whose signal aborts leaves the queue and the others are still served', async (t) => {
+  const b = bulkhead(fresh(), { maxConcurrent: 1, maxQueue: 5 })
+  const hold = deferred()
+  const holding = b.execute(() => hold.promise)
+  const controller = new AbortController()
+  let abortedRan = false
+  const aborted = b.execute(async () => (abortedRan = true), { signal: controller.signal })
+  const after = b.execute(async () => 'served')
+  await turn()
+  controller.abort(new Error('caller left'))
+  await t.throwsAsync(aborted, { message: 'caller left' })
+  t.like(b.stats(), { queued: 1, cancelled: 1 })
+  hold.resolve()
+  t.is(await after, 'served')
+  await holding
+  t.false(abortedRan)
+  t.like(b.stats(), { inUse: 0, queued: 0 })
+})
+
+test('a permit is released when fn throws, synchronously or not', async (t) => {
+  const b = bulkhead(fresh(), { maxConcurrent: 1 })
+  await t.throwsAsync(
+    b.execute(() => {
+      throw new Error('sync')
+    }),
+    { message: 'sync' },
+  )
+  await t.throwsAsync(b.execute(async () => Promise.reject(new Error('async'))), { message: 'async' })
+  t.is(b.stats().inUse, 0)
+  t.is(await b.execute(() => 'still usable'), 'still usable')
+})
+
+test('one bulkhead limits the whole process: a worker thread queues for the permit the main thread holds', async (t) => {
+  const name = fresh()
+  const main = bulkhead(name, { maxConcurrent: 1, maxQueue: 5 })
+  const hold = deferred()
+  const holding = main.execute(() => hold.promise)
+  const { worker, result } = startWorker<string>(`
+    const b = bw.bulkhead('${name}', { maxConcurrent: 99, maxQueue: 99 })
+    const call = b.execute(async () => 'ran in the worker')
+    parentPort.postMessage('queued ' + b.stats().queued)
+    parentPort.postMessage(await call)
+  `)
+  t.is(await result, 'queued 1', 'the limit is the first creator\'s 1, not the worker\'s 99')
+  const ran = message(worker)
+  t.like(main.stats(), { inUse: 1, queued: 1 })
+  hold.resolve()
+  await holding
+  t.is(await ran, 'ran in the worker', 'woken from the main thread')
+  t.like(main.stats(), { inUse: 0, queued: 0, admitted: 2 })
+})
+
+test('a permit released in a worker thread wakes a call queued in the main thread', async (t) => {
+  const name = fresh()
+  const main = bulkhead(name, { maxConcurrent: 1, maxQueue: 5 })
+  const { worker, result } = startWorker<string>(`
+    const b = bw.bulkhead('${name}', { maxConcurrent: 1, maxQueue: 5 })
+    const held = b.execute(() => new Promise((resolve) => parentPort.once('message', resolve)))
+    parentPort.postMessage('holding')
+    await held
+  `)
+  t.is(await result, 'holding')
+  const mine = main.execute(async () => 'main ran')
+  t.is(main.stats().queued, 1)
+  worker.postMessage('release')
+  t.is(await mine, 'main ran')
+  t.like(main.stats(), { inUse: 0, queued: 0 })
+})
+
+test('a permit meant for a worker thread that has ended goes to the next caller in line', async (t) => {
+  const name = fresh()
+  const main = bulkhead(name, { maxConcurrent: 1, maxQueue: 5 })
+  const hold = deferred()
+  const holding = main.execute(() => hold.promise)
+  const { worker, result } = startWorker<string>(`
+    const b = bw.bulkhead('${name}', { maxConcurrent: 1, maxQueue: 5 })
+    b.execute(async () => 'never', { priority: 9 })
+    parentPort.postMessage('queued first')
+  `)
+  t.is(await result, 'queued first')
+  const mine = main.execute(async () => 'main served', { priority: 0 })
+  await worker.terminate()
+  t.is(main.stats().queued, 2, 'the ended worker is still in the queue')
+  hold.resolve()
+  await holding
+  t.is(await mine, 'main served')
+  t.like(main.stats(), { inUse: 0, queued: 0 })
+})
+
+test('bad bulkhead options name the option and the value', (t) => {
+  t.throws(() => bulkhead(fresh(), { maxConcurrent: 0 }), { instanceOf: RangeError, message: 'maxConcurrent must be a whole number of at least 1, but was 0' })
+  t.throws(() => bulkhead(fresh(), { maxConcurrent: Number.NaN }), { message: 'maxConcurrent must be a whole number of at least 1, but was NaN' })
+  t.throws(() => bulkhead(fresh(), { maxConcurrent: 2, maxQueue: -1 }), { instanceOf: RangeError, message: 'maxQueue must be a whole number of at least 0, but was -1' })
+  t.throws(() => bulkhead(fresh(), { maxConcurrent: 2 ** 21 }), { instanceOf: RangeError, message: 'maxConcurrent must be within 1..=1048576, but was 2097152' })
+  t.throws(() => bulkhead(fresh(), undefined as unknown as { maxConcurrent: number }), { instanceOf: TypeError, message: /^bulkhead options must be an object/ })
+  const b = bulkhead(fresh(), { maxConcurrent: 1 })
+  return t.throwsAsync(b.execute(async () => 1, { priority: 'high' as unknown as number }), { instanceOf: TypeError, message: 'priority must be a number, but was "high"' })
+})
+
+/** The next message `worker` posts. */
+function message<T>(worker: import('node:worker_threads').Worker): Promise<T> {
+  return new Promise((resolve) => worker.once('message', resolve))
+}

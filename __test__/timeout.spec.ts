@@ -1,0 +1,97 @@
+import test from 'ava'
+import { isTimeoutError, timeout, TimeoutError } from '../src/index.ts'
+import { deferred, withFakeTimers } from './timers.ts'
+
+test.serial('cooperative: aborts the signal at the timeout, waits for fn to settle, then rejects', async (t) => {
+  await withFakeTimers(async (timers) => {
+    const policy = timeout('1s', { name: 'quotes' })
+    const work = deferred<string>()
+    let signal: AbortSignal | undefined
+    let settled = false
+    const call = policy.execute((context) => {
+      signal = context.signal
+      return work.promise // ignores the abort on purpose
+    })
+    call.catch(() => {}).finally(() => (settled = true))
+    await timers.tickAsync(999)
+    t.false(signal!.aborted)
+    await timers.tickAsync(1)
+    t.true(signal!.aborted)
+    t.true(isTimeoutError(signal!.reason))
+    t.false(settled, 'still waiting for fn')
+    work.resolve('late')
+    const error = await t.throwsAsync(call, { instanceOf: TimeoutError })
+    t.like(error, { source: 'quotes', timeoutMs: 1000, code: 'ERR_BREAKWATER_TIMEOUT' })
+  })
+})
+
+test.serial('cooperative: fn that stops on the abort rejects with the TimeoutError', async (t) => {
+  await withFakeTimers(async (timers) => {
+    const policy = timeout(50)
+    const call = policy.execute(
+      ({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted fetch')))),
+    )
+    const caught = t.throwsAsync(call, { instanceOf: TimeoutError })
+    await timers.tickAsync(50)
+    await caught
+  })
+})
+
+test.serial('aggressive: rejects at the timeout while fn still runs', async (t) => {
+  await withFakeTimers(async (timers) => {
+    const policy = timeout(100, { strategy: 'aggressive' })
+    const work = deferred<string>()
+    const call = policy.execute(() => work.promise)
+    const caught = t.throwsAsync(call, { instanceOf: TimeoutError })
+    await timers.tickAsync(100)
+    await caught
+    work.reject(new Error('late failure')) // handled: no unhandled rejection
+    t.is(timers.countTimers(), 0)
+  })
+})
+
+test('a result in time passes through, and the caller abort reaches fn', async (t) => {
+  const policy = timeout('10s')
+  t.is(await policy.execute(() => 42), 42)
+  await t.throwsAsync(
+    policy.execute(() => {
+      throw new Error('sync throw')
+    }),
+    { message: 'sync throw' },
+  )
+  const controller = new AbortController()
+  const call = policy.execute(({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))), {
+    signal: controller.signal,
+  })
+  controller.abort(new Error('caller left'))
+  await t.throwsAsync(call, { message: 'caller left' })
+  let ran = false
+  await t.throwsAsync(policy.execute(() => (ran = true), { signal: controller.signal }), { message: 'caller left' })
+  t.false(ran, 'an already aborted call does not start')
+})
+
+test('thousands of calls leave no timer, no listener and no warning behind', async (t) => {
+  const warnings: Error[] = []
+  const onWarning = (w: Error) => warnings.push(w)
+  process.on('warning', onWarning)
+  const controller = new AbortController()
+  const before = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+  for (const strategy of ['cooperative', 'aggressive'] as const) {
+    const policy = timeout('30s', { strategy })
+    for (let i = 0; i < 5000; i++) await policy.execute(async () => i, { signal: controller.signal })
+  }
+  await new Promise((resolve) => setImmediate(resolve))
+  process.off('warning', onWarning)
+  t.deepEqual(
+    warnings.map((w) => w.name),
+    [],
+    'no MaxListenersExceededWarning',
+  )
+  t.is(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length, before, 'no timer left active')
+})
+
+test('bad timeout options name the option and the value', (t) => {
+  t.throws(() => timeout(-1), { instanceOf: RangeError, message: 'timeout must be a finite number of milliseconds of at least 0, but was -1' })
+  t.throws(() => timeout(Number.NaN), { message: /^timeout must be .* but was NaN$/ })
+  t.throws(() => timeout(10, { strategy: 'brutal' as 'aggressive' }), { message: 'strategy must be cooperative or aggressive, but was "brutal"' })
+})

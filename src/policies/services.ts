@@ -68,10 +68,11 @@ export class Services {
     for (const key of Object.keys(options)) {
       if (!known.includes(key)) throw new TypeError(`${key} is not a service option (known: ${known.join(', ')})`)
     }
-    const breaker = this.#registry.getOrCreate(name, options.breaker)
+    // The policies that hold no shared state first, so a bad option among them creates nothing.
     const retrying = options.retry ? retry(options.retry) : undefined
-    const limit = options.bulkhead ? bulkhead(name, options.bulkhead) : undefined
     const bound = options.timeout === undefined ? undefined : timeoutOf(name, options.timeout)
+    const breaker = this.#registry.getOrCreate(name, options.breaker)
+    const limit = options.bulkhead ? bulkhead(name, options.bulkhead) : undefined
     const layers = [retrying, breaker, limit, bound].filter((p): p is NonNullable<typeof p> => p !== undefined)
     const composed = (layers.length === 1 ? breaker : wrap(...(layers as AnyPolicy[]))) as unknown as Composed
     const service = { name, breaker, retry: retrying, bulkhead: limit, composed }

@@ -10,4 +10,6 @@ test('every benchmark case runs, and the breakwater cases go through the breaker
   const { circuitBreaker } = await import('../src/index.ts')
   t.like(circuitBreaker('bench-closed').metrics(), { calls: 2 * BATCH, successes: 2 * BATCH })
   t.like(circuitBreaker('bench-open').metrics(), { rejections: BATCH, state: 'forced_open' })
+  t.like(circuitBreaker('bench-closed-timed').metrics(), { calls: BATCH, successes: BATCH })
+  t.like(circuitBreaker('bench-composed').metrics(), { calls: BATCH, successes: BATCH })
 })

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { isTimeoutError, timeout, TimeoutError } from '../src/index.ts'
+import { circuitBreaker, isTimeoutError, timeout, TimeoutError, wrap } from '../src/index.ts'
 import { deferred, withFakeTimers } from './timers.ts'
 
 test.serial('cooperative: aborts the signal at the timeout, waits for fn to settle, then rejects', async (t) => {
@@ -94,4 +94,43 @@ test('bad timeout options name the option and the value', (t) => {
   t.throws(() => timeout(-1), { instanceOf: RangeError, message: 'timeout must be a finite number of milliseconds of at least 0, but was -1' })
   t.throws(() => timeout(Number.NaN), { message: /^timeout must be .* but was NaN$/ })
   t.throws(() => timeout(10, { strategy: 'brutal' as 'aggressive' }), { message: 'strategy must be cooperative or aggressive, but was "brutal"' })
+})
+
+test.serial('the call signal is made only when fn reads it, and is already aborted if read after the timeout', async (t) => {
+  const Original = globalThis.AbortController
+  let made = 0
+  globalThis.AbortController = class extends Original {
+    constructor() {
+      super()
+      made++
+    }
+  }
+  try {
+    const policy = timeout('1h')
+    const breaker = circuitBreaker(`lazy-signal-${process.pid}`)
+    const timed = circuitBreaker(`lazy-signal-timed-${process.pid}`, { timeout: '1h' })
+    for (let i = 0; i < 100; i++) {
+      await wrap(breaker, policy).execute(() => i)
+      await timed.execute(() => i) // the breaker's own timeout
+    }
+    t.is(made, 0, 'an AbortController costs microseconds: none is made for functions that ignore the signal')
+    t.false(await policy.execute(({ signal }) => signal.aborted))
+    t.is(made, 1)
+  } finally {
+    globalThis.AbortController = Original
+  }
+  await withFakeTimers(async (timers) => {
+    const gate = deferred()
+    let seen: AbortSignal | undefined
+    const call = timeout(10).execute(async (context) => {
+      await gate.promise
+      seen = context.signal
+    })
+    const caught = t.throwsAsync(call, { instanceOf: TimeoutError })
+    await timers.tickAsync(10)
+    gate.resolve()
+    await caught
+    t.true(seen?.aborted)
+    t.true(isTimeoutError(seen?.reason))
+  })
 })

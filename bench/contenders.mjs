@@ -1,8 +1,18 @@
 // Every benchmark case, in one place: the same `async () => 42` through each library.
 // A case's `run` makes BATCH calls, so the harness's own per-op cost is spread over many calls.
-import { circuitBreaker as bwBreaker } from '../dist/index.js'
+import { circuitBreaker as bwBreaker, retry as bwRetry, timeout as bwTimeout, wrap as bwWrap } from '../dist/index.js'
 import OpossumBreaker from 'opossum'
-import { circuitBreaker as ckBreaker, ConsecutiveBreaker, handleAll, SamplingBreaker } from 'cockatiel'
+import {
+  circuitBreaker as ckBreaker,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  handleAll,
+  retry as ckRetry,
+  SamplingBreaker,
+  timeout as ckTimeout,
+  TimeoutStrategy,
+  wrap as ckWrap,
+} from 'cockatiel'
 
 export const BATCH = 100
 const HOUR = 3_600_000
@@ -41,6 +51,7 @@ function batchSync(call) {
 
 export function contenders() {
   const bw = bwBreaker('bench-closed')
+  const bwTimed = bwBreaker('bench-closed-timed', { timeout: '10s' }) // like opossum's default
   const bwOpen = bwBreaker('bench-open')
   bwOpen.forceOpen()
   const opossum = new OpossumBreaker(fn)
@@ -52,10 +63,19 @@ export function contenders() {
   const cockatielOpen = ckBreaker(handleAll, { halfOpenAfter: HOUR, breaker: new ConsecutiveBreaker(5) })
   cockatielOpen.isolate()
   const minimal = new MinimalBreaker()
+  // The same composition in both: up to 2 retries with exponential backoff, a consecutive-failures
+  // breaker, a cooperative 1 h timeout (the timer is set and cleared on every call).
+  const bwComposed = bwWrap(bwRetry({ maxAttempts: 3 }), bwBreaker('bench-composed'), bwTimeout(HOUR))
+  const ckComposed = ckWrap(
+    ckRetry(handleAll, { maxAttempts: 2, backoff: new ExponentialBackoff() }),
+    ckBreaker(handleAll, { halfOpenAfter: HOUR, breaker: new ConsecutiveBreaker(5) }),
+    ckTimeout(HOUR, TimeoutStrategy.Cooperative),
+  )
 
   return [
     { suite: 'closed execute', library: 'bare', case: 'await fn()', run: batch(fn) },
     { suite: 'closed execute', library: 'breakwater', case: 'execute', run: batch(() => bw.execute(fn)) },
+    { suite: 'closed execute', library: 'breakwater', case: 'execute (timeout 10s)', run: batch(() => bwTimed.execute(fn)) },
     { suite: 'closed execute', library: 'opossum', case: 'fire (default)', run: batch(() => opossum.fire()) },
     { suite: 'closed execute', library: 'opossum', case: 'fire (timeout: false)', run: batch(() => opossumNoTimeout.fire()) },
     { suite: 'closed execute', library: 'cockatiel', case: 'execute (ConsecutiveBreaker)', run: batch(() => consecutive.execute(fn)) },
@@ -69,5 +89,9 @@ export function contenders() {
     { suite: 'open rejection', library: 'opossum', case: 'fire, caught', run: batch(() => opossumOpen.fire().catch(swallow)) },
     { suite: 'open rejection', library: 'cockatiel', case: 'execute, caught', run: batch(() => cockatielOpen.execute(fn).catch(swallow)) },
     { suite: 'open rejection', library: 'breakwater', case: 'isCallPermitted (sync check)', run: batchSync(() => bwOpen.isCallPermitted()) },
+
+    { suite: 'composition', library: 'bare', case: 'await fn()', run: batch(fn) },
+    { suite: 'composition', library: 'breakwater', case: 'wrap(retry, breaker, timeout)', run: batch(() => bwComposed.execute(fn)) },
+    { suite: 'composition', library: 'cockatiel', case: 'wrap(retry, breaker, timeout)', run: batch(() => ckComposed.execute(fn)) },
   ]
 }

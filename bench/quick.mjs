@@ -20,7 +20,8 @@ const of = (suite, library, like = '') => ns[cases.findIndex((c) => c.suite === 
 const bare = of('closed execute', 'bare')
 console.log(`node ${process.version}, ${rounds} rounds of ${batches * BATCH} calls per case (first dropped), median ns per call\n`)
 for (const [i, c] of cases.entries()) {
-  const overhead = c.suite === 'closed execute' && c.library !== 'bare' ? `  overhead ${(ns[i] - bare).toFixed(0)} ns` : ''
+  const floor = of(c.suite, 'bare')
+  const overhead = floor !== undefined && c.library !== 'bare' ? `  overhead ${(ns[i] - floor).toFixed(0)} ns` : ''
   console.log(`${`${c.suite}: ${c.library} ${c.case}`.padEnd(64)} ${ns[i].toFixed(0).padStart(6)} ns${overhead}`)
 }
 const over = (library, like) => of('closed execute', library, like) - bare
@@ -30,4 +31,6 @@ console.log(
     `breakwater/cockatiel(Consecutive) ${ratio(over('breakwater'), over('cockatiel', 'Consecutive'))}`,
 )
 const rejected = (library) => of('open rejection', library, 'caught')
+const composed = (library) => of('composition', library) - of('composition', 'bare')
+console.log(`composition overhead: breakwater/cockatiel ${ratio(composed('breakwater'), composed('cockatiel'))}`)
 console.log(`rejection: breakwater/opossum ${ratio(rejected('breakwater'), rejected('opossum'))}, breakwater/cockatiel ${ratio(rejected('breakwater'), rejected('cockatiel'))}`)

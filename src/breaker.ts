@@ -6,7 +6,7 @@ import type { CallPolicy } from './options.js'
 import { decodeTransition, type StateChange, type StateName, STATES } from './state.js'
 import { type LatencyStats, type Metrics, toMetrics } from './metrics.js'
 import type { POLICY_TYPES } from './policies/policy.js'
-import { checkSignal, NEVER_ABORTS } from './signal.js'
+import { checkSignal, LazyAbort, NEVER_ABORTS } from './signal.js'
 
 /** Permits are below 2^24; above, the binding adds `2^24 * transition code`. */
 const TRANSITION_UNIT = 16_777_216
@@ -197,33 +197,30 @@ export class CircuitBreaker<T = unknown> {
     timeoutMs: number | undefined,
   ): Promise<R> {
     const started = this.#startClock()
-    const controller = new AbortController()
+    const call = new LazyAbort()
     let timer: NodeJS.Timeout | undefined
-    let stop: ((reason: unknown) => void) | undefined
-    const stopped = new Promise<never>((_, reject) => (stop = reject))
-    const onCallerAbort = () => {
-      controller.abort(callerSignal!.reason)
-      stop!(callerSignal!.reason)
+    let giveUp: ((reason: unknown) => void) | undefined
+    const abandoned = new Promise<never>((_, reject) => (giveUp = reject))
+    const stop = (reason: unknown) => {
+      call.abort(reason)
+      giveUp!(reason)
     }
+    const onCallerAbort = () => stop(callerSignal!.reason)
     try {
       if (callerSignal?.aborted) throw callerSignal.reason
       callerSignal?.addEventListener('abort', onCallerAbort, { once: true })
       if (timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          const error = new TimeoutError(this.#name, timeoutMs)
-          controller.abort(error)
-          stop!(error)
-        }, timeoutMs)
+        timer = setTimeout(() => stop(new TimeoutError(this.#name, timeoutMs)), timeoutMs)
         timer.unref()
       }
-      const result = await Promise.race([fn({ signal: controller.signal }), stopped])
+      const result = await Promise.race([fn(call), abandoned])
       return this.#succeeded(permit, started, result)
     } catch (error) {
       return this.#failed(permit, this.#classify(error, callerSignal), started, error)
     } finally {
       clearTimeout(timer)
       callerSignal?.removeEventListener('abort', onCallerAbort)
-      stopped.catch(() => {}) // a race that was not lost must not leave an unhandled rejection
+      abandoned.catch(() => {}) // a race that was not lost must not leave an unhandled rejection
     }
   }
 

@@ -36,17 +36,29 @@ export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void
 }
 
 /**
- * A controller whose signal also aborts when `parent` does; `dispose()` removes the link, so no
- * listener outlives the call.
+ * A call's context whose `signal` is made only when read: an AbortController costs microseconds
+ * to make (about 2.8 µs on Node 20, ten times a whole breaker call), and most functions never
+ * look at the signal. `abort` reaches the signal if it was made, or makes it already aborted.
  */
-export function linkedController(parent: AbortSignal | undefined): { controller: AbortController; dispose(): void } {
-  const controller = new AbortController()
-  if (!parent) return { controller, dispose() {} }
-  if (parent.aborted) {
-    controller.abort(parent.reason)
-    return { controller, dispose() {} }
+export class LazyAbort {
+  #controller: AbortController | undefined
+  #aborted = false
+  #reason: unknown
+
+  /** The call's signal; aborted already if `abort` came first. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController()
+      if (this.#aborted) this.#controller.abort(this.#reason)
+    }
+    return this.#controller.signal
   }
-  const onAbort = () => controller.abort(parent.reason)
-  parent.addEventListener('abort', onAbort, { once: true })
-  return { controller, dispose: () => parent.removeEventListener('abort', onAbort) }
+
+  /** Aborts the signal with `reason` (once; later calls change nothing). */
+  abort(reason: unknown): void {
+    if (this.#aborted) return
+    this.#aborted = true
+    this.#reason = reason
+    this.#controller?.abort(reason)
+  }
 }

@@ -1,7 +1,7 @@
 import type { CallContext } from '../breaker.js'
 import { describe, type Duration, toMillis } from '../duration.js'
 import { TimeoutError } from '../errors.js'
-import { checkSignal, linkedController } from '../signal.js'
+import { checkSignal, LazyAbort } from '../signal.js'
 import { checkFunction, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
 
 /** How a timeout policy ends a call that runs too long. */
@@ -44,34 +44,35 @@ export class TimeoutPolicy implements Policy {
    */
   async execute<R>(fn: (context: CallContext) => R | PromiseLike<R>, options?: PolicyCallOptions): Promise<R> {
     checkFunction('execute', fn)
-    const callerSignal = checkSignal(options?.signal)
-    if (callerSignal?.aborted) throw callerSignal.reason
-    const link = linkedController(callerSignal)
-    const { controller } = link
+    const caller = checkSignal(options?.signal)
+    if (caller?.aborted) throw caller.reason
+    const call = new LazyAbort()
     let timedOut: TimeoutError | undefined
-    const timer = setTimeout(() => {
-      timedOut = new TimeoutError(this.#name, this.#ms)
-      controller.abort(timedOut)
-    }, this.#ms)
+    let giveUp: ((reason: unknown) => void) | undefined
+    const abandoned = this.#aggressive ? new Promise<never>((_, reject) => (giveUp = reject)) : undefined
+    const stop = (reason: unknown) => {
+      call.abort(reason)
+      giveUp?.(reason)
+    }
+    const onCallerAbort = () => stop(caller!.reason)
+    caller?.addEventListener('abort', onCallerAbort, { once: true })
+    const timer = setTimeout(() => stop((timedOut = new TimeoutError(this.#name, this.#ms))), this.#ms)
     timer.unref() // the call's own work keeps the process alive, never this timer
     try {
-      const running = start(fn, { signal: controller.signal })
-      if (!this.#aggressive) {
-        const result = await running.catch((error: unknown) => {
-          throw timedOut ?? error
-        })
-        if (timedOut) throw timedOut
-        return result
+      const running = start(fn, call)
+      if (abandoned) {
+        running.catch(() => {}) // may settle after we gave up: nobody is left to handle it
+        return await Promise.race([running, abandoned])
       }
-      running.catch(() => {}) // settles after we gave up: nobody is left to handle it
-      const abandoned = new Promise<never>((_, reject) => {
-        if (controller.signal.aborted) reject(controller.signal.reason)
-        controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true })
+      const result = await running.catch((error: unknown) => {
+        throw timedOut ?? error
       })
-      return await Promise.race([running, abandoned])
+      if (timedOut) throw timedOut
+      return result
     } finally {
       clearTimeout(timer)
-      link.dispose()
+      caller?.removeEventListener('abort', onCallerAbort)
+      abandoned?.catch(() => {})
     }
   }
 }

@@ -1,4 +1,5 @@
 import type { CallContext } from '../breaker.js'
+import { NEVER_ABORTS } from '../signal.js'
 import { type AnyPolicy, checkFunction, type ContextOf, type FallbackOf, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
 
 /** `A | B` to `A & B`. */
@@ -6,6 +7,24 @@ type Intersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: 
 
 /** The context every policy of `P` adds, merged. */
 export type MergedContext<P extends readonly AnyPolicy[]> = Intersection<ContextOf<P[number]>> & object
+
+/**
+ * What `fn` gets from a wrap: every layer's fields, and the innermost layer's signal, read only
+ * when `fn` reads it (a timeout's signal costs microseconds to make; see `LazyAbort`).
+ */
+class WrapContext {
+  #layer: CallContext = { signal: NEVER_ABORTS }
+
+  get signal(): AbortSignal {
+    return this.#layer.signal
+  }
+
+  /** Adds `layer`'s fields (its signal stays unread) and makes it the innermost. */
+  static enter(context: WrapContext, layer: CallContext): void {
+    for (const key in layer) if (key !== 'signal') (context as unknown as Record<string, unknown>)[key] = (layer as unknown as Record<string, unknown>)[key]
+    context.#layer = layer
+  }
+}
 
 /** Policies run one inside the other. Make one with `wrap()`. */
 export class WrappedPolicy<Context extends object, Fallback> implements Policy<Context, Fallback> {
@@ -29,12 +48,12 @@ export class WrappedPolicy<Context extends object, Fallback> implements Policy<C
     checkFunction('execute', fn)
     const policies = this.#policies
     const last = policies.length - 1
-    const context: Record<string, unknown> = {}
+    const context = new WrapContext()
     const step = (i: number, signal: AbortSignal | undefined): Promise<unknown> =>
       policies[i]!.execute(
         (layer: CallContext) => {
-          Object.assign(context, layer)
-          return i === last ? fn(context as Context & CallContext) : step(i + 1, layer.signal)
+          WrapContext.enter(context, layer)
+          return i === last ? fn(context as unknown as Context & CallContext) : step(i + 1, layer.signal)
         },
         { signal },
       )
@@ -44,7 +63,8 @@ export class WrappedPolicy<Context extends object, Fallback> implements Policy<C
 
 /**
  * Composes policies, outermost first: `wrap(retry, breaker, timeout)` retries calls that go
- * through the breaker, each bounded by the timeout.
+ * through the breaker, each bounded by the timeout. Put a timeout innermost: its signal is then
+ * made only if `fn` reads it (an outer policy's signal is read by the policies inside it).
  *
  * @example
  * import { circuitBreaker, retry, timeout, wrap } from 'breakwater'

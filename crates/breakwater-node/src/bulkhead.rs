@@ -124,7 +124,10 @@ impl NativeBulkhead {
             priority,
             Box::new(move |ticket, permit| {
                 // Not Ok when the queuing thread has ended: the permit then goes to the next caller.
-                wake.call((ticket as f64, permit as f64).into(), ThreadsafeFunctionCallMode::NonBlocking) == Status::Ok
+                wake.call(
+                    (ticket as f64, permit as f64).into(),
+                    ThreadsafeFunctionCallMode::NonBlocking,
+                ) == Status::Ok
             }),
         );
         Ok(match admission {

@@ -1,7 +1,7 @@
 import type { CallContext } from '../breaker.js'
 import { describe } from '../duration.js'
 import { BulkheadRejectedError, fromNative } from '../errors.js'
-import { NativeBulkhead } from '../native.js'
+import { NativeBulkhead, type NativeBulkheadStats } from '../native.js'
 import { checkSignal, NEVER_ABORTS } from '../signal.js'
 import { whole } from './check.js'
 import { checkFunction, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
@@ -20,16 +20,8 @@ export interface BulkheadCallOptions extends PolicyCallOptions {
   priority?: number
 }
 
-/** What a bulkhead is doing, process-wide. */
-export interface BulkheadStats {
-  maxConcurrent: number
-  maxQueue: number
-  inUse: number
-  queued: number
-  admitted: number
-  rejected: number
-  cancelled: number
-}
+/** What a bulkhead is doing, process-wide: permits in all and in use, queue length and use, totals. */
+export type BulkheadStats = NativeBulkheadStats
 
 /**
  * One thread's link to a named native bulkhead: the queued callers of this thread, woken by

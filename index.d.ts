@@ -47,6 +47,11 @@ export declare class NativeBreaker {
   forceOpen(forMs?: number | undefined | null): number
   /** Open or forced open -> half-open now (a health check passed); returns the transition code. */
   halfOpen(): number
+  /**
+   * Forced open for `forMs` because the dependency asked callers to wait (reason `retry_after`);
+   * an existing forced-open deadline is only ever moved later. Returns the transition code.
+   */
+  holdOff(forMs: number): number
   /** Whether two handles are the same breaker. */
   isSame(other: NativeBreaker): boolean
 }

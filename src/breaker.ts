@@ -363,6 +363,20 @@ export class CircuitBreaker<T = unknown> {
     return code !== 0
   }
 
+  /**
+   * Refuses calls for `duration` because the dependency asked callers to wait (an HTTP
+   * `Retry-After`, say): forced open with reason `retry_after`, then probes. Never shortens a
+   * longer wait, and leaves a disabled breaker alone. Returns whether the state changed.
+   *
+   * @example
+   * if (response.status === 429) marketData.holdOff(Number(response.headers.get('retry-after')) * 1000)
+   */
+  holdOff(duration: Duration): boolean {
+    const code = this.#native.holdOff(toMillis('holdOff duration', duration))
+    this.#announce(code)
+    return code !== 0
+  }
+
   /** Closes the breaker and forgets its window, consecutive failures and backoff. */
   reset(): void {
     this.#announce(this.#native.reset())

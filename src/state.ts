@@ -18,6 +18,7 @@ export type ReasonName =
   | 'manual'
   | 'remote'
   | 'health_check'
+  | 'retry_after'
 
 /** One change of state. */
 export interface StateChange {

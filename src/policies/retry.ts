@@ -22,7 +22,10 @@ export interface RetryOptions {
    * dependency that asked for less)
    */
   retryOn?: (error: unknown) => boolean
-  /** Retry a `BrokenCircuitError` too, waiting at least its `retryAfterMs`. @default false */
+  /**
+   * Retry a `BrokenCircuitError` too. Any error that carries a `retryAfterMs` (a refusal, an
+   * `HttpError` of a 429 or 503 with `Retry-After`) is retried no sooner than that. @default false
+   */
   retryBrokenCircuit?: boolean
   /** A shared budget, or options for one of its own; `false`: no budget. @default 10 % of calls, at least 1 per second */
   budget?: RetryBudget | RetryBudgetOptions | false
@@ -129,7 +132,9 @@ export class RetryPolicy implements Policy<RetryContext> {
     }
     if (attempt >= this.#maxAttempts) return 'max_attempts'
     let delay = this.#delay(attempt, previous)
-    if (broken) delay = Math.max(delay, error.retryAfterMs!)
+    // The dependency said when to come back (a refusal's or an HTTP Retry-After's retryAfterMs).
+    const asked = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs
+    if (typeof asked === 'number' && asked > delay) delay = asked
     if (this.#deadlineMs !== undefined && performance.now() + delay - started > this.#deadlineMs) return 'deadline'
     if (this.#budget && !this.#budget.tryRetry()) {
       this.#stats.budgetExhausted += 1

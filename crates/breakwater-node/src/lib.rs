@@ -122,6 +122,19 @@ impl NativeBreaker {
         transition_code(self.inner.half_open(Reason::HealthCheck))
     }
 
+    /// Forced open for `forMs` because the dependency asked callers to wait (reason `retry_after`);
+    /// an existing forced-open deadline is only ever moved later. Returns the transition code.
+    #[napi(catch_unwind)]
+    pub fn hold_off(&self, for_ms: f64) -> napi::Result<f64> {
+        let wait = millis("holdOff duration", for_ms)?;
+        let deadline = self
+            .inner
+            .clock()
+            .now_nanos()
+            .saturating_add(wait.as_nanos().min(u64::MAX as u128) as u64);
+        Ok(transition_code(self.inner.hold_off_until(deadline)))
+    }
+
     /// Whether two handles are the same breaker.
     #[napi(catch_unwind)]
     pub fn is_same(&self, other: &NativeBreaker) -> bool {

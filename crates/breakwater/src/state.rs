@@ -98,11 +98,13 @@ pub enum Reason {
     Remote,
     /// Open -> HalfOpen: a health check found the dependency well before the open duration passed.
     HealthCheck,
+    /// -> ForcedOpen: the dependency asked callers to wait (an HTTP `Retry-After`, say).
+    RetryAfter,
 }
 
 impl Reason {
     /// Every reason, in declaration order.
-    pub const ALL: [Reason; 13] = [
+    pub const ALL: [Reason; 14] = [
         Reason::ConsecutiveFailures,
         Reason::FailureRate,
         Reason::SlowCallRate,
@@ -116,6 +118,7 @@ impl Reason {
         Reason::Manual,
         Reason::Remote,
         Reason::HealthCheck,
+        Reason::RetryAfter,
     ];
 
     /// The reason's name in snake case.
@@ -134,6 +137,7 @@ impl Reason {
             Reason::Manual => "manual",
             Reason::Remote => "remote",
             Reason::HealthCheck => "health_check",
+            Reason::RetryAfter => "retry_after",
         }
     }
 }

@@ -176,6 +176,30 @@ impl Breaker {
         self.force(State::ForcedOpen, deadline_ms, reason)
     }
 
+    /// Refuses calls until `deadline_nanos` of the breaker's clock because the dependency asked
+    /// callers to wait ([`Reason::RetryAfter`], an HTTP `Retry-After`, say). Unlike
+    /// [`force_open_until`](Breaker::force_open_until) it only ever makes the wait longer: an
+    /// open breaker whose deadline is later, or a disabled one, is left as it is.
+    ///
+    /// ```
+    /// use breakwater::{Breaker, Clock, Config, Reason, State};
+    ///
+    /// let breaker = Breaker::new("quotes", Config::default())?;
+    /// let until = breaker.clock().now_nanos() + 2_000_000_000;
+    /// let t = breaker.hold_off_until(until).unwrap();
+    /// assert_eq!((t.to, t.reason), (State::ForcedOpen, Reason::RetryAfter));
+    /// assert!(breaker.hold_off_until(until - 1_000_000_000).is_none(), "never shortened");
+    /// # Ok::<(), breakwater::ConfigError>(())
+    /// ```
+    pub fn hold_off_until(&self, deadline_nanos: u64) -> Option<Transition> {
+        let word = self.load();
+        let later = word.state().is_open() && word.deadline_ms() >= deadline_nanos / NANOS_PER_MS;
+        if later || word.state() == State::Disabled {
+            return None;
+        }
+        self.force_open_until(Some(deadline_nanos), Reason::RetryAfter)
+    }
+
     /// Open or forced open -> half-open now, giving `reason`: traffic resumes with probes before
     /// the open duration has passed, as when a health check found the dependency well again
     /// ([`Reason::HealthCheck`]). In any other state nothing changes and `None` is returned.

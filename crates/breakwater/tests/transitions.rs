@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use breakwater::{is_legal, Backoff, Config, Outcome, Permit, Reason, State};
+use breakwater::{is_legal, Backoff, Clock, Config, Outcome, Permit, Reason, State};
 use common::*;
 
 fn config() -> Config {
@@ -86,6 +86,9 @@ const ACTIONS: &[(&str, Action)] = &[
     }),
     ("remote force open", |r, _| {
         r.breaker.force_open_until(Some(1), Reason::Remote);
+    }),
+    ("the dependency asks to wait", |r, _| {
+        r.breaker.hold_off_until(r.clock.now_nanos() + 5_000_000_000);
     }),
     ("a health check passes", |r, _| {
         r.breaker.half_open(Reason::HealthCheck);
@@ -199,5 +202,26 @@ fn a_passed_health_check_half_opens_an_open_breaker_before_its_time() {
         closed.breaker.half_open(Reason::HealthCheck),
         None,
         "nothing to resume from"
+    );
+}
+
+#[test]
+fn a_retry_after_forces_open_but_never_shortens_a_longer_wait() {
+    let (r, _) = in_state(State::Closed);
+    let now = r.clock.now_nanos();
+    let t = r.breaker.hold_off_until(now + secs(2).as_nanos() as u64).unwrap();
+    assert_eq!((t.to, t.reason), (State::ForcedOpen, Reason::RetryAfter));
+    assert_eq!(r.breaker.try_acquire().unwrap_err().retry_after, Some(secs(2)));
+    assert!(r.breaker.hold_off_until(now + secs(1).as_nanos() as u64).is_none());
+    assert_eq!(r.breaker.try_acquire().unwrap_err().retry_after, Some(secs(2)));
+    r.breaker.force_open(None);
+    assert!(
+        r.breaker.hold_off_until(now + secs(9).as_nanos() as u64).is_none(),
+        "forced open until reset stays so"
+    );
+    r.breaker.disable();
+    assert!(
+        r.breaker.hold_off_until(now + secs(9).as_nanos() as u64).is_none(),
+        "disabled lets everything through"
     );
 }

@@ -34,3 +34,16 @@ export { services, Services, type Service, type ServiceHealth, type ServiceOptio
 export { tradingPause, type TradingPauseOptions } from './policies/trading.js'
 export { api, ApiClient, isApiFailure, type ApiOptions, type ApiRequest, type RequestOptions } from './adapters/api.js'
 export { HttpError, isHttpError } from './adapters/http-error.js'
+export {
+  database,
+  isTransientDatabaseError,
+  PgDatabase,
+  SqliteDatabase,
+  type DatabaseOptions,
+  type PgClientLike,
+  type PgClientOf,
+  type PgPoolLike,
+  type PgResult,
+  type QueryOptions,
+  type SqliteLike,
+} from './adapters/database.js'

@@ -1,0 +1,191 @@
+import test from 'ava'
+import Sqlite from 'better-sqlite3'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+import { database, isBrokenCircuitError, isTimeoutError, isTransientDatabaseError, Registry } from '../src/index.ts'
+import { FakeClock } from '../src/testing.ts'
+import { startPostgres, type TestPostgres } from './servers/postgres.ts'
+import { withFakeTimers } from './timers.ts'
+
+let server: TestPostgres
+let pool: pg.Pool
+test.before(async () => {
+  server = await startPostgres()
+  pool = new pg.Pool({ connectionString: server.connectionString, max: 4, connectionTimeoutMillis: 5000 })
+  await pool.query('create table accounts (id int primary key, cash int not null check (cash >= 0))')
+  await pool.query('insert into accounts values (1, 100), (2, 0)')
+})
+test.after.always(async () => {
+  await pool?.end().catch(() => undefined)
+  server?.destroy()
+})
+
+let next = 0
+const rig = (options: Parameters<typeof database>[2] = {}) => {
+  const clock = new FakeClock()
+  return { clock, db: database(`db-${next++}`, pool, { registry: new Registry({ clock }), ...options }) }
+}
+
+test.serial('queries return pg result objects; syntax and constraint errors are not failures', async (t) => {
+  const { db } = rig({ breaker: { consecutiveFailures: 2 } })
+  const { rows, rowCount } = await db.query<{ cash: number }>('select cash from accounts where id = $1', [1])
+  t.deepEqual(rows, [{ cash: 100 }])
+  t.is(rowCount, 1)
+  for (const sql of ['selec 1', 'select * from no_such_table', 'insert into accounts values (1, 5)', "update accounts set cash = -1 where id = 1"]) {
+    const error = await db.query(sql).catch((e) => e)
+    t.is(typeof error.code, 'string', `${sql}: ${error.message}`)
+    t.false(isTransientDatabaseError(error), `${error.code} is the caller's mistake`)
+  }
+  t.is(db.breaker.state, 'closed')
+  t.like(db.breaker.metrics(), { failures: 0, successes: 5 })
+})
+
+test.serial('a transaction commits, or rolls back when its code or a statement fails', async (t) => {
+  const { db } = rig()
+  await db.transaction(async (client) => {
+    await client.query('update accounts set cash = cash - 30 where id = 1')
+    await client.query('update accounts set cash = cash + 30 where id = 2')
+  })
+  const cash = async () => (await pool.query('select id, cash from accounts order by id')).rows
+  t.deepEqual(await cash(), [{ id: 1, cash: 70 }, { id: 2, cash: 30 }])
+  await t.throwsAsync(
+    db.transaction(async (client) => {
+      await client.query('update accounts set cash = cash - 30 where id = 1')
+      throw new Error('risk check failed')
+    }),
+    { message: 'risk check failed' },
+  )
+  const violation = await db
+    .transaction(async (client) => {
+      await client.query('update accounts set cash = cash + 500 where id = 2')
+      await client.query('update accounts set cash = cash - 500 where id = 1') // check constraint
+    })
+    .catch((e) => e)
+  t.is(violation.code, '23514')
+  t.deepEqual(await cash(), [{ id: 1, cash: 70 }, { id: 2, cash: 30 }], 'both rolled back')
+  t.like(db.breaker.metrics(), { failures: 0 }, 'neither is the database failing')
+  t.is(pool.idleCount + pool.waitingCount, pool.totalCount, 'every connection went back')
+})
+
+test.serial('a deadlock is a failure of the database (and so is a serialization failure)', async (t) => {
+  t.true(isTransientDatabaseError(Object.assign(new Error('could not serialize access'), { code: '40001' })))
+  const { db } = rig()
+  const other = await pool.connect()
+  try {
+    await other.query("set deadlock_timeout = '10s'") // so the adapter's session is the one that detects it
+    await other.query('begin')
+    await other.query('update accounts set cash = cash where id = 1')
+    let crossing: Promise<unknown> | undefined
+    const error = await db
+      .transaction(async (client) => {
+        await client.query("set local deadlock_timeout = '50ms'")
+        await client.query('update accounts set cash = cash where id = 2')
+        crossing = other.query('update accounts set cash = cash where id = 2') // waits for us
+        await client.query('update accounts set cash = cash where id = 1') // waits for it: deadlock
+      })
+      .catch((e) => e)
+    await crossing
+    t.is(error.code, '40P01')
+    t.like(db.breaker.metrics(), { failures: 1 })
+  } finally {
+    await other.query('rollback').catch(() => undefined)
+    other.release()
+  }
+})
+
+test.serial('a timed-out query is a failure and a timeout; its connection is closed, not reused', async (t) => {
+  await withFakeTimers(async (timers) => {
+    const { db } = rig({ timeout: '1s' })
+    const call = db.query("select pg_sleep(30), 'timeout test'")
+    const caught = t.throwsAsync(call)
+    while (pool.idleCount === pool.totalCount) await new Promise((resolve) => setImmediate(resolve)) // checked out
+    const open = pool.totalCount
+    await timers.tickAsync(1000)
+    t.true(isTimeoutError(await caught))
+    t.like(db.breaker.metrics(), { failures: 1, timeouts: 1 })
+    t.is(pool.totalCount, open - 1, 'the connection left the pool')
+  })
+  await pool.query("select pg_terminate_backend(pid) from pg_stat_activity where query like '%timeout test%' and pid <> pg_backend_pid()")
+})
+
+test.serial('a transaction that times out is never committed', async (t) => {
+  await withFakeTimers(async (timers) => {
+    const { db } = rig({ timeout: '1s' })
+    let updated = false
+    const call = db.transaction(async (client) => {
+      await client.query('update accounts set cash = cash + 1000 where id = 2')
+      updated = true
+      await client.query("select pg_sleep(30), 'transaction timeout test'")
+    })
+    const caught = t.throwsAsync(call)
+    while (!updated) await new Promise((resolve) => setImmediate(resolve))
+    await timers.tickAsync(1000)
+    t.true(isTimeoutError(await caught))
+  })
+  await pool.query("select pg_terminate_backend(pid) from pg_stat_activity where query like '%transaction timeout test%' and pid <> pg_backend_pid()")
+  t.deepEqual((await pool.query('select cash from accounts where id = 2')).rows, [{ cash: 30 }])
+})
+
+test.serial('a server restart mid-run opens the breaker, refusals never touch the pool, and it closes again', async (t) => {
+  const { clock, db } = rig({ breaker: { consecutiveFailures: 2, openFor: '5s', halfOpenSuccesses: 1 } })
+  t.deepEqual((await db.query('select 1 as one')).rows, [{ one: 1 }])
+  server.stop()
+  try {
+    for (let i = 0; i < 2; i++) {
+      const error = await db.query('select 1').catch((e) => e)
+      t.true(isTransientDatabaseError(error), `${error.code ?? ''} ${error.message}`)
+    }
+    t.is(db.breaker.state, 'open')
+    const connects = pool.totalCount
+    const refused = await db.query('select 1').catch((e) => e)
+    t.true(isBrokenCircuitError(refused))
+    t.is(pool.totalCount, connects, 'the refused call took no connection')
+  } finally {
+    server.start()
+  }
+  clock.advance('5s')
+  t.deepEqual((await db.query('select 2 as two')).rows, [{ two: 2 }])
+  t.is(db.breaker.state, 'closed')
+})
+
+test('sqlite: queries and writes, busy is a failure, syntax and constraint errors are not', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'breakwater-sqlite-'))
+  const file = join(dir, 'ledger.db')
+  const writer = new Sqlite(file)
+  const other = new Sqlite(file, { timeout: 0 })
+  try {
+    writer.exec('create table fills (id integer primary key, symbol text not null unique)')
+    const ledger = database(`sqlite-${next++}`, other, { registry: new Registry(), breaker: { consecutiveFailures: 1 } })
+    t.like(await ledger.query("insert into fills (symbol) values ('AAPL')"), { changes: 1 })
+    t.deepEqual(await ledger.query<{ symbol: string }[]>('select symbol from fills where id = ?', [1]), [{ symbol: 'AAPL' }])
+    for (const sql of ['selec 1', "insert into fills (symbol) values ('AAPL')"]) {
+      const error = await ledger.query(sql).catch((e) => e)
+      t.false(isTransientDatabaseError(error), error.code)
+    }
+    t.is(ledger.breaker.state, 'closed')
+    await t.throwsAsync(ledger.transaction((db) => {
+      db.prepare("insert into fills (symbol) values ('MSFT')").run()
+      throw new Error('changed my mind')
+    }), { message: 'changed my mind' })
+    t.deepEqual(other.prepare('select count(*) as n from fills').get(), { n: 1 }, 'rolled back')
+    writer.exec('begin immediate') // holds the write lock
+    const busy = await ledger.query("insert into fills (symbol) values ('TSLA')").catch((e) => e)
+    t.is(busy.code, 'SQLITE_BUSY')
+    t.is(ledger.breaker.state, 'open')
+    writer.exec('rollback')
+  } finally {
+    writer.close()
+    other.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('what is not a database client is refused with what was expected', (t) => {
+  t.throws(() => database('x', {} as never), {
+    instanceOf: TypeError,
+    message: 'database needs a pg Pool (with query and connect) or a better-sqlite3 Database (with prepare and exec), but was given an object',
+  })
+  t.throws(() => database('x', null as never), { instanceOf: TypeError })
+})

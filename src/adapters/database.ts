@@ -1,0 +1,246 @@
+import type { CircuitBreaker } from '../breaker.js'
+import { describe, type Duration } from '../duration.js'
+import { isTimeoutError } from '../errors.js'
+import type { BreakerOptions } from '../options.js'
+import { type Registry, registry as processWide } from '../registry.js'
+
+/** How a database adapter judges and bounds calls. */
+export interface DatabaseOptions {
+  /** Bound on every query and transaction; counted as a failure and a timeout. @default '30s' */
+  timeout?: Duration
+  /** The breaker's options. @default breaker defaults */
+  breaker?: BreakerOptions
+  /** Whether an error counts against the database. @default `isTransientDatabaseError` */
+  isFailure?: (error: unknown) => boolean
+  /** Where the breaker lives. @default the process-wide registry */
+  registry?: Registry
+}
+
+/** Per-call options. */
+export interface QueryOptions {
+  /** Aborting it abandons the call; not counted against the database. */
+  signal?: AbortSignal
+}
+
+/** The part of a `pg` Pool the adapter uses (a `pg.Pool` fits). */
+export interface PgPoolLike {
+  query(text: string, values?: unknown[]): Promise<unknown>
+  connect(): Promise<PgClientLike>
+  on(event: 'error', listener: (error: Error) => void): unknown
+  listenerCount(event: 'error'): number
+}
+
+/** The part of a `pg` pool client the adapter uses. */
+export interface PgClientLike {
+  query(text: string, values?: unknown[]): Promise<unknown>
+  release(error?: Error | boolean): void
+}
+
+/** The part of a `better-sqlite3` Database the adapter uses. */
+export interface SqliteLike {
+  prepare(sql: string): { reader: boolean; all(...params: unknown[]): unknown[]; run(...params: unknown[]): unknown }
+  exec(sql: string): unknown
+}
+
+/** The client type a `pg` pool's `connect()` resolves to (its `PoolClient`). */
+export type PgClientOf<P> = P extends { connect(): Promise<infer C>; connect(callback: never): void }
+  ? C
+  : P extends { connect(): Promise<infer C> }
+    ? C
+    : never
+
+/** `pg`'s result object, as returned by the driver (fields named here for typing). */
+export interface PgResult<Row> {
+  rows: Row[]
+  rowCount: number | null
+  command: string
+}
+
+/** SQLSTATE classes and codes that mean the server is unwell, not that the query was wrong. */
+const TRANSIENT_SQLSTATE = /^(08|53|58|XX)|^(40001|40P01|55P03|57014|57P01|57P02|57P03)$/
+/** SQLite result codes that mean the database is busy or broken, not that the statement was wrong. */
+const TRANSIENT_SQLITE = /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL|NOMEM|PROTOCOL|CORRUPT|NOTADB)/
+/** What `pg` says, without a code, when a connection dies or cannot be had. */
+const PG_CONNECTION = /connection terminated|connection error|not queryable|timeout exceeded when trying to connect/i
+
+/**
+ * The default judgement. Failures: connection errors, timeouts, and transient server errors
+ * (SQLSTATE classes 08, 53, 58, XX; 40001 serialization failure, 40P01 deadlock, 55P03 lock not
+ * available, 57014 statement timeout, 57P01-03 shutdown; `SQLITE_BUSY`, `SQLITE_LOCKED`, I/O and
+ * corruption). Not failures: syntax errors, constraint violations and every other SQLSTATE (the
+ * caller's mistake), and errors a transaction's own code throws.
+ */
+export function isTransientDatabaseError(error: unknown): boolean {
+  if (isTimeoutError(error)) return true
+  const code = (error as { code?: unknown } | null)?.code
+  if (typeof code === 'string') {
+    if (code.startsWith('SQLITE_')) return TRANSIENT_SQLITE.test(code)
+    if (/^[0-9A-Z]{5}$/.test(code)) return TRANSIENT_SQLSTATE.test(code)
+    return /^E[A-Z]+$/.test(code) // a system error of the connection: ECONNREFUSED, ECONNRESET ...
+  }
+  return error instanceof Error && PG_CONNECTION.test(error.message)
+}
+
+/** Whether `error` says the connection itself is gone (so it must not return to the pool). */
+function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  if (typeof code === 'string') return /^08|^57P0[123]$|^E[A-Z]+$/.test(code)
+  return error instanceof Error && PG_CONNECTION.test(error.message)
+}
+
+abstract class Database {
+  /** The database's breaker (process-wide, by name). */
+  readonly breaker: CircuitBreaker
+
+  constructor(name: string, options: DatabaseOptions) {
+    if (options === null || typeof options !== 'object') throw new TypeError(`database options must be an object, but was ${describe(options)}`)
+    this.breaker = (options.registry ?? processWide).getOrCreate(name, {
+      ...options.breaker,
+      timeout: options.timeout ?? '30s',
+      isFailure: options.isFailure ?? isTransientDatabaseError,
+    })
+  }
+}
+
+/** A `pg` pool behind a breaker. Make one with `database()`. */
+export class PgDatabase<P extends PgPoolLike> extends Database {
+  readonly #pool: P
+
+  /** @internal Made by `database()`. */
+  constructor(name: string, pool: P, options: DatabaseOptions) {
+    super(name, options)
+    this.#pool = pool
+    // An idle client whose server goes away makes the pool emit 'error'; unheard, that ends the process.
+    if (pool.listenerCount('error') === 0) {
+      pool.on('error', (e) => process.emitWarning(`idle database connection of ${name} failed: ${e.message}`, { code: 'BREAKWATER_DB_IDLE' }))
+    }
+  }
+
+  /**
+   * Runs one statement on a pooled connection and resolves to pg's result. A refused call takes
+   * no connection; an aborted or timed-out one closes its connection instead of returning it to
+   * the pool (the server ends the statement when it notices the client is gone: set
+   * `statement_timeout` or `client_connection_check_interval` to bound that on the server).
+   *
+   * @example
+   * const { rows } = await tradingDb.query<{ qty: number }>('select qty from positions where symbol = $1', ['AAPL'])
+   */
+  query<Row = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<PgResult<Row>> {
+    return this.breaker.execute(({ signal }) => this.#withClient(signal, (client) => client.query(sql, params) as Promise<PgResult<Row>>), options)
+  }
+
+  /**
+   * Runs `fn` in a transaction on one connection: BEGIN, `fn(client)`, COMMIT; ROLLBACK when
+   * `fn` throws, a statement fails, or the call times out or aborts (then the connection is
+   * closed, and the server rolls the transaction back). `fn` gets pg's own client.
+   *
+   * @example
+   * await tradingDb.transaction(async (client) => {
+   *   await client.query('update accounts set cash = cash - $1 where id = $2', [cost, id])
+   *   await client.query('insert into fills (account, cost) values ($1, $2)', [id, cost])
+   * })
+   */
+  transaction<T>(fn: (client: PgClientOf<P>) => Promise<T>, options?: QueryOptions): Promise<T> {
+    if (typeof fn !== 'function') return Promise.reject(new TypeError(`transaction needs a function, but was given ${describe(fn)}`))
+    return this.breaker.execute(
+      ({ signal }) =>
+        this.#withClient(signal, async (client, broken) => {
+          await client.query('BEGIN')
+          try {
+            const result = await fn(client as PgClientOf<P>)
+            if (signal.aborted) throw signal.reason
+            await client.query('COMMIT')
+            return result
+          } catch (error) {
+            // A connection that cannot even roll back is not given back to the pool.
+            if (!signal.aborted) await client.query('ROLLBACK').catch(broken)
+            throw error
+          }
+        }),
+      options,
+    )
+  }
+
+  /** A pooled connection for `use`, closed instead of returned if the call aborts or it broke. */
+  async #withClient<T>(signal: AbortSignal, use: (client: PgClientLike, broken: (error: Error) => void) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect()
+    let closed = false
+    const close = (error: Error) => {
+      if (closed) return
+      closed = true
+      client.release(error)
+    }
+    const onAbort = () => close(new Error('call aborted: connection closed'))
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      return await use(client, close)
+    } catch (error) {
+      if (isConnectionError(error)) close(error as Error) // a broken connection must not go back
+      throw error
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+      if (!closed) client.release()
+    }
+  }
+}
+
+/** A `better-sqlite3` database behind a breaker. Make one with `database()`. */
+export class SqliteDatabase<D extends SqliteLike> extends Database {
+  readonly #db: D
+
+  /** @internal Made by `database()`. */
+  constructor(name: string, db: D, options: DatabaseOptions) {
+    super(name, options)
+    this.#db = db
+  }
+
+  /**
+   * Runs one statement: the rows of a query, or the run result (`changes`, `lastInsertRowid`) of
+   * any other statement. better-sqlite3 is synchronous, so a running statement cannot be
+   * interrupted; its `timeout` option bounds waits on a busy database.
+   *
+   * @example
+   * const rows = await ledger.query<{ id: number }[]>('select id from fills where symbol = ?', ['AAPL'])
+   */
+  query<R = Record<string, unknown>[]>(sql: string, params: unknown[] = [], options?: QueryOptions): Promise<R> {
+    return this.breaker.execute(() => {
+      const statement = this.#db.prepare(sql)
+      return (statement.reader ? statement.all(...params) : statement.run(...params)) as R
+    }, options)
+  }
+
+  /** Runs `fn` between BEGIN and COMMIT, rolling back when it throws, times out or aborts. */
+  transaction<T>(fn: (db: D) => T | Promise<T>, options?: QueryOptions): Promise<T> {
+    if (typeof fn !== 'function') return Promise.reject(new TypeError(`transaction needs a function, but was given ${describe(fn)}`))
+    return this.breaker.execute(async ({ signal }) => {
+      this.#db.exec('BEGIN')
+      try {
+        const result = await fn(this.#db)
+        if (signal.aborted) throw signal.reason
+        this.#db.exec('COMMIT')
+        return result
+      } catch (error) {
+        this.#db.exec('ROLLBACK')
+        throw error
+      }
+    }, options)
+  }
+}
+
+/**
+ * A database behind a breaker named `name`: a `pg` Pool or a `better-sqlite3` Database.
+ *
+ * @example
+ * import pg from 'pg'
+ * import { database } from 'breakwater'
+ * const tradingDb = database('trading-db', new pg.Pool({ connectionString }), { timeout: '5s' })
+ */
+export function database<P extends PgPoolLike>(name: string, pool: P, options?: DatabaseOptions): PgDatabase<P>
+export function database<D extends SqliteLike>(name: string, db: D, options?: DatabaseOptions): SqliteDatabase<D>
+export function database(name: string, client: PgPoolLike | SqliteLike, options: DatabaseOptions = {}): PgDatabase<PgPoolLike> | SqliteDatabase<SqliteLike> {
+  const c = client as Partial<PgPoolLike & SqliteLike> | null
+  if (typeof c?.connect === 'function' && typeof c.query === 'function') return new PgDatabase(name, client as PgPoolLike, options)
+  if (typeof c?.prepare === 'function' && typeof c.exec === 'function') return new SqliteDatabase(name, client as SqliteLike, options)
+  throw new TypeError(`database needs a pg Pool (with query and connect) or a better-sqlite3 Database (with prepare and exec), but was given ${describe(client)}`)
+}

@@ -47,3 +47,13 @@ export {
   type QueryOptions,
   type SqliteLike,
 } from './adapters/database.js'
+export {
+  isNonFiniteOutputError,
+  neural,
+  NeuralModel,
+  NonFiniteOutputError,
+  type FeedsOf,
+  type ModelRunner,
+  type NeuralOptions,
+  type OutputsOf,
+} from './adapters/neural.js'

@@ -57,3 +57,13 @@ export {
   type NeuralOptions,
   type OutputsOf,
 } from './adapters/neural.js'
+export {
+  isSandboxFailure,
+  sandbox,
+  SandboxPool,
+  type ExecutionOf,
+  type SandboxCallOptions,
+  type SandboxClientLike,
+  type SandboxLike,
+  type SandboxOptions,
+} from './adapters/sandbox.js'

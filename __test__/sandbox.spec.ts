@@ -1,0 +1,110 @@
+import test from 'ava'
+import { isBrokenCircuitError, isTimeoutError, Registry, sandbox } from '../src/index.ts'
+import { FakeClock } from '../src/testing.ts'
+import { LocalCommandSandbox, LocalSandbox, openGate } from './fixtures/local-sandbox.ts'
+import { withFakeTimers } from './timers.ts'
+
+let next = 0
+const rig = (options: Parameters<typeof sandbox>[1] = {}) =>
+  sandbox(LocalSandbox, { name: `box-${next++}`, registry: new Registry({ clock: new FakeClock() }), ...options })
+
+/** Whether process `pid` still exists. */
+const running = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+test.after.always(() => {
+  openGate()
+})
+
+test.serial('creates sandboxes, runs code in them for real, and stops them', async (t) => {
+  const boxes = rig()
+  const box = await boxes.create('base')
+  t.is(boxes.live, 1)
+  const execution = await boxes.execute(box.sandboxId, 'console.log("hi"); return 6 * 7')
+  t.deepEqual(execution, { results: [42], logs: { stdout: ['hi'] } })
+  const failing = await boxes.execute(box.sandboxId, 'throw new RangeError("bad input")')
+  t.deepEqual(failing.error, { name: 'RangeError', value: 'bad input' }, "the code's own error is its result")
+  await boxes.stop(box.sandboxId)
+  t.is(boxes.live, 0)
+  t.false(running(box.pid))
+  t.like(boxes.executeBreaker.metrics(), { successes: 2, failures: 0 })
+})
+
+test.serial('without runCode, code runs as a command; a non-zero exit is not a failure of the service', async (t) => {
+  const boxes = sandbox(LocalCommandSandbox, { name: `box-${next++}`, registry: new Registry() })
+  const box = await boxes.create('base')
+  t.like(await boxes.execute(box.sandboxId, 'echo $((6 * 7))'), { exitCode: 0, stdout: '42\n' })
+  const exit = await boxes.execute(box.sandboxId, 'echo oops >&2; exit 3').catch((e) => e)
+  t.like(exit, { name: 'CommandExitError', exitCode: 3, stderr: 'oops\n' })
+  t.like(boxes.executeBreaker.metrics(), { successes: 2, failures: 0 })
+  t.is(boxes.live, 1, 'still usable')
+  await boxes.stop(box.sandboxId)
+})
+
+test.serial('code that hangs times out: a failure, and the sandbox is killed', async (t) => {
+  await withFakeTimers(async (timers) => {
+    const boxes = rig({ executeTimeout: '5s' })
+    const box = await boxes.create('base')
+    const call = boxes.execute(box.sandboxId, 'while (true) {}')
+    const caught = t.throwsAsync(call)
+    await timers.tickAsync(5000)
+    t.true(isTimeoutError(await caught))
+    t.like(boxes.executeBreaker.metrics(), { failures: 1, timeouts: 1 })
+    while (running(box.pid)) await new Promise((resolve) => setImmediate(resolve))
+    t.is(boxes.live, 0)
+  })
+})
+
+test.serial('a crash and running out of memory are failures; the dead sandbox is forgotten', async (t) => {
+  const boxes = rig({ executeBreaker: { consecutiveFailures: 2 } })
+  const crashing = await boxes.create('base')
+  const crash = await boxes.execute(crashing.sandboxId, 'process.exit(3)').catch((e) => e)
+  t.is(crash.name, 'SandboxError')
+  const small = await boxes.create('small')
+  const oom = await boxes.execute(small.sandboxId, 'const hog = []; while (true) hog.push(new Array(1e6).fill(1.5))').catch((e) => e)
+  t.is(oom.name, 'SandboxError', String(oom))
+  t.false(running(small.pid))
+  t.is(boxes.live, 0)
+  t.is(boxes.executeBreaker.state, 'open')
+  const fresh = await boxes.create('base')
+  t.true(isBrokenCircuitError(await boxes.execute(fresh.sandboxId, 'return 1').catch((e) => e)), 'execution is refused...')
+  t.is(boxes.createBreaker.state, 'closed', '...while creation has a breaker of its own')
+  await boxes.stop(fresh.sandboxId)
+})
+
+test.serial('a sandbox created under a call that already timed out is killed: none leak', async (t) => {
+  const before = LocalSandbox.alive()
+  await withFakeTimers(async (timers) => {
+    const boxes = rig({ createTimeout: '2s' })
+    const call = boxes.create('gated')
+    const caught = t.throwsAsync(call)
+    await timers.tickAsync(2000)
+    t.true(isTimeoutError(await caught))
+    const made = LocalSandbox.created
+    openGate()
+    while (LocalSandbox.created === made) await new Promise((resolve) => setImmediate(resolve))
+    while (LocalSandbox.alive() > before) await new Promise((resolve) => setImmediate(resolve))
+    t.is(boxes.live, 0)
+    t.like(boxes.createBreaker.metrics(), { timeouts: 1 })
+  })
+  t.is(LocalSandbox.alive(), before, 'the late sandbox was killed')
+})
+
+test.serial('creation failures count against the creation breaker only', async (t) => {
+  const boxes = rig({ createBreaker: { consecutiveFailures: 1 } })
+  t.is((await boxes.create('broken').catch((e) => e)).name, 'SandboxError')
+  t.is(boxes.createBreaker.state, 'open')
+  t.is(boxes.executeBreaker.state, 'closed')
+  t.true(isBrokenCircuitError(await boxes.create('base').catch((e) => e)))
+})
+
+test('bad input is refused with what was expected', async (t) => {
+  t.throws(() => sandbox({} as never), { instanceOf: TypeError, message: /^sandbox needs a sandbox class with create\(template\)/ })
+  await t.throwsAsync(rig().execute('nope', 'return 1'), { instanceOf: TypeError, message: 'no live sandbox "nope" was created here' })
+})

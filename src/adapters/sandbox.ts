@@ -1,0 +1,159 @@
+import type { CircuitBreaker } from '../breaker.js'
+import { describe, type Duration, toMillis } from '../duration.js'
+import type { BreakerOptions } from '../options.js'
+import { type Registry, registry as processWide } from '../registry.js'
+
+/** What the adapter needs of a sandbox: the shape of an `e2b` `Sandbox` (or `@e2b/code-interpreter`'s). */
+export interface SandboxLike {
+  readonly sandboxId: string
+  readonly commands: {
+    run(cmd: string, opts?: { timeoutMs?: number }): Promise<{ exitCode: number; stdout: string; stderr: string }>
+  }
+  /** Present on code-interpreter sandboxes; used instead of `commands.run` when there. */
+  runCode?(code: string, opts?: { timeoutMs?: number }): Promise<unknown>
+  kill(): Promise<unknown>
+}
+
+/** The sandbox class: `Sandbox` from `e2b` or `@e2b/code-interpreter`, or one of the same shape. */
+export interface SandboxClientLike<S extends SandboxLike> {
+  create(template: string, opts?: never): Promise<S>
+}
+
+/**
+ * The result of `execute`: what `runCode` resolves to if the sandbox has it, else the finished
+ * command's result (e2b's `run` may also return a background handle, which `execute` never asks for).
+ */
+export type ExecutionOf<S extends SandboxLike> = S extends { runCode(code: string, ...rest: never[]): Promise<infer E> }
+  ? E
+  : Extract<Awaited<ReturnType<S['commands']['run']>>, { exitCode: number }>
+
+/** How a sandbox adapter creates, runs and judges. */
+export interface SandboxOptions {
+  /** Names the two breakers: `<name>:create` and `<name>:execute`. @default 'sandbox' */
+  name?: string
+  /** Bound on creating a sandbox. @default '30s' */
+  createTimeout?: Duration
+  /** Bound on one execution; past it the sandbox is killed. @default '60s' */
+  executeTimeout?: Duration
+  /** Options of the creation breaker. @default breaker defaults */
+  createBreaker?: BreakerOptions
+  /** Options of the execution breaker. @default breaker defaults */
+  executeBreaker?: BreakerOptions
+  /**
+   * Whether an execution error counts against the sandbox service.
+   * @default every error but a command's non-zero exit (`CommandExitError`: the code's own failure)
+   */
+  isFailure?: (error: unknown) => boolean
+  /** Where the breakers live. @default the process-wide registry */
+  registry?: Registry
+}
+
+/** Per-call options. */
+export interface SandboxCallOptions {
+  signal?: AbortSignal
+}
+
+/** The default judgement of an execution error: the code's own non-zero exit is not the service failing. */
+export function isSandboxFailure(error: unknown): boolean {
+  return (error as { name?: unknown } | null)?.name !== 'CommandExitError'
+}
+
+/** Sandboxes behind two breakers, one for creating and one for running code. Make one with `sandbox()`. */
+export class SandboxPool<S extends SandboxLike> {
+  /** The breaker of `create`. */
+  readonly createBreaker: CircuitBreaker
+  /** The breaker of `execute`. */
+  readonly executeBreaker: CircuitBreaker
+  readonly #client: SandboxClientLike<S>
+  readonly #executeTimeoutMs: number
+  readonly #isFailure: (error: unknown) => boolean
+  readonly #live = new Map<string, S>()
+
+  /** @internal Made by `sandbox()`. */
+  constructor(client: SandboxClientLike<S>, options: SandboxOptions) {
+    if (typeof (client as Partial<SandboxClientLike<S>> | null)?.create !== 'function') {
+      throw new TypeError(`sandbox needs a sandbox class with create(template), such as Sandbox from e2b, but was given ${describe(client)}`)
+    }
+    if (options === null || typeof options !== 'object') throw new TypeError(`sandbox options must be an object, but was ${describe(options)}`)
+    this.#client = client
+    const name = options.name ?? 'sandbox'
+    const registry = options.registry ?? processWide
+    this.#executeTimeoutMs = toMillis('executeTimeout', options.executeTimeout ?? '60s')
+    this.#isFailure = options.isFailure ?? isSandboxFailure
+    this.createBreaker = registry.getOrCreate(`${name}:create`, { ...options.createBreaker, timeout: options.createTimeout ?? '30s' })
+    this.executeBreaker = registry.getOrCreate(`${name}:execute`, {
+      ...options.executeBreaker,
+      timeout: this.#executeTimeoutMs,
+      isFailure: this.#isFailure,
+    })
+  }
+
+  /** Sandboxes created here and not stopped or killed. */
+  get live(): number {
+    return this.#live.size
+  }
+
+  /**
+   * Creates a sandbox from `template`. A sandbox that arrives after the call timed out or was
+   * aborted is killed at once: no sandbox is ever leaked.
+   *
+   * @example
+   * const box = await sandboxes.create('base')
+   */
+  create(template: string, options?: SandboxCallOptions): Promise<S> {
+    return this.createBreaker.execute(async ({ signal }) => {
+      const box = await this.#client.create(template)
+      if (signal.aborted) {
+        await box.kill().catch(() => undefined) // nobody is waiting for it any more
+        throw signal.reason
+      }
+      this.#live.set(box.sandboxId, box)
+      return box
+    }, options)
+  }
+
+  /**
+   * Runs `code` in sandbox `id` (`runCode` if the sandbox has it, else `commands.run`). When the
+   * call times out or is aborted the sandbox is killed, which ends the code's work; so is a
+   * sandbox whose execution failed (crashed, ran out of memory, unreachable): create a new one.
+   *
+   * @example
+   * const result = await sandboxes.execute(box.sandboxId, 'python3 -c "print(6 * 7)"')
+   */
+  execute(id: string, code: string, options?: SandboxCallOptions): Promise<ExecutionOf<S>> {
+    const box = this.#live.get(id)
+    if (!box) return Promise.reject(new TypeError(`no live sandbox ${describe(id)} was created here`))
+    return this.executeBreaker.execute(({ signal }) => {
+      const onAbort = () => void this.stop(id)
+      signal.addEventListener('abort', onAbort, { once: true })
+      const opts = { timeoutMs: this.#executeTimeoutMs }
+      const running = (box.runCode ? box.runCode(code, opts) : box.commands.run(code, opts)) as Promise<ExecutionOf<S>>
+      return running
+        .catch(async (error: unknown) => {
+          if (this.#isFailure(error)) await this.stop(id).catch(() => undefined)
+          throw error
+        })
+        .finally(() => signal.removeEventListener('abort', onAbort))
+    }, options)
+  }
+
+  /** Kills sandbox `id` (not through a breaker: stopping must always be possible). */
+  async stop(id: string): Promise<void> {
+    const box = this.#live.get(id)
+    if (!box) return
+    this.#live.delete(id)
+    await box.kill()
+  }
+}
+
+/**
+ * Sandboxes of an E2B-shaped client behind a creation breaker and an execution breaker.
+ *
+ * @example
+ * import { Sandbox } from 'e2b'
+ * import { sandbox } from 'breakwater'
+ * const sandboxes = sandbox(Sandbox, { name: 'code-runner', executeTimeout: '10s' })
+ */
+export function sandbox<S extends SandboxLike>(client: SandboxClientLike<S>, options: SandboxOptions = {}): SandboxPool<S> {
+  return new SandboxPool(client, options)
+}

@@ -67,3 +67,4 @@ export {
   type SandboxLike,
   type SandboxOptions,
 } from './adapters/sandbox.js'
+export { TRADING_PRESETS, tradingSystem, type TradingServiceHealth, type TradingSystem, type TradingSystemOptions } from './adapters/trading-system.js'

@@ -1,0 +1,74 @@
+import test from 'ava'
+import Sqlite from 'better-sqlite3'
+import * as ort from 'onnxruntime-node'
+import { isBrokenCircuitError, Registry, tradingSystem } from '../src/index.ts'
+import { FakeClock } from '../src/testing.ts'
+import { LocalSandbox } from './fixtures/local-sandbox.ts'
+import { tinyModel } from './fixtures/tiny-model.ts'
+import { startHttpServer, type TestServer } from './servers/http.ts'
+
+let server: TestServer
+let session: ort.InferenceSession
+test.before(async () => {
+  server = await startHttpServer()
+  session = await ort.InferenceSession.create(tinyModel(), { executionProviders: ['cpu'] })
+})
+test.after.always(() => server.close())
+
+test('wires every service to its real component, with its preset, and reports their health', async (t) => {
+  const clock = new FakeClock()
+  const ledger = new Sqlite(':memory:')
+  ledger.exec('create table fills (symbol text, qty int)')
+  const system = tradingSystem({
+    marketData: { baseUrl: server.url, retry: { maxAttempts: 3, backoff: { base: 0 } } }, // no real waits in a test
+    orders: { baseUrl: server.url },
+    predictor: { session },
+    db: { client: ledger },
+    sandbox: { client: LocalSandbox },
+    registry: new Registry({ clock }),
+  })
+
+  t.like(await system.marketData.get('/quotes/AAPL'), { symbol: 'AAPL' })
+  t.like(await system.orders.post('/orders', { symbol: 'AAPL', qty: 10 }), { id: 'o-1' })
+  const outputs = await system.predictor.predict({ features: new ort.Tensor('float32', [1, 2, 3], [1, 3]) })
+  t.is((outputs.prediction!.data as Float32Array)[0], 14.5)
+  t.like(await system.db.query("insert into fills values ('AAPL', 10)"), { changes: 1 })
+  const box = await system.sandbox.create('base')
+  t.like(await system.sandbox.execute(box.sandboxId, 'return 1 + 1'), { results: [2] })
+  await system.sandbox.stop(box.sandboxId)
+
+  // Orders fail fast (3 failures); market data tolerates more (its GETs are retried: 2 calls, 6 failures).
+  for (let i = 0; i < 3; i++) await system.orders.post('/status/500').catch(() => undefined)
+  for (let i = 0; i < 2; i++) await system.marketData.get('/status/500').catch(() => undefined)
+  t.is(system.orders.breaker.state, 'open')
+  t.is(system.marketData.breaker.state, 'closed')
+  const refused = await system.orders.post('/orders', {}).catch((e) => e)
+  t.true(isBrokenCircuitError(refused) && refused.retryAfterMs === 30_000)
+
+  const health = system.health()
+  t.deepEqual(Object.keys(health).sort(), ['market-data', 'orders', 'price-predictor', 'strategy-sandbox:create', 'strategy-sandbox:execute', 'trading-db'])
+  t.like(health.orders, { state: 'open', rejections: 1 })
+  t.like(health['market-data'], { state: 'closed' })
+  t.like(health['market-data'], { calls: 7 }, 'each retry of a GET is a call of the breaker')
+  for (const [name, h] of Object.entries(health)) {
+    t.truthy(h.latency, `${name} tracks latency`)
+    t.true(h.latency!.p99 >= h.latency!.p50)
+  }
+  ledger.close()
+})
+
+test('presets are overridable, and the database stays open longer', async (t) => {
+  const clock = new FakeClock()
+  const busy = { prepare: () => ({ reader: false, all: () => [], run: () => { throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' }) } }), exec: () => undefined }
+  const system = tradingSystem({
+    db: { client: busy, breaker: { consecutiveFailures: 2 } },
+    orders: { baseUrl: server.url, name: 'orders-eu', breaker: { consecutiveFailures: 1 } },
+    registry: new Registry({ clock }),
+  })
+  for (let i = 0; i < 2; i++) await system.db.query('insert into x values (1)').catch(() => undefined)
+  const refused = await system.db.query('select 1').catch((e) => e)
+  t.true(isBrokenCircuitError(refused) && refused.retryAfterMs === 60_000, 'the lenient database preset opens for 60 s')
+  await system.orders.post('/status/503').catch(() => undefined)
+  t.is(system.orders.breaker.state, 'open')
+  t.is(system.orders.breaker.name, 'orders-eu')
+})

@@ -1,0 +1,141 @@
+import type { CircuitBreaker } from '../breaker.js'
+import type { BreakerOptions } from '../options.js'
+import { type Registry, registry as processWide } from '../registry.js'
+import type { StateName } from '../state.js'
+import { api, type ApiClient, type ApiOptions } from './api.js'
+import { database, type DatabaseOptions, type PgDatabase, type PgPoolLike, type SqliteDatabase, type SqliteLike } from './database.js'
+import { type ModelRunner, neural, type NeuralModel, type NeuralOptions } from './neural.js'
+import { sandbox, type SandboxClientLike, type SandboxLike, type SandboxOptions, type SandboxPool } from './sandbox.js'
+
+/** Breaker presets of the trading system; a service's own `breaker` options override them. */
+export const TRADING_PRESETS = {
+  /** Market data: tolerant (a stale quote beats no quote), quick to retry. */
+  marketData: { consecutiveFailures: 10, failureRate: 60, openFor: '15s', trackLatency: true },
+  /** Orders: strict and fail fast; one probe at a time. */
+  orders: { consecutiveFailures: 3, failureRate: 25, openFor: '30s', halfOpenProbes: 1, halfOpenSuccesses: 3, trackLatency: true },
+  /** The predictor: a model that errs or stalls is replaced by the fallback quickly. */
+  predictor: { consecutiveFailures: 5, openFor: '30s', trackLatency: true },
+  /** The database: lenient, and given time to recover (longer open duration). */
+  db: { consecutiveFailures: 10, failureRate: 75, openFor: '60s', maxOpenFor: '10m', trackLatency: true },
+  /** The strategy sandbox: creation and execution judged apart. */
+  sandbox: { consecutiveFailures: 5, openFor: '30s', trackLatency: true },
+} as const satisfies Record<string, BreakerOptions>
+
+type Named = { name?: string }
+
+/** The services to wire; give the ones the system has. */
+export interface TradingSystemOptions {
+  /** Market data API. Defaults: timeout 2 s, GETs retried twice, tolerant breaker. */
+  marketData?: ApiOptions & Named
+  /** Order API. Defaults: timeout 1 s, no retries, strict breaker. */
+  orders?: ApiOptions & Named
+  /** The price predictor: a model runner and its options. Default timeout 200 ms. */
+  predictor?: NeuralOptions<ModelRunner> & Named & { session: ModelRunner }
+  /** The database: a pg Pool or better-sqlite3 Database. Defaults: timeout 5 s, lenient breaker. */
+  db?: DatabaseOptions & Named & { client: PgPoolLike | SqliteLike }
+  /** The strategy sandbox: an E2B-shaped sandbox class. Defaults: create 30 s, execute 10 s. */
+  sandbox?: SandboxOptions & { client: SandboxClientLike<SandboxLike> }
+  /** Where the breakers live. @default the process-wide registry */
+  registry?: Registry
+}
+
+/** One breaker's health, as the trading system reports it. */
+export interface TradingServiceHealth {
+  state: StateName
+  calls: number
+  /** successes / (successes + failures), in percent; 100 before any call. */
+  successRate: number
+  /** Failure rate of the current window, in percent. */
+  failureRate: number
+  rejections: number
+  /** Latency percentiles in milliseconds (every preset tracks latency). */
+  latency: { p50: number; p95: number; p99: number; max: number } | undefined
+}
+
+/** The wired services, typed by what was given, and `health()`. */
+export type TradingSystem<O extends TradingSystemOptions> = {
+  [K in Exclude<keyof O, 'registry'>]: K extends 'marketData' | 'orders'
+    ? ApiClient
+    : K extends 'predictor'
+      ? O[K] extends { session: infer S extends ModelRunner }
+        ? NeuralModel<S>
+        : never
+      : K extends 'db'
+        ? O[K] extends { client: infer D }
+          ? D extends PgPoolLike
+            ? PgDatabase<D>
+            : D extends SqliteLike
+              ? SqliteDatabase<D>
+              : never
+          : never
+        : K extends 'sandbox'
+          ? O[K] extends { client: SandboxClientLike<infer X> }
+            ? SandboxPool<X>
+            : never
+          : never
+} & {
+  /** Each breaker's state, rates and latency percentiles, by breaker name. */
+  health(): Record<string, TradingServiceHealth>
+}
+
+/**
+ * A trading backend's dependencies, each behind its adapter with presets for its role (orders
+ * strict, market data tolerant, the database lenient with a longer open duration); every option
+ * can be overridden.
+ *
+ * @example
+ * import { tradingSystem } from 'breakwater'
+ * const system = tradingSystem({
+ *   marketData: { baseUrl: 'https://md.example.com/v1' },
+ *   orders: { baseUrl: 'https://broker.example.com/v2' },
+ * })
+ * const quote = await system.marketData.get('/quotes/AAPL')
+ * console.table(system.health())
+ */
+export function tradingSystem<const O extends TradingSystemOptions>(options: O): TradingSystem<O> {
+  const registry = options.registry ?? processWide
+  const breakers: CircuitBreaker[] = []
+  const services: Record<string, unknown> = {}
+  const { marketData, orders, predictor, db, sandbox: box } = options as TradingSystemOptions
+  if (marketData) {
+    const { name = 'market-data', breaker, ...rest } = marketData
+    services.marketData = api(name, { timeout: '2s', retry: { maxAttempts: 3, backoff: { base: 50, max: 500, jitter: 0.2 } }, ...rest, registry, breaker: { ...TRADING_PRESETS.marketData, ...breaker } })
+  }
+  if (orders) {
+    const { name = 'orders', breaker, ...rest } = orders
+    services.orders = api(name, { timeout: '1s', ...rest, retry: false, registry, breaker: { ...TRADING_PRESETS.orders, ...breaker } })
+  }
+  if (predictor) {
+    const { name = 'price-predictor', session, breaker, ...rest } = predictor
+    services.predictor = neural(name, session, { timeout: 200, ...rest, registry, breaker: { ...TRADING_PRESETS.predictor, ...breaker } })
+  }
+  if (db) {
+    const { name = 'trading-db', client, breaker, ...rest } = db
+    services.db = database(name, client as PgPoolLike, { timeout: '5s', ...rest, registry, breaker: { ...TRADING_PRESETS.db, ...breaker } })
+  }
+  if (box) {
+    const { client, createBreaker, executeBreaker, ...rest } = box
+    services.sandbox = sandbox(client, {
+      name: 'strategy-sandbox',
+      createTimeout: '30s',
+      executeTimeout: '10s',
+      ...rest,
+      registry,
+      createBreaker: { ...TRADING_PRESETS.sandbox, ...createBreaker },
+      executeBreaker: { ...TRADING_PRESETS.sandbox, ...executeBreaker },
+    })
+  }
+  for (const service of Object.values(services)) {
+    const s = service as { breaker?: CircuitBreaker; createBreaker?: CircuitBreaker; executeBreaker?: CircuitBreaker }
+    for (const b of [s.breaker, s.createBreaker, s.executeBreaker]) if (b) breakers.push(b)
+  }
+  const health = (): Record<string, TradingServiceHealth> =>
+    Object.fromEntries(
+      breakers.map((b) => {
+        const m = b.metrics()
+        const latency = m.latency && { p50: m.latency.p50, p95: m.latency.p95, p99: m.latency.p99, max: m.latency.max }
+        return [b.name, { state: m.state, calls: m.calls, successRate: m.successRate, failureRate: m.window.failureRate, rejections: m.rejections, latency }]
+      }),
+    )
+  return { ...services, health } as TradingSystem<O>
+}

@@ -188,6 +188,8 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
 /** A `better-sqlite3` database behind a breaker. Make one with `database()`. */
 export class SqliteDatabase<D extends SqliteLike> extends Database {
   readonly #db: D
+  /** Prepared statements by SQL, oldest first: preparing costs more than running a small query. */
+  readonly #statements = new Map<string, ReturnType<SqliteLike['prepare']>>()
 
   /** @internal Made by `database()`. */
   constructor(name: string, db: D, options: DatabaseOptions) {
@@ -205,9 +207,19 @@ export class SqliteDatabase<D extends SqliteLike> extends Database {
    */
   query<R = Record<string, unknown>[]>(sql: string, params: unknown[] = [], options?: QueryOptions): Promise<R> {
     return this.breaker.execute(() => {
-      const statement = this.#db.prepare(sql)
+      const statement = this.#prepared(sql)
       return (statement.reader ? statement.all(...params) : statement.run(...params)) as R
     }, options)
+  }
+
+  #prepared(sql: string): ReturnType<SqliteLike['prepare']> {
+    let statement = this.#statements.get(sql)
+    if (!statement) {
+      statement = this.#db.prepare(sql)
+      if (this.#statements.size >= 256) this.#statements.delete(this.#statements.keys().next().value!)
+      this.#statements.set(sql, statement)
+    }
+    return statement
   }
 
   /** Runs `fn` between BEGIN and COMMIT, rolling back when it throws, times out or aborts. */

@@ -29,6 +29,13 @@ export declare class NativeBreaker {
    * which is most of a method call's cost (`bench/native-calls.mjs`).
    */
   boundFunctions(): [() => number, (permit: number, outcome: number, elapsedMs: number) => number, () => boolean]
+  /**
+   * The breaker's state word as an 8-byte ArrayBuffer over the native memory (read it, never
+   * write it): a closed breaker lets a call through without a native call. Its low 32 bits
+   * (little-endian) hold the state (bits 0..3); when closed, `2^24 + (low & 0xFFF807)` is a
+   * permit for `record`. The buffer keeps the breaker alive.
+   */
+  stateView(): ArrayBuffer
   /** The breaker's name. */
   get name(): string
   /** Whether call durations matter to this breaker (slow-call or latency rule, latency tracking). */

@@ -10,6 +10,10 @@ import { checkSignal, LazyAbort, NEVER_ABORTS } from './signal.js'
 
 /** Permits are below 2^24; above, the binding adds `2^24 * transition code`. */
 const TRANSITION_UNIT = 16_777_216
+/** The permit bits of the state word (state and generation); `record` takes `2^24 +` them. */
+const WORD_PERMIT_BITS = 0xff_f807
+/** Reading the word's low half from its first four bytes needs a little-endian machine. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
 const enum Outcome {
   Success = 0,
   Failure = 1,
@@ -66,6 +70,8 @@ export class CircuitBreaker<T = unknown> {
   readonly #acquire: () => number
   readonly #record: (permit: number, outcome: number, elapsedMs: number) => number
   readonly #permitted: () => boolean
+  /** The native state word's low half: a closed breaker lets calls through without a native call. */
+  readonly #word: Uint32Array | undefined
   readonly #policy: CallPolicy<T>
   readonly #timeoutMs: number | undefined
   /** Whether the native breaker reads call durations; if not, calls are timed only for listeners. */
@@ -85,6 +91,7 @@ export class CircuitBreaker<T = unknown> {
     this.#name = native.name
     // The two hot-path calls as functions bound to the breaker: no method dispatch per call.
     ;[this.#acquire, this.#record, this.#permitted] = native.boundFunctions()
+    this.#word = LITTLE_ENDIAN ? new Uint32Array(native.stateView(), 0, 1) : undefined
     this.#policy = policy
     this.#timeoutMs = timeoutMs
     this.#usesDuration = native.usesCallDuration
@@ -127,9 +134,8 @@ export class CircuitBreaker<T = unknown> {
         return Promise.reject(e)
       }
     }
-    const code = this.#acquire()
-    if (code < 0) return this.#rejected(code)
-    const permit = this.#permitOf(code)
+    const permit = this.#takePermit()
+    if (permit < 0) return this.#rejected(permit)
     if (timeoutMs === undefined && signal === undefined) return this.#runUnbounded(fn, permit)
     return this.#run(fn, permit, signal, timeoutMs)
   }
@@ -146,13 +152,12 @@ export class CircuitBreaker<T = unknown> {
     if (typeof fn !== 'function') {
       throw new TypeError(`executeSync needs a function to run, but was given ${fn === null ? 'null' : typeof fn}`)
     }
-    const code = this.#acquire()
-    if (code < 0) {
-      const error = this.#refusal(code)
+    const permit = this.#takePermit()
+    if (permit < 0) {
+      const error = this.#refusal(permit)
       if (this.#policy.fallback) return this.#policy.fallback(error) as R
       throw error
     }
-    const permit = this.#permitOf(code)
     const started = this.#startClock()
     let result: R
     try {
@@ -166,8 +171,15 @@ export class CircuitBreaker<T = unknown> {
     return this.#succeeded(permit, started, result)
   }
 
-  /** The permit in an acquire's answer, announcing the transition the acquire made, if any. */
-  #permitOf(code: number): number {
+  /**
+   * A permit, or a rejection code (< 0). A closed breaker gives its permit from the shared state
+   * word without a native call (if another thread just moved it, the core counts the call as
+   * stale); any other state asks the core, which may move it (announced here).
+   */
+  #takePermit(): number {
+    const word = this.#word?.[0]
+    if (word !== undefined && (word & 7) === 0) return TRANSITION_UNIT + (word & WORD_PERMIT_BITS)
+    const code = this.#acquire()
     if (code < TRANSITION_UNIT) return code
     this.#announce(Math.floor(code / TRANSITION_UNIT))
     return code % TRANSITION_UNIT

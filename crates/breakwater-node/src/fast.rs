@@ -188,3 +188,40 @@ unsafe extern "C" fn permitted_callback(env: sys::napi_env, info: sys::napi_call
         answer(env, catch_unwind(AssertUnwindSafe(|| breaker.is_call_permitted())))
     }
 }
+
+/// The breaker's state word as an external ArrayBuffer (see `NativeBreaker::state_view`).
+pub struct StateView(sys::napi_value);
+
+impl ToNapiValue for StateView {
+    unsafe fn to_napi_value(_env: sys::napi_env, view: Self) -> napi::Result<sys::napi_value> {
+        Ok(view.0)
+    }
+}
+
+/// An ArrayBuffer over `breaker`'s state word, holding a reference to the breaker that its
+/// finalizer releases.
+pub(crate) fn state_view(env: &napi::Env, breaker: &Arc<Breaker>) -> napi::Result<StateView> {
+    let word = breaker.state_word() as *const _ as *mut c_void;
+    let data = Arc::into_raw(breaker.clone()) as *mut c_void;
+    let mut value = ptr::null_mut();
+    // SAFETY: `env.raw()` is the live environment of this call. `word` points at 8 bytes inside
+    // the breaker's allocation, which stays alive while the buffer exists: `data` is a leaked
+    // `Arc<Breaker>`, passed as the finalize hint, that only `release_hint` frees, once, when the
+    // buffer is finalized. JavaScript only
+    // reads the buffer; the core changes the word atomically, and an aligned 32-bit read of it
+    // cannot tear (a stale read gives a permit the core counts as stale).
+    let created =
+        unsafe { sys::napi_create_external_arraybuffer(env.raw(), word, 8, Some(release_hint), data, &mut value) };
+    if let Err(e) = check(created) {
+        // SAFETY: the buffer was not made, so its finalizer will never run: release here, once.
+        drop(unsafe { Arc::from_raw(data as *const Breaker) });
+        return Err(e);
+    }
+    Ok(StateView(value))
+}
+
+unsafe extern "C" fn release_hint(_env: sys::napi_env, _word: *mut c_void, hint: *mut c_void) {
+    // SAFETY: an external buffer's finalizer gets the buffer's memory first and the hint second;
+    // the hint is the `Arc<Breaker>` leaked in `state_view`, and Node calls this once.
+    drop(unsafe { Arc::from_raw(hint as *const Breaker) });
+}

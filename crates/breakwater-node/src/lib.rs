@@ -67,6 +67,15 @@ impl NativeBreaker {
         fast::bind(&env, &self.inner)
     }
 
+    /// The breaker's state word as an 8-byte ArrayBuffer over the native memory (read it, never
+    /// write it): a closed breaker lets a call through without a native call. Its low 32 bits
+    /// (little-endian) hold the state (bits 0..3); when closed, `2^24 + (low & 0xFFF807)` is a
+    /// permit for `record`. The buffer keeps the breaker alive.
+    #[napi(catch_unwind, ts_return_type = "ArrayBuffer")]
+    pub fn state_view(&self, env: napi::Env) -> napi::Result<fast::StateView> {
+        fast::state_view(&env, &self.inner)
+    }
+
     /// The breaker's name.
     #[napi(getter, catch_unwind)]
     pub fn name(&self) -> String {
@@ -154,6 +163,7 @@ pub(crate) fn acquire(breaker: &Breaker) -> f64 {
 }
 
 /// `record` on plain numbers; anything out of range is absorbed (stale permit, ignored outcome).
+/// A permit in `[2^24, 2^25)` is one JavaScript made from a closed state word: counted as acquired.
 pub(crate) fn record(breaker: &Breaker, permit: f64, outcome: f64, elapsed_ms: f64) -> f64 {
     let outcome = match outcome as u32 {
         0 => Outcome::Success,
@@ -161,13 +171,20 @@ pub(crate) fn record(breaker: &Breaker, permit: f64, outcome: f64, elapsed_ms: f
         2 => Outcome::Timeout,
         _ => Outcome::Ignored,
     };
-    let permit = Permit::from_raw((permit.max(0.0) % TRANSITION_UNIT) as u32);
+    // Permits in [2^24, 2^25) were made in JavaScript from a closed state word (see `stateView`).
+    let permit = permit.max(0.0);
+    let unacquired = (TRANSITION_UNIT..2.0 * TRANSITION_UNIT).contains(&permit);
+    let permit = Permit::from_raw((permit % TRANSITION_UNIT) as u32);
     let elapsed = if elapsed_ms.is_finite() && elapsed_ms > 0.0 {
         Duration::from_secs_f64((elapsed_ms / 1e3).min(1e9))
     } else {
         Duration::ZERO
     };
-    transition_code(breaker.record(permit, outcome, elapsed))
+    transition_code(if unacquired {
+        breaker.record_unacquired(permit, outcome, elapsed)
+    } else {
+        breaker.record(permit, outcome, elapsed)
+    })
 }
 
 /// A clock for tests: breakers of a registry made with it move only when it is advanced.

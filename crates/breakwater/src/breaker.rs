@@ -167,6 +167,25 @@ impl Breaker {
         }
     }
 
+    /// The state word itself, for a binding that reads it without a call (through memory it
+    /// shares with another runtime). Read it, never write it. Its low 32 bits hold the state (bits
+    /// 0..3) and the permit bits: when the state is closed (0), `Permit::from_raw(low & 0xFF_F807)`
+    /// is the permit [`try_acquire`](Breaker::try_acquire) would give, and such a call is
+    /// reported with [`record_unacquired`](Breaker::record_unacquired).
+    #[inline]
+    pub fn state_word(&self) -> &AtomicU64 {
+        &self.word
+    }
+
+    /// Reports a call let through without [`try_acquire`](Breaker::try_acquire), on a permit made
+    /// from a closed [`state_word`](Breaker::state_word): counts it as acquired, then records it
+    /// as [`record`](Breaker::record) does. A permit from a word that has moved on counts as stale.
+    #[inline]
+    pub fn record_unacquired(&self, permit: Permit, outcome: Outcome, elapsed: Duration) -> Option<Transition> {
+        self.stripes.local().bump(|c| &c.acquired);
+        self.record(permit, outcome, elapsed)
+    }
+
     /// Whether a call would be let through now, without taking a permit or moving any state.
     #[inline]
     pub fn is_call_permitted(&self) -> bool {

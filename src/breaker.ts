@@ -70,8 +70,12 @@ export class CircuitBreaker<T = unknown> {
   readonly #acquire: () => number
   readonly #record: (permit: number, outcome: number, elapsedMs: number) => number
   readonly #permitted: () => boolean
-  /** The native state word's low half: a closed breaker lets calls through without a native call. */
-  readonly #word: Uint32Array | undefined
+  /**
+   * The native state word's low half, so a closed breaker lets calls through without a native
+   * call. Made on the handle's first call (about 0.6 KB a handle; idle handles do not pay it);
+   * `null` where it cannot be read (a big-endian machine).
+   */
+  #word: Uint32Array | null | undefined
   readonly #policy: CallPolicy<T>
   readonly #timeoutMs: number | undefined
   /** Whether the native breaker reads call durations; if not, calls are timed only for listeners. */
@@ -91,7 +95,6 @@ export class CircuitBreaker<T = unknown> {
     this.#name = native.name
     // The two hot-path calls as functions bound to the breaker: no method dispatch per call.
     ;[this.#acquire, this.#record, this.#permitted] = native.boundFunctions()
-    this.#word = LITTLE_ENDIAN ? new Uint32Array(native.stateView(), 0, 1) : undefined
     this.#policy = policy
     this.#timeoutMs = timeoutMs
     this.#usesDuration = native.usesCallDuration
@@ -177,12 +180,17 @@ export class CircuitBreaker<T = unknown> {
    * stale); any other state asks the core, which may move it (announced here).
    */
   #takePermit(): number {
-    const word = this.#word?.[0]
-    if (word !== undefined && (word & 7) === 0) return TRANSITION_UNIT + (word & WORD_PERMIT_BITS)
+    const view = this.#word === undefined ? this.#viewWord() : this.#word
+    const word = view === null ? 1 : view[0]!
+    if ((word & 7) === 0) return TRANSITION_UNIT + (word & WORD_PERMIT_BITS)
     const code = this.#acquire()
     if (code < TRANSITION_UNIT) return code
     this.#announce(Math.floor(code / TRANSITION_UNIT))
     return code % TRANSITION_UNIT
+  }
+
+  #viewWord(): Uint32Array | null {
+    return (this.#word = LITTLE_ENDIAN ? new Uint32Array(this.#native.stateView(), 0, 1) : null)
   }
 
   /** Whether a call would be let through now, without taking a permit or counting anything. */

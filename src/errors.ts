@@ -90,7 +90,7 @@ function withoutStack<E>(make: () => E): E {
 }
 
 /** Whether `e` carries `brand`: a registered symbol, so it works across copies of breakwater. */
-function branded(e: unknown, brand: symbol): boolean {
+export function branded(e: unknown, brand: symbol): boolean {
   return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[brand] === true
 }
 

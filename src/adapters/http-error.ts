@@ -1,3 +1,5 @@
+import { branded } from '../errors.js'
+
 const HTTP = Symbol.for('breakwater.HttpError')
 
 /** A response with a status outside 2xx, from an `api()` client. */
@@ -23,5 +25,5 @@ export class HttpError extends Error {
 
 /** Whether `e` is an `HttpError`, from this copy of breakwater or any other. */
 export function isHttpError(e: unknown): e is HttpError {
-  return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[HTTP] === true
+  return branded(e, HTTP)
 }

@@ -1,5 +1,6 @@
 import type { CircuitBreaker } from '../breaker.js'
 import { describe, type Duration } from '../duration.js'
+import { branded } from '../errors.js'
 import type { BreakerOptions } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'
 
@@ -47,7 +48,7 @@ export class NonFiniteOutputError extends Error {
 
 /** Whether `e` is a `NonFiniteOutputError`, from this copy of breakwater or any other. */
 export function isNonFiniteOutputError(e: unknown): e is NonFiniteOutputError {
-  return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[NON_FINITE] === true
+  return branded(e, NON_FINITE)
 }
 
 /** A model behind a breaker. Make one with `neural()`. */

@@ -85,6 +85,23 @@ test('a queued call whose signal aborts leaves the queue and the others are stil
   t.like(b.stats(), { inUse: 0, queued: 0 })
 })
 
+test('a call aborted just after its permit was handed over passes the permit on', async (t) => {
+  const b = bulkhead(fresh(), { maxConcurrent: 1, maxQueue: 5 })
+  const hold = deferred()
+  const holding = b.execute(() => hold.promise)
+  const controller = new AbortController()
+  let ran = false
+  const queued = b.execute(async () => (ran = true), { signal: controller.signal })
+  await turn()
+  hold.resolve()
+  await holding // released: the permit is on its way to the queued call, not yet delivered
+  controller.abort(new Error('too late'))
+  await t.throwsAsync(queued, { message: 'too late' })
+  t.is(await b.execute(async () => 'next'), 'next', 'the permit came back')
+  t.false(ran)
+  t.like(b.stats(), { inUse: 0, queued: 0, cancelled: 0 })
+})
+
 test('a permit is released when fn throws, synchronously or not', async (t) => {
   const b = bulkhead(fresh(), { maxConcurrent: 1 })
   await t.throwsAsync(

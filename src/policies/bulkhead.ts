@@ -38,10 +38,13 @@ class Lane {
   wait(ticket: number, signal: AbortSignal | undefined): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       const onAbort = () => {
-        this.waiting.delete(ticket)
-        this.#idle()
-        // If the permit is already on its way, the wake finds no waiter and releases it.
-        this.native.cancel(ticket)
+        if (this.native.cancel(ticket)) {
+          this.waiting.delete(ticket)
+          this.#idle()
+        } else {
+          // The permit is on its way: stay awake for it, and pass it on when it comes.
+          this.waiting.set(ticket, (permit) => this.native.release(permit))
+        }
         reject(signal!.reason)
       }
       this.waiting.set(ticket, (permit) => {
@@ -59,7 +62,7 @@ class Lane {
     this.native.onWake((ticket: number, permit: number) => {
       const waiter = this.waiting.get(ticket)
       if (!waiter) {
-        this.native.release(permit) // its caller gave up: pass the permit on
+        this.native.release(permit) // not ours (never expected): pass it on
         return
       }
       this.waiting.delete(ticket)

@@ -201,3 +201,19 @@ test('bad retry options name the option and the value', (t) => {
   t.throws(() => retry({ budget: { ratio: -0.1 } }), { message: 'budget.ratio must be within 0..1000, but was -0.1' })
   t.throws(() => retry({ retryOn: 'errors' as unknown as () => boolean }), { instanceOf: TypeError, message: 'retryOn must be a function, but was "errors"' })
 })
+
+test.serial('a wait longer than a Node.js timer can hold is waited out in full', async (t) => {
+  await withFakeTimers(async (timers) => {
+    const policy = retry({ maxAttempts: 2, backoff: { strategy: 'constant', base: 0 } })
+    const asked = 30 * 24 * 3_600_000 // a Retry-After of 30 days
+    let attempts = 0
+    const call = policy.execute(() => {
+      if (++attempts === 1) throw Object.assign(new Error('come back later'), { retryAfterMs: asked })
+      return 'done'
+    })
+    await timers.tickAsync(asked - 1)
+    t.is(attempts, 1, 'not a millisecond early')
+    await timers.tickAsync(1)
+    t.is(await call, 'done')
+  })
+})

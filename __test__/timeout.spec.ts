@@ -1,5 +1,5 @@
 import test from 'ava'
-import { circuitBreaker, isTimeoutError, timeout, TimeoutError, wrap } from '../src/index.ts'
+import { circuitBreaker, isTimeoutError, retry, timeout, TimeoutError, wrap } from '../src/index.ts'
 import { deferred, withFakeTimers } from './timers.ts'
 
 test.serial('cooperative: aborts the signal at the timeout, waits for fn to settle, then rejects', async (t) => {
@@ -94,6 +94,17 @@ test('bad timeout options name the option and the value', (t) => {
   t.throws(() => timeout(-1), { instanceOf: RangeError, message: 'timeout must be a finite number of milliseconds of at least 0, but was -1' })
   t.throws(() => timeout(Number.NaN), { message: /^timeout must be .* but was NaN$/ })
   t.throws(() => timeout(10, { strategy: 'brutal' as 'aggressive' }), { message: 'strategy must be cooperative or aggressive, but was "brutal"' })
+})
+
+test('a timeout longer than a Node.js timer can wait is refused, not fired at once', async (t) => {
+  const longest = 'must be at most 2147483647 ms (about 24.8 days, the longest timer Node.js keeps), but was'
+  t.throws(() => timeout('600h'), { instanceOf: RangeError, message: `timeout ${longest} 2160000000` })
+  t.throws(() => circuitBreaker(`too-long-${process.pid}`, { timeout: '600h' }), { instanceOf: RangeError, message: `timeout ${longest} 2160000000` })
+  const b = circuitBreaker(`long-call-${process.pid}`)
+  await t.throwsAsync(b.execute(async () => 1, { timeout: 1e12 }), { instanceOf: RangeError, message: `timeout ${longest} 1000000000000` })
+  t.throws(() => retry({ backoff: { max: '30d' as '1h' } }), { instanceOf: RangeError, message: /^backoff.max must be a duration/ })
+  t.throws(() => retry({ backoff: { max: 3e9 } }), { instanceOf: RangeError, message: `backoff.max ${longest} 3000000000` })
+  t.is(b.metrics().calls, 0, 'nothing was counted')
 })
 
 test.serial('the call signal is made only when fn reads it, and is already aborted if read after the timeout', async (t) => {

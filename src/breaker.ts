@@ -1,4 +1,4 @@
-import { toMillis, type Duration } from './duration.js'
+import { toMillis, toTimerMillis, type Duration } from './duration.js'
 import { BrokenCircuitError, isTimeoutError, TimeoutError } from './errors.js'
 import { type Disposer, Listeners } from './events.js'
 import type { NativeBreaker } from './native.js'
@@ -132,7 +132,7 @@ export class CircuitBreaker<T = unknown> {
     let timeoutMs = this.#timeoutMs
     if (options?.timeout !== undefined) {
       try {
-        timeoutMs = toMillis('timeout', options.timeout)
+        timeoutMs = toTimerMillis('timeout', options.timeout)
       } catch (e) {
         return Promise.reject(e)
       }

@@ -23,6 +23,21 @@ export function toMillis(option: string, value: unknown): number {
   throw new TypeError(`${option} must be a number of milliseconds or a duration string, but was ${describe(value)}`)
 }
 
+/** The longest delay a Node.js timer keeps; a longer one fires after 1 ms instead. */
+export const MAX_TIMER_MS = 2_147_483_647
+
+/**
+ * `toMillis` for a duration a timer will wait: also at most `MAX_TIMER_MS` (about 24.8 days),
+ * since Node.js would fire a longer timer at once.
+ */
+export function toTimerMillis(option: string, value: unknown): number {
+  const ms = toMillis(option, value)
+  if (ms > MAX_TIMER_MS) {
+    throw new RangeError(`${option} must be at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest timer Node.js keeps), but was ${ms}`)
+  }
+  return ms
+}
+
 /** A short, safe description of any value for error messages. */
 export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value)

@@ -1,4 +1,4 @@
-import { describe, type Duration, toMillis } from './duration.js'
+import { describe, type Duration, toMillis, toTimerMillis } from './duration.js'
 import type { NativeOptions } from './native.js'
 
 /** How a breaker decides and recovers. Every option is optional; durations take `'30s'` or ms. */
@@ -61,6 +61,7 @@ const number: Check = (option, value) => {
 }
 const numberOrOff: Check = (option, value) => (value === false ? false : number(option, value))
 const millis: Check = (option, value) => toMillis(option, value)
+const timer: Check = (option, value) => toTimerMillis(option, value)
 const flag: Check = (option, value) => {
   if (typeof value !== 'boolean') throw new TypeError(`${option} must be true or false, but was ${describe(value)}`)
   return value
@@ -89,7 +90,7 @@ const OPTIONS: Record<string, [Check, keyof NativeOptions | undefined]> = {
   halfOpenProbes: [number, 'halfOpenProbes'],
   halfOpenSuccesses: [number, 'halfOpenSuccesses'],
   maxProbeTime: [millis, 'maxProbeMs'],
-  timeout: [millis, 'callTimeoutMs'],
+  timeout: [timer, 'callTimeoutMs'],
   trackLatency: [flag, 'trackLatency'],
   isFailure: [fn, undefined],
   isResultFailure: [fn, undefined],

@@ -1,5 +1,5 @@
 import { BreakerEvents, CircuitBreaker } from './breaker.js'
-import { describe, toMillis } from './duration.js'
+import { describe, toTimerMillis } from './duration.js'
 import { fromNative } from './errors.js'
 import { type Metrics, toMetrics } from './metrics.js'
 import { type NativeFakeClock, NativeRegistry } from './native.js'
@@ -43,7 +43,7 @@ export class Registry {
   getOrCreate<T = unknown>(name: string, options: BreakerOptions & CallPolicy<T> = {}): CircuitBreaker<T> {
     if (typeof name !== 'string') throw new TypeError(`name must be a string, but was ${describe(name)}`)
     const native = toNativeOptions(options)
-    const timeoutMs = options.timeout === undefined ? undefined : toMillis('timeout', options.timeout)
+    const timeoutMs = options.timeout === undefined ? undefined : toTimerMillis('timeout', options.timeout)
     try {
       const breaker = this.#registry.getOrCreate(name, native)
       return new CircuitBreaker<T>(breaker, options, timeoutMs, this.#eventsOf(name))

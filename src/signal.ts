@@ -1,4 +1,4 @@
-import { describe } from './duration.js'
+import { describe, MAX_TIMER_MS } from './duration.js'
 
 /** A signal that never aborts: what a call without a caller signal or timeout is handed. */
 export const NEVER_ABORTS: AbortSignal = new AbortController().signal
@@ -23,14 +23,20 @@ export function checkSignal(signal: unknown): AbortSignal | undefined {
 export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   if (signal?.aborted) return Promise.reject(signal.reason)
   return new Promise<void>((resolve, reject) => {
+    let timer: NodeJS.Timeout
     const onAbort = () => {
       clearTimeout(timer)
       reject(signal!.reason)
     }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
+    // A Node.js timer waits at most MAX_TIMER_MS (longer ones fire at once): wait in steps.
+    const wait = (left: number) => {
+      timer = setTimeout(() => {
+        if (left > MAX_TIMER_MS) return wait(left - MAX_TIMER_MS)
+        signal?.removeEventListener('abort', onAbort)
+        resolve()
+      }, Math.min(left, MAX_TIMER_MS))
+    }
+    wait(ms)
     signal?.addEventListener('abort', onAbort, { once: true })
   })
 }

@@ -1,5 +1,5 @@
 import type { CircuitBreaker } from '../breaker.js'
-import { describe, type Duration, toMillis } from '../duration.js'
+import { describe, type Duration, toTimerMillis } from '../duration.js'
 import type { BreakerOptions } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'
 
@@ -78,7 +78,7 @@ export class SandboxPool<S extends SandboxLike> {
     this.#client = client
     const name = options.name ?? 'sandbox'
     const registry = options.registry ?? processWide
-    this.#executeTimeoutMs = toMillis('executeTimeout', options.executeTimeout ?? '60s')
+    this.#executeTimeoutMs = toTimerMillis('executeTimeout', options.executeTimeout ?? '60s')
     this.#isFailure = options.isFailure ?? isSandboxFailure
     this.createBreaker = registry.getOrCreate(`${name}:create`, { ...options.createBreaker, timeout: options.createTimeout ?? '30s' })
     this.executeBreaker = registry.getOrCreate(`${name}:execute`, {

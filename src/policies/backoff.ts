@@ -1,4 +1,4 @@
-import { describe, type Duration, toMillis } from '../duration.js'
+import { describe, type Duration, toMillis, toTimerMillis } from '../duration.js'
 import { ratio } from './check.js'
 
 /** How retry delays grow. */
@@ -48,7 +48,7 @@ export function checkedBackoff(options: BackoffOptions, prefix: string): Backoff
     throw new RangeError(`${prefix}strategy must be one of ${STRATEGIES.join(', ')}, but was ${describe(strategy)}`)
   }
   const base = toMillis(`${prefix}base`, options.base ?? 100)
-  const max = toMillis(`${prefix}max`, options.max ?? 30_000)
+  const max = toTimerMillis(`${prefix}max`, options.max ?? 30_000)
   if (max < base) throw new RangeError(`${prefix}max must be at least ${prefix}base (${base} ms), but was ${max}`)
   const multiplier = ratio(`${prefix}multiplier`, options.multiplier ?? 2, 1, Number.MAX_VALUE)
   const jitter = ratio(`${prefix}jitter`, options.jitter ?? 0, 0, 1)

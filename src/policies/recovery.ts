@@ -1,5 +1,5 @@
 import type { CircuitBreaker } from '../breaker.js'
-import { describe, type Duration, toMillis } from '../duration.js'
+import { describe, type Duration, toTimerMillis } from '../duration.js'
 import { type Disposer, Listeners } from '../events.js'
 import { type Backoff, checkedBackoff } from './backoff.js'
 
@@ -71,7 +71,7 @@ export class RecoveryManager {
       },
       '',
     )
-    this.#pollMs = toMillis('base', base)
+    this.#pollMs = toTimerMillis('base', base)
   }
 
   /** Whether it is watching the breaker. */

@@ -1,5 +1,5 @@
 import type { CallContext } from '../breaker.js'
-import { describe, type Duration, toMillis } from '../duration.js'
+import { describe, type Duration, toTimerMillis } from '../duration.js'
 import { TimeoutError } from '../errors.js'
 import { checkSignal, LazyAbort } from '../signal.js'
 import { checkFunction, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
@@ -94,5 +94,5 @@ function start<R>(fn: (context: CallContext) => R | PromiseLike<R>, context: Cal
  * const bounded = timeout('2s', { strategy: 'aggressive' })
  */
 export function timeout(duration: Duration, options: TimeoutOptions = {}): TimeoutPolicy {
-  return new TimeoutPolicy(toMillis('timeout', duration), options)
+  return new TimeoutPolicy(toTimerMillis('timeout', duration), options)
 }

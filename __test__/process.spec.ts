@@ -22,3 +22,13 @@ test('random option objects never crash the process: each is accepted or refused
     t.true((tally.created ?? 0) > 0 && (tally.RangeError ?? 0) > 0 && (tally.TypeError ?? 0) > 0, JSON.stringify(tally))
   }
 })
+
+test('random options for every policy and adapter are accepted or refused with a Type/RangeError, never a crash', (t) => {
+  for (const seed of ['1', '2']) {
+    const child = run('fuzz-policies.ts', seed)
+    t.is(child.status, 0, child.stderr)
+    const tally = JSON.parse(child.stdout) as Record<string, number>
+    t.deepEqual(Object.keys(tally).filter((k) => k.startsWith('unexpected')), [])
+    t.true((tally.made ?? 0) > 0 && (tally.RangeError ?? 0) > 0 && (tally.TypeError ?? 0) > 0, JSON.stringify(tally))
+  }
+})

@@ -70,10 +70,11 @@ export declare class NativeBulkhead {
   /** Forgets the process-wide bulkhead called `name`; handles keep working. */
   static remove(name: string): boolean
   /**
-   * Sets the function a queued caller of this handle is woken with, `(ticket, permit)`. It
-   * does not keep the thread alive until `holdWake(true)`.
+   * Sets the function a queued caller of this handle is woken with, `(ticket)`; it then
+   * claims its permit with `claim(ticket)`. It does not keep the thread alive until
+   * `holdWake(true)`.
    */
-  onWake(callback: (arg0: number, arg1: number) => void): void
+  onWake(callback: (arg: number) => void): void
   /**
    * Whether the wake function keeps this thread alive: the facade holds it while it has
    * callers queued, like any pending I/O, and lets go when the last is served.
@@ -83,12 +84,14 @@ export declare class NativeBulkhead {
   tryAcquire(): number
   /**
    * A permit now (`>= 0`); -1 when full; `-(2 + ticket)` when queued at `priority`: the wake
-   * function is then called with the ticket and a permit.
+   * function is then called with the ticket, and `claim(ticket)` gives the permit.
    */
   acquireOrQueue(priority: number): number
+  /** The permit handed to queued caller `ticket`, now held by this thread; -1 if there is none. */
+  claim(ticket: number): number
   /** Gives a permit back; `false` if it was not held. */
   release(permit: number): boolean
-  /** Takes a queued caller out; `false` when it already has a permit (its wake is coming). */
+  /** Takes a queued caller out; `false` when it already has a permit (claim it, then release). */
   cancel(ticket: number): boolean
   /** Use and totals, process-wide. */
   stats(): NativeBulkheadStats

@@ -1,6 +1,6 @@
 import test from 'ava'
 import { bulkhead, BulkheadRejectedError, isBulkheadRejectedError } from '../src/index.ts'
-import { deferred, turn } from './timers.ts'
+import { deferred, turn, until } from './timers.ts'
 import { startWorker } from './worker.ts'
 
 let next = 0
@@ -165,10 +165,27 @@ test('a permit meant for a worker thread that has ended goes to the next caller 
   t.is(await result, 'queued first')
   const mine = main.execute(async () => 'main served', { priority: 0 })
   await worker.terminate()
-  t.is(main.stats().queued, 2, 'the ended worker is still in the queue')
+  await until(() => main.stats().queued === 1) // the ended thread left the queue
   hold.resolve()
   await holding
   t.is(await mine, 'main served')
+  t.like(main.stats(), { inUse: 0, queued: 0 })
+})
+
+test('a permit held by a worker thread that is terminated mid-call is given back', async (t) => {
+  const name = fresh()
+  const main = bulkhead(name, { maxConcurrent: 1, maxQueue: 5 })
+  const { worker, result } = startWorker<string>(`
+    const b = bw.bulkhead('${name}', { maxConcurrent: 1, maxQueue: 5 })
+    b.execute(() => new Promise(() => {})) // holds its permit forever
+    parentPort.postMessage('holding')
+    setInterval(() => {}, 1000) // stays alive until terminated
+  `)
+  t.is(await result, 'holding')
+  const mine = main.execute(async () => 'main ran')
+  t.like(main.stats(), { inUse: 1, queued: 1 })
+  await worker.terminate()
+  t.is(await mine, 'main ran', 'the ended thread gave its permit back')
   t.like(main.stats(), { inUse: 0, queued: 0 })
 })
 

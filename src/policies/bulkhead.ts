@@ -59,7 +59,9 @@ class Lane {
   /** Sets the wake function, once. */
   listen(): void {
     if (this.#listening) return
-    this.native.onWake((ticket: number, permit: number) => {
+    this.native.onWake((ticket: number) => {
+      const permit = this.native.claim(ticket)
+      if (permit < 0) return // never expected: a ticket is woken once
       const waiter = this.waiting.get(ticket)
       if (!waiter) {
         this.native.release(permit) // not ours (never expected): pass it on

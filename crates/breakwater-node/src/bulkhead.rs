@@ -1,24 +1,28 @@
 //! The bulkhead's binding: permits are plain numbers; a queued caller is woken through a
-//! thread-safe function of the thread that queued it, whichever thread releases the permit.
+//! thread-safe function of the thread that queued it, whichever thread releases the permit, and
+//! claims its permit from that thread's lane (`thread_permits`), which returns what a thread
+//! held or was handed if the thread ends.
 
 use std::sync::Arc;
 
 use breakwater::{Admission, Bulkhead, BulkheadStats};
-use napi::bindgen_prelude::{FnArgs, Function};
+use napi::bindgen_prelude::Function;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
 
 use crate::errors::config_error;
 use crate::options::count;
+use crate::thread_permits::{self, Lane};
 
-/// Called with `(ticket, permit)` in the queuing thread.
-type WakeFn = ThreadsafeFunction<FnArgs<(f64, f64)>, (), FnArgs<(f64, f64)>, Status, false, true>;
+/// Called with the ticket in the queuing thread, which then claims its permit.
+type WakeFn = ThreadsafeFunction<f64, (), f64, Status, false, true>;
 
 /// This thread's handle of a process-wide bulkhead.
 #[napi]
 pub struct NativeBulkhead {
     inner: Arc<Bulkhead>,
+    lane: Arc<Lane>,
     wake: Option<Arc<WakeFn>>,
 }
 
@@ -63,7 +67,12 @@ impl NativeBulkhead {
         let max_concurrent = count("maxConcurrent", max_concurrent)?;
         let max_queue = count("maxQueue", max_queue)?;
         let inner = Bulkhead::named(&name, max_concurrent, max_queue).map_err(config_error)?;
-        Ok(Self { inner, wake: None })
+        let lane = Lane::new(inner.clone());
+        Ok(Self {
+            inner,
+            lane,
+            wake: None,
+        })
     }
 
     /// Forgets the process-wide bulkhead called `name`; handles keep working.
@@ -72,12 +81,13 @@ impl NativeBulkhead {
         Bulkhead::remove_named(&name)
     }
 
-    /// Sets the function a queued caller of this handle is woken with, `(ticket, permit)`. It
-    /// does not keep the thread alive until `holdWake(true)`.
+    /// Sets the function a queued caller of this handle is woken with, `(ticket)`; it then
+    /// claims its permit with `claim(ticket)`. It does not keep the thread alive until
+    /// `holdWake(true)`.
     #[napi(catch_unwind)]
-    pub fn on_wake(&mut self, callback: Function<FnArgs<(f64, f64)>, ()>) -> napi::Result<()> {
+    pub fn on_wake(&mut self, callback: Function<f64, ()>) -> napi::Result<()> {
         let wake = callback
-            .build_threadsafe_function::<FnArgs<(f64, f64)>>()
+            .build_threadsafe_function::<f64>()
             .callee_handled::<false>()
             .weak::<true>()
             .build()?;
@@ -109,49 +119,80 @@ impl NativeBulkhead {
     /// A permit (`>= 0`) if one is free and nobody queues, else -1.
     #[napi(catch_unwind)]
     pub fn try_acquire(&self) -> f64 {
-        self.inner.try_acquire().map_or(-1.0, |p| p as f64)
+        self.held(self.inner.try_acquire()).map_or(-1.0, |p| p as f64)
     }
 
     /// A permit now (`>= 0`); -1 when full; `-(2 + ticket)` when queued at `priority`: the wake
-    /// function is then called with the ticket and a permit.
+    /// function is then called with the ticket, and `claim(ticket)` gives the permit.
     #[napi(catch_unwind)]
     pub fn acquire_or_queue(&self, priority: f64) -> napi::Result<f64> {
         let Some(wake) = self.wake.clone() else {
             return Err(napi::Error::from_reason("onWake must be set before a call can queue"));
         };
         let priority = priority.clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32;
+        let lane = self.lane.clone();
         let admission = self.inner.acquire_or_queue(
             priority,
             Box::new(move |ticket, permit| {
-                // Not Ok when the queuing thread has ended: the permit then goes to the next caller.
-                wake.call(
-                    (ticket as f64, permit as f64).into(),
-                    ThreadsafeFunctionCallMode::NonBlocking,
-                ) == Status::Ok
+                // `false` (the permit goes to the next caller) when the queuing thread has ended.
+                if !lane.deliver(ticket, permit) {
+                    return false;
+                }
+                let sent = wake.call(ticket as f64, ThreadsafeFunctionCallMode::NonBlocking) == Status::Ok;
+                if !sent {
+                    lane.undeliver(ticket);
+                }
+                sent
             }),
         );
         Ok(match admission {
-            Admission::Now(permit) => permit as f64,
+            Admission::Now(permit) => self.held(Some(permit)).map_or(-1.0, |p| p as f64),
             Admission::Full => -1.0,
-            Admission::Queued(ticket) => -(2.0 + ticket as f64),
+            Admission::Queued(ticket) => {
+                self.lane.queued(ticket);
+                -(2.0 + ticket as f64)
+            }
         })
+    }
+
+    /// The permit handed to queued caller `ticket`, now held by this thread; -1 if there is none.
+    #[napi(catch_unwind)]
+    pub fn claim(&self, ticket: f64) -> f64 {
+        if ticket < 0.0 {
+            return -1.0;
+        }
+        self.lane.claim(ticket as u64).map_or(-1.0, |p| p as f64)
     }
 
     /// Gives a permit back; `false` if it was not held.
     #[napi(catch_unwind)]
     pub fn release(&self, permit: f64) -> bool {
-        permit >= 0.0 && self.inner.release(permit as u64)
+        if permit < 0.0 {
+            return false;
+        }
+        thread_permits::unhold(&self.inner, permit as u64);
+        self.inner.release(permit as u64)
     }
 
-    /// Takes a queued caller out; `false` when it already has a permit (its wake is coming).
+    /// Takes a queued caller out; `false` when it already has a permit (claim it, then release).
     #[napi(catch_unwind)]
     pub fn cancel(&self, ticket: f64) -> bool {
-        ticket >= 0.0 && self.inner.cancel(ticket as u64)
+        ticket >= 0.0 && self.lane.cancel(ticket as u64)
     }
 
     /// Use and totals, process-wide.
     #[napi(catch_unwind)]
     pub fn stats(&self) -> NativeBulkheadStats {
         self.inner.stats().into()
+    }
+}
+
+impl NativeBulkhead {
+    /// Records a permit taken by this thread, so it is returned if the thread ends holding it.
+    fn held(&self, permit: Option<u64>) -> Option<u64> {
+        if let Some(p) = permit {
+            thread_permits::hold(&self.inner, p);
+        }
+        permit
     }
 }

@@ -7,6 +7,7 @@ mod errors;
 mod fast;
 mod metrics;
 mod options;
+mod thread_permits;
 
 use std::sync::Arc;
 use std::time::Duration;

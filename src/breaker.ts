@@ -190,7 +190,14 @@ export class CircuitBreaker<T = unknown> {
   }
 
   #viewWord(): Uint32Array | null {
-    return (this.#word = LITTLE_ENDIAN ? new Uint32Array(this.#native.stateView(), 0, 1) : null)
+    let view: Uint32Array | null = null
+    try {
+      // Runtimes that forbid external buffers (a V8 sandbox, as in Electron) refuse it: ask instead.
+      if (LITTLE_ENDIAN) view = new Uint32Array(this.#native.stateView(), 0, 1)
+    } catch {
+      view = null
+    }
+    return (this.#word = view)
   }
 
   /** Whether a call would be let through now, without taking a permit or counting anything. */

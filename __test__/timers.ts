@@ -14,7 +14,7 @@ export async function withFakeTimers<T>(body: (timers: FakeTimers.InstalledClock
 export const turn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 /** Lets the event loop turn until `ready()` holds, for events that arrive from other threads. */
-export async function until(ready: () => boolean, turns = 10_000): Promise<void> {
+export async function until(ready: () => boolean, turns = 500_000): Promise<void> {
   for (let i = 0; i < turns && !ready(); i++) await turn()
   if (!ready()) throw new Error('the awaited condition never held')
 }

@@ -4,7 +4,7 @@ import { describe, MAX_TIMER_MS } from './duration.js'
 export const NEVER_ABORTS: AbortSignal = new AbortController().signal
 
 /** Whether `value` behaves as an AbortSignal (checked by shape: signals of another realm count too). */
-export function isAbortSignal(value: unknown): value is AbortSignal {
+function isAbortSignal(value: unknown): value is AbortSignal {
   const v = value as AbortSignal | null
   return typeof v === 'object' && v !== null && typeof v.aborted === 'boolean' && typeof v.addEventListener === 'function'
 }

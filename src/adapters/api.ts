@@ -164,7 +164,7 @@ function parse(text: string, contentType: string | null): unknown {
 }
 
 /** `Retry-After` in milliseconds: delay-seconds or an HTTP date; undefined if absent or garbled. */
-export function retryAfter(header: string | null): number | undefined {
+function retryAfter(header: string | null): number | undefined {
   if (header === null) return undefined
   if (/^\s*\d+\s*$/.test(header)) return Number(header) * 1000
   const at = Date.parse(header)

@@ -7,6 +7,7 @@ import { decodeTransition, type StateChange, type StateName, STATES } from './st
 import { type LatencyStats, type Metrics, toMetrics } from './metrics.js'
 import type { POLICY_TYPES } from './policies/policy.js'
 import { checkSignal, LazyAbort, NEVER_ABORTS } from './signal.js'
+import { typeError } from './validate.js'
 
 /** Permits are below 2^24; above, the binding adds `2^24 * transition code`. */
 const TRANSITION_UNIT = 16_777_216
@@ -121,7 +122,7 @@ export class CircuitBreaker<T = unknown> {
    */
   execute<R extends T>(fn: (context: CallContext) => R | PromiseLike<R>, options?: ExecuteOptions): Promise<R> {
     if (typeof fn !== 'function') {
-      return Promise.reject(new TypeError(`execute needs a function to run, but was given ${fn === null ? 'null' : typeof fn}`))
+      return Promise.reject(typeError(`execute needs a function to run, but was given ${fn === null ? 'null' : typeof fn}`))
     }
     let signal: AbortSignal | undefined
     try {
@@ -153,7 +154,7 @@ export class CircuitBreaker<T = unknown> {
    */
   executeSync<R extends T>(fn: () => R): R {
     if (typeof fn !== 'function') {
-      throw new TypeError(`executeSync needs a function to run, but was given ${fn === null ? 'null' : typeof fn}`)
+      throw typeError(`executeSync needs a function to run, but was given ${fn === null ? 'null' : typeof fn}`)
     }
     const permit = this.#takePermit()
     if (permit < 0) {
@@ -344,7 +345,7 @@ export class CircuitBreaker<T = unknown> {
   }
 
   #onEntering(states: StateName[], listener: (change: StateChange) => void): Disposer {
-    if (typeof listener !== 'function') throw new TypeError(`a listener must be a function, but was ${typeof listener}`)
+    if (typeof listener !== 'function') throw typeError(`a listener must be a function, but was ${typeof listener}`)
     return this.#changes.add((change) => states.includes(change.to) && listener(change))
   }
 

@@ -1,3 +1,5 @@
+import { describe, rangeError, typeError } from './validate.js'
+
 /** A duration: milliseconds as a number, or a string such as `'250ms'`, `'30s'`, `'5m'`, `'1h'`. */
 export type Duration = number | `${number}${'ms' | 's' | 'm' | 'h'}`
 
@@ -13,14 +15,14 @@ const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const
 export function toMillis(option: string, value: unknown): number {
   if (typeof value === 'number') {
     if (Number.isFinite(value) && value >= 0) return value
-    throw new RangeError(`${option} must be a finite number of milliseconds of at least 0, but was ${String(value)}`)
+    throw rangeError(`${option} must be a finite number of milliseconds of at least 0, but was ${String(value)}`)
   }
   if (typeof value === 'string') {
     const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/.exec(value)
     if (match) return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS]
-    throw new RangeError(`${option} must be a duration like 250ms, 30s, 5m or 1h, but was ${JSON.stringify(value)}`)
+    throw rangeError(`${option} must be a duration like 250ms, 30s, 5m or 1h, but was ${JSON.stringify(value)}`)
   }
-  throw new TypeError(`${option} must be a number of milliseconds or a duration string, but was ${describe(value)}`)
+  throw typeError(`${option} must be a number of milliseconds or a duration string, but was ${describe(value)}`)
 }
 
 /** The longest delay a Node.js timer keeps; a longer one fires after 1 ms instead. */
@@ -33,15 +35,7 @@ export const MAX_TIMER_MS = 2_147_483_647
 export function toTimerMillis(option: string, value: unknown): number {
   const ms = toMillis(option, value)
   if (ms > MAX_TIMER_MS) {
-    throw new RangeError(`${option} must be at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest timer Node.js keeps), but was ${ms}`)
+    throw rangeError(`${option} must be at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest timer Node.js keeps), but was ${ms}`)
   }
   return ms
-}
-
-/** A short, safe description of any value for error messages. */
-export function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value)
-  if (typeof value === 'function') return 'a function'
-  if (value === null || typeof value !== 'object') return String(value)
-  return Array.isArray(value) ? 'an array' : 'an object'
 }

@@ -1,4 +1,5 @@
 import type { StateName } from './state.js'
+import { INVALID_OPTION, rangeError } from './validate.js'
 
 const BROKEN = Symbol.for('breakwater.BrokenCircuitError')
 const TIMEOUT = Symbol.for('breakwater.TimeoutError')
@@ -109,13 +110,8 @@ export function isBulkheadRejectedError(e: unknown): e is BulkheadRejectedError 
   return branded(e, BULKHEAD)
 }
 
-const INVALID_OPTION = 'ERR_BREAKWATER_INVALID_OPTION'
-
 /** Native option errors become `RangeError`s with code `ERR_BREAKWATER_INVALID_OPTION`. */
 export function fromNative(e: unknown): unknown {
-  if (e instanceof Error && e.message.startsWith(`${INVALID_OPTION}: `)) {
-    const error = new RangeError(e.message.slice(INVALID_OPTION.length + 2))
-    return Object.assign(error, { code: INVALID_OPTION })
-  }
+  if (e instanceof Error && e.message.startsWith(`${INVALID_OPTION}: `)) return rangeError(e.message.slice(INVALID_OPTION.length + 2))
   return e
 }

@@ -1,3 +1,4 @@
+import { typeError } from './validate.js'
 /** Stops a subscription. */
 export type Disposer = () => void
 
@@ -15,7 +16,7 @@ export class Listeners<T> {
 
   add(listener: (event: T) => void): Disposer {
     if (typeof listener !== 'function') {
-      throw new TypeError(`a listener must be a function, but was ${typeof listener}`)
+      throw typeError(`a listener must be a function, but was ${typeof listener}`)
     }
     this.#list = [...this.#list, listener]
     return () => {

@@ -1,5 +1,6 @@
-import { describe, type Duration, toMillis, toTimerMillis } from './duration.js'
+import { type Duration, toMillis, toTimerMillis } from './duration.js'
 import type { NativeOptions } from './native.js'
+import { describe, typeError } from './validate.js'
 
 /** How a breaker decides and recovers. Every option is optional; durations take `'30s'` or ms. */
 export interface BreakerOptions {
@@ -56,18 +57,18 @@ export interface CallPolicy<T = unknown> {
 type Check = (option: string, value: unknown) => number | boolean | undefined
 
 const number: Check = (option, value) => {
-  if (typeof value !== 'number') throw new TypeError(`${option} must be a number, but was ${describe(value)}`)
+  if (typeof value !== 'number') throw typeError(`${option} must be a number, but was ${describe(value)}`)
   return value
 }
 const numberOrOff: Check = (option, value) => (value === false ? false : number(option, value))
 const millis: Check = (option, value) => toMillis(option, value)
 const timer: Check = (option, value) => toTimerMillis(option, value)
 const flag: Check = (option, value) => {
-  if (typeof value !== 'boolean') throw new TypeError(`${option} must be true or false, but was ${describe(value)}`)
+  if (typeof value !== 'boolean') throw typeError(`${option} must be true or false, but was ${describe(value)}`)
   return value
 }
 const fn: Check = (option, value) => {
-  if (typeof value !== 'function') throw new TypeError(`${option} must be a function, but was ${describe(value)}`)
+  if (typeof value !== 'function') throw typeError(`${option} must be a function, but was ${describe(value)}`)
   return undefined
 }
 
@@ -105,12 +106,12 @@ const OPTIONS: Record<string, [Check, keyof NativeOptions | undefined]> = {
 export function toNativeOptions(options: unknown): NativeOptions {
   if (options === undefined) return {}
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new TypeError(`options must be an object, but was ${describe(options)}`)
+    throw typeError(`options must be an object, but was ${describe(options)}`)
   }
   const native: Record<string, unknown> = {}
   for (const [key, value] of Object.entries(options)) {
     const spec = OPTIONS[key]
-    if (!spec) throw new TypeError(`${key} is not a breakwater option (known: ${Object.keys(OPTIONS).join(', ')})`)
+    if (!spec) throw typeError(`${key} is not a breakwater option (known: ${Object.keys(OPTIONS).join(', ')})`)
     if (value === undefined) continue
     const checked = spec[0](key, value)
     if (spec[1]) native[spec[1]] = checked
@@ -118,7 +119,7 @@ export function toNativeOptions(options: unknown): NativeOptions {
   const latency = (options as BreakerOptions).latency
   if (latency !== undefined) {
     if (latency === null || typeof latency !== 'object') {
-      throw new TypeError(`latency must be an object like { percentile: 99, threshold: '200ms' }, but was ${describe(latency)}`)
+      throw typeError(`latency must be an object like { percentile: 99, threshold: '200ms' }, but was ${describe(latency)}`)
     }
     native.latencyThresholdMs = toMillis('latency.threshold', latency.threshold)
     if (latency.percentile !== undefined) native.latencyPercentile = number('latency.percentile', latency.percentile)

@@ -1,9 +1,10 @@
 import { BreakerEvents, CircuitBreaker } from './breaker.js'
-import { describe, toTimerMillis } from './duration.js'
+import { toTimerMillis } from './duration.js'
 import { fromNative } from './errors.js'
 import { type Metrics, toMetrics } from './metrics.js'
 import { type NativeFakeClock, NativeRegistry } from './native.js'
 import { type BreakerOptions, type CallPolicy, toNativeOptions } from './options.js'
+import { describe, typeError } from './validate.js'
 
 /** Options of a private registry. */
 export interface RegistryOptions {
@@ -41,7 +42,7 @@ export class Registry {
    * const orders = registry.getOrCreate('orders', { consecutiveFailures: 3, openFor: '10s' })
    */
   getOrCreate<T = unknown>(name: string, options: BreakerOptions & CallPolicy<T> = {}): CircuitBreaker<T> {
-    if (typeof name !== 'string') throw new TypeError(`name must be a string, but was ${describe(name)}`)
+    if (typeof name !== 'string') throw typeError(`name must be a string, but was ${describe(name)}`)
     const native = toNativeOptions(options)
     const timeoutMs = options.timeout === undefined ? undefined : toTimerMillis('timeout', options.timeout)
     try {

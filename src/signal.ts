@@ -1,4 +1,5 @@
-import { describe, MAX_TIMER_MS } from './duration.js'
+import { MAX_TIMER_MS } from './duration.js'
+import { describe, typeError } from './validate.js'
 
 /** A signal that never aborts: what a call without a caller signal or timeout is handed. */
 export const NEVER_ABORTS: AbortSignal = new AbortController().signal
@@ -12,7 +13,7 @@ function isAbortSignal(value: unknown): value is AbortSignal {
 /** `signal` if it is one (or undefined); otherwise a `TypeError` naming what was given. */
 export function checkSignal(signal: unknown): AbortSignal | undefined {
   if (signal === undefined || signal === NEVER_ABORTS) return undefined
-  if (!isAbortSignal(signal)) throw new TypeError(`signal must be an AbortSignal, but was ${describe(signal)}`)
+  if (!isAbortSignal(signal)) throw typeError(`signal must be an AbortSignal, but was ${describe(signal)}`)
   return signal
 }
 

@@ -1,10 +1,11 @@
 import type { CircuitBreaker } from '../breaker.js'
-import { describe, type Duration, toMillis } from '../duration.js'
+import { type Duration, toMillis } from '../duration.js'
 import type { BreakerOptions } from '../options.js'
 import { retry, type RetryOptions, type RetryPolicy } from '../policies/retry.js'
 import { wrap } from '../policies/wrap.js'
 import { type Registry, registry as processWide } from '../registry.js'
 import { HttpError, isHttpError } from './http-error.js'
+import { describe, typeError } from '../validate.js'
 
 /** How an API adapter calls and judges one HTTP API. */
 export interface ApiOptions {
@@ -73,21 +74,21 @@ export class ApiClient {
   /** @internal Made by `api()`. */
   constructor(name: string, options: ApiOptions) {
     if (options === null || typeof options !== 'object') {
-      throw new TypeError(`api options must be an object like { baseUrl: 'https://...' }, but was ${describe(options)}`)
+      throw typeError(`api options must be an object like { baseUrl: 'https://...' }, but was ${describe(options)}`)
     }
     let base: URL
     try {
       base = new URL(String(options.baseUrl))
     } catch {
-      throw new TypeError(`baseUrl must be an absolute http(s) URL, but was ${describe(options.baseUrl)}`)
+      throw typeError(`baseUrl must be an absolute http(s) URL, but was ${describe(options.baseUrl)}`)
     }
     if (base.protocol !== 'http:' && base.protocol !== 'https:') {
-      throw new TypeError(`baseUrl must be an absolute http(s) URL, but was ${describe(options.baseUrl)}`)
+      throw typeError(`baseUrl must be an absolute http(s) URL, but was ${describe(options.baseUrl)}`)
     }
     this.#base = base.href.replace(/\/+$/, '')
     this.#headers = { accept: 'application/json', ...options.headers }
     this.#fetch = options.fetch ?? globalThis.fetch
-    if (typeof this.#fetch !== 'function') throw new TypeError(`fetch must be a function, but was ${describe(options.fetch)}`)
+    if (typeof this.#fetch !== 'function') throw typeError(`fetch must be a function, but was ${describe(options.fetch)}`)
     this.#honorRetryAfter = options.honorRetryAfter !== false
     const registry = options.registry ?? processWide
     this.breaker = registry.getOrCreate(name, {
@@ -134,7 +135,7 @@ export class ApiClient {
   }
 
   #url(path: string, query: RequestOptions['query']): string {
-    if (typeof path !== 'string') throw new TypeError(`path must be a string, but was ${describe(path)}`)
+    if (typeof path !== 'string') throw typeError(`path must be a string, but was ${describe(path)}`)
     const url = new URL(this.#base + (path.startsWith('/') ? path : `/${path}`))
     for (const [key, value] of Object.entries(query ?? {})) url.searchParams.append(key, String(value))
     return url.href

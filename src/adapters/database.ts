@@ -1,8 +1,9 @@
 import type { CircuitBreaker } from '../breaker.js'
-import { describe, type Duration } from '../duration.js'
+import { type Duration } from '../duration.js'
 import { isTimeoutError } from '../errors.js'
 import type { BreakerOptions } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'
+import { describe, typeError } from '../validate.js'
 
 /** How a database adapter judges and bounds calls. */
 export interface DatabaseOptions {
@@ -93,7 +94,7 @@ abstract class Database {
   readonly breaker: CircuitBreaker
 
   constructor(name: string, options: DatabaseOptions) {
-    if (options === null || typeof options !== 'object') throw new TypeError(`database options must be an object, but was ${describe(options)}`)
+    if (options === null || typeof options !== 'object') throw typeError(`database options must be an object, but was ${describe(options)}`)
     this.breaker = (options.registry ?? processWide).getOrCreate(name, {
       ...options.breaker,
       timeout: options.timeout ?? '30s',
@@ -141,7 +142,7 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
    * })
    */
   transaction<T>(fn: (client: PgClientOf<P>) => Promise<T>, options?: QueryOptions): Promise<T> {
-    if (typeof fn !== 'function') return Promise.reject(new TypeError(`transaction needs a function, but was given ${describe(fn)}`))
+    if (typeof fn !== 'function') return Promise.reject(typeError(`transaction needs a function, but was given ${describe(fn)}`))
     return this.breaker.execute(
       ({ signal }) =>
         this.#withClient(signal, async (client, broken) => {
@@ -224,7 +225,7 @@ export class SqliteDatabase<D extends SqliteLike> extends Database {
 
   /** Runs `fn` between BEGIN and COMMIT, rolling back when it throws, times out or aborts. */
   transaction<T>(fn: (db: D) => T | Promise<T>, options?: QueryOptions): Promise<T> {
-    if (typeof fn !== 'function') return Promise.reject(new TypeError(`transaction needs a function, but was given ${describe(fn)}`))
+    if (typeof fn !== 'function') return Promise.reject(typeError(`transaction needs a function, but was given ${describe(fn)}`))
     return this.breaker.execute(async ({ signal }) => {
       this.#db.exec('BEGIN')
       try {
@@ -254,5 +255,5 @@ export function database(name: string, client: PgPoolLike | SqliteLike, options:
   const c = client as Partial<PgPoolLike & SqliteLike> | null
   if (typeof c?.connect === 'function' && typeof c.query === 'function') return new PgDatabase(name, client as PgPoolLike, options)
   if (typeof c?.prepare === 'function' && typeof c.exec === 'function') return new SqliteDatabase(name, client as SqliteLike, options)
-  throw new TypeError(`database needs a pg Pool (with query and connect) or a better-sqlite3 Database (with prepare and exec), but was given ${describe(client)}`)
+  throw typeError(`database needs a pg Pool (with query and connect) or a better-sqlite3 Database (with prepare and exec), but was given ${describe(client)}`)
 }

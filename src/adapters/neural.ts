@@ -1,8 +1,9 @@
 import type { CircuitBreaker } from '../breaker.js'
-import { describe, type Duration } from '../duration.js'
+import { type Duration } from '../duration.js'
 import { branded } from '../errors.js'
 import type { BreakerOptions } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'
+import { describe, typeError } from '../validate.js'
 
 /** Anything that runs a model: an `onnxruntime-node` `InferenceSession`, or any `{ run(feeds) }`. */
 export interface ModelRunner {
@@ -62,11 +63,11 @@ export class NeuralModel<S extends ModelRunner> {
   /** @internal Made by `neural()`. */
   constructor(name: string, session: S, options: NeuralOptions<S>) {
     if (typeof (session as Partial<ModelRunner> | null)?.run !== 'function') {
-      throw new TypeError(`neural needs a model runner with run(feeds), such as an onnxruntime InferenceSession, but was given ${describe(session)}`)
+      throw typeError(`neural needs a model runner with run(feeds), such as an onnxruntime InferenceSession, but was given ${describe(session)}`)
     }
-    if (options === null || typeof options !== 'object') throw new TypeError(`neural options must be an object, but was ${describe(options)}`)
+    if (options === null || typeof options !== 'object') throw typeError(`neural options must be an object, but was ${describe(options)}`)
     if (options.fallback !== undefined && typeof options.fallback !== 'function') {
-      throw new TypeError(`fallback must be a function, but was ${describe(options.fallback)}`)
+      throw typeError(`fallback must be a function, but was ${describe(options.fallback)}`)
     }
     this.#name = name
     this.#session = session

@@ -1,7 +1,8 @@
 import type { CircuitBreaker } from '../breaker.js'
-import { describe, type Duration, toTimerMillis } from '../duration.js'
+import { type Duration, toTimerMillis } from '../duration.js'
 import type { BreakerOptions } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'
+import { describe, typeError } from '../validate.js'
 
 /** What the adapter needs of a sandbox: the shape of an `e2b` `Sandbox` (or `@e2b/code-interpreter`'s). */
 export interface SandboxLike {
@@ -72,9 +73,9 @@ export class SandboxPool<S extends SandboxLike> {
   /** @internal Made by `sandbox()`. */
   constructor(client: SandboxClientLike<S>, options: SandboxOptions) {
     if (typeof (client as Partial<SandboxClientLike<S>> | null)?.create !== 'function') {
-      throw new TypeError(`sandbox needs a sandbox class with create(template), such as Sandbox from e2b, but was given ${describe(client)}`)
+      throw typeError(`sandbox needs a sandbox class with create(template), such as Sandbox from e2b, but was given ${describe(client)}`)
     }
-    if (options === null || typeof options !== 'object') throw new TypeError(`sandbox options must be an object, but was ${describe(options)}`)
+    if (options === null || typeof options !== 'object') throw typeError(`sandbox options must be an object, but was ${describe(options)}`)
     this.#client = client
     const name = options.name ?? 'sandbox'
     const registry = options.registry ?? processWide
@@ -122,7 +123,7 @@ export class SandboxPool<S extends SandboxLike> {
    */
   execute(id: string, code: string, options?: SandboxCallOptions): Promise<ExecutionOf<S>> {
     const box = this.#live.get(id)
-    if (!box) return Promise.reject(new TypeError(`no live sandbox ${describe(id)} was created here`))
+    if (!box) return Promise.reject(typeError(`no live sandbox ${describe(id)} was created here`))
     return this.executeBreaker.execute(({ signal }) => {
       const onAbort = () => void this.stop(id)
       signal.addEventListener('abort', onAbort, { once: true })

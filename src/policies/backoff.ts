@@ -1,5 +1,6 @@
-import { describe, type Duration, toMillis, toTimerMillis } from '../duration.js'
+import { type Duration, toMillis, toTimerMillis } from '../duration.js'
 import { ratio } from './check.js'
+import { describe, typeError, rangeError } from '../validate.js'
 
 /** How retry delays grow. */
 export type BackoffStrategy = 'constant' | 'linear' | 'fibonacci' | 'exponential' | 'decorrelated'
@@ -45,15 +46,15 @@ export function backoff(options: BackoffOptions = {}): Backoff {
 export function checkedBackoff(options: BackoffOptions, prefix: string): Backoff {
   const strategy = options.strategy ?? 'exponential'
   if (!STRATEGIES.includes(strategy)) {
-    throw new RangeError(`${prefix}strategy must be one of ${STRATEGIES.join(', ')}, but was ${describe(strategy)}`)
+    throw rangeError(`${prefix}strategy must be one of ${STRATEGIES.join(', ')}, but was ${describe(strategy)}`)
   }
   const base = toMillis(`${prefix}base`, options.base ?? 100)
   const max = toTimerMillis(`${prefix}max`, options.max ?? 30_000)
-  if (max < base) throw new RangeError(`${prefix}max must be at least ${prefix}base (${base} ms), but was ${max}`)
+  if (max < base) throw rangeError(`${prefix}max must be at least ${prefix}base (${base} ms), but was ${max}`)
   const multiplier = ratio(`${prefix}multiplier`, options.multiplier ?? 2, 1, Number.MAX_VALUE)
   const jitter = ratio(`${prefix}jitter`, options.jitter ?? 0, 0, 1)
   const random = options.random ?? Math.random
-  if (typeof random !== 'function') throw new TypeError(`${prefix}random must be a function, but was ${describe(random)}`)
+  if (typeof random !== 'function') throw typeError(`${prefix}random must be a function, but was ${describe(random)}`)
 
   const plain = (n: number, previousMs: number): number => {
     switch (strategy) {

@@ -1,5 +1,6 @@
 import { type Duration, toMillis } from '../duration.js'
 import { ratio, whole } from './check.js'
+import { rangeError } from '../validate.js'
 
 /** How many retries a budget allows. */
 export interface RetryBudgetOptions {
@@ -35,7 +36,7 @@ export class RetryBudget {
   constructor(options: RetryBudgetOptions = {}) {
     this.#ratio = ratio('budget.ratio', options.ratio ?? 0.1, 0, 1000)
     const windowMs = toMillis('budget.window', options.window ?? 10_000)
-    if (windowMs <= 0) throw new RangeError(`budget.window must be more than 0 ms, but was ${windowMs}`)
+    if (windowMs <= 0) throw rangeError(`budget.window must be more than 0 ms, but was ${windowMs}`)
     this.#floor = whole('budget.minPerSecond', options.minPerSecond ?? 1, 0) * (windowMs / 1000)
     this.#bucketMs = windowMs / BUCKETS
   }

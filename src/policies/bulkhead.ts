@@ -1,10 +1,10 @@
 import type { CallContext } from '../breaker.js'
-import { describe } from '../duration.js'
 import { BulkheadRejectedError, fromNative } from '../errors.js'
 import { NativeBulkhead, type NativeBulkheadStats } from '../native.js'
 import { checkSignal, NEVER_ABORTS } from '../signal.js'
 import { whole } from './check.js'
 import { checkFunction, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
+import { describe, typeError } from '../validate.js'
 
 /** Limits of a bulkhead. */
 export interface BulkheadOptions {
@@ -118,7 +118,7 @@ export class Bulkhead implements Policy {
     const signal = checkSignal(options?.signal)
     const priority = options?.priority ?? 0
     if (typeof priority !== 'number' || Number.isNaN(priority)) {
-      throw new TypeError(`priority must be a number, but was ${describe(priority)}`)
+      throw typeError(`priority must be a number, but was ${describe(priority)}`)
     }
     if (signal?.aborted) throw signal.reason
     const native = this.#lane.native
@@ -154,9 +154,9 @@ export class Bulkhead implements Policy {
  * const heavyReports = bulkhead('reports', { maxConcurrent: 4, maxQueue: 100 })
  */
 export function bulkhead(name: string, options: BulkheadOptions): Bulkhead {
-  if (typeof name !== 'string') throw new TypeError(`name must be a string, but was ${describe(name)}`)
+  if (typeof name !== 'string') throw typeError(`name must be a string, but was ${describe(name)}`)
   if (options === null || typeof options !== 'object') {
-    throw new TypeError(`bulkhead options must be an object like { maxConcurrent: 10 }, but was ${describe(options)}`)
+    throw typeError(`bulkhead options must be an object like { maxConcurrent: 10 }, but was ${describe(options)}`)
   }
   const maxConcurrent = whole('maxConcurrent', options.maxConcurrent, 1)
   const maxQueue = whole('maxQueue', options.maxQueue ?? 0, 0)

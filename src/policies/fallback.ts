@@ -1,7 +1,7 @@
 import type { CallContext } from '../breaker.js'
-import { describe } from '../duration.js'
 import { checkSignal, NEVER_ABORTS } from '../signal.js'
 import { checkFunction, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
+import { describe, typeError } from '../validate.js'
 
 /** Which failures a fallback replaces. */
 export interface FallbackOptions {
@@ -60,7 +60,7 @@ export class FallbackPolicy<T> implements Policy<object, T> {
  */
 export function fallback<T>(value: T | ((error: unknown) => T | PromiseLike<T>), options: FallbackOptions = {}): FallbackPolicy<T> {
   const handles = options.handles ?? (() => true)
-  if (typeof handles !== 'function') throw new TypeError(`handles must be a function, but was ${describe(handles)}`)
+  if (typeof handles !== 'function') throw typeError(`handles must be a function, but was ${describe(handles)}`)
   const of = typeof value === 'function' ? (value as (error: unknown) => T | PromiseLike<T>) : () => value
   return new FallbackPolicy<T>(of, handles)
 }

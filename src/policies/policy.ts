@@ -1,4 +1,5 @@
 import type { CallContext } from '../breaker.js'
+import { typeError } from '../validate.js'
 
 /** Per-call options every policy's `execute` takes. */
 export interface PolicyCallOptions {
@@ -35,6 +36,6 @@ export type FallbackOf<P> = P extends { readonly [POLICY_TYPES]?: { fallback: in
 /** The function type's name in error messages. */
 export function checkFunction(what: string, fn: unknown): void {
   if (typeof fn !== 'function') {
-    throw new TypeError(`${what} needs a function to run, but was given ${fn === null ? 'null' : typeof fn}`)
+    throw typeError(`${what} needs a function to run, but was given ${fn === null ? 'null' : typeof fn}`)
   }
 }

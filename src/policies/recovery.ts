@@ -1,7 +1,8 @@
 import type { CircuitBreaker } from '../breaker.js'
-import { describe, type Duration, toTimerMillis } from '../duration.js'
+import { type Duration, toTimerMillis } from '../duration.js'
 import { type Disposer, Listeners } from '../events.js'
 import { type Backoff, checkedBackoff } from './backoff.js'
+import { describe, typeError } from '../validate.js'
 
 /** What a recovery manager needs of a breaker. */
 export type RecoverableBreaker = Pick<CircuitBreaker, 'state' | 'onOpen' | 'halfOpen'>
@@ -173,7 +174,7 @@ export class RecoveryManager {
  * // on shutdown: recovery.stop()
  */
 export function recoveryManager(breaker: RecoverableBreaker, check: HealthCheck, options: RecoveryOptions = {}): RecoveryManager {
-  if (typeof breaker?.halfOpen !== 'function') throw new TypeError(`breaker must be a circuit breaker, but was ${describe(breaker)}`)
-  if (typeof check !== 'function') throw new TypeError(`check must be a function, but was ${describe(check)}`)
+  if (typeof breaker?.halfOpen !== 'function') throw typeError(`breaker must be a circuit breaker, but was ${describe(breaker)}`)
+  if (typeof check !== 'function') throw typeError(`check must be a function, but was ${describe(check)}`)
   return new RecoveryManager(breaker, check, options).start()
 }

@@ -1,5 +1,5 @@
 import type { CallContext } from '../breaker.js'
-import { describe, type Duration, toMillis } from '../duration.js'
+import { type Duration, toMillis } from '../duration.js'
 import { isBrokenCircuitError, isBulkheadRejectedError } from '../errors.js'
 import { type Disposer, Listeners } from '../events.js'
 import { checkSignal, NEVER_ABORTS, sleep } from '../signal.js'
@@ -7,6 +7,7 @@ import { type Backoff, backoff, type BackoffOptions } from './backoff.js'
 import { RetryBudget, type RetryBudgetOptions } from './budget.js'
 import { whole } from './check.js'
 import { checkFunction, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
+import { describe, typeError } from '../validate.js'
 
 /** How a retry policy retries. */
 export interface RetryOptions {
@@ -83,7 +84,7 @@ export class RetryPolicy implements Policy<RetryContext> {
     this.#delay = backoff(options.backoff)
     this.#deadlineMs = options.deadline === undefined ? undefined : toMillis('deadline', options.deadline)
     if (options.retryOn !== undefined && typeof options.retryOn !== 'function') {
-      throw new TypeError(`retryOn must be a function, but was ${describe(options.retryOn)}`)
+      throw typeError(`retryOn must be a function, but was ${describe(options.retryOn)}`)
     }
     this.#retryOn = options.retryOn ?? ((e) => !isBrokenCircuitError(e) && !isBulkheadRejectedError(e))
     this.#retryBrokenCircuit = options.retryBrokenCircuit === true
@@ -176,6 +177,6 @@ export class RetryPolicy implements Policy<RetryContext> {
  * const quote = await retryQuotes.execute(() => fetchQuote())
  */
 export function retry(options: RetryOptions = {}): RetryPolicy {
-  if (options === null || typeof options !== 'object') throw new TypeError(`retry options must be an object, but was ${describe(options)}`)
+  if (options === null || typeof options !== 'object') throw typeError(`retry options must be an object, but was ${describe(options)}`)
   return new RetryPolicy(options)
 }

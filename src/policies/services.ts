@@ -1,5 +1,5 @@
 import type { CallContext, CircuitBreaker } from '../breaker.js'
-import { describe, type Duration } from '../duration.js'
+import { type Duration } from '../duration.js'
 import type { Metrics } from '../metrics.js'
 import type { BreakerOptions, CallPolicy } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'
@@ -9,6 +9,7 @@ import type { AnyPolicy } from './policy.js'
 import { retry, type RetryContext, type RetryOptions, type RetryPolicy, type RetryStats } from './retry.js'
 import { timeout, type TimeoutOptions } from './timeout.js'
 import { wrap } from './wrap.js'
+import { describe, typeError } from '../validate.js'
 
 /** A service's policies. Only the breaker is always there. */
 export interface ServiceOptions {
@@ -61,12 +62,12 @@ export class Services {
    * services.register('broker', { breaker: { consecutiveFailures: 2, openFor: '10s' }, retry: { maxAttempts: 2 }, timeout: '2s' })
    */
   register(name: string, options: ServiceOptions = {}): Service {
-    if (typeof name !== 'string' || name === '') throw new TypeError(`a service name must be a non-empty string, but was ${describe(name)}`)
+    if (typeof name !== 'string' || name === '') throw typeError(`a service name must be a non-empty string, but was ${describe(name)}`)
     if (this.#services.has(name)) throw new Error(`service ${name} is registered already`)
-    if (options === null || typeof options !== 'object') throw new TypeError(`service options must be an object, but was ${describe(options)}`)
+    if (options === null || typeof options !== 'object') throw typeError(`service options must be an object, but was ${describe(options)}`)
     const known = ['breaker', 'retry', 'bulkhead', 'timeout']
     for (const key of Object.keys(options)) {
-      if (!known.includes(key)) throw new TypeError(`${key} is not a service option (known: ${known.join(', ')})`)
+      if (!known.includes(key)) throw typeError(`${key} is not a service option (known: ${known.join(', ')})`)
     }
     // The policies that hold no shared state first, so a bad option among them creates nothing.
     const retrying = options.retry ? retry(options.retry) : undefined
@@ -88,7 +89,7 @@ export class Services {
    */
   call<R>(name: string, fn: (context: CallContext & Partial<RetryContext>) => R | PromiseLike<R>, options?: BulkheadCallOptions): Promise<R> {
     const service = this.#services.get(name)
-    if (!service) return Promise.reject(new TypeError(`no service is registered as ${describe(name)} (registered: ${this.names().join(', ') || 'none'})`))
+    if (!service) return Promise.reject(typeError(`no service is registered as ${describe(name)} (registered: ${this.names().join(', ') || 'none'})`))
     return service.composed.execute(fn, options)
   }
 

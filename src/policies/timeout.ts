@@ -1,8 +1,9 @@
 import type { CallContext } from '../breaker.js'
-import { describe, type Duration, toTimerMillis } from '../duration.js'
+import { type Duration, toTimerMillis } from '../duration.js'
 import { TimeoutError } from '../errors.js'
 import { checkSignal, LazyAbort } from '../signal.js'
 import { checkFunction, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
+import { describe, rangeError } from '../validate.js'
 
 /** How a timeout policy ends a call that runs too long. */
 export interface TimeoutOptions {
@@ -29,7 +30,7 @@ export class TimeoutPolicy implements Policy {
     this.#ms = ms
     const strategy = options.strategy ?? 'cooperative'
     if (strategy !== 'cooperative' && strategy !== 'aggressive') {
-      throw new RangeError(`strategy must be cooperative or aggressive, but was ${describe(strategy)}`)
+      throw rangeError(`strategy must be cooperative or aggressive, but was ${describe(strategy)}`)
     }
     this.#aggressive = strategy === 'aggressive'
     this.#name = options.name ?? 'timeout'

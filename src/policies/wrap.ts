@@ -1,6 +1,7 @@
 import type { CallContext } from '../breaker.js'
 import { NEVER_ABORTS } from '../signal.js'
 import { type AnyPolicy, checkFunction, type ContextOf, type FallbackOf, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
+import { typeError } from '../validate.js'
 
 /** `A | B` to `A & B`. */
 type Intersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never
@@ -74,10 +75,10 @@ export class WrappedPolicy<Context extends object, Fallback> implements Policy<C
 export function wrap<const P extends readonly AnyPolicy[]>(
   ...policies: P
 ): WrappedPolicy<MergedContext<P>, FallbackOf<P[number]>> {
-  if (policies.length === 0) throw new TypeError('wrap needs at least one policy')
+  if (policies.length === 0) throw typeError('wrap needs at least one policy')
   policies.forEach((p, i) => {
     if (typeof (p as Partial<Policy> | null)?.execute !== 'function') {
-      throw new TypeError(`wrap's argument ${i + 1} must be a policy (something with execute), but was not`)
+      throw typeError(`wrap's argument ${i + 1} must be a policy (something with execute), but was not`)
     }
   })
   return new WrappedPolicy(policies)

@@ -1,0 +1,54 @@
+/**
+ * The one place our argument errors are made: every error a caller can cause by what they pass is
+ * a `TypeError` (wrong kind of value) or a `RangeError` (right kind, outside the rule) with a stable
+ * `code`, and a message that names the field, the rule and the value.
+ */
+
+/** The code of every error about an option or argument a caller passed. */
+export const INVALID_OPTION = 'ERR_BREAKWATER_INVALID_OPTION'
+
+/** An error of ours about a value a caller passed. */
+export type InvalidOptionError = (TypeError | RangeError) & { readonly code: string }
+
+/** A `TypeError` with our `code`: the value is of the wrong kind. */
+export function typeError(message: string, code: string = INVALID_OPTION): TypeError & { readonly code: string } {
+  return Object.assign(new TypeError(message), { code })
+}
+
+/** A `RangeError` with our `code`: the value is of the right kind but breaks the rule. */
+export function rangeError(message: string, code: string = INVALID_OPTION): RangeError & { readonly code: string } {
+  return Object.assign(new RangeError(message), { code })
+}
+
+/**
+ * The options object `value` as a copy of its own enumerable properties, so nothing is read
+ * through the prototype chain (a polluted `Object.prototype` changes nothing) and every key is
+ * one of `known` (a typo is refused, naming the key). `undefined` gives `{}`; anything but a
+ * plain object or class instance is a `TypeError` naming `what`.
+ *
+ * @example
+ * const o = ownOptions<TimeoutOptions>('timeout options', options, ['strategy', 'name', 'unref'])
+ */
+export function ownOptions<T extends object>(what: string, value: unknown, known: readonly (keyof T & string)[]): Partial<T> {
+  if (value === undefined) return {}
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw typeError(`${what} must be an object, but was ${describe(value)}`)
+  }
+  const own: Record<string, unknown> = Object.create(null) as Record<string, unknown>
+  for (const key of Object.keys(value)) {
+    if (!(known as readonly string[]).includes(key)) {
+      throw typeError(`${what}: ${JSON.stringify(key)} is not an option here (known: ${known.join(', ')})`)
+    }
+    own[key] = (value as Record<string, unknown>)[key]
+  }
+  return own as Partial<T>
+}
+
+/** A short, safe description of any value for error messages. */
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value)
+  if (typeof value === 'function') return 'a function'
+  if (typeof value === 'bigint') return `${value}n`
+  if (value === null || typeof value !== 'object') return String(value)
+  return Array.isArray(value) ? 'an array' : 'an object'
+}

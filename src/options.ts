@@ -1,6 +1,6 @@
 import { type Duration, toMillis, toTimerMillis } from './duration.js'
 import type { NativeOptions } from './native.js'
-import { describe, typeError } from './validate.js'
+import { describe, ownOptions, typeError } from './validate.js'
 
 /** How a breaker decides and recovers. Every option is optional; durations take `'30s'` or ms. */
 export interface BreakerOptions {
@@ -98,31 +98,39 @@ const OPTIONS: Record<string, [Check, keyof NativeOptions | undefined]> = {
   fallback: [fn, undefined],
 }
 
+/** A breaker's options, read: what the core gets, what the handle keeps, and the call timeout. */
+export interface ReadOptions<T> {
+  native: NativeOptions
+  policy: CallPolicy<T>
+  timeoutMs: number | undefined
+}
+
+const KNOWN = Object.keys(OPTIONS) as (keyof (BreakerOptions & CallPolicy))[]
+
 /**
- * Checks the options' types (a `TypeError` names the option and the value; unknown options are
- * refused, so a typo cannot pass silently) and converts them for the native side, which checks
- * every range (a `RangeError` then).
+ * Reads a breaker's options: own properties only (a polluted `Object.prototype` changes
+ * nothing), unknown keys refused, types checked here (a `TypeError` names the option and the
+ * value), ranges checked by the core (a `RangeError` then).
  */
-export function toNativeOptions(options: unknown): NativeOptions {
-  if (options === undefined) return {}
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw typeError(`options must be an object, but was ${describe(options)}`)
-  }
+export function readBreakerOptions<T>(options: unknown): ReadOptions<T> {
+  const own = ownOptions<BreakerOptions & CallPolicy<T>>('breaker options', options, KNOWN)
   const native: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(options)) {
-    const spec = OPTIONS[key]
-    if (!spec) throw typeError(`${key} is not a breakwater option (known: ${Object.keys(OPTIONS).join(', ')})`)
+  for (const key of Object.keys(own) as (keyof typeof own)[]) {
+    const value = own[key]
     if (value === undefined) continue
-    const checked = spec[0](key, value)
-    if (spec[1]) native[spec[1]] = checked
+    const [check, nativeName] = OPTIONS[key]!
+    const checked = check(key, value)
+    if (nativeName) native[nativeName] = checked
   }
-  const latency = (options as BreakerOptions).latency
-  if (latency !== undefined) {
-    if (latency === null || typeof latency !== 'object') {
-      throw typeError(`latency must be an object like { percentile: 99, threshold: '200ms' }, but was ${describe(latency)}`)
-    }
+  if (own.latency !== undefined) {
+    const latency = ownOptions<NonNullable<BreakerOptions['latency']>>('latency', own.latency, ['percentile', 'threshold'])
     native.latencyThresholdMs = toMillis('latency.threshold', latency.threshold)
     if (latency.percentile !== undefined) native.latencyPercentile = number('latency.percentile', latency.percentile)
   }
-  return native as NativeOptions
+  const policy: CallPolicy<T> = {}
+  if (own.isFailure) policy.isFailure = own.isFailure
+  if (own.isResultFailure) policy.isResultFailure = own.isResultFailure
+  if (own.fallback) policy.fallback = own.fallback
+  const timeoutMs = native.callTimeoutMs as number | undefined
+  return { native: native as NativeOptions, policy, timeoutMs }
 }

@@ -1,9 +1,8 @@
 import { BreakerEvents, CircuitBreaker } from './breaker.js'
-import { toTimerMillis } from './duration.js'
 import { fromNative } from './errors.js'
 import { type Metrics, toMetrics } from './metrics.js'
 import { type NativeFakeClock, NativeRegistry } from './native.js'
-import { type BreakerOptions, type CallPolicy, toNativeOptions } from './options.js'
+import { type BreakerOptions, type CallPolicy, readBreakerOptions } from './options.js'
 import { describe, typeError } from './validate.js'
 
 /** Options of a private registry. */
@@ -43,11 +42,10 @@ export class Registry {
    */
   getOrCreate<T = unknown>(name: string, options: BreakerOptions & CallPolicy<T> = {}): CircuitBreaker<T> {
     if (typeof name !== 'string') throw typeError(`name must be a string, but was ${describe(name)}`)
-    const native = toNativeOptions(options)
-    const timeoutMs = options.timeout === undefined ? undefined : toTimerMillis('timeout', options.timeout)
+    const { native, policy, timeoutMs } = readBreakerOptions<T>(options)
     try {
       const breaker = this.#registry.getOrCreate(name, native)
-      return new CircuitBreaker<T>(breaker, options, timeoutMs, this.#eventsOf(name))
+      return new CircuitBreaker<T>(breaker, policy, timeoutMs, this.#eventsOf(name))
     } catch (e) {
       throw fromNative(e)
     }

@@ -113,7 +113,7 @@ const KNOWN = Object.keys(OPTIONS) as (keyof (BreakerOptions & CallPolicy))[]
  * value), ranges checked by the core (a `RangeError` then).
  */
 export function readBreakerOptions<T>(options: unknown): ReadOptions<T> {
-  const own = ownOptions<BreakerOptions & CallPolicy<T>>('breaker options', options, KNOWN)
+  const own = ownOptions<BreakerOptions & CallPolicy<T>>('breaker', options, KNOWN)
   const native: Record<string, unknown> = {}
   for (const key of Object.keys(own) as (keyof typeof own)[]) {
     const value = own[key]

@@ -1,4 +1,4 @@
-import { toMillis, toTimerMillis, type Duration } from './duration.js'
+import { toMillis, toTimeoutMillis, type Duration } from './duration.js'
 import { BrokenCircuitError, isTimeoutError, TimeoutError } from './errors.js'
 import { type Disposer, Listeners } from './events.js'
 import type { NativeBreaker } from './native.js'
@@ -6,7 +6,7 @@ import type { CallPolicy } from './options.js'
 import { decodeTransition, type StateChange, type StateName, STATES } from './state.js'
 import { type LatencyStats, type Metrics, toMetrics } from './metrics.js'
 import type { POLICY_TYPES } from './policies/policy.js'
-import { checkSignal, LazyAbort, NEVER_ABORTS } from './signal.js'
+import { checkSignal, LazyAbort, NEVER_ABORTS, readCallOptions } from './signal.js'
 import { typeError } from './validate.js'
 
 /** Permits are below 2^24; above, the binding adds `2^24 * transition code`. */
@@ -21,6 +21,8 @@ const enum Outcome {
   Timeout = 2,
   Ignored = 3,
 }
+
+const EXECUTE_OPTIONS = ['signal', 'timeout'] as const
 
 /** What `execute` hands the function it runs. */
 export interface CallContext {
@@ -125,15 +127,12 @@ export class CircuitBreaker<T = unknown> {
       return Promise.reject(typeError(`execute needs a function to run, but was given ${fn === null ? 'null' : typeof fn}`))
     }
     let signal: AbortSignal | undefined
-    try {
-      signal = checkSignal(options?.signal)
-    } catch (e) {
-      return Promise.reject(e)
-    }
     let timeoutMs = this.#timeoutMs
-    if (options?.timeout !== undefined) {
+    if (options !== undefined) {
       try {
-        timeoutMs = toTimerMillis('timeout', options.timeout)
+        const own = readCallOptions<ExecuteOptions>('execute', options, EXECUTE_OPTIONS)
+        signal = checkSignal(own.signal)
+        if (own.timeout !== undefined) timeoutMs = toTimeoutMillis('timeout', own.timeout)
       } catch (e) {
         return Promise.reject(e)
       }
@@ -229,27 +228,36 @@ export class CircuitBreaker<T = unknown> {
     let timer: NodeJS.Timeout | undefined
     let giveUp: ((reason: unknown) => void) | undefined
     const abandoned = new Promise<never>((_, reject) => (giveUp = reject))
-    const stop = (reason: unknown) => {
+    // Once the call is stopped (caller abort or timeout), the stop decides its outcome, even if
+    // `fn` settles first from inside its abort listener (fetch rejects there synchronously).
+    let stopped: { reason: unknown; outcome: Outcome } | undefined
+    const stop = (reason: unknown, outcome: Outcome) => {
+      if (stopped) return
+      stopped = { reason, outcome }
       call.abort(reason)
       giveUp!(reason)
     }
-    const onCallerAbort = () => stop(callerSignal!.reason)
+    const onCallerAbort = () => stop(callerSignal!.reason, Outcome.Ignored)
+    let result: R
     try {
-      if (callerSignal?.aborted) throw callerSignal.reason
-      callerSignal?.addEventListener('abort', onCallerAbort, { once: true })
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(() => stop(new TimeoutError(this.#name, timeoutMs)), timeoutMs)
-        timer.unref()
+      if (callerSignal?.aborted) stop(callerSignal.reason, Outcome.Ignored)
+      else {
+        callerSignal?.addEventListener('abort', onCallerAbort, { once: true })
+        if (timeoutMs !== undefined) {
+          timer = setTimeout(() => stop(new TimeoutError(this.#name, timeoutMs), Outcome.Timeout), timeoutMs)
+          if (this.#policy.unref === true) timer.unref()
+        }
+        result = await Promise.race([fn(call), abandoned])
       }
-      const result = await Promise.race([fn(call), abandoned])
-      return this.#succeeded(permit, started, result)
     } catch (error) {
-      return this.#failed(permit, this.#classify(error, callerSignal), started, error)
+      if (!stopped) return this.#failed(permit, this.#classify(error, callerSignal), started, error)
     } finally {
       clearTimeout(timer)
       callerSignal?.removeEventListener('abort', onCallerAbort)
       abandoned.catch(() => {}) // a race that was not lost must not leave an unhandled rejection
     }
+    if (stopped) return this.#failed(permit, stopped.outcome, started, stopped.reason)
+    return this.#succeeded(permit, started, result!)
   }
 
   #succeeded<R extends T>(permit: number, started: number, result: R): R {

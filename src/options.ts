@@ -1,4 +1,4 @@
-import { type Duration, toMillis, toTimerMillis } from './duration.js'
+import { type Duration, toMillis, toTimeoutMillis } from './duration.js'
 import type { NativeOptions } from './native.js'
 import { describe, ownOptions, typeError } from './validate.js'
 
@@ -52,6 +52,11 @@ export interface CallPolicy<T = unknown> {
   isResultFailure?: (result: T) => boolean
   /** Used instead of throwing when a call is refused, fails or times out. @default none */
   fallback?: (error: unknown) => T | Promise<T>
+  /**
+   * Let the process exit while a call waits for its timeout. A pending call is pending work, so
+   * by default its timeout timer keeps the process alive, as any pending I/O does. @default false
+   */
+  unref?: boolean
 }
 
 type Check = (option: string, value: unknown) => number | boolean | undefined
@@ -62,7 +67,7 @@ const number: Check = (option, value) => {
 }
 const numberOrOff: Check = (option, value) => (value === false ? false : number(option, value))
 const millis: Check = (option, value) => toMillis(option, value)
-const timer: Check = (option, value) => toTimerMillis(option, value)
+const timeout: Check = (option, value) => toTimeoutMillis(option, value)
 const flag: Check = (option, value) => {
   if (typeof value !== 'boolean') throw typeError(`${option} must be true or false, but was ${describe(value)}`)
   return value
@@ -91,11 +96,12 @@ const OPTIONS: Record<string, [Check, keyof NativeOptions | undefined]> = {
   halfOpenProbes: [number, 'halfOpenProbes'],
   halfOpenSuccesses: [number, 'halfOpenSuccesses'],
   maxProbeTime: [millis, 'maxProbeMs'],
-  timeout: [timer, 'callTimeoutMs'],
+  timeout: [timeout, 'callTimeoutMs'],
   trackLatency: [flag, 'trackLatency'],
   isFailure: [fn, undefined],
   isResultFailure: [fn, undefined],
   fallback: [fn, undefined],
+  unref: [flag, undefined],
 }
 
 /** A breaker's options, read: what the core gets, what the handle keeps, and the call timeout. */
@@ -131,6 +137,7 @@ export function readBreakerOptions<T>(options: unknown): ReadOptions<T> {
   if (own.isFailure) policy.isFailure = own.isFailure
   if (own.isResultFailure) policy.isResultFailure = own.isResultFailure
   if (own.fallback) policy.fallback = own.fallback
+  if (own.unref) policy.unref = true
   const timeoutMs = native.callTimeoutMs as number | undefined
   return { native: native as NativeOptions, policy, timeoutMs }
 }

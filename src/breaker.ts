@@ -98,7 +98,8 @@ export class CircuitBreaker<T = unknown> {
     this.#name = native.name
     // The two hot-path calls as functions bound to the breaker: no method dispatch per call.
     ;[this.#acquire, this.#record, this.#permitted] = native.boundFunctions()
-    this.#policy = policy
+    // Own properties only: nothing reaches a call through a polluted Object.prototype.
+    this.#policy = Object.assign(Object.create(null) as CallPolicy<T>, policy)
     this.#timeoutMs = timeoutMs
     this.#usesDuration = native.usesCallDuration
   }

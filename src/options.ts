@@ -111,7 +111,8 @@ export interface ReadOptions<T> {
   timeoutMs: number | undefined
 }
 
-const KNOWN = Object.keys(OPTIONS) as (keyof (BreakerOptions & CallPolicy))[]
+/** Every key of a breaker's options and call policy. */
+export const BREAKER_OPTION_KEYS = Object.keys(OPTIONS) as (keyof (BreakerOptions & CallPolicy))[]
 
 /**
  * Reads a breaker's options: own properties only (a polluted `Object.prototype` changes
@@ -119,8 +120,9 @@ const KNOWN = Object.keys(OPTIONS) as (keyof (BreakerOptions & CallPolicy))[]
  * value), ranges checked by the core (a `RangeError` then).
  */
 export function readBreakerOptions<T>(options: unknown): ReadOptions<T> {
-  const own = ownOptions<BreakerOptions & CallPolicy<T>>('breaker', options, KNOWN)
-  const native: Record<string, unknown> = {}
+  const own = ownOptions<BreakerOptions & CallPolicy<T>>('breaker', options, BREAKER_OPTION_KEYS)
+  // No prototype: the binding reads every native option by name, and must find only ours.
+  const native = Object.create(null) as Record<string, unknown>
   for (const key of Object.keys(own) as (keyof typeof own)[]) {
     const value = own[key]
     if (value === undefined) continue
@@ -133,7 +135,7 @@ export function readBreakerOptions<T>(options: unknown): ReadOptions<T> {
     native.latencyThresholdMs = toMillis('latency.threshold', latency.threshold)
     if (latency.percentile !== undefined) native.latencyPercentile = number('latency.percentile', latency.percentile)
   }
-  const policy: CallPolicy<T> = {}
+  const policy = Object.create(null) as CallPolicy<T>
   if (own.isFailure) policy.isFailure = own.isFailure
   if (own.isResultFailure) policy.isResultFailure = own.isResultFailure
   if (own.fallback) policy.fallback = own.fallback

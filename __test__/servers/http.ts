@@ -11,8 +11,8 @@ export interface TestServer {
   hits: Map<string, number>
   /** Responses whose connection closed before the server finished sending them, by path. */
   cut: Map<string, number>
-  /** How many times the server was killed (by `kill()` or a request to `/kill`). */
-  readonly kills: number
+  /** When the server was killed (by `kill()` or a request to `/kill`), in `performance.now()` milliseconds. */
+  readonly killedAt: readonly number[]
   /** Whether it is listening (false between a kill and its restart). */
   readonly up: boolean
   /** Drops every connection and stops listening, as a crash would; listens again on the same port after `downMs`. */
@@ -28,7 +28,7 @@ export async function startHttpServer(): Promise<TestServer> {
   const cut = new Map<string, number>()
   const sockets = new Set<Socket>()
   const flaky = new Map<string, number>()
-  let kills = 0
+  const killedAt: number[] = []
   let up = false
   let closed = false
   let restart: NodeJS.Timeout | undefined
@@ -85,7 +85,8 @@ export async function startHttpServer(): Promise<TestServer> {
         return res.write('{"half":', () => req.socket.destroy())
       case 'drip': // a JSON body, one byte every `every` ms
         return drip(res, JSON.stringify({ dripped: arg }), Number(url.searchParams.get('every') ?? 10))
-      case 'kill':
+      case 'kill': // a request that slipped in while the server is going down is cut like the rest
+        if (!up) return req.socket.destroy()
         return void kill(Number(arg ?? 0))
       default:
         return json(res, 404, { error: 'no such route' })
@@ -112,7 +113,7 @@ export async function startHttpServer(): Promise<TestServer> {
     })
   async function kill(downMs: number): Promise<void> {
     if (!up || closed) return
-    kills += 1
+    killedAt.push(performance.now())
     await stop()
     restart = setTimeout(() => {
       if (!closed) listen(port).catch(() => {}) // the port was taken meanwhile: stays down
@@ -125,9 +126,7 @@ export async function startHttpServer(): Promise<TestServer> {
     url: `http://127.0.0.1:${port}`,
     hits,
     cut,
-    get kills() {
-      return kills
-    },
+    killedAt,
     get up() {
       return up
     },

@@ -243,6 +243,8 @@ test('caller bugs reject before the request leaves and never count against the A
     ['a header value with a newline', () => market.get('/never', { headers: { 'x-a': 'one\r\nx-b: two' } }), /^headers\["x-a"\] is not a valid header value/],
     ['a header value outside Latin-1', () => market.get('/never', { headers: { 'x-a': '日本' } }), /^headers\["x-a"\] is not a valid header value/],
     ['a header value that is not a string', () => market.get('/never', { headers: { 'x-a': 5 as unknown as string } }), /^headers\["x-a"\] must be a string, but was 5/],
+    ['a header fetch sets itself', () => market.post('/never', {}, { headers: { 'Transfer-Encoding': 'chunked' } }), /^headers\["Transfer-Encoding"\] cannot be given: fetch sets /],
+    ['an Expect header', () => market.get('/never', { headers: { expect: '100-continue' } }), /^headers\["expect"\] cannot be given/],
     ['headers that are not an object', () => market.get('/never', { headers: 'x-a: 1' as never }), /^headers must be an object/],
     ['a query value that is an object', () => market.get('/never', { query: { a: {} as never } }), /^query\["a"\] must be a string, a finite number or a boolean, but was an object/],
     ['a query value that is undefined', () => market.get('/never', { query: { a: undefined as never } }), /^query\["a"\] must be/],
@@ -311,6 +313,9 @@ test('api options are read as own properties: typos, null and inherited options 
     ['a breaker isFailure', { ...base, breaker: { isFailure: () => true } }, /^breaker.isFailure is not an option here: give isFailure to the api options/],
     ['null breaker', { ...base, breaker: null }, /^breaker must be an object/],
     ['bad headers', { ...base, headers: { 'a b': 'c' } }, /^headers\["a b"\] is not a valid header name/],
+    ['a managed header', { ...base, headers: { 'keep-alive': 'timeout=5' } }, /^headers\["keep-alive"\] cannot be given/],
+    ['credentials in baseUrl', { ...base, baseUrl: 'http://user:secret@127.0.0.1:1' }, /^baseUrl must not carry credentials \(fetch refuses them\): send them in an authorization header$/],
+    ['a query in baseUrl', { ...base, baseUrl: 'http://127.0.0.1:1/v1?key=1' }, /^baseUrl must have no query or fragment/],
     ['a non-boolean honorRetryAfter', { ...base, honorRetryAfter: 'no' }, /^honorRetryAfter must be true or false/],
     ['a non-function isFailure', { ...base, isFailure: 'yes' }, /^isFailure must be a function/],
     ['a negative maxRetryAfter', { ...base, maxRetryAfter: -1 }, /^maxRetryAfter must be/],
@@ -358,4 +363,11 @@ test('an error status with an unreadable JSON body is still an HttpError, judged
   t.true(isHttpError(error), String(error))
   t.like(error, { status: 404, body: '{"truncated":' })
   t.like(market.breaker.metrics(), { failures: 0, successes: 1 })
+})
+
+test('a body past maxResponseBytes is not retried: asking again would download it again', async (t) => {
+  const { market } = client({ maxResponseBytes: 65_536, retry: { maxAttempts: 3, backoff: { strategy: 'constant', base: 0 } } })
+  t.like(await failure(market.get('/big/262144')), { code: 'ERR_BREAKWATER_RESPONSE_TOO_LARGE' })
+  t.is(server.hits.get('/big/262144'), 1)
+  t.like(market.retry!.stats(), { retries: 0, givenUp: 1 })
 })

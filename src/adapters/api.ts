@@ -7,7 +7,7 @@ import { wrap } from '../policies/wrap.js'
 import { type Registry, registry as processWide } from '../registry.js'
 import { checkSignal, readCallOptions } from '../signal.js'
 import { describe, ownOptions, rangeError, typeError } from '../validate.js'
-import { HttpError, isHttpError, ResponseTooLargeError } from './http-error.js'
+import { HttpError, isHttpError, isResponseTooLargeError, ResponseTooLargeError } from './http-error.js'
 
 /** How an API adapter calls and judges one HTTP API. */
 export interface ApiOptions {
@@ -19,7 +19,10 @@ export interface ApiOptions {
   headers?: Record<string, string>
   /** The breaker's options (its `timeout` is the api's `timeout`, its `isFailure` the api's `isFailure`). @default breaker defaults: 5 failures in a row, or 50 % of the last 100 */
   breaker?: Omit<BreakerOptions, 'timeout'>
-  /** Retries of idempotent requests (GET, HEAD, OPTIONS, PUT, DELETE) only. @default none */
+  /**
+   * Retries of idempotent requests (GET, HEAD, OPTIONS, PUT, DELETE) only; by default of the errors
+   * `isFailure` counts, but a too-large body (asking again downloads it again). @default none
+   */
   retry?: RetryOptions | false
   /** A 429 or 503 with `Retry-After` holds the breaker open that long (reason `retry_after`). @default true */
   honorRetryAfter?: boolean
@@ -88,6 +91,8 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 /** Methods fetch refuses to send. */
 const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK'])
+/** Headers fetch manages itself: given by the caller, they make it fail before the request leaves. */
+const MANAGED_HEADERS = new Set(['content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'expect'])
 /** The statuses whose `Retry-After` means "come back later" (RFC 9110, RFC 6585). */
 const RETRY_AFTER_STATUSES = new Set([429, 503])
 /** The start of an HTTP date (IMF-fixdate, RFC 850 or asctime): a day name. */
@@ -266,6 +271,10 @@ function baseUrl(value: unknown): string {
   if (base.protocol !== 'http:' && base.protocol !== 'https:') {
     throw typeError(`baseUrl must be an absolute http(s) URL, but was ${describe(value)}`)
   }
+  if (base.username !== '' || base.password !== '') {
+    // (the value is not shown: it holds a secret)
+    throw typeError('baseUrl must not carry credentials (fetch refuses them): send them in an authorization header')
+  }
   if (base.search !== '' || base.hash !== '') {
     throw typeError(`baseUrl must have no query or fragment (give query per request), but was ${describe(value)}`)
   }
@@ -289,13 +298,16 @@ function breakerOptions(options: unknown): Omit<BreakerOptions, 'timeout'> {
   return { ...options }
 }
 
-/** The retry policy of idempotent requests: retries what the breaker counts as failures, unless told otherwise. */
+/**
+ * The retry policy of idempotent requests: unless told otherwise, retries what the breaker counts
+ * as failures, but a body past the limit (asking again would download it again).
+ */
 function apiRetry(options: unknown, isFailure: (error: unknown) => boolean): RetryPolicy | undefined {
   if (options === undefined || options === false) return undefined
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw typeError(`retry must be retry options or false, but was ${describe(options)}`)
   }
-  return retry({ retryOn: isFailure, ...(options as RetryOptions) })
+  return retry({ retryOn: (error) => isFailure(error) && !isResponseTooLargeError(error), ...(options as RetryOptions) })
 }
 
 /** Sets each of `headers` on `into` (replacing any of the same name), refusing what HTTP cannot carry. */
@@ -309,6 +321,9 @@ function addHeaders(what: string, headers: unknown, into: Headers): Headers {
     const field = `${what}[${JSON.stringify(name)}]`
     if (typeof value !== 'string') throw typeError(`${field} must be a string, but was ${describe(value)}`)
     if (!TOKEN.test(name)) throw typeError(`${field} is not a valid header name (letters, digits and !#$%&'*+-.^_\`|~ only)`)
+    if (MANAGED_HEADERS.has(name.toLowerCase())) {
+      throw typeError(`${field} cannot be given: fetch sets ${[...MANAGED_HEADERS].join(', ')} itself`)
+    }
     try {
       into.set(name, value)
     } catch {

@@ -15,7 +15,10 @@ export class HttpError extends Error {
     readonly statusText: string,
     /** The response body: parsed JSON, text, or undefined when empty. */
     readonly body: unknown,
-    /** From `Retry-After`, in milliseconds, when the response had one. */
+    /**
+     * From the `Retry-After` of a 429 or 503, in milliseconds, at most the client's
+     * `maxRetryAfter`; undefined for other statuses, or when absent or unreadable.
+     */
     readonly retryAfterMs: number | undefined,
   ) {
     super(`${method} ${url} answered ${status}${statusText ? ` ${statusText}` : ''}`)

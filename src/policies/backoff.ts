@@ -16,7 +16,7 @@ export interface BackoffOptions {
   strategy?: BackoffStrategy
   /** The first delay. @default '100ms' */
   base?: Duration
-  /** No delay is longer. @default '30s' */
+  /** No delay is longer; in a retry policy, no wait for an error's `retryAfterMs` either (a longer one gives up). @default '30s' */
   max?: Duration
   /** Growth of `exponential` delays. @default 2 */
   multiplier?: number

@@ -349,6 +349,30 @@ test.serial('a polluted Object.prototype changes no api option', async (t) => {
   t.like(await market.get('/quotes/AAPL'), { symbol: 'AAPL' })
   await market.get('/status/429', { query: { after: 2 } }).catch(() => {})
   t.is(market.breaker.state, 'forced_open', 'Retry-After still honoured')
+
+  // Per-call options too: a request without options reads nothing inherited. (fetch reads its own
+  // options through the prototype while it starts, so it is started after the cleanup.)
+  const sent: string[] = []
+  const { market: other } = client({
+    fetch: async (url, init) => {
+      sent.push(String(url), [...new Headers(init?.headers).keys()].join(','))
+      await null
+      return fetch(url, init)
+    },
+  })
+  proto.query = { polluted: 'yes' }
+  proto.headers = { authorization: 'polluted' }
+  proto.body = 'polluted'
+  let call: Promise<unknown>
+  try {
+    call = other.get('/quotes/MSFT') // checked and built synchronously, before the prototype is cleaned
+  } finally {
+    delete proto.query
+    delete proto.headers
+    delete proto.body
+  }
+  t.deepEqual(await call, { symbol: 'MSFT', bid: 101.5, query: {}, auth: null })
+  t.deepEqual(sent, [`${server.url}/quotes/MSFT`, 'accept'])
 })
 
 test('per-call headers replace the default ones whatever their case', async (t) => {

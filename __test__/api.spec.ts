@@ -395,3 +395,9 @@ test('a body past maxResponseBytes is not retried: asking again would download i
   t.is(server.hits.get('/big/262144'), 1)
   t.like(market.retry!.stats(), { retries: 0, givenUp: 1 })
 })
+
+test('a compressed body is limited by its decoded size: a small gzip of many megabytes is cut off', async (t) => {
+  const { market } = client({ maxResponseBytes: 1_048_576 })
+  t.like(await failure(market.get('/gzip/16777216')), { code: 'ERR_BREAKWATER_RESPONSE_TOO_LARGE', limit: 1_048_576 })
+  t.is(await market.get('/gzip/1000'), 'a'.repeat(1000))
+})

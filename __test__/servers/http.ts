@@ -4,6 +4,7 @@
 // crash and a restart on the same port).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+import { gzipSync } from 'node:zlib'
 
 export interface TestServer {
   url: string
@@ -77,6 +78,11 @@ export async function startHttpServer(): Promise<TestServer> {
         return req.socket.destroy()
       case 'big': // `arg` bytes, announced in Content-Length (`?declare=no`: chunked, unannounced)
         return pump(res, Number(url.searchParams.get('status') ?? 200), arg === 'endless' ? Infinity : Number(arg), url.searchParams.get('declare') !== 'no')
+      case 'gzip': { // `arg` bytes of `a`, gzipped (a few KB on the wire for megabytes decoded)
+        const zipped = gzipSync(Buffer.alloc(Number(arg), 'a'))
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip', 'content-length': String(zipped.length) })
+        return res.end(zipped)
+      }
       case 'hang-body': // headers and half a body, then nothing
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': '64' })
         return res.write('{"half":')

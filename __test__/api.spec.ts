@@ -112,6 +112,12 @@ test("the caller's abort ends the request without counting against the API", asy
   t.like(market.breaker.metrics(), { failures: 0, ignored: 1 })
 })
 
+test('a retry option of retryOn: undefined keeps the API judgement: a 4xx is not retried', async (t) => {
+  const { market } = client({ retry: { maxAttempts: 3, retryOn: undefined, backoff: { strategy: 'constant', base: 0 } } })
+  t.like(await market.get('/status/409').catch((e) => e), { status: 409 })
+  t.is(server.hits.get('/status/409'), 1)
+})
+
 test('retries idempotent requests only', async (t) => {
   const { market } = client({ retry: { maxAttempts: 3, backoff: { strategy: 'constant', base: 0 } }, breaker: { consecutiveFailures: 10 } })
   t.like(await market.get('/flaky/2'), { ok: true, after: 2 })

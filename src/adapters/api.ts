@@ -307,7 +307,9 @@ function apiRetry(options: unknown, isFailure: (error: unknown) => boolean): Ret
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw typeError(`retry must be retry options or false, but was ${describe(options)}`)
   }
-  return retry({ retryOn: (error) => isFailure(error) && !isResponseTooLargeError(error), ...(options as RetryOptions) })
+  const own: RetryOptions = { ...(options as RetryOptions) }
+  own.retryOn ??= (error) => isFailure(error) && !isResponseTooLargeError(error) // also for `retryOn: undefined`
+  return retry(own)
 }
 
 /** Sets each of `headers` on `into` (replacing any of the same name), refusing what HTTP cannot carry. */

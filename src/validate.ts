@@ -23,7 +23,7 @@ export function rangeError(message: string, code: string = INVALID_OPTION): Rang
 /**
  * The options object `value` as a copy of its own enumerable properties, so nothing is read
  * through the prototype chain (a polluted `Object.prototype` changes nothing) and every key is
- * one of `known` (a typo is refused, naming the key). `undefined` gives `{}`; anything but a
+ * one of `known` (a typo is refused, naming the key). `undefined` gives an empty copy; anything but a
  * plain object or class instance is a `TypeError`. `what` names the options in messages
  * (`tmeout is not a timeout option (known: ...)`).
  *
@@ -31,7 +31,7 @@ export function rangeError(message: string, code: string = INVALID_OPTION): Rang
  * const o = ownOptions<TimeoutOptions>('timeout', options, ['strategy', 'name', 'unref'])
  */
 export function ownOptions<T extends object>(what: string, value: unknown, known: readonly (keyof T & string)[]): Partial<T> {
-  if (value === undefined) return {}
+  if (value === undefined) return Object.create(null) as Partial<T>
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw typeError(`${what} options must be an object, but was ${describe(value)}`)
   }

@@ -1,4 +1,6 @@
 import test from 'ava'
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { isBrokenCircuitError, isTimeoutError, Registry, sandbox } from '../src/index.ts'
 import { FakeClock } from '../src/testing.ts'
 import { LocalCommandSandbox, LocalSandbox, openGate } from './fixtures/local-sandbox.ts'
@@ -17,6 +19,15 @@ const running = (pid: number) => {
     return false
   }
 }
+
+/** Runs a fixture script in its own Node.js process (for faults whose failure mode is a crash). */
+const runFixture = (file: string, ...args: string[]) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const script = fileURLToPath(new URL(`./fixtures/${file}`, import.meta.url))
+    execFile(process.execPath, ['--import=tsx', script, ...args], { encoding: 'utf8', timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? ((error as { code?: unknown }).code as number | null) : 0, stdout, stderr })
+    })
+  })
 
 test.after.always(() => {
   openGate()
@@ -107,4 +118,33 @@ test.serial('creation failures count against the creation breaker only', async (
 test('bad input is refused with what was expected', async (t) => {
   t.throws(() => sandbox({} as never), { instanceOf: TypeError, message: /^sandbox needs a sandbox class with create\(template\)/ })
   await t.throwsAsync(rig().execute('nope', 'return 1'), { instanceOf: TypeError, message: 'no live sandbox "nope" was created here' })
+})
+
+test('a kill() that fails after a timed-out call never crashes the process: the call times out, the sandbox is forgotten, the failure is a BREAKWATER_SANDBOX_KILL warning', async (t) => {
+  const faults = ['reject', 'throw', 'reject-after-kill', 'hang']
+  const child = await runFixture('sandbox-kill-fails.ts', ...faults)
+  t.is(child.code, 0, `the process crashed:\n${child.stderr}`)
+  const lines = child.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)
+  t.deepEqual(
+    lines,
+    faults.map((fault) => ({ fault, outcome: 'timeout', live: 0, warnings: 1, named: true })),
+  )
+})
+
+test.serial('stop() of a sandbox whose kill fails rejects with its error, one whose kill hangs rejects with a TimeoutError after killTimeout; both are forgotten', async (t) => {
+  await withFakeTimers(async (timers) => {
+    const boxes = rig({ killTimeout: '3s' })
+    const failing = await boxes.create('base')
+    failing.killFault = 'reject'
+    await t.throwsAsync(boxes.stop(failing.sandboxId), { name: 'SandboxError', message: /failed \(injected\)/ })
+    const hanging = await boxes.create('base')
+    hanging.killFault = 'hang'
+    const stopping = t.throwsAsync(boxes.stop(hanging.sandboxId))
+    await timers.tickAsync(3000)
+    const error = await stopping
+    t.true(isTimeoutError(error) && error.timeoutMs === 3000, String(error))
+    t.is(boxes.live, 0)
+    t.true(failing.running && hanging.running, 'the kills did nothing: the test cleans them up')
+  })
+  await LocalSandbox.killAll()
 })

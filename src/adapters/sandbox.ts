@@ -1,5 +1,6 @@
 import type { CircuitBreaker } from '../breaker.js'
 import { type Duration, toTimerMillis } from '../duration.js'
+import { TimeoutError } from '../errors.js'
 import type { BreakerOptions } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'
 import { describe, typeError } from '../validate.js'
@@ -36,6 +37,11 @@ export interface SandboxOptions {
   createTimeout?: Duration
   /** Bound on one execution; past it the sandbox is killed. @default '60s' */
   executeTimeout?: Duration
+  /**
+   * Bound on killing a sandbox: `stop` rejects with a `TimeoutError` past it, and a kill the
+   * adapter started itself is reported as a `BREAKWATER_SANDBOX_KILL` warning. @default '10s'
+   */
+  killTimeout?: Duration
   /** Options of the creation breaker. @default breaker defaults */
   createBreaker?: BreakerOptions
   /** Options of the execution breaker. @default breaker defaults */
@@ -51,8 +57,12 @@ export interface SandboxOptions {
 
 /** Per-call options. */
 export interface SandboxCallOptions {
+  /** Aborting it abandons the call; an aborted `execute` kills the sandbox. */
   signal?: AbortSignal
 }
+
+/** The code of the warning that reports a sandbox the adapter could not kill. */
+const SANDBOX_KILL_WARNING = 'BREAKWATER_SANDBOX_KILL'
 
 /** The default judgement of an execution error: the code's own non-zero exit is not the service failing. */
 export function isSandboxFailure(error: unknown): boolean {
@@ -66,7 +76,9 @@ export class SandboxPool<S extends SandboxLike> {
   /** The breaker of `execute`. */
   readonly executeBreaker: CircuitBreaker
   readonly #client: SandboxClientLike<S>
+  readonly #name: string
   readonly #executeTimeoutMs: number
+  readonly #killTimeoutMs: number
   readonly #isFailure: (error: unknown) => boolean
   readonly #live = new Map<string, S>()
 
@@ -78,8 +90,10 @@ export class SandboxPool<S extends SandboxLike> {
     if (options === null || typeof options !== 'object') throw typeError(`sandbox options must be an object, but was ${describe(options)}`)
     this.#client = client
     const name = options.name ?? 'sandbox'
+    this.#name = name
     const registry = options.registry ?? processWide
     this.#executeTimeoutMs = toTimerMillis('executeTimeout', options.executeTimeout ?? '60s')
+    this.#killTimeoutMs = toTimerMillis('killTimeout', options.killTimeout ?? '10s')
     this.#isFailure = options.isFailure ?? isSandboxFailure
     this.createBreaker = registry.getOrCreate(`${name}:create`, { ...options.createBreaker, timeout: options.createTimeout ?? '30s' })
     this.executeBreaker = registry.getOrCreate(`${name}:execute`, {
@@ -105,7 +119,7 @@ export class SandboxPool<S extends SandboxLike> {
     return this.createBreaker.execute(async ({ signal }) => {
       const box = await this.#client.create(template)
       if (signal.aborted) {
-        await box.kill().catch(() => undefined) // nobody is waiting for it any more
+        this.#killInBackground(box) // nobody is waiting for it any more
         throw signal.reason
       }
       this.#live.set(box.sandboxId, box)
@@ -117,6 +131,7 @@ export class SandboxPool<S extends SandboxLike> {
    * Runs `code` in sandbox `id` (`runCode` if the sandbox has it, else `commands.run`). When the
    * call times out or is aborted the sandbox is killed, which ends the code's work; so is a
    * sandbox whose execution failed (crashed, ran out of memory, unreachable): create a new one.
+   * The call does not wait for that kill; a kill that fails is reported as a warning.
    *
    * @example
    * const result = await sandboxes.execute(box.sandboxId, 'python3 -c "print(6 * 7)"')
@@ -124,26 +139,72 @@ export class SandboxPool<S extends SandboxLike> {
   execute(id: string, code: string, options?: SandboxCallOptions): Promise<ExecutionOf<S>> {
     const box = this.#live.get(id)
     if (!box) return Promise.reject(typeError(`no live sandbox ${describe(id)} was created here`))
-    return this.executeBreaker.execute(({ signal }) => {
-      const onAbort = () => void this.stop(id)
+    return this.executeBreaker.execute(async ({ signal }) => {
+      const onAbort = () => this.#discard(id)
       signal.addEventListener('abort', onAbort, { once: true })
       const opts = { timeoutMs: this.#executeTimeoutMs }
-      const running = (box.runCode ? box.runCode(code, opts) : box.commands.run(code, opts)) as Promise<ExecutionOf<S>>
-      return running
-        .catch(async (error: unknown) => {
-          if (this.#isFailure(error)) await this.stop(id).catch(() => undefined)
-          throw error
-        })
-        .finally(() => signal.removeEventListener('abort', onAbort))
+      try {
+        return (await (box.runCode ? box.runCode(code, opts) : box.commands.run(code, opts))) as ExecutionOf<S>
+      } catch (error) {
+        if (this.#judge(error)) this.#discard(id)
+        throw error
+      } finally {
+        signal.removeEventListener('abort', onAbort)
+      }
     }, options)
   }
 
-  /** Kills sandbox `id` (not through a breaker: stopping must always be possible). */
+  /**
+   * Kills sandbox `id` (not through a breaker: stopping must always be possible) and forgets it,
+   * whether the kill succeeds or not. Rejects with the kill's error, or a `TimeoutError` when it
+   * takes longer than `killTimeout`; resolves at once for an id it does not hold.
+   *
+   * @example
+   * await sandboxes.stop(box.sandboxId)
+   */
   async stop(id: string): Promise<void> {
     const box = this.#live.get(id)
     if (!box) return
     this.#live.delete(id)
-    await box.kill()
+    await this.#kill(box)
+  }
+
+  /** Whether an execution error counts against the sandbox (a filter that throws: it does). */
+  #judge(error: unknown): boolean {
+    try {
+      return Boolean(this.#isFailure(error))
+    } catch {
+      return true
+    }
+  }
+
+  /** Forgets sandbox `id` and kills it in the background. */
+  #discard(id: string): void {
+    const box = this.#live.get(id)
+    if (!box) return
+    this.#live.delete(id)
+    this.#killInBackground(box)
+  }
+
+  /** Kills `box` without anyone waiting: a kill that fails or hangs is reported as a warning. */
+  #killInBackground(box: S): void {
+    this.#kill(box).catch((error: unknown) => {
+      const reason = error instanceof Error ? error.message : describe(error)
+      process.emitWarning(`sandbox ${box.sandboxId} of ${this.#name} could not be killed and may still be running: ${reason}`, {
+        code: SANDBOX_KILL_WARNING,
+        detail: 'The adapter no longer holds it: end it with its provider.',
+      })
+    })
+  }
+
+  /** `box.kill()`, bounded by `killTimeout`; a synchronous throw becomes a rejection. */
+  #kill(box: S): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new TimeoutError(`${this.#name}:kill`, this.#killTimeoutMs)), this.#killTimeoutMs)
+      new Promise((settle) => settle(box.kill()))
+        .then(() => resolve(), reject)
+        .finally(() => clearTimeout(timer))
+    })
   }
 }
 

@@ -1,7 +1,7 @@
 import test from 'ava'
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { isBrokenCircuitError, isTimeoutError, Registry, sandbox } from '../src/index.ts'
+import { isBrokenCircuitError, isTimeoutError, Registry, sandbox, type SandboxOptions } from '../src/index.ts'
 import { FakeClock } from '../src/testing.ts'
 import { LocalCommandSandbox, LocalSandbox, openGate } from './fixtures/local-sandbox.ts'
 import { withFakeTimers } from './timers.ts'
@@ -147,4 +147,63 @@ test.serial('stop() of a sandbox whose kill fails rejects with its error, one wh
     t.true(failing.running && hanging.running, 'the kills did nothing: the test cleans them up')
   })
   await LocalSandbox.killAll()
+})
+
+test('a refused sandbox() creates no breaker: a 249-byte name, a bad breaker option or timeout leaves the registry empty', (t) => {
+  const registry = new Registry()
+  const refusals: Array<[SandboxOptions, RegExp]> = [
+    [{ name: 'x'.repeat(249) }, /^sandbox name must be at most 248 bytes of UTF-8 .* \(249 bytes\)$/],
+    [{ name: 'é'.repeat(125) }, /\(250 bytes\)$/],
+    [{ executeBreaker: { failureRate: 150 } }, /failureRate/],
+    [{ executeBreaker: { consecutiveFailures: 'five' as never } }, /consecutiveFailures/],
+    [{ executeTimeout: -1 }, /executeTimeout/],
+    [{ killTimeout: '1 year' as never }, /killTimeout/],
+    [{ name: '' }, /non-empty string/],
+  ]
+  for (const [options, message] of refusals) {
+    const error = t.throws(() => sandbox(LocalSandbox, { registry, ...options }), { message }, JSON.stringify(options).slice(0, 60))
+    t.is((error as { code?: string }).code, 'ERR_BREAKWATER_INVALID_OPTION')
+    t.deepEqual(registry.names(), [], `nothing created by ${JSON.stringify(options).slice(0, 60)}`)
+  }
+  sandbox(LocalSandbox, { registry, name: 'y'.repeat(248) })
+  t.deepEqual(registry.names(), [`${'y'.repeat(248)}:create`, `${'y'.repeat(248)}:execute`], 'the longest name that fits is accepted')
+})
+
+test('sandbox options are own properties only: typos, null, call policies in breaker options and a wrong registry are refused', (t) => {
+  const registry = new Registry()
+  const invalid = { code: 'ERR_BREAKWATER_INVALID_OPTION', instanceOf: TypeError }
+  t.throws(() => sandbox(LocalSandbox, { registry, executeTimout: '1s' } as never), { ...invalid, message: /"executeTimout" is not an option here/ })
+  t.throws(() => sandbox(LocalSandbox, null as never), { ...invalid, message: 'sandbox options must be an object, but was null' })
+  t.throws(() => sandbox(LocalSandbox, { registry, createBreaker: null as never }), { ...invalid, message: /^createBreaker must be an object/ })
+  t.throws(() => sandbox(LocalSandbox, { registry, createBreaker: { fallback: () => 1 } as never }), { ...invalid, message: /^createBreaker: "fallback" is not an option here/ })
+  t.throws(() => sandbox(LocalSandbox, { registry, executeBreaker: { tmeout: 5 } as never }), { instanceOf: TypeError, message: /tmeout/ })
+  t.throws(() => sandbox(LocalSandbox, { registry: {} as never }), { ...invalid, message: 'registry must be a Registry, but was an object' })
+  t.throws(() => sandbox(LocalSandbox, { registry, isFailure: 'yes' as never }), { ...invalid, message: 'isFailure must be a function, but was "yes"' })
+  sandbox(LocalSandbox, Object.assign(Object.create({ name: 'inherited' }) as SandboxOptions, { registry }))
+  t.deepEqual(registry.names(), ['sandbox:create', 'sandbox:execute'], 'an inherited name is not read')
+})
+
+test.serial('a polluted Object.prototype changes no sandbox option', (t) => {
+  const registry = new Registry()
+  const proto = Object.prototype as Record<string, unknown>
+  proto.name = 'polluted'
+  proto.createBreaker = { consecutiveFailures: 'bad' }
+  try {
+    sandbox(LocalSandbox, { registry })
+  } finally {
+    delete proto.name
+    delete proto.createBreaker
+  }
+  t.deepEqual(registry.names(), ['sandbox:create', 'sandbox:execute'])
+})
+
+test('per-call options are own properties only: a typo, null, a bare AbortSignal or non-string code reject the call', async (t) => {
+  const boxes = rig()
+  const invalid = { code: 'ERR_BREAKWATER_INVALID_OPTION', instanceOf: TypeError }
+  await t.throwsAsync(boxes.create('base', { tmeout: 1 } as never), { ...invalid, message: /^create options: "tmeout" is not an option here/ })
+  await t.throwsAsync(boxes.create('base', null as never), { ...invalid, message: 'create options must be an object, but was null' })
+  await t.throwsAsync(boxes.execute('nope', 'return 1', new AbortController().signal as never), { ...invalid, message: /^execute options must be an object like \{ signal \}/ })
+  await t.throwsAsync(boxes.execute('nope', 42 as never), { ...invalid, message: 'code must be a string, but was 42' })
+  t.is(LocalSandbox.alive(), 0, 'no sandbox was created by a refused call')
+  t.like(boxes.createBreaker.metrics(), { calls: 0 })
 })

@@ -3,7 +3,8 @@ import { type Duration, toTimerMillis } from '../duration.js'
 import { TimeoutError } from '../errors.js'
 import type { BreakerOptions } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'
-import { describe, typeError } from '../validate.js'
+import { describe, ownOptions, rangeError, typeError } from '../validate.js'
+import { allOrNothing, breakerOptions, callOptions, registryOption, type SignalOptions } from './setup.js'
 
 /** What the adapter needs of a sandbox: the shape of an `e2b` `Sandbox` (or `@e2b/code-interpreter`'s). */
 export interface SandboxLike {
@@ -31,7 +32,10 @@ export type ExecutionOf<S extends SandboxLike> = S extends { runCode(code: strin
 
 /** How a sandbox adapter creates, runs and judges. */
 export interface SandboxOptions {
-  /** Names the two breakers: `<name>:create` and `<name>:execute`. @default 'sandbox' */
+  /**
+   * Names the two breakers: `<name>:create` and `<name>:execute`. At most 248 bytes of UTF-8, so
+   * that both names fit the 256 bytes a breaker name may hold. @default 'sandbox'
+   */
   name?: string
   /** Bound on creating a sandbox. @default '30s' */
   createTimeout?: Duration
@@ -61,12 +65,30 @@ export interface SandboxCallOptions {
   signal?: AbortSignal
 }
 
+const OPTION_KEYS = ['name', 'createTimeout', 'executeTimeout', 'killTimeout', 'createBreaker', 'executeBreaker', 'isFailure', 'registry'] as const
+/** The longest breaker name the core keeps, in bytes of UTF-8 (`MAX_NAME_BYTES` in crates/breakwater). */
+const MAX_BREAKER_NAME_BYTES = 256
+/** The longer of the two suffixes a pool's name gets. */
+const LONGEST_SUFFIX = ':execute'
 /** The code of the warning that reports a sandbox the adapter could not kill. */
 const SANDBOX_KILL_WARNING = 'BREAKWATER_SANDBOX_KILL'
 
 /** The default judgement of an execution error: the code's own non-zero exit is not the service failing. */
 export function isSandboxFailure(error: unknown): boolean {
   return (error as { name?: unknown } | null)?.name !== 'CommandExitError'
+}
+
+/** Checks a pool's name: a non-empty string that leaves room for its breakers' suffixes. */
+function checkName(name: unknown): string {
+  if (typeof name !== 'string' || name === '') throw typeError(`sandbox name must be a non-empty string, but was ${describe(name)}`)
+  const bytes = Buffer.byteLength(name)
+  const max = MAX_BREAKER_NAME_BYTES - LONGEST_SUFFIX.length
+  if (bytes > max) {
+    throw rangeError(
+      `sandbox name must be at most ${max} bytes of UTF-8 (its breakers are <name>:create and <name>:execute, and a breaker name holds at most ${MAX_BREAKER_NAME_BYTES}), but was ${describe(name)} (${bytes} bytes)`,
+    )
+  }
+  return name
 }
 
 /** Sandboxes behind two breakers, one for creating and one for running code. Make one with `sandbox()`. */
@@ -82,25 +104,28 @@ export class SandboxPool<S extends SandboxLike> {
   readonly #isFailure: (error: unknown) => boolean
   readonly #live = new Map<string, S>()
 
-  /** @internal Made by `sandbox()`. */
+  /**
+   * @internal Made by `sandbox()`. Every option is checked before either breaker is created, and
+   * the two are created together or not at all.
+   */
   constructor(client: SandboxClientLike<S>, options: SandboxOptions) {
     if (typeof (client as Partial<SandboxClientLike<S>> | null)?.create !== 'function') {
       throw typeError(`sandbox needs a sandbox class with create(template), such as Sandbox from e2b, but was given ${describe(client)}`)
     }
-    if (options === null || typeof options !== 'object') throw typeError(`sandbox options must be an object, but was ${describe(options)}`)
+    const o = ownOptions<SandboxOptions>('sandbox options', options, OPTION_KEYS)
+    const name = checkName(o.name === undefined ? 'sandbox' : o.name)
+    const registry = registryOption(o.registry, processWide)
+    const createTimeoutMs = toTimerMillis('createTimeout', o.createTimeout === undefined ? '30s' : o.createTimeout)
+    this.#executeTimeoutMs = toTimerMillis('executeTimeout', o.executeTimeout === undefined ? '60s' : o.executeTimeout)
+    this.#killTimeoutMs = toTimerMillis('killTimeout', o.killTimeout === undefined ? '10s' : o.killTimeout)
+    if (o.isFailure !== undefined && typeof o.isFailure !== 'function') throw typeError(`isFailure must be a function, but was ${describe(o.isFailure)}`)
+    this.#isFailure = o.isFailure ?? isSandboxFailure
+    const createOptions = { ...breakerOptions('createBreaker', o.createBreaker), timeout: createTimeoutMs }
+    const executeOptions = { ...breakerOptions('executeBreaker', o.executeBreaker), timeout: this.#executeTimeoutMs, isFailure: this.#isFailure }
+    const names = [`${name}:create`, `${name}:execute`] as const
+    ;[this.createBreaker, this.executeBreaker] = allOrNothing(registry, names, (r) => [r.getOrCreate(names[0], createOptions), r.getOrCreate(names[1], executeOptions)])
     this.#client = client
-    const name = options.name ?? 'sandbox'
     this.#name = name
-    const registry = options.registry ?? processWide
-    this.#executeTimeoutMs = toTimerMillis('executeTimeout', options.executeTimeout ?? '60s')
-    this.#killTimeoutMs = toTimerMillis('killTimeout', options.killTimeout ?? '10s')
-    this.#isFailure = options.isFailure ?? isSandboxFailure
-    this.createBreaker = registry.getOrCreate(`${name}:create`, { ...options.createBreaker, timeout: options.createTimeout ?? '30s' })
-    this.executeBreaker = registry.getOrCreate(`${name}:execute`, {
-      ...options.executeBreaker,
-      timeout: this.#executeTimeoutMs,
-      isFailure: this.#isFailure,
-    })
   }
 
   /** Sandboxes created here and not stopped or killed. */
@@ -116,6 +141,12 @@ export class SandboxPool<S extends SandboxLike> {
    * const box = await sandboxes.create('base')
    */
   create(template: string, options?: SandboxCallOptions): Promise<S> {
+    let call: SignalOptions
+    try {
+      call = callOptions('create options', options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
     return this.createBreaker.execute(async ({ signal }) => {
       const box = await this.#client.create(template)
       if (signal.aborted) {
@@ -124,7 +155,7 @@ export class SandboxPool<S extends SandboxLike> {
       }
       this.#live.set(box.sandboxId, box)
       return box
-    }, options)
+    }, call)
   }
 
   /**
@@ -137,6 +168,13 @@ export class SandboxPool<S extends SandboxLike> {
    * const result = await sandboxes.execute(box.sandboxId, 'python3 -c "print(6 * 7)"')
    */
   execute(id: string, code: string, options?: SandboxCallOptions): Promise<ExecutionOf<S>> {
+    let call: SignalOptions
+    try {
+      call = callOptions('execute options', options)
+      if (typeof code !== 'string') throw typeError(`code must be a string, but was ${describe(code)}`)
+    } catch (error) {
+      return Promise.reject(error)
+    }
     const box = this.#live.get(id)
     if (!box) return Promise.reject(typeError(`no live sandbox ${describe(id)} was created here`))
     return this.executeBreaker.execute(async ({ signal }) => {
@@ -151,7 +189,7 @@ export class SandboxPool<S extends SandboxLike> {
       } finally {
         signal.removeEventListener('abort', onAbort)
       }
-    }, options)
+    }, call)
   }
 
   /**

@@ -96,3 +96,16 @@ test('predict options are own properties only: a typo, null or a bare AbortSigna
   t.is(runs, 0)
   t.like(predictor.breaker.metrics(), { calls: 0 })
 })
+
+test.serial('a polluted Object.prototype changes neither the model options nor its breaker', async (t) => {
+  const proto = Object.prototype as Record<string, unknown>
+  const pollution = { fallback: () => 'polluted', timeout: -1, isFailure: () => false }
+  Object.assign(proto, pollution)
+  try {
+    const predictor = rig({ breaker: { consecutiveFailures: 1 } })
+    t.true(isNonFiniteOutputError(await predictor.predict(features(Number.NaN, 0, 0)).catch((e: unknown) => e)), 'no fallback, no filter read through the prototype')
+    t.is(predictor.breaker.state, 'open')
+  } finally {
+    for (const key of Object.keys(pollution)) delete proto[key]
+  }
+})

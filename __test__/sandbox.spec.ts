@@ -1,7 +1,7 @@
 import test from 'ava'
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { isBrokenCircuitError, isTimeoutError, Registry, sandbox, type SandboxOptions } from '../src/index.ts'
+import { isBrokenCircuitError, isTimeoutError, Registry, sandbox, type SandboxOptions, type SandboxPool } from '../src/index.ts'
 import { FakeClock } from '../src/testing.ts'
 import { LocalCommandSandbox, LocalSandbox, openGate } from './fixtures/local-sandbox.ts'
 import { withFakeTimers } from './timers.ts'
@@ -183,18 +183,21 @@ test('sandbox options are own properties only: typos, null, call policies in bre
   t.deepEqual(registry.names(), ['sandbox:create', 'sandbox:execute'], 'an inherited name is not read')
 })
 
-test.serial('a polluted Object.prototype changes no sandbox option', (t) => {
+test.serial('a polluted Object.prototype changes no sandbox option, nor the breakers it makes', async (t) => {
   const registry = new Registry()
   const proto = Object.prototype as Record<string, unknown>
-  proto.name = 'polluted'
-  proto.createBreaker = { consecutiveFailures: 'bad' }
+  const pollution = { name: 'polluted', createBreaker: { consecutiveFailures: 'bad' }, fallback: () => 'polluted', latency: { threshold: 1 }, timeout: -1 }
+  Object.assign(proto, pollution)
+  let boxes: SandboxPool<LocalSandbox>
   try {
-    sandbox(LocalSandbox, { registry })
+    boxes = sandbox(LocalSandbox, { registry })
+    const failed = await boxes.create('broken').catch((e: unknown) => e)
+    t.is((failed as Error).name, 'SandboxError', 'no fallback was read through the prototype')
   } finally {
-    delete proto.name
-    delete proto.createBreaker
+    for (const key of Object.keys(pollution)) delete proto[key]
   }
   t.deepEqual(registry.names(), ['sandbox:create', 'sandbox:execute'])
+  t.is(boxes.createBreaker.metrics().latency, undefined, 'no latency rule was read through the prototype')
 })
 
 test('per-call options are own properties only: a typo, null, a bare AbortSignal or non-string code reject the call', async (t) => {

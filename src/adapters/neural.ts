@@ -74,7 +74,7 @@ export class NeuralModel<S extends ModelRunner> {
     }
     const registry = registryOption(o.registry, processWide)
     const timeout = o.timeout === undefined ? '1s' : o.timeout
-    this.breaker = registry.getOrCreate(name, { ...breakerOptions('breaker', o.breaker), timeout })
+    this.breaker = registry.getOrCreate(name, breakerOptions('breaker', o.breaker, { timeout }))
     this.#name = name
     this.#session = session
     this.#fallback = o.fallback

@@ -120,8 +120,8 @@ export class SandboxPool<S extends SandboxLike> {
     this.#killTimeoutMs = toTimerMillis('killTimeout', o.killTimeout === undefined ? '10s' : o.killTimeout)
     if (o.isFailure !== undefined && typeof o.isFailure !== 'function') throw typeError(`isFailure must be a function, but was ${describe(o.isFailure)}`)
     this.#isFailure = o.isFailure ?? isSandboxFailure
-    const createOptions = { ...breakerOptions('createBreaker', o.createBreaker), timeout: createTimeoutMs }
-    const executeOptions = { ...breakerOptions('executeBreaker', o.executeBreaker), timeout: this.#executeTimeoutMs, isFailure: this.#isFailure }
+    const createOptions = breakerOptions('createBreaker', o.createBreaker, { timeout: createTimeoutMs })
+    const executeOptions = breakerOptions('executeBreaker', o.executeBreaker, { timeout: this.#executeTimeoutMs, isFailure: this.#isFailure })
     const names = [`${name}:create`, `${name}:execute`] as const
     ;[this.createBreaker, this.executeBreaker] = allOrNothing(registry, names, (r) => [r.getOrCreate(names[0], createOptions), r.getOrCreate(names[1], executeOptions)])
     this.#client = client

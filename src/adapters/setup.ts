@@ -7,19 +7,22 @@ import { describe, ownOptions, typeError } from '../validate.js'
 const CALL_POLICY = ['isFailure', 'isResultFailure', 'fallback']
 
 /**
- * `value`, an adapter's breaker options, as a copy of its own properties (nothing read through the
- * prototype chain). `undefined` gives `{}`; anything but an object, and the call-policy keys the
- * adapter sets itself, are a `TypeError` naming `what`. The registry checks every other key.
+ * `value`, an adapter's breaker options, with `set` (what the adapter sets itself) on top, as an
+ * object without a prototype: nothing is read through the prototype chain, here or by the
+ * registry and the breaker later (a polluted `Object.prototype.fallback` reaches no breaker).
+ * `undefined` gives just `set`; anything but an object, and the call-policy keys the adapter sets
+ * itself, are a `TypeError` naming `what`. The registry checks every other key.
  */
-export function breakerOptions(what: string, value: unknown): BreakerOptions {
-  if (value === undefined) return {}
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+export function breakerOptions<T extends object = BreakerOptions>(what: string, value: unknown, set?: T): BreakerOptions & T {
+  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
     throw typeError(`${what} must be an object of breaker options, but was ${describe(value)}`)
   }
   for (const key of CALL_POLICY) {
-    if (Object.hasOwn(value, key)) throw typeError(`${what}: ${JSON.stringify(key)} is not an option here (the adapter sets its own; give it to the adapter if it has one)`)
+    if (value !== undefined && Object.hasOwn(value, key)) {
+      throw typeError(`${what}: ${JSON.stringify(key)} is not an option here (the adapter sets its own; give it to the adapter if it has one)`)
+    }
   }
-  return Object.assign(Object.create(null) as BreakerOptions, value)
+  return Object.assign(Object.create(null) as BreakerOptions & T, value, set)
 }
 
 /** Per-call options of the adapters: `{ signal }`. */
@@ -28,15 +31,16 @@ export interface SignalOptions {
 }
 
 /**
- * Per-call options `value` read as own properties, unknown keys refused. An `AbortSignal` given
- * in their place (the `execute(fn, signal)` shape of other libraries) is refused, not ignored.
+ * Per-call options `value` read as own properties, unknown keys refused, as an object without a
+ * prototype (so `execute` reads nothing else through it). An `AbortSignal` given in their place
+ * (the `execute(fn, signal)` shape of other libraries) is refused, not ignored.
  */
 export function callOptions(what: string, value: unknown): SignalOptions {
   if (typeof (value as { aborted?: unknown } | null)?.aborted === 'boolean' && typeof (value as AbortSignal).addEventListener === 'function') {
     throw typeError(`${what} must be an object like { signal }, but was an AbortSignal itself`)
   }
   const { signal } = ownOptions<SignalOptions>(what, value, ['signal'])
-  return signal === undefined ? {} : { signal }
+  return Object.assign(Object.create(null) as SignalOptions, signal === undefined ? {} : { signal })
 }
 
 /** `value` if it is a registry (by shape: a registry of another copy of breakwater counts too). */

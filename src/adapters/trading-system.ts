@@ -152,7 +152,7 @@ function breakerNames(given: Given): string[] {
 /** Every given service behind its adapter, with its preset, its breakers on `registry`. */
 function wire(given: Given, registry: Registry): Record<string, unknown> {
   const services: Record<string, unknown> = {}
-  const preset = (what: string, base: BreakerOptions, own: unknown) => ({ ...base, ...breakerOptions(what, own) })
+  const preset = (what: string, base: BreakerOptions, own: unknown) => Object.assign(breakerOptions(what, undefined, base), breakerOptions(what, own))
   if (given.marketData) {
     const { name = 'market-data', breaker, ...rest } = given.marketData
     const retry = { maxAttempts: 3, backoff: { base: 50, max: 500, jitter: 0.2 } }

@@ -1,7 +1,7 @@
 import test from 'ava'
 import Sqlite from 'better-sqlite3'
 import * as ort from 'onnxruntime-node'
-import { isBrokenCircuitError, Registry, tradingSystem } from '../src/index.ts'
+import { type ApiClient, isBrokenCircuitError, Registry, tradingSystem } from '../src/index.ts'
 import { FakeClock } from '../src/testing.ts'
 import { LocalSandbox } from './fixtures/local-sandbox.ts'
 import { tinyModel } from './fixtures/tiny-model.ts'
@@ -96,4 +96,18 @@ test('tradingSystem options are own properties only: typos, null services and in
   const inherited = Object.assign(Object.create({ orders: { baseUrl: server.url } }) as object, { registry })
   t.deepEqual(Object.keys(tradingSystem(inherited)), ['health'], 'an inherited service is not wired')
   t.deepEqual(registry.names(), [])
+})
+
+test.serial('a polluted Object.prototype changes no service the trading system wires', async (t) => {
+  const proto = Object.prototype as Record<string, unknown>
+  const pollution = { fetch: async () => new Response('"polluted"'), fallback: () => 'polluted', orders: { baseUrl: 'http://127.0.0.1:9' } }
+  Object.assign(proto, pollution)
+  let system: { marketData: ApiClient }
+  try {
+    system = tradingSystem({ marketData: { baseUrl: server.url }, registry: new Registry() })
+    t.like(await system.marketData.get('/quotes/AAPL'), { symbol: 'AAPL' }, 'the real fetch, not an inherited one')
+  } finally {
+    for (const key of Object.keys(pollution)) delete proto[key]
+  }
+  t.deepEqual(Object.keys(system).sort(), ['health', 'marketData'], 'no inherited service')
 })

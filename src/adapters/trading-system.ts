@@ -153,14 +153,16 @@ function breakerNames(given: Given): string[] {
 function wire(given: Given, registry: Registry): Record<string, unknown> {
   const services: Record<string, unknown> = {}
   const preset = (what: string, base: BreakerOptions, own: unknown) => Object.assign(breakerOptions(what, undefined, base), breakerOptions(what, own))
+  // Options handed on without a prototype: an adapter reads nothing of them through the chain.
+  const bare = <T extends object>(options: T): T => Object.assign(Object.create(null) as T, options)
   if (given.marketData) {
     const { name = 'market-data', breaker, ...rest } = given.marketData
     const retry = { maxAttempts: 3, backoff: { base: 50, max: 500, jitter: 0.2 } }
-    services.marketData = api(name as string, { timeout: '2s', retry, ...(rest as Omit<ApiOptions, 'breaker'>), registry, breaker: preset('marketData.breaker', TRADING_PRESETS.marketData, breaker) })
+    services.marketData = api(name as string, bare({ timeout: '2s', retry, ...(rest as Omit<ApiOptions, 'breaker'>), registry, breaker: preset('marketData.breaker', TRADING_PRESETS.marketData, breaker) }))
   }
   if (given.orders) {
     const { name = 'orders', breaker, ...rest } = given.orders
-    services.orders = api(name as string, { timeout: '1s', ...(rest as Omit<ApiOptions, 'breaker'>), retry: false, registry, breaker: preset('orders.breaker', TRADING_PRESETS.orders, breaker) })
+    services.orders = api(name as string, bare({ timeout: '1s', ...(rest as Omit<ApiOptions, 'breaker'>), retry: false, registry, breaker: preset('orders.breaker', TRADING_PRESETS.orders, breaker) }))
   }
   if (given.predictor) {
     const { name = 'price-predictor', session, breaker, ...rest } = given.predictor
@@ -168,7 +170,7 @@ function wire(given: Given, registry: Registry): Record<string, unknown> {
   }
   if (given.db) {
     const { name = 'trading-db', client, breaker, ...rest } = given.db
-    services.db = database(name as string, client as PgPoolLike, { timeout: '5s', ...rest, registry, breaker: preset('db.breaker', TRADING_PRESETS.db, breaker) })
+    services.db = database(name as string, client as PgPoolLike, bare<DatabaseOptions>({ timeout: '5s', ...rest, registry, breaker: preset('db.breaker', TRADING_PRESETS.db, breaker) }))
   }
   if (given.sandbox) {
     const { client, createBreaker, executeBreaker, ...rest } = given.sandbox

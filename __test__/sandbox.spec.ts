@@ -200,13 +200,14 @@ test.serial('a polluted Object.prototype changes no sandbox option, nor the brea
   t.is(boxes.createBreaker.metrics().latency, undefined, 'no latency rule was read through the prototype')
 })
 
-test('per-call options are own properties only: a typo, null, a bare AbortSignal or non-string code reject the call', async (t) => {
+test('per-call options are own properties only and arguments are checked: a typo, null, a bare AbortSignal, a non-string template or code reject the call, counted nowhere', async (t) => {
   const boxes = rig()
   const invalid = { code: 'ERR_BREAKWATER_INVALID_OPTION', instanceOf: TypeError }
   await t.throwsAsync(boxes.create('base', { tmeout: 1 } as never), { ...invalid, message: /^create options: "tmeout" is not an option here/ })
   await t.throwsAsync(boxes.create('base', null as never), { ...invalid, message: 'create options must be an object, but was null' })
   await t.throwsAsync(boxes.execute('nope', 'return 1', new AbortController().signal as never), { ...invalid, message: /^execute options must be an object like \{ signal \}/ })
   await t.throwsAsync(boxes.execute('nope', 42 as never), { ...invalid, message: 'code must be a string, but was 42' })
+  await t.throwsAsync(boxes.create({ template: 'base' } as never), { ...invalid, message: 'template must be a string, but was an object' })
   t.is(LocalSandbox.alive(), 0, 'no sandbox was created by a refused call')
   t.like(boxes.createBreaker.metrics(), { calls: 0 })
 })

@@ -144,6 +144,8 @@ export class SandboxPool<S extends SandboxLike> {
     let call: SignalOptions
     try {
       call = callOptions('create options', options)
+      // The caller's mistake, not the service's: refused before the breaker counts anything.
+      if (typeof template !== 'string') throw typeError(`template must be a string, but was ${describe(template)}`)
     } catch (error) {
       return Promise.reject(error)
     }

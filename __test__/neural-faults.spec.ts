@@ -33,7 +33,7 @@ class InjectedError extends Error {
 }
 
 test.serial('a real model whose runner throws, hangs, answers late or returns NaN at random, under concurrent calls and aborts: every call ends once within its timeout with its own answer, counts add up', async (t) => {
-  t.timeout((SECONDS + 60) * 1000)
+  t.timeout((4 * SECONDS + 60) * 1000)
   const session = await ort.InferenceSession.create(tinyModel(), { executionProviders: ['cpu'] })
   const unhandled: unknown[] = []
   const onUnhandled = (reason: unknown) => unhandled.push(reason)
@@ -94,6 +94,7 @@ test.serial('a real model whose runner throws, hangs, answers late or returns Na
 
   let calls = 0
   let pending = 0
+  const enough = () => seen.plain.success >= 20 && seen.plain.timeout >= 5 && seen.plain.failure >= 5 && seen.fallback.timeout >= 5
   /** One prediction: checks it ends once, within its timeout, with its own answer. */
   const predict = async (which: keyof typeof models) => {
     const values = [random() * 10, random() * 10, random() * 10]
@@ -134,9 +135,12 @@ test.serial('a real model whose runner throws, hangs, answers late or returns Na
   }
 
   await withFakeTimers(async (timers) => {
+    // A loaded machine may see little in a few seconds: go on (up to four times as long) until the
+    // run has seen enough to mean something.
     const deadline = realNow() + SECONDS * 1000
+    const hardDeadline = realNow() + 4 * SECONDS * 1000
     const user = async () => {
-      while (realNow() < deadline) {
+      while (realNow() < deadline || (!enough() && realNow() < hardDeadline)) {
         await turn()
         const which = chance(0.5) ? 'plain' : 'fallback'
         if (chance(0.1)) await Promise.all(Array.from({ length: 5 }, () => predict(which)))
@@ -172,5 +176,5 @@ test.serial('a real model whose runner throws, hangs, answers late or returns Na
       `${which}: breaker counts match what callers saw; ${context}`,
     )
   }
-  t.true(seen.plain.success > 0 && seen.plain.timeout > 0 && seen.plain.failure > 0 && seen.fallback.timeout > 0, `the run exercised faults; ${context}`)
+  t.true(enough(), `the run exercised faults; ${context}`)
 })

@@ -63,7 +63,7 @@ type Kind = 'create' | 'execute' | 'stop'
 type Seen = 'success' | 'failure' | 'timeout' | 'ignored' | 'rejected' | 'not-live'
 
 test.serial('sandboxes that crash, hang, run out of memory or are killed at random, with kills that fail: the process lives, every call ends once in time, counts add up, nothing runs unnamed', async (t) => {
-  t.timeout((SECONDS + 60) * 1000)
+  t.timeout((4 * SECONDS + 60) * 1000)
   const unhandled: unknown[] = []
   const onUnhandled = (reason: unknown) => unhandled.push(reason)
   process.on('unhandledRejection', onUnhandled)
@@ -171,10 +171,14 @@ test.serial('sandboxes that crash, hang, run out of memory or are killed at rand
     ['small', 10],
   ]
 
+  // A loaded machine may see little in a few seconds: go on (up to four times as long) until the
+  // run has seen enough to mean something.
   const deadline = now() + SECONDS * 1000
+  const hardDeadline = now() + 4 * SECONDS * 1000
+  const enough = () => seen.create.success >= 10 && seen.execute.success >= 5 && seen.execute.failure + seen.execute.timeout >= 2
   const chaos: Array<Promise<void>> = []
   const user = async () => {
-    while (now() < deadline) {
+    while (now() < deadline || (!enough() && now() < hardDeadline)) {
       await turn() // a refused call settles at once: let I/O in between
       const template = pick(templates)
       if (chance(0.15)) chaos.push(killLater(() => LocalSandbox.alivePids('starting'), 300))
@@ -226,5 +230,5 @@ test.serial('sandboxes that crash, hang, run out of memory or are killed at rand
       `${kind}: breaker counts match what callers saw; ${context}`,
     )
   }
-  t.true(seen.create.success > 0 && seen.execute.success > 0 && seen.execute.failure + seen.execute.timeout > 0, `the run exercised faults; ${context}`)
+  t.true(enough(), `the run exercised faults; ${context}`)
 })

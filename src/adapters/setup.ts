@@ -14,15 +14,17 @@ const CALL_POLICY = ['isFailure', 'isResultFailure', 'fallback']
  * itself, are a `TypeError` naming `what`. The registry checks every other key.
  */
 export function breakerOptions<T extends object = BreakerOptions>(what: string, value: unknown, set?: T): BreakerOptions & T {
-  if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+  const options = Object.create(null) as BreakerOptions & T
+  if (value === undefined) return Object.assign(options, set)
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw typeError(`${what} must be an object of breaker options, but was ${describe(value)}`)
   }
   for (const key of CALL_POLICY) {
-    if (value !== undefined && Object.hasOwn(value, key)) {
+    if (Object.hasOwn(value, key)) {
       throw typeError(`${what}: ${JSON.stringify(key)} is not an option here (the adapter sets its own; give it to the adapter if it has one)`)
     }
   }
-  return Object.assign(Object.create(null) as BreakerOptions & T, value, set)
+  return Object.assign(options, value, set)
 }
 
 /** Per-call options of the adapters: `{ signal }`. */

@@ -3,8 +3,9 @@ import { type Duration } from '../duration.js'
 import { branded } from '../errors.js'
 import type { BreakerOptions } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'
+import { readCallOptions } from '../signal.js'
 import { describe, ownOptions, typeError } from '../validate.js'
-import { breakerOptions, callOptions, registryOption } from './setup.js'
+import { breakerOptions, registryOption } from './setup.js'
 
 /** Anything that runs a model: an `onnxruntime-node` `InferenceSession`, or any `{ run(feeds) }`. */
 export interface ModelRunner {
@@ -68,7 +69,7 @@ export class NeuralModel<S extends ModelRunner> {
     if (typeof (session as Partial<ModelRunner> | null)?.run !== 'function') {
       throw typeError(`neural needs a model runner with run(feeds), such as an onnxruntime InferenceSession, but was given ${describe(session)}`)
     }
-    const o = ownOptions<NeuralOptions<S>>('neural options', options, OPTION_KEYS)
+    const o = ownOptions<NeuralOptions<S>>('neural', options, OPTION_KEYS)
     if (o.fallback !== undefined && typeof o.fallback !== 'function') {
       throw typeError(`fallback must be a function, but was ${describe(o.fallback)}`)
     }
@@ -90,7 +91,7 @@ export class NeuralModel<S extends ModelRunner> {
    * const out = await predictor.predict({ features: new ort.Tensor('float32', [1.2, 0.4, 7], [1, 3]) })
    */
   async predict(feeds: FeedsOf<S>, options?: { signal?: AbortSignal }): Promise<OutputsOf<S>> {
-    const call = callOptions('predict options', options)
+    const call = readCallOptions<{ signal?: AbortSignal }>('predict', options, ['signal'])
     try {
       return await this.breaker.execute(async () => {
         const outputs = (await (this.#session.run as (feeds: FeedsOf<S>) => PromiseLike<OutputsOf<S>>).call(this.#session, feeds)) as OutputsOf<S>

@@ -3,8 +3,9 @@ import { type Duration, toTimerMillis } from '../duration.js'
 import { TimeoutError } from '../errors.js'
 import type { BreakerOptions } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'
+import { readCallOptions } from '../signal.js'
 import { describe, ownOptions, rangeError, typeError } from '../validate.js'
-import { allOrNothing, breakerOptions, callOptions, registryOption, type SignalOptions } from './setup.js'
+import { allOrNothing, breakerOptions, registryOption } from './setup.js'
 
 /** What the adapter needs of a sandbox: the shape of an `e2b` `Sandbox` (or `@e2b/code-interpreter`'s). */
 export interface SandboxLike {
@@ -112,7 +113,7 @@ export class SandboxPool<S extends SandboxLike> {
     if (typeof (client as Partial<SandboxClientLike<S>> | null)?.create !== 'function') {
       throw typeError(`sandbox needs a sandbox class with create(template), such as Sandbox from e2b, but was given ${describe(client)}`)
     }
-    const o = ownOptions<SandboxOptions>('sandbox options', options, OPTION_KEYS)
+    const o = ownOptions<SandboxOptions>('sandbox', options, OPTION_KEYS)
     const name = checkName(o.name === undefined ? 'sandbox' : o.name)
     const registry = registryOption(o.registry, processWide)
     const createTimeoutMs = toTimerMillis('createTimeout', o.createTimeout === undefined ? '30s' : o.createTimeout)
@@ -141,9 +142,9 @@ export class SandboxPool<S extends SandboxLike> {
    * const box = await sandboxes.create('base')
    */
   create(template: string, options?: SandboxCallOptions): Promise<S> {
-    let call: SignalOptions
+    let call: Partial<SandboxCallOptions>
     try {
-      call = callOptions('create options', options)
+      call = readCallOptions<SandboxCallOptions>('sandbox create', options, ['signal'])
       // The caller's mistake, not the service's: refused before the breaker counts anything.
       if (typeof template !== 'string') throw typeError(`template must be a string, but was ${describe(template)}`)
     } catch (error) {
@@ -170,9 +171,9 @@ export class SandboxPool<S extends SandboxLike> {
    * const result = await sandboxes.execute(box.sandboxId, 'python3 -c "print(6 * 7)"')
    */
   execute(id: string, code: string, options?: SandboxCallOptions): Promise<ExecutionOf<S>> {
-    let call: SignalOptions
+    let call: Partial<SandboxCallOptions>
     try {
-      call = callOptions('execute options', options)
+      call = readCallOptions<SandboxCallOptions>('sandbox execute', options, ['signal'])
       if (typeof code !== 'string') throw typeError(`code must be a string, but was ${describe(code)}`)
     } catch (error) {
       return Promise.reject(error)

@@ -1,7 +1,7 @@
 // What the adapters share when they read their options and create their breakers.
 import type { BreakerOptions } from '../options.js'
 import { Registry } from '../registry.js'
-import { describe, ownOptions, typeError } from '../validate.js'
+import { describe, typeError } from '../validate.js'
 
 /** The call-policy keys an adapter sets itself: refused in the breaker options it is given. */
 const CALL_POLICY = ['isFailure', 'isResultFailure', 'fallback']
@@ -21,28 +21,10 @@ export function breakerOptions<T extends object = BreakerOptions>(what: string, 
   }
   for (const key of CALL_POLICY) {
     if (Object.hasOwn(value, key)) {
-      throw typeError(`${what}: ${JSON.stringify(key)} is not an option here (the adapter sets its own; give it to the adapter if it has one)`)
+      throw typeError(`${key} is not a ${what} option (the adapter sets its own ${key})`)
     }
   }
   return Object.assign(options, value, set)
-}
-
-/** Per-call options of the adapters: `{ signal }`. */
-export interface SignalOptions {
-  signal?: AbortSignal
-}
-
-/**
- * Per-call options `value` read as own properties, unknown keys refused, as an object without a
- * prototype (so `execute` reads nothing else through it). An `AbortSignal` given in their place
- * (the `execute(fn, signal)` shape of other libraries) is refused, not ignored.
- */
-export function callOptions(what: string, value: unknown): SignalOptions {
-  if (typeof (value as { aborted?: unknown } | null)?.aborted === 'boolean' && typeof (value as AbortSignal).addEventListener === 'function') {
-    throw typeError(`${what} must be an object like { signal }, but was an AbortSignal itself`)
-  }
-  const { signal } = ownOptions<SignalOptions>(what, value, ['signal'])
-  return Object.assign(Object.create(null) as SignalOptions, signal === undefined ? {} : { signal })
 }
 
 /** `value` if it is a registry (by shape: a registry of another copy of breakwater counts too). */

@@ -96,7 +96,7 @@ export type TradingSystem<O extends TradingSystemOptions> = {
  * console.table(system.health())
  */
 export function tradingSystem<const O extends TradingSystemOptions>(options: O): TradingSystem<O> {
-  const o = ownOptions<TradingSystemOptions>('tradingSystem options', options, ['marketData', 'orders', 'predictor', 'db', 'sandbox', 'registry'])
+  const o = ownOptions<TradingSystemOptions>('tradingSystem', options, ['marketData', 'orders', 'predictor', 'db', 'sandbox', 'registry'])
   const registry = registryOption(o.registry, processWide)
   const given: Given = {
     marketData: serviceOptions('marketData', o.marketData),

@@ -99,3 +99,29 @@ test('a base under 10 ms is refused: the manager would poll the state every mill
   t.throws(() => recoveryManager(breaker, () => true, null as never), { instanceOf: TypeError, message: 'recovery options must be an object, but was null' })
   recoveryManager(breaker, () => true, { base: 10 }).stop()
 })
+
+test.serial('a random option that throws on a later call is a warning, never an uncaught exception, and the manager keeps watching', async (t) => {
+  await withFakeTimers(async (timers) => {
+    const { breakers, name } = rig()
+    const breaker = breakers.getOrCreate(name, { consecutiveFailures: 1, openFor: '1h' })
+    let draws = 0
+    const warnings: string[] = []
+    const onWarning = (w: Error) => warnings.push(w.message)
+    process.on('warning', onWarning)
+    const manager = recoveryManager(breaker, () => true, {
+      base: 10,
+      random: () => {
+        if (++draws === 1) throw new Error('no entropy today')
+        return 0.5
+      },
+    })
+    await breaker.execute(() => Promise.reject(new Error('down'))).catch(() => undefined)
+    await timers.tickAsync(10) // the first schedule throws
+    await timers.tickAsync(10 + 20) // the next look finds the breaker open and checks
+    await new Promise((resolve) => setImmediate(resolve))
+    process.off('warning', onWarning)
+    manager.stop()
+    t.true(warnings.some((w) => w === 'a breakwater listener threw: Error: no entropy today' || w === 'a breakwater recovery manager failed: Error: no entropy today'), warnings.join('; '))
+    t.is(breaker.state, 'half_open', 'the manager went on and half-opened the breaker')
+  })
+})

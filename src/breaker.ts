@@ -1,3 +1,4 @@
+import { answerOf } from './callbacks.js'
 import { toMillis, toTimeoutMillis, type Duration } from './duration.js'
 import { BrokenCircuitError, isTimeoutError, TimeoutError } from './errors.js'
 import { type Disposer, Listeners } from './events.js'
@@ -264,7 +265,7 @@ export class CircuitBreaker<T = unknown> {
   #succeeded<R extends T>(permit: number, started: number, result: R): R {
     let failed: boolean
     try {
-      failed = this.#policy.isResultFailure?.(result) === true
+      failed = answerOf('isResultFailure', this.#policy.isResultFailure?.(result)) === true
     } catch (filterError) {
       // A broken filter must not lose the call: count it as a failure and surface the filter's error.
       this.#finish(permit, Outcome.Failure, started, filterError)
@@ -287,7 +288,7 @@ export class CircuitBreaker<T = unknown> {
     if (callerSignal?.aborted && error === callerSignal.reason) return Outcome.Ignored
     let failed: boolean
     try {
-      failed = this.#policy.isFailure?.(error) ?? true
+      failed = (answerOf('isFailure', this.#policy.isFailure?.(error)) ?? true) as boolean
     } catch {
       failed = true // a broken filter counts the call as a failure, and the call's error stands
     }

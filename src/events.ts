@@ -1,3 +1,4 @@
+import { isThenable, warn } from './callbacks.js'
 import { typeError } from './validate.js'
 
 /** Stops a subscription. */
@@ -50,33 +51,13 @@ export class Listeners<T> {
 function deliver<T>(listener: (event: T) => unknown, event: T): void {
   try {
     const returned = listener(event)
-    if (isThenable(returned)) returned.then(undefined, warn)
+    if (isThenable(returned)) returned.then(undefined, listenerThrew)
   } catch (error) {
-    warn(error)
+    listenerThrew(error)
   }
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  try {
-    return typeof (value as PromiseLike<unknown> | null)?.then === 'function'
-  } catch {
-    return false // a getter on `then` that throws: not a promise we can wait on
-  }
+function listenerThrew(error: unknown): void {
+  warn('a breakwater listener threw', error, 'BREAKWATER_LISTENER')
 }
 
-function warn(error: unknown): void {
-  process.emitWarning(`a breakwater listener threw: ${printable(error)}`, { code: 'BREAKWATER_LISTENER' })
-}
-
-/** `String(value)`, or a plain description when the value cannot be turned into a string. */
-export function printable(value: unknown): string {
-  try {
-    return String(value)
-  } catch {
-    try {
-      return Object.prototype.toString.call(value)
-    } catch {
-      return 'a value that cannot be printed'
-    }
-  }
-}

@@ -1,4 +1,5 @@
 import type { CircuitBreaker } from '../breaker.js'
+import { answerOf } from '../callbacks.js'
 import { type Duration, toTimerMillis } from '../duration.js'
 import { TimeoutError } from '../errors.js'
 import type { BreakerOptions } from '../options.js'
@@ -213,7 +214,7 @@ export class SandboxPool<S extends SandboxLike> {
   /** Whether an execution error counts against the sandbox (a filter that throws: it does). */
   #judge(error: unknown): boolean {
     try {
-      return Boolean(this.#isFailure(error))
+      return Boolean(answerOf('isFailure', this.#isFailure(error)))
     } catch {
       return true
     }

@@ -1,3 +1,4 @@
+import { answerOf } from '../callbacks.js'
 import type { CallContext } from '../breaker.js'
 import { checkSignal, NEVER_ABORTS, readCallOptions } from '../signal.js'
 import { checkFunction, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
@@ -24,7 +25,7 @@ export class FallbackPolicy<T> implements Policy<object, T> {
 
   #handled(error: unknown): boolean {
     try {
-      return this.#handles(error) === true
+      return answerOf('handles', this.#handles(error)) === true
     } catch {
       return false // a filter that throws handles nothing; the call's error stands
     }

@@ -1,7 +1,8 @@
 import type { CircuitBreaker } from '../breaker.js'
 import { type Duration, toTimeoutMillis, toTimerMillis } from '../duration.js'
 import { TimeoutError } from '../errors.js'
-import { type Disposer, Listeners, printable } from '../events.js'
+import { warn } from '../callbacks.js'
+import { type Disposer, Listeners } from '../events.js'
 import { type Backoff, checkedBackoff } from './backoff.js'
 import { describe, ownOptions, rangeError, typeError } from '../validate.js'
 
@@ -133,14 +134,15 @@ export class RecoveryManager {
 
   #opened(): void {
     if (!this.running || this.#checking || this.#attempt > 0) return
+    const first = this.#delay(1, 0) // may throw (a `random` option): then nothing has changed
     this.#attempt = 1
-    this.#schedule(this.#delay(1, 0), () => this.#checkNow())
+    this.#schedule(first, () => this.#checkNow())
   }
 
   /** Runs a check; a breaker whose state or `halfOpen` throws is reported, never unhandled. */
   #checkNow(): void {
     this.#runCheck().catch((error: unknown) => {
-      process.emitWarning(`a breakwater recovery manager failed: ${printable(error)}`, { code: 'BREAKWATER_RECOVERY' })
+      warn('a breakwater recovery manager failed', error, 'BREAKWATER_RECOVERY')
       if (this.running) this.#idle()
     })
   }
@@ -204,8 +206,20 @@ export class RecoveryManager {
 
   #schedule(ms: number, then: () => void): void {
     clearTimeout(this.#timer)
-    this.#timer = setTimeout(then, ms)
+    this.#timer = setTimeout(() => this.#guarded(then), ms)
     this.#timer.unref()
+  }
+
+  /** Runs a timer's work; what it throws (a `random` option that throws) is a warning, and watching goes on. */
+  #guarded(work: () => void): void {
+    try {
+      work()
+    } catch (error) {
+      warn('a breakwater recovery manager failed', error, 'BREAKWATER_RECOVERY')
+      this.#attempt = 0
+      this.#checking = false
+      if (this.running) this.#schedule(this.#pollMs, () => this.#watch())
+    }
   }
 
   #emit(event: HealthCheckEvent): void {

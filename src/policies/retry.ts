@@ -1,3 +1,4 @@
+import { answerOf } from '../callbacks.js'
 import type { CallContext } from '../breaker.js'
 import { type Duration, toMillis } from '../duration.js'
 import { isBrokenCircuitError, isBulkheadRejectedError } from '../errors.js'
@@ -169,7 +170,7 @@ export class RetryPolicy implements Policy<RetryContext> {
 
   #isRetryable(error: unknown): boolean {
     try {
-      return this.#retryOn(error) === true
+      return answerOf('retryOn', this.#retryOn(error)) === true
     } catch {
       return false // a filter that throws retries nothing; the call's error stands
     }

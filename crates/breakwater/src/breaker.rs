@@ -331,13 +331,18 @@ impl Breaker {
         None
     }
 
-    /// The current window, summed over stripes.
+    /// The current window, summed over stripes. Read while calls are recorded, a count of
+    /// failures (or slow calls) may include a call whose entry in `calls` is not read yet: each
+    /// is capped at `calls`, so a rate never exceeds 100 %.
     pub fn window_counts(&self) -> WindowCounts {
         let now = self.clock.now_nanos();
         let mut counts = WindowCounts::default();
         for stripe in self.stripes.iter() {
             stripe.window.add_counts(now, &mut counts);
         }
+        counts.failures = counts.failures.min(counts.calls);
+        counts.slow = counts.slow.min(counts.calls);
+        counts.over_latency = counts.over_latency.min(counts.calls);
         counts
     }
 }

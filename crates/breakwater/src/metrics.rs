@@ -9,7 +9,9 @@ use crate::rules::WindowCounts;
 use crate::state::State;
 
 /// What a breaker has seen since it was created. Counters are read one by one while calls go
-/// on, so a snapshot taken under load may be off by the calls in flight at that moment.
+/// on, so a snapshot taken under load may be off by the calls in flight at that moment; but it
+/// is consistent in itself: no count is negative, rates stay within 0..=100 %, and latency
+/// percentiles are ordered within min and max.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Metrics {
     /// State now.
@@ -75,22 +77,22 @@ impl Breaker {
             0
         };
         let window = self.window_counts();
-        let decided = successes + failures;
+        let decided = successes.saturating_add(failures);
         Metrics {
             state: word.state(),
             state_since_nanos: since,
-            calls: acquired + rejections,
+            calls: acquired.saturating_add(rejections),
             successes,
             failures,
             ignored,
             rejections,
-            in_flight: acquired.saturating_sub(decided + ignored),
+            in_flight: acquired.saturating_sub(decided.saturating_add(ignored)),
             timeouts: s.sum(|c| &c.timeouts),
             slow_calls: s.sum(|c| &c.slow),
             stale: s.sum(|c| &c.stale),
             times_opened: inner.times_opened.load(Relaxed),
             times_half_opened: inner.times_half_opened.load(Relaxed),
-            time_open: Duration::from_nanos(inner.open_nanos_total.load(Relaxed) + open_now),
+            time_open: Duration::from_nanos(inner.open_nanos_total.load(Relaxed).saturating_add(open_now)),
             success_rate: if decided == 0 {
                 100.0
             } else {

@@ -18,6 +18,11 @@ pub(crate) const NANOS_PER_MS: u64 = 1_000_000;
 /// The longest breaker name, in bytes.
 pub const MAX_NAME_BYTES: usize = 256;
 
+/// The `retry_after` of a refusal in half-open (every probe slot taken), unless the probes
+/// expire sooner: a slot frees as soon as a probe reports, which the breaker cannot foresee, so
+/// it answers with a short wait instead of the probe expiry (60 s by default).
+pub const HALF_OPEN_RETRY_AFTER: Duration = Duration::from_secs(1);
+
 /// A circuit breaker. Share it by `&` or `Arc`: every method takes `&self` and no method locks.
 ///
 /// ```
@@ -250,10 +255,15 @@ impl Breaker {
     fn reject(&self, word: Word, now: u64, transition: Option<Transition>) -> Rejected {
         self.stripes.local().bump(|c| &c.rejected);
         let deadline = word.deadline_ms();
+        let until_deadline = Duration::from_nanos((deadline * NANOS_PER_MS).saturating_sub(now));
         Rejected {
             state: word.state(),
-            retry_after: (deadline != NEVER_MS)
-                .then(|| Duration::from_nanos((deadline * NANOS_PER_MS).saturating_sub(now))),
+            retry_after: match word.state() {
+                // Every probe slot is taken: one frees when a probe reports, which cannot be
+                // foreseen, or at the latest when the probes expire (the deadline).
+                State::HalfOpen => Some(until_deadline.min(HALF_OPEN_RETRY_AFTER)),
+                _ => (deadline != NEVER_MS).then_some(until_deadline),
+            },
             transition,
         }
     }

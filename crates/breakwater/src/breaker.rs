@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::{Clock, MonotonicClock};
-use crate::config::{fail, Config, ConfigError};
+use crate::config::{fail, Config, ConfigError, Violation};
 use crate::events::Listeners;
 use crate::histogram::Histogram;
 use crate::permit::{Outcome, Permit, Rejected};
@@ -71,11 +71,17 @@ pub(crate) struct Inner {
 
 pub(crate) fn check_name(name: &str) -> Result<(), ConfigError> {
     if name.is_empty() || name.len() > MAX_NAME_BYTES {
-        let shown: String = name.chars().take(40).collect();
+        let start: String = name.chars().take(40).collect();
+        let violation = Violation::NameLength {
+            max_bytes: MAX_NAME_BYTES,
+            start: start.clone(),
+            bytes: name.len(),
+        };
         return fail(
             "name",
             format!("1..={MAX_NAME_BYTES} bytes long"),
-            format!("{shown}… ({} bytes)", name.len()),
+            format!("{start}… ({} bytes)", name.len()),
+            violation,
         );
     }
     Ok(())

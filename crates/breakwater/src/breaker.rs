@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::caller::Callers;
 use crate::clock::{Clock, MonotonicClock};
 use crate::config::{fail, Config, ConfigError, Violation};
 use crate::events::Listeners;
@@ -67,6 +68,7 @@ pub(crate) struct Inner {
     pub(crate) times_half_opened: AtomicU64,
     pub(crate) cas_retries: AtomicU64,
     pub(crate) listeners: Listeners,
+    pub(crate) callers: Arc<Callers>,
 }
 
 pub(crate) fn check_name(name: &str) -> Result<(), ConfigError> {
@@ -126,6 +128,7 @@ impl Breaker {
                 times_half_opened: AtomicU64::new(0),
                 cas_retries: AtomicU64::new(0),
                 listeners: Listeners::default(),
+                callers: Arc::default(),
                 config,
             }),
         })
@@ -161,12 +164,18 @@ impl Breaker {
     /// Asks to make a call. On `Ok`, make it and report how it went with [`Breaker::record`].
     #[inline]
     pub fn try_acquire(&self) -> Result<Permit, Rejected> {
+        let permit = self.admit()?;
+        self.stripes.local().bump(|c| &c.acquired);
+        Ok(permit)
+    }
+
+    /// The decision of an acquire, without counting the permit (the caller counts it where it
+    /// belongs: the thread's stripe, or a [`Caller`](crate::Caller)).
+    #[inline]
+    pub(crate) fn admit(&self) -> Result<Permit, Rejected> {
         let word = self.load();
         match word.state() {
-            State::Closed | State::Disabled => {
-                self.stripes.local().bump(|c| &c.acquired);
-                Ok(Permit::new(word, None))
-            }
+            State::Closed | State::Disabled => Ok(Permit::new(word, None)),
             State::Open | State::ForcedOpen => {
                 let now = self.clock.now_nanos();
                 if now / NANOS_PER_MS < word.deadline_ms() {
@@ -217,10 +226,7 @@ impl Breaker {
             let now_ms = now / NANOS_PER_MS;
             let probe_deadline = now_ms + self.inner.probe_ms;
             let (next, reason) = match word.state() {
-                State::Closed | State::Disabled => {
-                    self.stripes.local().bump(|c| &c.acquired);
-                    return Ok(Permit::new(word, made));
-                }
+                State::Closed | State::Disabled => return Ok(Permit::new(word, made)),
                 State::Open | State::ForcedOpen if now_ms < word.deadline_ms() => {
                     return Err(self.reject(word, now, made));
                 }
@@ -245,7 +251,6 @@ impl Breaker {
             };
             match self.word.compare_exchange_weak(word.0, next.0, AcqRel, Acquire) {
                 Ok(_) => {
-                    self.stripes.local().bump(|c| &c.acquired);
                     let moved = reason.map(|r| self.after_transition(word.state(), State::HalfOpen, r, now));
                     return Ok(Permit::new(next, moved.or(made)));
                 }

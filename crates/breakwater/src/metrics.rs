@@ -24,11 +24,13 @@ pub struct Metrics {
     pub successes: u64,
     /// Calls that failed, timeouts included.
     pub failures: u64,
-    /// Calls whose outcome was ignored.
+    /// Calls whose outcome was ignored, and calls whose [`Caller`](crate::Caller) went before
+    /// they were reported (a thread that ended mid-call).
     pub ignored: u64,
     /// Calls refused.
     pub rejections: u64,
-    /// Permitted calls not reported yet.
+    /// Permitted calls not reported yet, those let through on the state word by a
+    /// [`Caller`](crate::Caller) included.
     pub in_flight: u64,
     /// Failures that were timeouts.
     pub timeouts: u64,
@@ -65,10 +67,13 @@ impl Breaker {
         let inner = &self.inner;
         let now = self.clock.now_nanos();
         let word = self.load();
+        // Outcomes first, then what was let through: a call is let through before its outcome
+        // is counted, so in flight is never made negative by a call reported in between.
         let successes = s.sum(|c| &c.successes);
         let failures = s.sum(|c| &c.failures);
-        let ignored = s.sum(|c| &c.ignored);
-        let acquired = s.sum(|c| &c.acquired);
+        let callers = inner.callers.totals();
+        let ignored = s.sum(|c| &c.ignored).saturating_add(callers.abandoned);
+        let acquired = s.sum(|c| &c.acquired).saturating_add(callers.started);
         let rejections = s.sum(|c| &c.rejected);
         let since = inner.since_nanos.load(Acquire);
         let open_now = if word.state().is_open() {

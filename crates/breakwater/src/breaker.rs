@@ -9,6 +9,7 @@ use crate::clock::{Clock, MonotonicClock};
 use crate::config::{fail, Config, ConfigError, Violation};
 use crate::events::Listeners;
 use crate::histogram::Histogram;
+use crate::isolation::Isolations;
 use crate::permit::{Outcome, Permit, Rejected};
 use crate::rules::{Rules, WindowCounts};
 use crate::state::{Reason, State, Transition, Word, NEVER_MS};
@@ -69,6 +70,7 @@ pub(crate) struct Inner {
     pub(crate) cas_retries: AtomicU64,
     pub(crate) listeners: Listeners,
     pub(crate) callers: Arc<Callers>,
+    pub(crate) isolation: Isolations,
 }
 
 pub(crate) fn check_name(name: &str) -> Result<(), ConfigError> {
@@ -129,6 +131,7 @@ impl Breaker {
                 cas_retries: AtomicU64::new(0),
                 listeners: Listeners::default(),
                 callers: Arc::default(),
+                isolation: Isolations::default(),
                 config,
             }),
         })

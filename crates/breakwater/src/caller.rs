@@ -36,7 +36,11 @@ impl Counts {
         let started = self.started.load(Acquire);
         let running = u64::from(started.wrapping_sub(finished as u32));
         // More than 2^31 running is a forged report (more finished than started): none run.
-        let running = if running > u64::from(i32::MAX as u32) { 0 } else { running };
+        let running = if running > u64::from(i32::MAX as u32) {
+            0
+        } else {
+            running
+        };
         (finished.saturating_add(running), running)
     }
 }
@@ -73,10 +77,7 @@ impl Callers {
 
     pub(crate) fn totals(&self) -> CallerTotals {
         let state = self.lock();
-        let live = state
-            .live
-            .iter()
-            .fold(0u64, |sum, c| sum.saturating_add(c.read().0));
+        let live = state.live.iter().fold(0u64, |sum, c| sum.saturating_add(c.read().0));
         CallerTotals {
             started: state.retired.saturating_add(live),
             abandoned: state.abandoned,
@@ -180,7 +181,13 @@ impl Breaker {
     /// [`try_acquire_as`](Breaker::try_acquire_as), or on the state word after counting it in
     /// [`Caller::started`].
     #[inline]
-    pub fn record_as(&self, caller: &Caller, permit: Permit, outcome: Outcome, elapsed: Duration) -> Option<Transition> {
+    pub fn record_as(
+        &self,
+        caller: &Caller,
+        permit: Permit,
+        outcome: Outcome,
+        elapsed: Duration,
+    ) -> Option<Transition> {
         if !caller.belongs_to(self) {
             return self.record(permit, outcome, elapsed);
         }

@@ -72,7 +72,7 @@ fn high_of(i: usize) -> u64 {
 /// The middle of bucket `i` (its exact value below `EXACT`).
 fn midpoint_of(i: usize) -> u64 {
     let (low, high) = (low_of(i), high_of(i));
-    low + (high - low + 1) / 2
+    low + (high - low).div_ceil(2)
 }
 
 /// The exact extreme `exact` if the buckets agree with it, else the bound of `bucket` on its side.
@@ -176,7 +176,12 @@ mod tests {
         while v < (1 << MAX_POWER) {
             for x in [v, v + v / 3, v * 2 - 1] {
                 let b = bucket_of(x);
-                assert!(low_of(b) <= x && x <= high_of(b), "{x} in {}..={}", low_of(b), high_of(b));
+                assert!(
+                    low_of(b) <= x && x <= high_of(b),
+                    "{x} in {}..={}",
+                    low_of(b),
+                    high_of(b)
+                );
             }
             v *= 2;
         }

@@ -10,7 +10,14 @@ use crate::state::{is_legal, Reason, State, Transition, Word, NEVER_MS};
 
 impl Breaker {
     /// One attempt at `from -> to`. Only the winner of the swap reports the transition.
-    fn transition(&self, from: Word, to: State, deadline_ms: u64, reason: Reason, now: u64) -> Result<Transition, Word> {
+    fn transition(
+        &self,
+        from: Word,
+        to: State,
+        deadline_ms: u64,
+        reason: Reason,
+        now: u64,
+    ) -> Result<Transition, Word> {
         let t = self.transition_quietly(from, to, deadline_ms, reason, now)?;
         self.inner.listeners.notify(&t);
         Ok(t)

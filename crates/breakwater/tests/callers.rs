@@ -62,7 +62,10 @@ fn a_caller_that_goes_mid_call_leaves_nothing_in_flight_and_its_calls_count_as_i
     drop(caller); // its thread ended with two calls running
     let m = r.breaker.metrics();
     assert_eq!((m.calls, m.successes, m.ignored, m.in_flight), (3, 1, 2, 0));
-    assert_eq!(m.calls, m.successes + m.failures + m.ignored + m.rejections + m.in_flight);
+    assert_eq!(
+        m.calls,
+        m.successes + m.failures + m.ignored + m.rejections + m.in_flight
+    );
 }
 
 #[test]

@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::Arc;
 
-use breakwater::{Clock, Config, Reason, State};
+use breakwater::{Config, Reason, State};
 use common::*;
 
 #[test]
@@ -19,7 +19,10 @@ fn the_breaker_stays_forced_open_until_the_last_hold_is_given_back() {
     assert_eq!(r.breaker.state(), State::ForcedOpen, "one hold is still held");
     assert!(r.breaker.is_isolated());
     let closed = r.breaker.end_isolation(b).unwrap();
-    assert_eq!((closed.from, closed.to, closed.reason), (State::ForcedOpen, State::Closed, Reason::Manual));
+    assert_eq!(
+        (closed.from, closed.to, closed.reason),
+        (State::ForcedOpen, State::Closed, Reason::Manual)
+    );
     assert!(!r.breaker.is_isolated());
     assert_eq!(r.transitions().len(), 2);
 }
@@ -46,7 +49,11 @@ fn a_reset_ends_the_isolation_and_its_holds_release_nothing_later() {
     assert_eq!(t.unwrap().to, State::ForcedOpen, "a new isolation");
     assert_eq!(r.breaker.end_isolation(a), None);
     assert_eq!(r.breaker.end_isolation(b), None);
-    assert_eq!(r.breaker.state(), State::ForcedOpen, "the holds of the old isolation release nothing");
+    assert_eq!(
+        r.breaker.state(),
+        State::ForcedOpen,
+        "the holds of the old isolation release nothing"
+    );
     assert_eq!(r.breaker.end_isolation(c).unwrap().to, State::Closed);
 }
 
@@ -80,7 +87,10 @@ fn a_health_check_does_not_half_open_an_isolated_breaker() {
     let (hold, _) = r.breaker.isolate();
     assert_eq!(r.breaker.half_open(Reason::HealthCheck), None);
     assert_eq!(r.breaker.state(), State::ForcedOpen);
-    assert!(r.breaker.hold_off_until(r.breaker.clock().now_nanos() + 1_000_000_000).is_none());
+    assert!(r
+        .breaker
+        .hold_off_until(r.breaker.clock().now_nanos() + 1_000_000_000)
+        .is_none());
     assert_eq!(r.breaker.end_isolation(hold).unwrap().to, State::Closed);
 }
 

@@ -317,10 +317,7 @@ fn a_refusal_in_half_open_says_retry_within_a_second_not_at_the_probe_expiry() {
     assert_eq!(refused.retry_after, Some(secs(1)), "not the 60 s probe expiry");
     r.clock.advance(secs(1));
     r.breaker.record(probe, Outcome::Success, ms(3));
-    assert!(
-        r.breaker.try_acquire().is_ok(),
-        "a second later the slot is free again"
-    );
+    assert!(r.breaker.try_acquire().is_ok(), "a second later the slot is free again");
 }
 
 #[test]

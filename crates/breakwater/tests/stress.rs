@@ -224,7 +224,11 @@ fn metrics_read_while_other_threads_record_are_consistent_and_never_panic() {
                     }
                     let permit = breaker.try_acquire().unwrap();
                     let took = Duration::from_micros(1 + (i * 7919 + w * 104_729) as u64 % 50_000);
-                    let outcome = if (i + w) % 3 == 0 { Outcome::Failure } else { Outcome::Success };
+                    let outcome = if (i + w) % 3 == 0 {
+                        Outcome::Failure
+                    } else {
+                        Outcome::Success
+                    };
                     breaker.record(permit, outcome, took);
                 }
             })
@@ -233,11 +237,18 @@ fn metrics_read_while_other_threads_record_are_consistent_and_never_panic() {
     while writers.iter().any(|w| !w.is_finished()) {
         let m = breakers[current.load(Relaxed)].metrics();
         if let Some(l) = m.latency {
-            assert!(l.min <= l.p50 && l.p50 <= l.p95 && l.p95 <= l.p99 && l.p99 <= l.max, "{l:?}");
+            assert!(
+                l.min <= l.p50 && l.p50 <= l.p95 && l.p95 <= l.p99 && l.p99 <= l.max,
+                "{l:?}"
+            );
             assert!(l.min <= l.mean && l.mean <= l.max, "{l:?}");
         }
         assert!(m.window.failures <= m.window.calls && m.window.slow <= m.window.calls);
-        assert!((0.0..=100.0).contains(&m.window_failure_rate), "{}", m.window_failure_rate);
+        assert!(
+            (0.0..=100.0).contains(&m.window_failure_rate),
+            "{}",
+            m.window_failure_rate
+        );
         assert!((0.0..=100.0).contains(&m.success_rate));
     }
     for w in writers {

@@ -77,6 +77,11 @@ export class CircuitBreaker<T = unknown> {
    * `null` where it cannot be read (a big-endian machine).
    */
   #word: Uint32Array | null | undefined
+  /**
+   * This handle's count of calls started, in native memory (made with `#word`): a call let
+   * through on the state word adds 1 before it runs, so `metrics()` counts it in flight.
+   */
+  #started: Uint32Array | null = null
   readonly #policy: CallPolicy<T>
   readonly #timeoutMs: number | undefined
   /** Whether the native breaker reads call durations; if not, calls are timed only for listeners. */
@@ -183,7 +188,11 @@ export class CircuitBreaker<T = unknown> {
   #takePermit(): number {
     const view = this.#word === undefined ? this.#viewWord() : this.#word
     const word = view === null ? 1 : view[0]!
-    if ((word & 7) === 0) return TRANSITION_UNIT + (word & WORD_PERMIT_BITS)
+    if ((word & 7) === 0) {
+      const started = this.#started!
+      started[0] = started[0]! + 1 // wraps at 2^32, as the core expects
+      return TRANSITION_UNIT + (word & WORD_PERMIT_BITS)
+    }
     const code = this.#acquire()
     if (code < TRANSITION_UNIT) return code
     this.#announce(Math.floor(code / TRANSITION_UNIT))
@@ -193,8 +202,12 @@ export class CircuitBreaker<T = unknown> {
   #viewWord(): Uint32Array | null {
     let view: Uint32Array | null = null
     try {
-      // Runtimes that forbid external buffers (a V8 sandbox, as in Electron) refuse it: ask instead.
-      if (LITTLE_ENDIAN) view = new Uint32Array(this.#native.stateView(), 0, 1)
+      // Runtimes that forbid external buffers (a V8 sandbox, as in Electron) refuse them: ask instead.
+      if (LITTLE_ENDIAN) {
+        const started = new Uint32Array(this.#native.startedView(), 0, 1)
+        view = new Uint32Array(this.#native.stateView(), 0, 1)
+        this.#started = started
+      }
     } catch {
       view = null
     }

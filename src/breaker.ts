@@ -435,7 +435,13 @@ export class CircuitBreaker<T = unknown> {
   }
 
   /**
-   * Forces the breaker open until the returned handle is disposed, which resets it.
+   * Forces the breaker open (no deadline) until the returned handle is disposed. Isolations are
+   * counted, in every thread: the breaker stays forced open while any handle is held, and the
+   * last `dispose()` closes it, but only if nothing else changed it since (a `reset()`,
+   * `disable()` or `forceOpen()` by anyone ends the isolation, and its handles then change
+   * nothing). A breaker already forced open until reset stays so. While isolated, `halfOpen()`
+   * does not move it. A handle is its thread's: a worker that ends releases the isolations it
+   * took; a handle dropped without `dispose()` keeps the breaker isolated until `reset()`.
    *
    * @example
    * const maintenance = orders.isolate()
@@ -443,13 +449,14 @@ export class CircuitBreaker<T = unknown> {
    * maintenance.dispose()
    */
   isolate(): { dispose(): void } {
-    this.forceOpen()
+    const hold = this.#native.isolate()
+    this.#announce(hold.transition)
     let disposed = false
     return {
       dispose: () => {
         if (disposed) return
         disposed = true
-        if (this.state === 'forced_open') this.reset()
+        this.#announce(hold.release())
       },
     }
   }

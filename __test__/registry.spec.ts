@@ -76,9 +76,13 @@ test.serial('a handle without breaker options, or with only a call policy, uses 
     const withPolicy = breakers.getOrCreate<string>(name, { fallback: () => 'cached', isFailure: () => true })
     const found = breakers.get(name)!
     for (const b of [plain, withPolicy, found]) t.like(b.metrics(), { state: 'closed' })
-    const hung = plain.execute(() => new Promise<never>(() => {}))
+    let settled: unknown = 'still pending'
+    plain.execute(() => new Promise<never>(() => {})).then(
+      () => (settled = 'resolved'),
+      (e: unknown) => (settled = e),
+    )
     await timers.tickAsync(1000)
-    await t.throwsAsync(hung, { code: 'ERR_BREAKWATER_TIMEOUT' } as never)
+    t.like(settled, { code: 'ERR_BREAKWATER_TIMEOUT' })
     t.is(created.state, 'open', 'the timeout of the breaker applied to a handle made without options')
     t.is(await withPolicy.execute(async () => 'live'), 'cached')
   })

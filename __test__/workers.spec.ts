@@ -53,8 +53,10 @@ test('the same options from two workers give one breaker; different options are 
   t.deepEqual(made, [name, name])
   t.like(circuitBreaker(name).metrics(), { calls: 2, successes: 2 })
   const refused = await inWorker<{ code: string; message: string }>(`
-    try { bw.circuitBreaker('${name}', { consecutiveFailures: 3, openFor: '5s', trackLatency: true }) }
-    catch (e) { parentPort.postMessage({ code: e.code, message: e.message }) }
+    try {
+      bw.circuitBreaker('${name}', { consecutiveFailures: 3, openFor: '5s', trackLatency: true })
+      parentPort.postMessage({ code: 'accepted', message: '' })
+    } catch (e) { parentPort.postMessage({ code: e.code, message: e.message }) }
   `)
   t.is(refused.code, 'ERR_BREAKWATER_OPTIONS_DIFFER')
   t.regex(refused.message, /consecutiveFailures is 2, given 3/)

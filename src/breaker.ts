@@ -73,8 +73,9 @@ export class CircuitBreaker<T = unknown> {
   readonly #permitted: () => boolean
   /**
    * The native state word's low half, so a closed breaker lets calls through without a native
-   * call. Made on the handle's first call (about 0.6 KB a handle; idle handles do not pay it);
-   * `null` where it cannot be read (a big-endian machine).
+   * call. Made on the handle's first call, with `#started` (about 1 KB a handle together, up
+   * from 0.6 KB for the word alone; idle handles do not pay it); `null` where it cannot be read
+   * (a big-endian machine, a runtime that refuses external buffers).
    */
   #word: Uint32Array | null | undefined
   /**

@@ -90,7 +90,8 @@ export class Registry {
   }
 
   /**
-   * A handle of the breaker called `name`, if there is one, with no call policy.
+   * A handle of the breaker called `name`, if there is one, with no call policy (the breaker's
+   * `timeout` applies).
    *
    * @throws TypeError or RangeError (code `ERR_BREAKWATER_INVALID_OPTION`) for a name that is
    * not a string of well-formed UTF-16.

@@ -76,10 +76,16 @@ export class CircuitBreaker<T = unknown> {
   readonly #permitted: () => boolean
   /**
    * The native state word's low half, so a closed breaker lets calls through without a native
-   * call. Made on the handle's first call (about 0.6 KB a handle; idle handles do not pay it);
-   * `null` where it cannot be read (a big-endian machine).
+   * call. Made on the handle's first call, with `#started` (about 1 KB a handle together, up
+   * from 0.6 KB for the word alone; idle handles do not pay it); `null` where it cannot be read
+   * (a big-endian machine, a runtime that refuses external buffers).
    */
   #word: Uint32Array | null | undefined
+  /**
+   * This handle's count of calls started, in native memory (made with `#word`): a call let
+   * through on the state word adds 1 before it runs, so `metrics()` counts it in flight.
+   */
+  #started: Uint32Array | null = null
   readonly #policy: CallPolicy<T>
   readonly #timeoutMs: number | undefined
   /** Whether the native breaker reads call durations; if not, calls are timed only for listeners. */
@@ -184,7 +190,11 @@ export class CircuitBreaker<T = unknown> {
   #takePermit(): number {
     const view = this.#word === undefined ? this.#viewWord() : this.#word
     const word = view === null ? 1 : view[0]!
-    if ((word & 7) === 0) return TRANSITION_UNIT + (word & WORD_PERMIT_BITS)
+    if ((word & 7) === 0) {
+      const started = this.#started!
+      started[0] = started[0]! + 1 // wraps at 2^32, as the core expects
+      return TRANSITION_UNIT + (word & WORD_PERMIT_BITS)
+    }
     const code = this.#acquire()
     if (code < TRANSITION_UNIT) return code
     this.#announce(Math.floor(code / TRANSITION_UNIT))
@@ -194,8 +204,12 @@ export class CircuitBreaker<T = unknown> {
   #viewWord(): Uint32Array | null {
     let view: Uint32Array | null = null
     try {
-      // Runtimes that forbid external buffers (a V8 sandbox, as in Electron) refuse it: ask instead.
-      if (LITTLE_ENDIAN) view = new Uint32Array(this.#native.stateView(), 0, 1)
+      // Runtimes that forbid external buffers (a V8 sandbox, as in Electron) refuse them: ask instead.
+      if (LITTLE_ENDIAN) {
+        const started = new Uint32Array(this.#native.startedView(), 0, 1)
+        view = new Uint32Array(this.#native.stateView(), 0, 1)
+        this.#started = started
+      }
     } catch {
       view = null
     }
@@ -432,7 +446,13 @@ export class CircuitBreaker<T = unknown> {
   }
 
   /**
-   * Forces the breaker open until the returned handle is disposed, which resets it.
+   * Forces the breaker open (no deadline) until the returned handle is disposed. Isolations are
+   * counted, in every thread: the breaker stays forced open while any handle is held, and the
+   * last `dispose()` closes it, but only if nothing else changed it since (a `reset()`,
+   * `disable()` or `forceOpen()` by anyone ends the isolation, and its handles then change
+   * nothing). A breaker already forced open until reset stays so. While isolated, `halfOpen()`
+   * does not move it. A handle is its thread's: a worker that ends releases the isolations it
+   * took; a handle dropped without `dispose()` keeps the breaker isolated until `reset()`.
    *
    * @example
    * const maintenance = orders.isolate()
@@ -440,13 +460,14 @@ export class CircuitBreaker<T = unknown> {
    * maintenance.dispose()
    */
   isolate(): { dispose(): void } {
-    this.forceOpen()
+    const hold = this.#native.isolate()
+    this.#announce(hold.transition)
     let disposed = false
     return {
       dispose: () => {
         if (disposed) return
         disposed = true
-        if (this.state === 'forced_open') this.reset()
+        this.#announce(hold.release())
       },
     }
   }

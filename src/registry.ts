@@ -58,7 +58,7 @@ export class Registry {
       this.#registry = NativeRegistry.global()
       return
     }
-    const { clock } = ownOptions<RegistryOptions>('registry options', options, ['clock'])
+    const { clock } = ownOptions<RegistryOptions>('registry', options, ['clock'])
     this.#registry = new NativeRegistry(clock === undefined ? undefined : nativeClock(clock))
   }
 

@@ -177,3 +177,44 @@ fn many_threads_never_exceed_the_limit_and_every_call_gets_through() {
     assert_eq!((stats.in_use, stats.queued), (0, 0));
     assert_eq!(stats.admitted, (THREADS * CALLS) as u64);
 }
+
+/// A release racing a caller that is joining the queue: the freed permit must reach the caller
+/// (or the caller must take it), never stay free while the caller waits for it.
+#[test]
+fn a_permit_freed_while_a_caller_joins_the_queue_is_never_left_free_while_it_waits() {
+    const ROUNDS: usize = 100_000;
+    let b = Arc::new(Bulkhead::new(1, 4).unwrap());
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let (permits, to_release) = mpsc::channel::<u64>();
+    let releaser = {
+        let (b, barrier) = (b.clone(), barrier.clone());
+        std::thread::spawn(move || {
+            for held in to_release {
+                barrier.wait(); // start together
+                assert!(b.release(held));
+                barrier.wait(); // both done
+            }
+        })
+    };
+    for round in 0..ROUNDS {
+        permits.send(b.try_acquire().unwrap()).unwrap();
+        barrier.wait();
+        let (tx, rx) = mpsc::channel();
+        let admission = b.acquire_or_queue(0, Box::new(move |_, p| tx.send(p).is_ok()));
+        barrier.wait();
+        let stats = b.stats();
+        assert_eq!(
+            (stats.in_use, stats.queued),
+            (1, 0),
+            "round {round}: {admission:?} left {stats:?}"
+        );
+        let permit = match admission {
+            Admission::Now(p) => p,
+            Admission::Queued(_) => rx.try_recv().expect("woken before the release returned"),
+            Admission::Full => unreachable!(),
+        };
+        assert!(b.release(permit));
+    }
+    drop(permits);
+    releaser.join().unwrap();
+}

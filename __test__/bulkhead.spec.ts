@@ -2,6 +2,7 @@ import test from 'ava'
 import { bulkhead, BulkheadRejectedError, isBulkheadRejectedError } from '../src/index.ts'
 import { deferred, turn, until } from './timers.ts'
 import { startWorker } from './worker.ts'
+import { NativeBulkhead } from '../src/native.ts'
 
 let next = 0
 const fresh = () => `bulkhead-${process.pid}-${next++}`
@@ -187,6 +188,110 @@ test('a permit held by a worker thread that is terminated mid-call is given back
   await worker.terminate()
   t.is(await mine, 'main ran', 'the ended thread gave its permit back')
   t.like(main.stats(), { inUse: 0, queued: 0 })
+})
+
+test('a permit handed to a worker thread that is terminated in the same tick comes back', async (t) => {
+  // The review's reproduction: the wake reaches the worker's queue but never runs, as its
+  // environment is torn down; the worker's handle (and lane) goes with it, holding the permit.
+  for (let round = 0; round < 3; round++) {
+    const name = fresh()
+    const main = bulkhead(name, { maxConcurrent: 1, maxQueue: 5 })
+    const hold = deferred()
+    const holding = main.execute(() => hold.promise)
+    const { worker, result } = startWorker<string>(`
+      const b = bw.bulkhead('${name}', { maxConcurrent: 1, maxQueue: 5 })
+      b.execute(async () => 'never runs')
+      parentPort.postMessage('queued')
+      setInterval(() => {}, 1000)
+    `)
+    t.is(await result, 'queued')
+    const ended = worker.terminate()
+    hold.resolve() // released in the same tick: handed to the worker's queued call
+    await holding
+    await ended
+    t.like(main.stats(), { inUse: 0, queued: 0 }, `round ${round}`)
+    let ran = false
+    void main.execute(() => (ran = true))
+    t.true(ran, 'a fresh call gets a permit at once')
+  }
+})
+
+test('a worker thread terminated while holding several permits and waiting for another gives every one back', async (t) => {
+  const name = fresh()
+  const main = bulkhead(name, { maxConcurrent: 3, maxQueue: 5 })
+  const hold = deferred()
+  const holding = main.execute(() => hold.promise)
+  const { worker, result } = startWorker<string>(`
+    const b = bw.bulkhead('${name}', { maxConcurrent: 3, maxQueue: 5 })
+    b.execute(() => new Promise(() => {}))
+    b.execute(() => new Promise(() => {}))
+    b.execute(async () => 'never runs', { priority: 9 })
+    parentPort.postMessage(JSON.stringify(b.stats()))
+    setInterval(() => {}, 1000)
+  `)
+  t.like(JSON.parse(await result), { inUse: 3, queued: 1 })
+  const mine = main.execute(async () => 'main served')
+  const ended = worker.terminate()
+  hold.resolve() // goes to the worker's queued call, first by priority
+  await holding
+  await ended
+  t.is(await mine, 'main served')
+  t.like(main.stats(), { inUse: 0, queued: 0 })
+})
+
+test('a worker thread that runs out of work while holding permits gives them back when it exits', async (t) => {
+  const name = fresh()
+  const main = bulkhead(name, { maxConcurrent: 2, maxQueue: 5 })
+  const { worker, result } = startWorker<string>(`
+    const b = bw.bulkhead('${name}', { maxConcurrent: 2, maxQueue: 5 })
+    b.execute(() => new Promise(() => {})) // pending for ever, but keeps nothing alive
+    b.execute(() => new Promise(() => {}))
+    parentPort.postMessage('holding ' + b.stats().inUse)
+    parentPort.unref()
+  `)
+  t.is(await result, 'holding 2')
+  const exited = new Promise<number>((resolve) => worker.once('exit', resolve))
+  const mine = main.execute(async () => 'main ran')
+  t.is(await exited, 0, 'the worker ended on its own')
+  t.is(await mine, 'main ran')
+  t.like(main.stats(), { inUse: 0, queued: 0 })
+})
+
+test('two handles of one bulkhead in a terminated worker thread both give back what they owned', async (t) => {
+  const name = fresh()
+  const main = bulkhead(name, { maxConcurrent: 2, maxQueue: 5 })
+  const hold = deferred()
+  const holding = main.execute(() => hold.promise)
+  const native = new URL('../src/native.ts', import.meta.url).href
+  const { worker, result } = startWorker<string>(`
+    const { NativeBulkhead } = await import('${native}')
+    const other = NativeBulkhead.named('${name}', 2, 5) // a second handle, as a second copy of the library has
+    const b = bw.bulkhead('${name}', { maxConcurrent: 2, maxQueue: 5 })
+    const permit = other.tryAcquire()
+    b.execute(async () => 'never runs')
+    parentPort.postMessage(permit >= 0 ? 'one held, one queued' : 'no permit')
+    setInterval(() => {}, 1000)
+  `)
+  t.is(await result, 'one held, one queued')
+  const ended = worker.terminate()
+  hold.resolve()
+  await holding
+  await ended
+  t.like(main.stats(), { inUse: 0, queued: 0 })
+})
+
+test('a permit is given back only through the handle that holds it, so never twice', (t) => {
+  const name = fresh()
+  const b = bulkhead(name, { maxConcurrent: 1 })
+  const first = NativeBulkhead.named(name, 1, 0)
+  const second = NativeBulkhead.named(name, 1, 0)
+  const permit = first.tryAcquire()
+  t.true(permit >= 0)
+  t.false(second.release(permit), 'not held by this handle')
+  t.is(b.stats().inUse, 1)
+  t.true(first.release(permit))
+  t.false(first.release(permit), 'released already')
+  t.is(b.stats().inUse, 0)
 })
 
 test('bad bulkhead options name the option and the value', (t) => {

@@ -34,17 +34,16 @@ class Lane {
 
   constructor(readonly native: NativeBulkhead) {}
 
-  /** Waits for a permit as `ticket`; aborting takes the caller out of the queue. */
+  /**
+   * Waits for a permit as `ticket`; aborting takes the caller out of line for good (a permit
+   * already on its way goes to the next caller, natively, so nothing is owed).
+   */
   wait(ticket: number, signal: AbortSignal | undefined): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       const onAbort = () => {
-        if (this.native.cancel(ticket)) {
-          this.waiting.delete(ticket)
-          this.#idle()
-        } else {
-          // The permit is on its way: stay awake for it, and pass it on when it comes.
-          this.waiting.set(ticket, (permit) => this.native.release(permit))
-        }
+        this.native.cancel(ticket)
+        this.waiting.delete(ticket)
+        this.#idle()
         reject(signal!.reason)
       }
       this.waiting.set(ticket, (permit) => {
@@ -61,7 +60,7 @@ class Lane {
     if (this.#listening) return
     this.native.onWake((ticket: number) => {
       const permit = this.native.claim(ticket)
-      if (permit < 0) return // never expected: a ticket is woken once
+      if (permit < 0) return // cancelled after its permit was sent: the permit went on natively
       const waiter = this.waiting.get(ticket)
       if (!waiter) {
         this.native.release(permit) // not ours (never expected): pass it on

@@ -12,6 +12,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use crate::breaker::check_name;
 use crate::config::{check_count, ConfigError};
 
+mod lane;
+pub use lane::Lane;
+
 /// The most permits a bulkhead can have: a permit id keeps its slot in this many bits.
 pub const MAX_CONCURRENT: u32 = 1 << SLOT_BITS;
 /// The longest queue a bulkhead can have.

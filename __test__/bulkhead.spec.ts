@@ -304,6 +304,42 @@ test('bad bulkhead options name the option and the value', (t) => {
   return t.throwsAsync(b.execute(async () => 1, { priority: 'high' as unknown as number }), { instanceOf: TypeError, message: 'priority must be a number, but was "high"' })
 })
 
+test('bulkhead options are own properties: a typo like maxQeue, null and inherited keys are refused by name and create nothing', (t) => {
+  const code = 'ERR_BREAKWATER_INVALID_OPTION'
+  const name = fresh()
+  t.throws(() => bulkhead(name, { maxConcurrent: 1, maxQeue: 5 } as never), { instanceOf: TypeError, code, message: /^maxQeue is not a bulkhead option \(known: maxConcurrent, maxQueue\)/ })
+  t.throws(() => bulkhead(name, null as never), { instanceOf: TypeError, code, message: 'bulkhead options must be an object, but was null' })
+  t.throws(() => bulkhead(name, Object.create({ maxConcurrent: 4 }) as never), { instanceOf: TypeError, code, message: 'maxConcurrent must be a number, but was undefined' })
+  t.throws(() => bulkhead(name, { maxConcurrent: 1, constructor: 1 } as never), { instanceOf: TypeError, code, message: /^constructor is not a bulkhead option/ })
+  t.is(bulkhead(name, { maxConcurrent: 3 }).stats().maxConcurrent, 3, 'the refused calls created nothing')
+  const polluted = Object.prototype as { maxQueue?: number }
+  polluted.maxQueue = 7
+  try {
+    t.is(bulkhead(fresh(), { maxConcurrent: 1 }).stats().maxQueue, 0, 'a polluted Object.prototype changes nothing')
+  } finally {
+    delete polluted.maxQueue
+  }
+})
+
+test('per-call options refuse unknown keys, null, a fractional priority and a signal passed in their place', async (t) => {
+  const code = 'ERR_BREAKWATER_INVALID_OPTION'
+  const b = bulkhead(fresh(), { maxConcurrent: 1, maxQueue: 5 })
+  let ran = 0
+  const run = () => ran++
+  await t.throwsAsync(b.execute(run, { priorty: 1 } as never), { instanceOf: TypeError, code, message: /^priorty is not an execute option \(known: signal, priority\)/ })
+  await t.throwsAsync(b.execute(run, null as never), { instanceOf: TypeError, code, message: 'execute options must be an object, but was null' })
+  await t.throwsAsync(b.execute(run, new AbortController().signal as never), {
+    instanceOf: TypeError,
+    code,
+    message: 'execute takes its signal inside the options, as { signal }, but was given an AbortSignal',
+  })
+  await t.throwsAsync(b.execute(run, { priority: 1.5 }), { instanceOf: RangeError, code, message: 'priority must be a whole number within -2147483648..2147483647, but was 1.5' })
+  await t.throwsAsync(b.execute(run, { priority: 2 ** 31 }), { instanceOf: RangeError, code })
+  t.is(ran, 0, 'nothing ran')
+  t.like(b.stats(), { inUse: 0, queued: 0, admitted: 0 }, 'and no permit was taken')
+  t.is(await b.execute(() => 'fine', { priority: -(2 ** 31) }), 'fine')
+})
+
 /** The next message `worker` posts. */
 function message<T>(worker: import('node:worker_threads').Worker): Promise<T> {
   return new Promise((resolve) => worker.once('message', resolve))

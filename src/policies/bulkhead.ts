@@ -1,10 +1,10 @@
 import type { CallContext } from '../breaker.js'
 import { BulkheadRejectedError, fromNative } from '../errors.js'
 import { NativeBulkhead, type NativeBulkheadStats } from '../native.js'
-import { checkSignal, NEVER_ABORTS } from '../signal.js'
+import { checkSignal, NEVER_ABORTS, readCallOptions } from '../signal.js'
 import { whole } from './check.js'
 import { checkFunction, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
-import { describe, typeError } from '../validate.js'
+import { describe, ownOptions, rangeError, typeError } from '../validate.js'
 
 /** Limits of a bulkhead. */
 export interface BulkheadOptions {
@@ -16,9 +16,18 @@ export interface BulkheadOptions {
 
 /** Per-call options of a bulkhead. */
 export interface BulkheadCallOptions extends PolicyCallOptions {
-  /** Higher goes first out of the queue; equal priorities in order of arrival. @default 0 */
+  /**
+   * Higher goes first out of the queue; equal priorities in order of arrival. A whole number
+   * within -2147483648..2147483647.
+   * @default 0
+   */
   priority?: number
 }
+
+const OPTIONS: readonly (keyof BulkheadOptions)[] = ['maxConcurrent', 'maxQueue']
+const CALL_OPTIONS: readonly (keyof BulkheadCallOptions)[] = ['signal', 'priority']
+const MIN_PRIORITY = -(2 ** 31)
+const MAX_PRIORITY = 2 ** 31 - 1
 
 /** What a bulkhead is doing, process-wide: permits in all and in use, queue length and use, totals. */
 export type BulkheadStats = NativeBulkheadStats
@@ -114,11 +123,9 @@ export class Bulkhead implements Policy {
    */
   async execute<R>(fn: (context: CallContext) => R | PromiseLike<R>, options?: BulkheadCallOptions): Promise<R> {
     checkFunction('execute', fn)
-    const signal = checkSignal(options?.signal)
-    const priority = options?.priority ?? 0
-    if (typeof priority !== 'number' || Number.isNaN(priority)) {
-      throw typeError(`priority must be a number, but was ${describe(priority)}`)
-    }
+    const own = readCallOptions<BulkheadCallOptions>('execute', options, CALL_OPTIONS)
+    const signal = checkSignal(own.signal)
+    const priority = priorityOf(own.priority)
     if (signal?.aborted) throw signal.reason
     const native = this.#lane.native
     let permit = native.tryAcquire()
@@ -154,11 +161,10 @@ export class Bulkhead implements Policy {
  */
 export function bulkhead(name: string, options: BulkheadOptions): Bulkhead {
   if (typeof name !== 'string') throw typeError(`name must be a string, but was ${describe(name)}`)
-  if (options === null || typeof options !== 'object') {
-    throw typeError(`bulkhead options must be an object like { maxConcurrent: 10 }, but was ${describe(options)}`)
-  }
-  const maxConcurrent = whole('maxConcurrent', options.maxConcurrent, 1)
-  const maxQueue = whole('maxQueue', options.maxQueue ?? 0, 0)
+  if (options === undefined) throw typeError('bulkhead options must be an object like { maxConcurrent: 10 }, but was undefined')
+  const own = ownOptions<BulkheadOptions>('bulkhead', options, OPTIONS)
+  const maxConcurrent = whole('maxConcurrent', own.maxConcurrent, 1)
+  const maxQueue = whole('maxQueue', own.maxQueue ?? 0, 0)
   let lane = lanes.get(name)
   if (!lane) {
     try {
@@ -169,4 +175,14 @@ export function bulkhead(name: string, options: BulkheadOptions): Bulkhead {
     lanes.set(name, lane)
   }
   return new Bulkhead(name, lane)
+}
+
+/** The queue priority of a call: a whole number that fits the native queue. */
+function priorityOf(value: unknown): number {
+  if (value === undefined) return 0
+  if (typeof value !== 'number') throw typeError(`priority must be a number, but was ${describe(value)}`)
+  if (!Number.isInteger(value) || value < MIN_PRIORITY || value > MAX_PRIORITY) {
+    throw rangeError(`priority must be a whole number within ${MIN_PRIORITY}..${MAX_PRIORITY}, but was ${value}`)
+  }
+  return value
 }

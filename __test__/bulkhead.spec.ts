@@ -122,12 +122,12 @@ test('one bulkhead limits the whole process: a worker thread queues for the perm
   const hold = deferred()
   const holding = main.execute(() => hold.promise)
   const { worker, result } = startWorker<string>(`
-    const b = bw.bulkhead('${name}', { maxConcurrent: 99, maxQueue: 99 })
+    const b = bw.bulkhead('${name}', { maxConcurrent: 1, maxQueue: 5 })
     const call = b.execute(async () => 'ran in the worker')
     parentPort.postMessage('queued ' + b.stats().queued)
     parentPort.postMessage(await call)
   `)
-  t.is(await result, 'queued 1', 'the limit is the first creator\'s 1, not the worker\'s 99')
+  t.is(await result, 'queued 1', 'the limit of 1 holds across threads')
   const ran = message(worker)
   t.like(main.stats(), { inUse: 1, queued: 1 })
   hold.resolve()
@@ -338,6 +338,24 @@ test('per-call options refuse unknown keys, null, a fractional priority and a si
   t.is(ran, 0, 'nothing ran')
   t.like(b.stats(), { inUse: 0, queued: 0, admitted: 0 }, 'and no permit was taken')
   t.is(await b.execute(() => 'fine', { priority: -(2 ** 31) }), 'fine')
+})
+
+test('limits that differ from the existing bulkhead throw ERR_BREAKWATER_OPTIONS_DIFFER naming each with both values, in any thread', async (t) => {
+  const name = fresh()
+  const first = bulkhead(name, { maxConcurrent: 1, maxQueue: 5 })
+  const error = t.throws(() => bulkhead(name, { maxConcurrent: 99, maxQueue: 5 }))
+  t.like(error, { code: 'ERR_BREAKWATER_OPTIONS_DIFFER', message: `bulkhead "${name}" exists with other options: maxConcurrent is 1, given 99; give the same options` })
+  t.like(first.stats(), { maxConcurrent: 1, maxQueue: 5 }, 'the existing bulkhead is unchanged')
+  const inWorker = await startWorker<string>(`
+    try {
+      bw.bulkhead('${name}', { maxConcurrent: 1 })
+      parentPort.postMessage('accepted')
+    } catch (e) {
+      parentPort.postMessage(e.code + ': ' + e.message)
+    }
+  `).result
+  t.is(inWorker, `ERR_BREAKWATER_OPTIONS_DIFFER: bulkhead "${name}" exists with other options: maxQueue is 5, given 0; give the same options`)
+  t.is(bulkhead(name, { maxConcurrent: 1, maxQueue: 5 }).name, name, 'the same limits are fine')
 })
 
 /** The next message `worker` posts. */

@@ -26,6 +26,8 @@ export interface BulkheadCallOptions extends PolicyCallOptions {
 
 const OPTIONS: readonly (keyof BulkheadOptions)[] = ['maxConcurrent', 'maxQueue']
 const CALL_OPTIONS: readonly (keyof BulkheadCallOptions)[] = ['signal', 'priority']
+/** The code of the error for limits that differ from those of the existing bulkhead. */
+const OPTIONS_DIFFER = 'ERR_BREAKWATER_OPTIONS_DIFFER'
 const MIN_PRIORITY = -(2 ** 31)
 const MAX_PRIORITY = 2 ** 31 - 1
 
@@ -153,8 +155,12 @@ export class Bulkhead implements Policy {
 
 /**
  * This thread's handle of the process-wide bulkhead called `name`, created with `options` if
- * the process has none yet (an existing one keeps its limits).
+ * the process has none yet. Options are always checked; for a bulkhead that exists with other
+ * limits (another thread made it), an `Error` with code `ERR_BREAKWATER_OPTIONS_DIFFER` names
+ * each limit that differs with both values, and nothing is created.
  *
+ * @throws TypeError or RangeError (code `ERR_BREAKWATER_INVALID_OPTION`) for a bad name or option.
+ * @throws Error (code `ERR_BREAKWATER_OPTIONS_DIFFER`) for limits unlike the existing bulkhead's.
  * @example
  * import { bulkhead } from 'breakwater'
  * const heavyReports = bulkhead('reports', { maxConcurrent: 4, maxQueue: 100 })
@@ -172,9 +178,18 @@ export function bulkhead(name: string, options: BulkheadOptions): Bulkhead {
     } catch (e) {
       throw fromNative(e)
     }
-    lanes.set(name, lane)
   }
+  checkSameLimits(name, lane.native.stats(), { maxConcurrent, maxQueue })
+  lanes.set(name, lane)
   return new Bulkhead(name, lane)
+}
+
+/** Two creators of one name agree on its limits, or the later one is told (not silently ignored). */
+function checkSameLimits(name: string, existing: BulkheadStats, given: Required<BulkheadOptions>): void {
+  const differ = OPTIONS.filter((key) => existing[key] !== given[key]).map((key) => `${key} is ${existing[key]}, given ${given[key]}`)
+  if (differ.length === 0) return
+  const message = `bulkhead ${JSON.stringify(name)} exists with other options: ${differ.join('; ')}; give the same options`
+  throw Object.assign(new Error(message), { code: OPTIONS_DIFFER })
 }
 
 /** The queue priority of a call: a whole number that fits the native queue. */

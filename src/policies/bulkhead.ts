@@ -167,10 +167,7 @@ export class Bulkhead implements Policy {
  */
 export function bulkhead(name: string, options: BulkheadOptions): Bulkhead {
   if (typeof name !== 'string') throw typeError(`name must be a string, but was ${describe(name)}`)
-  if (options === undefined) throw typeError('bulkhead options must be an object like { maxConcurrent: 10 }, but was undefined')
-  const own = ownOptions<BulkheadOptions>('bulkhead', options, OPTIONS)
-  const maxConcurrent = whole('maxConcurrent', own.maxConcurrent, 1)
-  const maxQueue = whole('maxQueue', own.maxQueue ?? 0, 0)
+  const { maxConcurrent, maxQueue } = bulkheadLimits(options)
   let lane = lanes.get(name)
   if (!lane) {
     try {
@@ -182,6 +179,16 @@ export function bulkhead(name: string, options: BulkheadOptions): Bulkhead {
   checkSameLimits(name, lane.native.stats(), { maxConcurrent, maxQueue })
   lanes.set(name, lane)
   return new Bulkhead(name, lane)
+}
+
+/**
+ * @internal The limits `options` ask for, checked as `bulkhead()` checks them, creating nothing:
+ * for a caller that must check everything before it creates anything (a service's policies).
+ */
+export function bulkheadLimits(options: unknown): Required<BulkheadOptions> {
+  if (options === undefined) throw typeError('bulkhead options must be an object like { maxConcurrent: 10 }, but was undefined')
+  const own = ownOptions<BulkheadOptions>('bulkhead', options, OPTIONS)
+  return { maxConcurrent: whole('maxConcurrent', own.maxConcurrent, 1), maxQueue: whole('maxQueue', own.maxQueue ?? 0, 0) }
 }
 
 /** Two creators of one name agree on its limits, or the later one is told (not silently ignored). */

@@ -104,9 +104,12 @@ export declare class NativeBulkhead {
   acquireOrQueue(priority: number): number
   /** The permit handed to queued caller `ticket`, now held by this thread; -1 if there is none. */
   claim(ticket: number): number
-  /** Gives a permit back; `false` if it was not held. */
+  /** Gives back a permit this handle holds; `false` for any other. */
   release(permit: number): boolean
-  /** Takes a queued caller out; `false` when it already has a permit (claim it, then release). */
+  /**
+   * Takes a queued caller out for good (a permit already on its way to it goes to the next
+   * caller); `false` if the ticket is not waiting in this handle.
+   */
   cancel(ticket: number): boolean
   /** Use and totals, process-wide. */
   stats(): NativeBulkheadStats

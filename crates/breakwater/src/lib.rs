@@ -64,7 +64,7 @@ mod window;
 
 pub use backoff::{Backoff, DEFAULT_OPEN_BASE, DEFAULT_OPEN_CAP, DEFAULT_OPEN_MULTIPLIER};
 pub use breaker::{Breaker, HALF_OPEN_RETRY_AFTER, MAX_NAME_BYTES};
-pub use bulkhead::{Admission, Bulkhead, BulkheadStats, Wake, MAX_CONCURRENT, MAX_QUEUE};
+pub use bulkhead::{Admission, Bulkhead, BulkheadStats, Lane, Wake, MAX_CONCURRENT, MAX_QUEUE};
 pub use call::CallError;
 pub use caller::Caller;
 pub use clock::{Clock, FakeClock, MonotonicClock};

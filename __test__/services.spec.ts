@@ -101,3 +101,26 @@ test('a call priority reaches the service bulkhead: the higher priority leaves t
   t.deepEqual(order, ['high', 'low'])
   await t.throwsAsync(services.call(reports, () => 1, { priorty: 1 } as never), { instanceOf: TypeError, message: /^priorty is not a service call option \(known: signal, priority\)/ })
 })
+
+test('a refused service creates nothing: a bad bulkhead, a bulkhead unlike the existing one, or a bad breaker option leaves no breaker behind', (t) => {
+  const breakers = new Registry({ clock: new FakeClock() })
+  const services = new Services(breakers)
+  const taken = fresh('taken')
+  services.register(taken, { bulkhead: { maxConcurrent: 2 } })
+  const cases: Array<[string, Parameters<Services['register']>[1], RegExp]> = [
+    [fresh('queue'), { breaker: { consecutiveFailures: 2 }, bulkhead: { maxConcurrent: 1, maxQueue: -1 } }, /^maxQueue must be a whole number of at least 0, but was -1$/],
+    [fresh('huge'), { bulkhead: { maxConcurrent: 2 ** 21 } }, /^maxConcurrent must be /],
+    [fresh('rate'), { breaker: { failureRate: 150 }, bulkhead: { maxConcurrent: 1 } }, /^failureRate must be /],
+  ]
+  for (const [name, options, message] of cases) {
+    t.throws(() => services.register(name, options), { message })
+    t.false(breakers.names().includes(name), `${name} left no breaker`)
+    t.is(services.get(name), undefined)
+  }
+  // A bulkhead is process-wide: a second service of the same name elsewhere must agree on its limits.
+  const elsewhere = new Services(breakers)
+  const before = breakers.names().length
+  t.throws(() => elsewhere.register(taken, { bulkhead: { maxConcurrent: 3 } }), { code: 'ERR_BREAKWATER_OPTIONS_DIFFER' })
+  t.is(breakers.names().length, before)
+  t.true(breakers.names().includes(taken), 'the existing breaker was not removed')
+})

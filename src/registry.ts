@@ -3,7 +3,7 @@ import { fromNative } from './errors.js'
 import { type Metrics, toMetrics } from './metrics.js'
 import { NativeFakeClock, NativeRegistry } from './native.js'
 import { type BreakerOptions, type CallPolicy, readBreakerOptions } from './options.js'
-import { describe, ownOptions, rangeError, typeError } from './validate.js'
+import { checkName, describe, ownOptions, typeError } from './validate.js'
 
 /** Options of a private registry. */
 export interface RegistryOptions {
@@ -14,17 +14,6 @@ export interface RegistryOptions {
 /** Marks the construction of the process-wide registry; not exported. */
 const PROCESS_WIDE = Symbol('process-wide')
 
-/**
- * Checks a breaker name's JavaScript shape: a string of well-formed UTF-16. A lone surrogate
- * would reach the native registry as U+FFFD, so `'\uD800x'` and `'\uDBFFx'` would name one
- * breaker. The length (1 to 256 bytes in UTF-8) is checked by the core.
- */
-export function checkName(name: unknown): asserts name is string {
-  if (typeof name !== 'string') throw typeError(`name must be a string, but was ${describe(name)}`)
-  if (!(name as string & { isWellFormed(): boolean }).isWellFormed()) {
-    throw rangeError(`name must be well-formed UTF-16 (no lone surrogate), but was ${describe(name)}`)
-  }
-}
 
 /** The native clock of a `FakeClock` from `breakwater/testing`; a `TypeError` for anything else. */
 function nativeClock(clock: unknown): NativeFakeClock {

@@ -54,3 +54,15 @@ export function describe(value: unknown): string {
   if (value === null || typeof value !== 'object') return String(value)
   return Array.isArray(value) ? 'an array' : 'an object'
 }
+
+/**
+ * Checks a breaker name's JavaScript shape: a string of well-formed UTF-16. A lone surrogate
+ * would reach the native registry as U+FFFD, so `'\uD800x'` and `'\uDBFFx'` would name one
+ * breaker. The length (1 to 256 bytes in UTF-8) is checked by the core.
+ */
+export function checkName(name: unknown): asserts name is string {
+  if (typeof name !== 'string') throw typeError(`name must be a string, but was ${describe(name)}`)
+  if (!(name as string & { isWellFormed(): boolean }).isWellFormed()) {
+    throw rangeError(`name must be well-formed UTF-16 (no lone surrogate), but was ${describe(name)}`)
+  }
+}

@@ -81,7 +81,7 @@ export function isSandboxFailure(error: unknown): boolean {
 }
 
 /** Checks a pool's name: a non-empty string that leaves room for its breakers' suffixes. */
-function checkName(name: unknown): string {
+function checkPoolName(name: unknown): string {
   if (typeof name !== 'string' || name === '') throw typeError(`sandbox name must be a non-empty string, but was ${describe(name)}`)
   const bytes = Buffer.byteLength(name)
   const max = MAX_BREAKER_NAME_BYTES - LONGEST_SUFFIX.length
@@ -115,7 +115,7 @@ export class SandboxPool<S extends SandboxLike> {
       throw typeError(`sandbox needs a sandbox class with create(template), such as Sandbox from e2b, but was given ${describe(client)}`)
     }
     const o = ownOptions<SandboxOptions>('sandbox', options, OPTION_KEYS)
-    const name = checkName(o.name === undefined ? 'sandbox' : o.name)
+    const name = checkPoolName(o.name === undefined ? 'sandbox' : o.name)
     const registry = registryOption(o.registry, processWide)
     const createTimeoutMs = toTimerMillis('createTimeout', o.createTimeout === undefined ? '30s' : o.createTimeout)
     this.#executeTimeoutMs = toTimerMillis('executeTimeout', o.executeTimeout === undefined ? '60s' : o.executeTimeout)

@@ -4,7 +4,7 @@ import { NativeBulkhead, type NativeBulkheadStats } from '../native.js'
 import { checkSignal, NEVER_ABORTS, readCallOptions } from '../signal.js'
 import { whole } from './check.js'
 import { checkFunction, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
-import { describe, ownOptions, rangeError, typeError } from '../validate.js'
+import { checkName, describe, ownOptions, rangeError, typeError } from '../validate.js'
 
 /** Limits of a bulkhead. */
 export interface BulkheadOptions {
@@ -166,7 +166,7 @@ export class Bulkhead implements Policy {
  * const heavyReports = bulkhead('reports', { maxConcurrent: 4, maxQueue: 100 })
  */
 export function bulkhead(name: string, options: BulkheadOptions): Bulkhead {
-  if (typeof name !== 'string') throw typeError(`name must be a string, but was ${describe(name)}`)
+  checkName(name)
   const { maxConcurrent, maxQueue } = bulkheadLimits(options)
   let lane = lanes.get(name)
   if (!lane) {

@@ -4,7 +4,8 @@ import type { Metrics } from '../metrics.js'
 import type { BreakerOptions, CallPolicy } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'
 import type { StateName } from '../state.js'
-import { bulkhead, type Bulkhead, type BulkheadCallOptions, type BulkheadOptions, type BulkheadStats } from './bulkhead.js'
+import { allOrNothing } from '../adapters/setup.js'
+import { bulkhead, bulkheadLimits, type Bulkhead, type BulkheadCallOptions, type BulkheadOptions, type BulkheadStats } from './bulkhead.js'
 import type { AnyPolicy, PolicyCallOptions } from './policy.js'
 import { readCallOptions } from '../signal.js'
 import { retry, type RetryContext, type RetryOptions, type RetryPolicy, type RetryStats } from './retry.js'
@@ -75,11 +76,17 @@ export class Services {
     if (typeof name !== 'string' || name === '') throw typeError(`a service name must be a non-empty string, but was ${describe(name)}`)
     if (this.#services.has(name)) throw new Error(`service ${name} is registered already`)
     const options = ownOptions<ServiceOptions>('service', given, ['breaker', 'retry', 'bulkhead', 'timeout'])
-    // The policies that hold no shared state first, so a bad option among them creates nothing.
+    // Everything is checked before anything shared is created: the policies that hold no shared
+    // state and the bulkhead's limits first; the breaker is created all or nothing (its ranges are
+    // checked by the core on a private registry first), and removed again if the bulkhead (limits
+    // unlike an existing bulkhead's) is refused.
     const retrying = options.retry ? retry(options.retry) : undefined
     const bound = options.timeout === undefined ? undefined : timeoutOf(name, options.timeout)
-    const breaker = this.#registry.getOrCreate(name, options.breaker)
-    const limit = options.bulkhead ? bulkhead(name, options.bulkhead) : undefined
+    const limits = options.bulkhead === undefined ? undefined : bulkheadLimits(options.bulkhead)
+    const [breaker, limit] = allOrNothing(this.#registry, [name], (registry) => {
+      const made = registry.getOrCreate(name, options.breaker)
+      return [made, limits && registry === this.#registry ? bulkhead(name, limits) : undefined] as const
+    })
     const layers: Layers = { breaker, ...(retrying && { retry: retrying }), ...(limit && { bulkhead: limit }), ...(bound && { timeout: bound }) }
     const service = { name, breaker, retry: retrying, bulkhead: limit, layers, composed: compose(layers, undefined) }
     this.#services.set(name, service)

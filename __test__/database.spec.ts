@@ -1,8 +1,10 @@
 import test from 'ava'
 import Sqlite from 'better-sqlite3'
+import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { database, isBrokenCircuitError, isTimeoutError, isTransientDatabaseError, Registry } from '../src/index.ts'
 import { FakeClock } from '../src/testing.ts'
@@ -149,6 +151,34 @@ test.serial('a server restart mid-run opens the breaker, refusals never touch th
   t.deepEqual((await db.query('select 2 as two')).rows, [{ two: 2 }])
   t.is(db.breaker.state, 'closed')
 })
+
+/** Runs a fixture in a child process (a crash there is a failed assertion here, not a dead test run). */
+function runFixture(name: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const file = fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, ['--import=tsx', file, ...args], { timeout: 60_000 }, (_, stdout, stderr) =>
+      resolve({ status: child.exitCode, stdout, stderr }),
+    )
+  })
+}
+
+for (const how of ['terminate', 'kill-backend', 'kill-server'] as const) {
+  for (const call of ['query', 'transaction'] as const) {
+    const what = { terminate: 'pg_terminate_backend', 'kill-backend': 'kill -9 of its backend', 'kill-server': 'kill -9 of the server' }[how]
+    test.serial(`${what} during a ${call}: the process lives, the call fails once (counted), its connection is discarded`, async (t) => {
+      const child = await runFixture('db-killed-mid-call.ts', [server.connectionString, call, how, String(server.postmasterPid())])
+      if (how === 'kill-server') {
+        await server.crash() // waits until the killed cluster is gone, so it can start again
+        await server.startAsync()
+      }
+      await server.ready()
+      t.is(child.status, 0, child.stderr)
+      const report = JSON.parse(child.stdout)
+      t.like(report, { outcome: 'rejected', transient: true, failures: 1, unhandled: 0 }, child.stdout)
+      t.deepEqual(report.released, ['with an error'], 'the connection left the pool')
+    })
+  }
+}
 
 test('sqlite: queries and writes, busy is a failure, syntax and constraint errors are not', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'breakwater-sqlite-'))

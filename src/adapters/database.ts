@@ -31,10 +31,12 @@ export interface PgPoolLike {
   listenerCount(event: 'error'): number
 }
 
-/** The part of a `pg` pool client the adapter uses. */
+/** The part of a `pg` pool client the adapter uses (it listens for `'error'` while it holds one). */
 export interface PgClientLike {
   query(text: string, values?: unknown[]): Promise<unknown>
   release(error?: Error | boolean): void
+  on(event: 'error', listener: (error: Error) => void): unknown
+  removeListener(event: 'error', listener: (error: Error) => void): unknown
 }
 
 /** The part of a `better-sqlite3` Database the adapter uses. */
@@ -103,6 +105,42 @@ abstract class Database {
   }
 }
 
+/**
+ * A client checked out of the pool. While held it has an `'error'` listener (pg emits `'error'` on
+ * a client whose connection dies, and an unheard `'error'` ends the process); it goes back to the
+ * pool once, or is discarded (released with an error, which closes it) when it broke or its call
+ * stopped. Once released, the pool's own listener hears it again.
+ */
+class Lease {
+  /** Why it is discarded; undefined while it is healthy. */
+  broken: Error | undefined
+  readonly #client: PgClientLike
+  #ended = false
+  readonly #onError = (error: Error) => this.discard(error)
+
+  constructor(client: PgClientLike) {
+    this.#client = client
+    client.on('error', this.#onError)
+  }
+
+  /** Closes the connection instead of returning it (at once: a call may still be using it). */
+  discard(error: Error): void {
+    this.broken ??= error
+    this.end()
+  }
+
+  /** Returns the connection to the pool, or closes it if it broke; only the first call counts. */
+  end(): void {
+    if (this.#ended) return
+    this.#ended = true
+    try {
+      this.#client.release(this.broken)
+    } finally {
+      this.#client.removeListener('error', this.#onError)
+    }
+  }
+}
+
 /** A `pg` pool behind a breaker. Make one with `database()`. */
 export class PgDatabase<P extends PgPoolLike> extends Database {
   readonly #pool: P
@@ -145,16 +183,18 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
     if (typeof fn !== 'function') return Promise.reject(typeError(`transaction needs a function, but was given ${describe(fn)}`))
     return this.breaker.execute(
       ({ signal }) =>
-        this.#withClient(signal, async (client, broken) => {
+        this.#withClient(signal, async (client, lease) => {
           await client.query('BEGIN')
           try {
             const result = await fn(client as PgClientOf<P>)
             if (signal.aborted) throw signal.reason
+            if (lease.broken) throw lease.broken // the connection died: COMMIT cannot even be sent
             await client.query('COMMIT')
             return result
           } catch (error) {
-            // A connection that cannot even roll back is not given back to the pool.
-            if (!signal.aborted) await client.query('ROLLBACK').catch(broken)
+            if (isConnectionError(error)) lease.discard(error as Error)
+            // A connection being closed needs no ROLLBACK: the server rolls back what was never committed.
+            if (!lease.broken) await client.query('ROLLBACK').catch((e: Error) => lease.discard(e))
             throw error
           }
         }),
@@ -162,26 +202,21 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
     )
   }
 
-  /** A pooled connection for `use`, closed instead of returned if the call aborts or it broke. */
-  async #withClient<T>(signal: AbortSignal, use: (client: PgClientLike, broken: (error: Error) => void) => Promise<T>): Promise<T> {
+  /** A pooled connection for `use`, heard and then returned, or closed instead if the call stops or it broke. */
+  async #withClient<T>(signal: AbortSignal, use: (client: PgClientLike, lease: Lease) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect()
-    let closed = false
-    const close = (error: Error) => {
-      if (closed) return
-      closed = true
-      client.release(error)
-    }
-    const onAbort = () => close(new Error('call aborted: connection closed'))
+    const lease = new Lease(client)
+    const onAbort = () => lease.discard(new Error(`call through ${this.breaker.name} stopped: its connection is closed`))
     if (signal.aborted) onAbort()
     else signal.addEventListener('abort', onAbort, { once: true })
     try {
-      return await use(client, close)
+      return await use(client, lease)
     } catch (error) {
-      if (isConnectionError(error)) close(error as Error) // a broken connection must not go back
+      if (isConnectionError(error)) lease.discard(error as Error) // a broken connection must not go back
       throw error
     } finally {
       signal.removeEventListener('abort', onAbort)
-      if (!closed) client.release()
+      lease.end()
     }
   }
 }

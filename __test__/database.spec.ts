@@ -9,7 +9,7 @@ import pg from 'pg'
 import { database, isBrokenCircuitError, isTimeoutError, isTransientDatabaseError, Registry } from '../src/index.ts'
 import { FakeClock } from '../src/testing.ts'
 import { startPostgres, type TestPostgres } from './servers/postgres.ts'
-import { withFakeTimers } from './timers.ts'
+import { until, withFakeTimers } from './timers.ts'
 
 let server: TestPostgres
 let pool: pg.Pool
@@ -110,6 +110,27 @@ test.serial('a timed-out query is a failure and a timeout; its connection is clo
     t.is(pool.totalCount, open - 1, 'the connection left the pool')
   })
   await pool.query("select pg_terminate_backend(pid) from pg_stat_activity where query like '%timeout test%' and pid <> pg_backend_pid()")
+})
+
+test.serial('a connection the pool hands over after its call timed out goes back to the pool, not closed', async (t) => {
+  const small = new pg.Pool({ connectionString: server.connectionString, max: 1 })
+  const released: string[] = []
+  small.on('release', (error: Error | undefined) => released.push(error ? 'closed' : 'returned'))
+  try {
+    const held = await small.connect() // the only connection: the adapter's call waits for it
+    await withFakeTimers(async (timers) => {
+      const db = database(`db-${next++}`, small, { registry: new Registry({ clock: new FakeClock() }), timeout: '1s' })
+      const caught = t.throwsAsync(db.query('select 1'))
+      await timers.tickAsync(1000)
+      t.true(isTimeoutError(await caught))
+    })
+    held.release()
+    await until(() => released.length === 2)
+    t.deepEqual(released, ['returned', 'returned'], 'nothing was sent on it: it is healthy')
+    t.is(small.totalCount, 1)
+  } finally {
+    await small.end()
+  }
 })
 
 test.serial('a transaction that times out is never committed', async (t) => {

@@ -202,13 +202,19 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
     )
   }
 
-  /** A pooled connection for `use`, heard and then returned, or closed instead if the call stops or it broke. */
+  /**
+   * A pooled connection for `use`, heard and then returned, or closed instead if the call stops
+   * or it broke. A connection the pool hands over after the call stopped goes straight back.
+   */
   async #withClient<T>(signal: AbortSignal, use: (client: PgClientLike, lease: Lease) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect()
     const lease = new Lease(client)
+    if (signal.aborted) {
+      lease.end() // nothing was sent on it: it is healthy
+      throw signal.reason
+    }
     const onAbort = () => lease.discard(new Error(`call through ${this.breaker.name} stopped: its connection is closed`))
-    if (signal.aborted) onAbort()
-    else signal.addEventListener('abort', onAbort, { once: true })
+    signal.addEventListener('abort', onAbort, { once: true })
     try {
       return await use(client, lease)
     } catch (error) {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
-import { database, isBrokenCircuitError, isTimeoutError, isTransientDatabaseError, Registry } from '../src/index.ts'
+import { database, isBrokenCircuitError, isCommitUnknownError, isTimeoutError, isTransientDatabaseError, Registry } from '../src/index.ts'
 import { FakeClock } from '../src/testing.ts'
 import { startPostgres, type TestPostgres } from './servers/postgres.ts'
 import { until, withFakeTimers } from './timers.ts'
@@ -18,6 +18,10 @@ test.before(async () => {
   pool = new pg.Pool({ connectionString: server.connectionString, max: 4, connectionTimeoutMillis: 5000 })
   await pool.query('create table accounts (id int primary key, cash int not null check (cash >= 0))')
   await pool.query('insert into accounts values (1, 100), (2, 0)')
+  // COMMIT runs this deferred trigger: a COMMIT that takes a second (for ids below 100).
+  await pool.query('create table slow_commits (id int primary key deferrable initially deferred)')
+  await pool.query("create function sleep_at_commit() returns trigger language plpgsql as $$ begin perform pg_sleep(1); return null; end $$")
+  await pool.query('create constraint trigger slow_commit after insert on slow_commits deferrable initially deferred for each row when (new.id < 100) execute function sleep_at_commit()')
 })
 test.after.always(async () => {
   await pool?.end().catch(() => undefined)
@@ -110,6 +114,77 @@ test.serial('a timed-out query is a failure and a timeout; its connection is clo
     t.is(pool.totalCount, open - 1, 'the connection left the pool')
   })
   await pool.query("select pg_terminate_backend(pid) from pg_stat_activity where query like '%timeout test%' and pid <> pg_backend_pid()")
+})
+
+const commitRuns = async () => (await pool.query("select 1 from pg_stat_activity where query = 'COMMIT' and state = 'active'")).rowCount! > 0
+/** Resolves once the server runs a COMMIT (the adapter's): each round asks the server. */
+async function waitForCommit(): Promise<void> {
+  for (let i = 0; i < 20_000; i++) if (await commitRuns()) return
+  throw new Error('no COMMIT started')
+}
+/** Whether the row `id` of slow_commits is committed, asked once no COMMIT runs any more. */
+async function committed(id: number): Promise<boolean> {
+  for (let i = 0; i < 20_000 && (await commitRuns()); i++);
+  return (await pool.query('select 1 from slow_commits where id = $1', [id])).rowCount === 1
+}
+
+test.serial('a timeout that fires during COMMIT rejects with ERR_BREAKWATER_COMMIT_UNKNOWN, never a plain TimeoutError', async (t) => {
+  await withFakeTimers(async (timers) => {
+    const { db } = rig({ timeout: '500ms' })
+    const call = db.transaction((client) => client.query('insert into slow_commits values (1)'))
+    const caught = t.throwsAsync(call)
+    await waitForCommit()
+    await timers.tickAsync(500)
+    const error = await caught
+    t.false(isTimeoutError(error), 'a plain timeout would invite a retry that commits twice')
+    t.true(isCommitUnknownError(error))
+    t.like(error, { code: 'ERR_BREAKWATER_COMMIT_UNKNOWN', name: 'CommitUnknownError' })
+    t.true(isTimeoutError(error!.cause), 'the cause says what stopped it')
+    t.like(db.breaker.metrics(), { failures: 1, timeouts: 1 })
+  })
+  t.true(await committed(1), 'the server did commit it: the outcome really was unknown to the caller')
+})
+
+test.serial('a caller abort during COMMIT rejects with ERR_BREAKWATER_COMMIT_UNKNOWN, counted as nothing', async (t) => {
+  const { db } = rig()
+  const controller = new AbortController()
+  const call = db.transaction((client) => client.query('insert into slow_commits values (2)'), { signal: controller.signal })
+  const caught = t.throwsAsync(call)
+  await waitForCommit()
+  controller.abort(new Error('user left'))
+  const error = await caught
+  t.true(isCommitUnknownError(error))
+  t.is((error!.cause as Error).message, 'user left')
+  t.like(db.breaker.metrics(), { failures: 0, successes: 0 })
+  t.true(await committed(2))
+})
+
+test.serial('a connection terminated during COMMIT rejects with ERR_BREAKWATER_COMMIT_UNKNOWN, counted as a failure', async (t) => {
+  const { db } = rig()
+  const call = db.transaction((client) => client.query('insert into slow_commits values (3)'))
+  const caught = t.throwsAsync(call)
+  await waitForCommit()
+  await pool.query("select pg_terminate_backend(pid) from pg_stat_activity where query = 'COMMIT' and state = 'active'")
+  const error = await caught
+  t.true(isCommitUnknownError(error), error?.message)
+  t.is((error!.cause as { code?: string }).code, '57P01')
+  t.like(db.breaker.metrics(), { failures: 1 })
+  t.false(await committed(3), 'terminated inside the deferred trigger: rolled back, which the caller could not know')
+})
+
+test.serial('a COMMIT the server refuses (a deferred constraint) rejects with its error and commits nothing', async (t) => {
+  const { db } = rig()
+  const error = await db
+    .transaction(async (client) => {
+      await client.query('insert into accounts values (3, 0)')
+      await client.query('set constraints all deferred')
+      await client.query('insert into slow_commits values (104), (104)')
+    })
+    .catch((e) => e)
+  t.is(error.code, '23505')
+  t.false(isCommitUnknownError(error))
+  t.is((await pool.query('select 1 from accounts where id = 3')).rowCount, 0)
+  t.false(await committed(104))
 })
 
 test.serial('a connection the pool hands over after its call timed out goes back to the pool, not closed', async (t) => {

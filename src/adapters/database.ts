@@ -1,6 +1,6 @@
 import type { CircuitBreaker } from '../breaker.js'
 import { type Duration } from '../duration.js'
-import { isTimeoutError } from '../errors.js'
+import { branded, isTimeoutError } from '../errors.js'
 import type { BreakerOptions } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'
 import { describe, typeError } from '../validate.js'
@@ -21,6 +21,44 @@ export interface DatabaseOptions {
 export interface QueryOptions {
   /** Aborting it abandons the call; not counted against the database. */
   signal?: AbortSignal
+}
+
+const COMMIT_UNKNOWN = Symbol.for('breakwater.CommitUnknownError')
+
+/**
+ * A transaction's COMMIT was sent, and the call stopped (timed out, aborted) or lost its
+ * connection before the answer came: the transaction may have committed or not. Never a plain
+ * `TimeoutError` here, since a blind retry could commit twice: check (an idempotency key, a read)
+ * before retrying. `cause` is what stopped the call. A breaker counts it as its cause says (a
+ * timeout as a timeout; a lost connection as a failure; the caller's abort not at all).
+ *
+ * @example
+ * try { await tradingDb.transaction(book) } catch (e) { if (isCommitUnknownError(e)) await reconcile(order) }
+ */
+export class CommitUnknownError extends Error {
+  /** Stable code for logs and switches. */
+  readonly code = 'ERR_BREAKWATER_COMMIT_UNKNOWN'
+  readonly [COMMIT_UNKNOWN] = true
+
+  constructor(
+    /** The database's name (its breaker's). */
+    readonly database: string,
+    cause: unknown,
+  ) {
+    super(`the COMMIT of a transaction on ${database} was sent but its answer never came (${reasonOf(cause)}): it may or may not have committed`, {
+      cause,
+    })
+    this.name = 'CommitUnknownError'
+  }
+}
+
+function reasonOf(cause: unknown): string {
+  return cause instanceof Error ? cause.message : describe(cause)
+}
+
+/** Whether `e` is a `CommitUnknownError`, from this copy of breakwater or any other. */
+export function isCommitUnknownError(e: unknown): e is CommitUnknownError {
+  return branded(e, COMMIT_UNKNOWN)
 }
 
 /** The part of a `pg` Pool the adapter uses (a `pg.Pool` fits). */
@@ -70,11 +108,11 @@ const PG_CONNECTION = /connection terminated|connection error|not queryable|time
  * The default judgement. Failures: connection errors, timeouts, and transient server errors
  * (SQLSTATE classes 08, 53, 58, XX; 40001 serialization failure, 40P01 deadlock, 55P03 lock not
  * available, 57014 statement timeout, 57P01-03 shutdown; `SQLITE_BUSY`, `SQLITE_LOCKED`, I/O and
- * corruption). Not failures: syntax errors, constraint violations and every other SQLSTATE (the
- * caller's mistake), and errors a transaction's own code throws.
+ * corruption; a `CommitUnknownError`). Not failures: syntax errors, constraint violations and every
+ * other SQLSTATE (the caller's mistake), and errors a transaction's own code throws.
  */
 export function isTransientDatabaseError(error: unknown): boolean {
-  if (isTimeoutError(error)) return true
+  if (isTimeoutError(error) || isCommitUnknownError(error)) return true
   const code = (error as { code?: unknown } | null)?.code
   if (typeof code === 'string') {
     if (code.startsWith('SQLITE_')) return TRANSIENT_SQLITE.test(code)
@@ -104,6 +142,9 @@ abstract class Database {
     })
   }
 }
+
+/** What pg says when a query was never sent because the client had already failed or closed. */
+const NOT_SENT = /not queryable/i
 
 /**
  * A client checked out of the pool. While held it has an `'error'` listener (pg emits `'error'` on
@@ -169,9 +210,14 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
   }
 
   /**
-   * Runs `fn` in a transaction on one connection: BEGIN, `fn(client)`, COMMIT; ROLLBACK when
-   * `fn` throws, a statement fails, or the call times out or aborts (then the connection is
-   * closed, and the server rolls the transaction back). `fn` gets pg's own client.
+   * Runs `fn` in a transaction on one connection: BEGIN, `fn(client)`, COMMIT. When `fn` throws,
+   * a statement fails, or the call times out or aborts before COMMIT is sent, the transaction is
+   * rolled back (by ROLLBACK, or by the server when the call's connection is closed). Once COMMIT
+   * is sent, only its answer tells whether it committed: if the call times out or aborts, or the
+   * connection dies, before that answer, it rejects with `CommitUnknownError` (code
+   * `ERR_BREAKWATER_COMMIT_UNKNOWN`, the cause attached): it may have committed, so check before
+   * you retry. A COMMIT the server refuses (a deferred constraint, a serialization failure) did
+   * not commit and rejects with the server's error. `fn` gets pg's own client.
    *
    * @example
    * await tradingDb.transaction(async (client) => {
@@ -181,25 +227,46 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
    */
   transaction<T>(fn: (client: PgClientOf<P>) => Promise<T>, options?: QueryOptions): Promise<T> {
     if (typeof fn !== 'function') return Promise.reject(typeError(`transaction needs a function, but was given ${describe(fn)}`))
-    return this.breaker.execute(
-      ({ signal }) =>
-        this.#withClient(signal, async (client, lease) => {
-          await client.query('BEGIN')
-          try {
-            const result = await fn(client as PgClientOf<P>)
-            if (signal.aborted) throw signal.reason
-            if (lease.broken) throw lease.broken // the connection died: COMMIT cannot even be sent
-            await client.query('COMMIT')
-            return result
-          } catch (error) {
-            if (isConnectionError(error)) lease.discard(error as Error)
-            // A connection being closed needs no ROLLBACK: the server rolls back what was never committed.
-            if (!lease.broken) await client.query('ROLLBACK').catch((e: Error) => lease.discard(e))
-            throw error
-          }
-        }),
-      options,
-    )
+    let inDoubt = false // the call was stopped while COMMIT was on its way
+    return this.breaker
+      .execute(({ signal }) => this.#withClient(signal, (client, lease) => this.#transact(fn, client, lease, signal, () => (inDoubt = true))), options)
+      .catch((error: unknown) => {
+        throw inDoubt ? new CommitUnknownError(this.breaker.name, error) : error
+      })
+  }
+
+  async #transact<T>(
+    fn: (client: PgClientOf<P>) => Promise<T>,
+    client: PgClientLike,
+    lease: Lease,
+    signal: AbortSignal,
+    stoppedInCommit: () => void,
+  ): Promise<T> {
+    await client.query('BEGIN')
+    let result: T
+    try {
+      result = await fn(client as PgClientOf<P>)
+      if (signal.aborted) throw signal.reason
+      if (lease.broken) throw lease.broken // the connection died: COMMIT cannot even be sent
+    } catch (error) {
+      if (isConnectionError(error)) lease.discard(error as Error)
+      // A connection being closed needs no ROLLBACK: the server rolls back what was never committed.
+      if (!lease.broken) await client.query('ROLLBACK').catch((e: Error) => lease.discard(e))
+      throw error
+    }
+    signal.addEventListener('abort', stoppedInCommit, { once: true })
+    try {
+      await client.query('COMMIT')
+    } catch (error) {
+      // An answer (a deferred constraint, a serialization failure) means it rolled back; a
+      // connection lost after COMMIT left says nothing about whether it committed.
+      if (!isConnectionError(error)) throw error
+      lease.discard(error as Error)
+      throw NOT_SENT.test((error as Error).message) ? error : new CommitUnknownError(this.breaker.name, error)
+    } finally {
+      signal.removeEventListener('abort', stoppedInCommit)
+    }
+    return result
   }
 
   /**

@@ -9,7 +9,7 @@ import pg from 'pg'
 import { database, isBrokenCircuitError, isCommitUnknownError, isTimeoutError, isTransientDatabaseError, Registry } from '../src/index.ts'
 import { FakeClock } from '../src/testing.ts'
 import { startPostgres, type TestPostgres } from './servers/postgres.ts'
-import { until, withFakeTimers } from './timers.ts'
+import { deferred, until, withFakeTimers } from './timers.ts'
 
 let server: TestPostgres
 let pool: pg.Pool
@@ -306,6 +306,104 @@ test('sqlite: queries and writes, busy is a failure, syntax and constraint error
     other.close()
     rmSync(dir, { recursive: true, force: true })
   }
+})
+
+/** An in-memory SQLite ledger behind its own breaker. */
+const ledgerRig = (options: Parameters<typeof database>[2] = {}) => {
+  const sqlite = new Sqlite(':memory:')
+  sqlite.exec('create table fills (id integer primary key, symbol text not null)')
+  const symbols = () => sqlite.prepare('select symbol from fills order by id').pluck().all()
+  return { sqlite, symbols, ledger: database(`sqlite-${next++}`, sqlite, { registry: new Registry(), ...options }) }
+}
+const INSERT = 'insert into fills (symbol) values (?)'
+
+test('sqlite: an insert acknowledged while an async transaction is open is never rolled back with it', async (t) => {
+  const { ledger, symbols } = ledgerRig()
+  const gate = deferred()
+  const transaction = ledger.transaction(async (db) => {
+    db.prepare(INSERT).run('TX')
+    await gate.promise
+    throw new Error('changed my mind')
+  })
+  const insert = ledger.query(INSERT, ['ACK'])
+  gate.resolve()
+  await t.throwsAsync(transaction, { message: 'changed my mind' })
+  t.like(await insert, { changes: 1 })
+  t.deepEqual(symbols(), ['ACK'], 'the acknowledged insert stays; the transaction left nothing')
+})
+
+test.serial('sqlite: calls wait in order for an open transaction; one that times out or aborts while waiting never runs', async (t) => {
+  await withFakeTimers(async (timers) => {
+    const { ledger, symbols } = ledgerRig({ timeout: '1s' })
+    const gate = deferred()
+    const transaction = t.throwsAsync(
+      ledger.transaction(async (db) => {
+        db.prepare(INSERT).run('TX')
+        await gate.promise
+      }),
+    )
+    const late = t.throwsAsync(ledger.query(INSERT, ['LATE'])) // times out at 1 s, still waiting
+    await timers.tickAsync(600)
+    const first = ledger.query(INSERT, ['FIRST'])
+    await timers.tickAsync(50)
+    const controller = new AbortController()
+    const aborted = t.throwsAsync(ledger.query(INSERT, ['ABORTED'], { signal: controller.signal }), { message: 'not now' })
+    const second = ledger.query(INSERT, ['SECOND'])
+    await timers.tickAsync(50)
+    controller.abort(new Error('not now'))
+    await aborted
+    await timers.tickAsync(300) // 1 s: the transaction and the first waiter time out
+    t.true(isTimeoutError(await transaction))
+    t.true(isTimeoutError(await late))
+    gate.resolve() // the timed-out body settles: rolled back, and the connection passes on
+    t.like(await first, { changes: 1 })
+    t.like(await second, { changes: 1 })
+    t.deepEqual(symbols(), ['FIRST', 'SECOND'])
+    t.like(ledger.breaker.metrics(), { timeouts: 2 })
+  })
+})
+
+test('sqlite: two adapters over one connection share its turns', async (t) => {
+  const { sqlite, ledger, symbols } = ledgerRig()
+  const other = database(`sqlite-${next++}`, sqlite, { registry: new Registry() })
+  const gate = deferred()
+  const transaction = ledger.transaction(async (db) => {
+    db.prepare(INSERT).run('TX')
+    await gate.promise
+    throw new Error('rolled back')
+  })
+  const insert = other.query(INSERT, ['OTHER'])
+  gate.resolve()
+  await t.throwsAsync(transaction)
+  t.like(await insert, { changes: 1 })
+  t.deepEqual(symbols(), ['OTHER'])
+})
+
+test("sqlite: a transaction body's own queries run inside it, and transaction() inside a body is refused", async (t) => {
+  const { ledger, symbols } = ledgerRig()
+  const transaction = ledger.transaction(async () => {
+    await ledger.query(INSERT, ['INSIDE']) // the body's own statement: part of the transaction
+    const nested = await ledger.transaction(() => 'never').catch((e) => e)
+    t.true(nested instanceof TypeError)
+    t.is(nested.code, 'ERR_BREAKWATER_INVALID_OPTION')
+    t.regex(nested.message, /nested transactions are refused/)
+    t.deepEqual(symbols(), ['INSIDE'])
+    throw new Error('undo')
+  })
+  await t.throwsAsync(transaction, { message: 'undo' })
+  t.deepEqual(symbols(), [], 'rolled back with the transaction')
+  t.is(await ledger.transaction(() => 'after'), 'after', 'a transaction after it runs')
+})
+
+test("sqlite: a transaction whose body ended it rejects with the body's error, not ROLLBACK's", async (t) => {
+  const { ledger } = ledgerRig()
+  await t.throwsAsync(
+    ledger.transaction((db) => {
+      db.exec('ROLLBACK')
+      throw new Error('the body failed')
+    }),
+    { message: 'the body failed' },
+  )
 })
 
 test('what is not a database client is refused with what was expected', (t) => {

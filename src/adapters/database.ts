@@ -1,4 +1,5 @@
-import type { CircuitBreaker } from '../breaker.js'
+import { AsyncLocalStorage } from 'node:async_hooks'
+import type { CallContext, CircuitBreaker } from '../breaker.js'
 import { type Duration } from '../duration.js'
 import { branded, isTimeoutError } from '../errors.js'
 import type { BreakerOptions } from '../options.js'
@@ -81,6 +82,8 @@ export interface PgClientLike {
 export interface SqliteLike {
   prepare(sql: string): { reader: boolean; all(...params: unknown[]): unknown[]; run(...params: unknown[]): unknown }
   exec(sql: string): unknown
+  /** Whether a transaction is open (better-sqlite3 has it; read to skip a needless ROLLBACK). */
+  readonly inTransaction?: boolean
 }
 
 /** The client type a `pg` pool's `connect()` resolves to (its `PoolClient`). */
@@ -294,31 +297,74 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
   }
 }
 
+/** A transaction whose body is running, as the calls that body makes see it. */
+interface OpenTransaction {
+  readonly db: SqliteLike
+  open: boolean
+  /** The transaction (of another connection) whose body started this one, if any. */
+  readonly outer: OpenTransaction | undefined
+}
+
+/** The open transactions whose bodies run in this async context, innermost first. */
+const inside = new AsyncLocalStorage<OpenTransaction>()
+
+/** One connection's turns, shared by every adapter over it. */
+interface Turns {
+  /** Whether a call holds the connection (a transaction whose body awaits, or a call given its turn). */
+  busy: boolean
+  /** Calls waiting for the connection, in arrival order. */
+  readonly waiting: (() => void)[]
+}
+
+const turnsOf = new WeakMap<SqliteLike, Turns>()
+
+/**
+ * The error for `transaction()` called from inside a transaction body on the same connection: it
+ * would wait for the transaction it is part of.
+ */
+function nestedTransaction(name: string): TypeError {
+  return typeError(
+    `transaction() of ${name} was called inside a transaction body on the same connection: nested transactions are refused ` +
+      '(the body holds the connection); run the statements on the database handed to the body, or use SAVEPOINT there',
+  )
+}
+
 /** A `better-sqlite3` database behind a breaker. Make one with `database()`. */
 export class SqliteDatabase<D extends SqliteLike> extends Database {
   readonly #db: D
   /** Prepared statements by SQL, oldest first: preparing costs more than running a small query. */
   readonly #statements = new Map<string, ReturnType<SqliteLike['prepare']>>()
+  readonly #turns: Turns
 
   /** @internal Made by `database()`. */
   constructor(name: string, db: D, options: DatabaseOptions) {
     super(name, options)
     this.#db = db
+    let turns = turnsOf.get(db)
+    if (turns === undefined) turnsOf.set(db, (turns = { busy: false, waiting: [] }))
+    this.#turns = turns
   }
 
   /**
    * Runs one statement: the rows of a query, or the run result (`changes`, `lastInsertRowid`) of
    * any other statement. better-sqlite3 is synchronous, so a running statement cannot be
-   * interrupted; its `timeout` option bounds waits on a busy database.
+   * interrupted; its `timeout` option bounds waits on a busy database. While a transaction holds
+   * the connection (its body awaits), the call waits its turn, in order, within its own timeout
+   * and signal; a call made by that transaction's own body runs inside the transaction.
    *
    * @example
    * const rows = await ledger.query<{ id: number }[]>('select id from fills where symbol = ?', ['AAPL'])
    */
   query<R = Record<string, unknown>[]>(sql: string, params: unknown[] = [], options?: QueryOptions): Promise<R> {
-    return this.breaker.execute(() => {
-      const statement = this.#prepared(sql)
-      return (statement.reader ? statement.all(...params) : statement.run(...params)) as R
+    return this.breaker.execute((context) => {
+      if (this.#turns.busy && this.#inOwnTransaction()) return this.#run<R>(sql, params) // the body's own statement
+      return this.#exclusive(context, () => this.#run<R>(sql, params))
     }, options)
+  }
+
+  #run<R>(sql: string, params: unknown[]): R {
+    const statement = this.#prepared(sql)
+    return (statement.reader ? statement.all(...params) : statement.run(...params)) as R
   }
 
   #prepared(sql: string): ReturnType<SqliteLike['prepare']> {
@@ -331,22 +377,139 @@ export class SqliteDatabase<D extends SqliteLike> extends Database {
     return statement
   }
 
-  /** Runs `fn` between BEGIN and COMMIT, rolling back when it throws, times out or aborts. */
+  /**
+   * Runs `fn` between BEGIN and COMMIT, rolling back when it throws, times out or aborts. While
+   * an async body runs, the transaction holds the connection: other calls (of any adapter over
+   * this connection) wait their turn, so none of their writes lands in this transaction and is
+   * rolled back with it; calls the body itself makes run inside it. A timed-out or aborted body
+   * is rolled back when it settles, and holds the connection until then. `transaction()` from
+   * inside a body on the same connection is refused with a `TypeError` (it would wait for
+   * itself); use SAVEPOINT on the database handed to the body.
+   *
+   * @example
+   * await ledger.transaction((db) => {
+   *   db.prepare('insert into fills (symbol, qty) values (?, ?)').run('AAPL', 10)
+   *   db.prepare('update positions set qty = qty + ? where symbol = ?').run(10, 'AAPL')
+   * })
+   */
   transaction<T>(fn: (db: D) => T | Promise<T>, options?: QueryOptions): Promise<T> {
     if (typeof fn !== 'function') return Promise.reject(typeError(`transaction needs a function, but was given ${describe(fn)}`))
-    return this.breaker.execute(async ({ signal }) => {
-      this.#db.exec('BEGIN')
-      try {
-        const result = await fn(this.#db)
-        if (signal.aborted) throw signal.reason
-        this.#db.exec('COMMIT')
-        return result
-      } catch (error) {
-        this.#db.exec('ROLLBACK')
-        throw error
-      }
-    }, options)
+    if (this.#turns.busy && this.#inOwnTransaction()) return Promise.reject(nestedTransaction(this.breaker.name))
+    return this.breaker.execute((context) => this.#exclusive(context, () => this.#transact(fn, context)), options)
   }
+
+  /** Whether this async context is the body of an open transaction on this connection. */
+  #inOwnTransaction(): boolean {
+    for (let t = inside.getStore(); t !== undefined; t = t.outer) if (t.db === this.#db) return t.open
+    return false
+  }
+
+  #transact<T>(fn: (db: D) => T | Promise<T>, context: CallContext): T | Promise<T> {
+    this.#db.exec('BEGIN')
+    const transaction: OpenTransaction = { db: this.#db, open: true, outer: inside.getStore() }
+    let result: T | Promise<T>
+    try {
+      result = inside.run(transaction, fn, this.#db)
+    } catch (error) {
+      transaction.open = false
+      this.#rollback()
+      throw error
+    }
+    if (!isPromiseLike(result)) {
+      transaction.open = false
+      this.#commit()
+      return result
+    }
+    return Promise.resolve(result).then(
+      (value) => {
+        transaction.open = false
+        if (context.signal.aborted) {
+          this.#rollback()
+          throw context.signal.reason
+        }
+        this.#commit()
+        return value
+      },
+      (error: unknown) => {
+        transaction.open = false
+        this.#rollback()
+        throw error
+      },
+    )
+  }
+
+  #commit(): void {
+    try {
+      this.#db.exec('COMMIT')
+    } catch (error) {
+      this.#rollback() // a COMMIT that fails (SQLITE_BUSY) leaves the transaction open
+      throw error
+    }
+  }
+
+  #rollback(): void {
+    if (this.#db.inTransaction === false) return // SQLite ended it already (some errors roll back by themselves)
+    try {
+      this.#db.exec('ROLLBACK')
+    } catch {
+      // The error that made us roll back is the one to report.
+    }
+  }
+
+  /**
+   * Runs `work` holding the connection: at once when it is free, else after the calls before it,
+   * unless the call stops while it waits. The connection passes on when `work` settles.
+   */
+  #exclusive<R>(context: CallContext, work: () => R | Promise<R>): R | Promise<R> {
+    const turns = this.#turns
+    if (!turns.busy) return this.#hold(work)
+    const signal = context.signal
+    return new Promise<void>((resolve, reject) => {
+      const granted = () => {
+        signal.removeEventListener('abort', onAbort)
+        resolve()
+      }
+      const onAbort = () => {
+        turns.waiting.splice(turns.waiting.indexOf(granted), 1)
+        reject(signal.reason)
+      }
+      if (signal.aborted) return reject(signal.reason)
+      signal.addEventListener('abort', onAbort, { once: true })
+      turns.waiting.push(granted)
+    }).then(() => {
+      if (!signal.aborted) return this.#hold(work)
+      this.#next() // stopped between its turn and now: pass the connection on
+      throw signal.reason
+    })
+  }
+
+  #hold<R>(work: () => R | Promise<R>): R | Promise<R> {
+    this.#turns.busy = true
+    let result: R | Promise<R>
+    try {
+      result = work()
+    } catch (error) {
+      this.#next()
+      throw error
+    }
+    if (!isPromiseLike(result)) {
+      this.#next()
+      return result
+    }
+    return Promise.resolve(result).finally(() => this.#next())
+  }
+
+  /** Gives the connection to the next waiting call, or frees it. */
+  #next(): void {
+    const turns = this.#turns
+    const granted = turns.waiting.shift()
+    if (granted) granted() // stays busy: handed over
+    else turns.busy = false
+  }
+}
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | null)?.then === 'function'
 }
 
 /**

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
-import { database, isBrokenCircuitError, isCommitUnknownError, isTimeoutError, isTransientDatabaseError, Registry } from '../src/index.ts'
+import { database, isBrokenCircuitError, isCommitUnknownError, isTimeoutError, isTransientDatabaseError, type PgDatabase, Registry } from '../src/index.ts'
 import { FakeClock } from '../src/testing.ts'
 import { startPostgres, type TestPostgres } from './servers/postgres.ts'
 import { deferred, until, withFakeTimers } from './timers.ts'
@@ -404,6 +404,67 @@ test("sqlite: a transaction whose body ended it rejects with the body's error, n
     }),
     { message: 'the body failed' },
   )
+})
+
+test.serial('database options are own properties only: unknown keys, a bad breaker or registry are refused, and nothing is made', async (t) => {
+  const registry = new Registry()
+  const refuse = (options: unknown, message: RegExp) =>
+    t.throws(() => database('refused', pool, options as never), { instanceOf: TypeError, code: 'ERR_BREAKWATER_INVALID_OPTION', message })
+  refuse({ tmeout: '1s', registry }, /"tmeout" is not an option here/)
+  refuse(null, /database options must be an object, but was null/)
+  refuse({ registry, breaker: 'strict' }, /breaker must be an object/)
+  refuse({ registry, breaker: { timeout: '1s' } }, /breaker\.timeout is not an option here \(give the database's own timeout option instead\)/)
+  refuse({ registry, breaker: { fallback: () => 'x' } }, /breaker\.fallback is not an option here/)
+  refuse({ registry: {} }, /registry must be a Registry, but was an object/)
+  refuse({ registry, breaker: { consecutiveFailurs: 2 } }, /consecutiveFailurs/)
+  t.deepEqual(registry.names(), [], 'no breaker was made for refused options')
+
+  const inherited = database(`db-${next++}`, pool, Object.assign(Object.create({ timeout: '1ms' }), { registry }))
+  const polluted = Object.prototype as Record<string, unknown>
+  polluted.timeout = '1ms'
+  polluted.fallback = () => 'polluted'
+  let inPollution: PgDatabase<pg.Pool>
+  try {
+    inPollution = database(`db-${next++}`, pool, { registry })
+  } finally {
+    delete polluted.timeout
+    delete polluted.fallback
+  }
+  for (const db of [inherited, inPollution]) {
+    t.deepEqual((await db.query("select pg_sleep(0.05), 'slept' as done")).rows, [{ pg_sleep: '', done: 'slept' }], 'no 1 ms timeout came through a prototype')
+    t.is((await db.query('selec 1').catch((e) => e)).code, '42601', 'no fallback came through a prototype')
+  }
+})
+
+test.serial('per-call options are own properties only: unknown keys, null and a bare signal are rejected, uncounted', async (t) => {
+  const { db } = rig()
+  const { ledger } = ledgerRig()
+  const invalid = { instanceOf: TypeError, code: 'ERR_BREAKWATER_INVALID_OPTION' }
+  for (const adapter of [db, ledger] as const) {
+    const query = adapter.query.bind(adapter) as (sql: unknown, params?: unknown, options?: unknown) => Promise<unknown>
+    const transaction = adapter.transaction.bind(adapter) as (fn: unknown, options?: unknown) => Promise<unknown>
+    await t.throwsAsync(query('select 1', [], { tmeout: '1s' }), { ...invalid, message: /query options: "tmeout" is not an option here/ })
+    await t.throwsAsync(query('select 1', [], null), { ...invalid, message: /query options must be an object, but was null/ })
+    await t.throwsAsync(query('select 1', [], new AbortController().signal), { ...invalid, message: /must be an object like \{ signal \}/ })
+    await t.throwsAsync(query(5), { ...invalid, message: 'query needs SQL as a string, but was given 5' })
+    await t.throwsAsync(query('select 1', 'x'), { ...invalid, message: 'query params must be an array, but was "x"' })
+    await t.throwsAsync(transaction(async () => 1, Object.create({ signal: 1 }, { maxAttempts: { value: 3, enumerable: true } })), {
+      ...invalid,
+      message: /transaction options: "maxAttempts" is not an option here/,
+    })
+    t.like(adapter.breaker.metrics(), { calls: 0 }, 'a caller mistake is not a call')
+  }
+})
+
+test.serial('a per-call timeout overrides the database timeout', async (t) => {
+  await withFakeTimers(async (timers) => {
+    const { db } = rig({ timeout: '10s' })
+    const caught = t.throwsAsync(db.query("select pg_sleep(30), 'per-call timeout'", [], { timeout: '100ms' }))
+    while (pool.idleCount === pool.totalCount) await new Promise((resolve) => setImmediate(resolve))
+    await timers.tickAsync(100)
+    t.true(isTimeoutError(await caught))
+  })
+  await pool.query("select pg_terminate_backend(pid) from pg_stat_activity where query like '%per-call timeout%' and pid <> pg_backend_pid()")
 })
 
 test('what is not a database client is refused with what was expected', (t) => {

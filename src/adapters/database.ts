@@ -4,13 +4,19 @@ import { type Duration } from '../duration.js'
 import { branded, isTimeoutError } from '../errors.js'
 import type { BreakerOptions } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'
-import { describe, typeError } from '../validate.js'
+import { describe, ownOptions, typeError } from '../validate.js'
 
-/** How a database adapter judges and bounds calls. */
+/** How a database adapter judges and bounds calls. Unknown keys are refused. */
 export interface DatabaseOptions {
-  /** Bound on every query and transaction; counted as a failure and a timeout. @default '30s' */
+  /**
+   * Bound on every query and transaction, waiting for a connection included; counted as a
+   * failure and a timeout. @default '30s'
+   */
   timeout?: Duration
-  /** The breaker's options. @default breaker defaults */
+  /**
+   * The breaker's options (`timeout` is the option above; `isFailure` too; a `fallback` is
+   * refused, as it would hide an unknown COMMIT). @default breaker defaults
+   */
   breaker?: BreakerOptions
   /** Whether an error counts against the database. @default `isTransientDatabaseError` */
   isFailure?: (error: unknown) => boolean
@@ -18,10 +24,12 @@ export interface DatabaseOptions {
   registry?: Registry
 }
 
-/** Per-call options. */
+/** Per-call options of `query` and `transaction`. Unknown keys are refused. */
 export interface QueryOptions {
-  /** Aborting it abandons the call; not counted against the database. */
+  /** Aborting it abandons the call; not counted against the database. @default none */
   signal?: AbortSignal
+  /** Overrides the database's `timeout` for this call. @default the database's `timeout` */
+  timeout?: Duration
 }
 
 const COMMIT_UNKNOWN = Symbol.for('breakwater.CommitUnknownError')
@@ -132,17 +140,61 @@ function isConnectionError(error: unknown): boolean {
   return error instanceof Error && PG_CONNECTION.test(error.message)
 }
 
+/** Options `database()` reads. */
+const DATABASE_OPTIONS = ['timeout', 'breaker', 'isFailure', 'registry'] as const
+/** Options each call reads. */
+const CALL_OPTIONS = ['signal', 'timeout'] as const
+/** Call-policy keys a database breaker refuses: the adapter's own `isFailure` and `timeout` say it once. */
+const NOT_BREAKER_OPTIONS = new Set(['isFailure', 'isResultFailure', 'fallback', 'timeout'])
+
+/** The breaker `database()` asks for, from its options: all of them checked before anything is made. */
+function breakerFor(name: string, options: unknown): CircuitBreaker {
+  const o = ownOptions<DatabaseOptions>('database options', options, DATABASE_OPTIONS)
+  const breaker = o.breaker ?? {}
+  if (typeof breaker !== 'object' || breaker === null || Array.isArray(breaker)) {
+    throw typeError(`database options: breaker must be an object of breaker options, but was ${describe(breaker)}`)
+  }
+  for (const key of Object.keys(breaker)) {
+    if (NOT_BREAKER_OPTIONS.has(key)) {
+      const instead = key === 'timeout' || key === 'isFailure' ? `give the database's own ${key} option instead` : 'a database call rejects with its own errors'
+      throw typeError(`database options: breaker.${key} is not an option here (${instead})`)
+    }
+  }
+  const registry = o.registry ?? processWide
+  if (typeof (registry as Partial<Registry> | null)?.getOrCreate !== 'function') {
+    throw typeError(`database options: registry must be a Registry, but was ${describe(registry)}`)
+  }
+  // Without a prototype, a polluted Object.prototype cannot add a fallback or a filter to it.
+  const policy = Object.assign(Object.create(null) as BreakerOptions, breaker, { timeout: o.timeout ?? '30s', isFailure: o.isFailure ?? isTransientDatabaseError })
+  return registry.getOrCreate(name, policy)
+}
+
+/** A statement's options, own properties only; a `TypeError` for a statement or options a caller got wrong. */
+function callOptions(sql: unknown, params: unknown, options: unknown): QueryOptions | undefined {
+  if (typeof sql !== 'string') throw typeError(`query needs SQL as a string, but was given ${describe(sql)}`)
+  if (params !== undefined && !Array.isArray(params)) throw typeError(`query params must be an array, but was ${describe(params)}`)
+  return perCall('query options', options)
+}
+
+/** A transaction's options, checked as `callOptions` does. */
+function transactionOptions(fn: unknown, options: unknown): QueryOptions | undefined {
+  if (typeof fn !== 'function') throw typeError(`transaction needs a function, but was given ${describe(fn)}`)
+  return perCall('transaction options', options)
+}
+
+function perCall(what: string, options: unknown): QueryOptions | undefined {
+  if (options === undefined) return undefined
+  // A bare signal has no own keys, so it would pass as empty options and be ignored.
+  if (options instanceof EventTarget) throw typeError(`${what} must be an object like { signal }, but was an AbortSignal or other EventTarget`)
+  return ownOptions<QueryOptions>(what, options, CALL_OPTIONS)
+}
+
 abstract class Database {
   /** The database's breaker (process-wide, by name). */
   readonly breaker: CircuitBreaker
 
-  constructor(name: string, options: DatabaseOptions) {
-    if (options === null || typeof options !== 'object') throw typeError(`database options must be an object, but was ${describe(options)}`)
-    this.breaker = (options.registry ?? processWide).getOrCreate(name, {
-      ...options.breaker,
-      timeout: options.timeout ?? '30s',
-      isFailure: options.isFailure ?? isTransientDatabaseError,
-    })
+  constructor(name: string, options: unknown) {
+    this.breaker = breakerFor(name, options)
   }
 }
 
@@ -190,7 +242,7 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
   readonly #pool: P
 
   /** @internal Made by `database()`. */
-  constructor(name: string, pool: P, options: DatabaseOptions) {
+  constructor(name: string, pool: P, options: unknown) {
     super(name, options)
     this.#pool = pool
     // An idle client whose server goes away makes the pool emit 'error'; unheard, that ends the process.
@@ -201,15 +253,24 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
 
   /**
    * Runs one statement on a pooled connection and resolves to pg's result. A refused call takes
-   * no connection; an aborted or timed-out one closes its connection instead of returning it to
-   * the pool (the server ends the statement when it notices the client is gone: set
-   * `statement_timeout` or `client_connection_check_interval` to bound that on the server).
+   * no connection. A call whose connection dies fails (counted against the database) and its
+   * connection is discarded; an aborted or timed-out one closes its connection instead of
+   * returning it to the pool (the server ends the statement when it notices the client is gone:
+   * set `statement_timeout` or `client_connection_check_interval` to bound that on the server).
+   * A write that fails this way may or may not have taken effect: the server may have finished it
+   * before it noticed.
    *
    * @example
    * const { rows } = await tradingDb.query<{ qty: number }>('select qty from positions where symbol = $1', ['AAPL'])
    */
   query<Row = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<PgResult<Row>> {
-    return this.breaker.execute(({ signal }) => this.#withClient(signal, (client) => client.query(sql, params) as Promise<PgResult<Row>>), options)
+    let call: QueryOptions | undefined
+    try {
+      call = callOptions(sql, params, options)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return this.breaker.execute(({ signal }) => this.#withClient(signal, (client) => client.query(sql, params) as Promise<PgResult<Row>>), call)
   }
 
   /**
@@ -229,10 +290,15 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
    * })
    */
   transaction<T>(fn: (client: PgClientOf<P>) => Promise<T>, options?: QueryOptions): Promise<T> {
-    if (typeof fn !== 'function') return Promise.reject(typeError(`transaction needs a function, but was given ${describe(fn)}`))
+    let call: QueryOptions | undefined
+    try {
+      call = transactionOptions(fn, options)
+    } catch (e) {
+      return Promise.reject(e)
+    }
     let inDoubt = false // the call was stopped while COMMIT was on its way
     return this.breaker
-      .execute(({ signal }) => this.#withClient(signal, (client, lease) => this.#transact(fn, client, lease, signal, () => (inDoubt = true))), options)
+      .execute(({ signal }) => this.#withClient(signal, (client, lease) => this.#transact(fn, client, lease, signal, () => (inDoubt = true))), call)
       .catch((error: unknown) => {
         throw inDoubt ? new CommitUnknownError(this.breaker.name, error) : error
       })
@@ -337,7 +403,7 @@ export class SqliteDatabase<D extends SqliteLike> extends Database {
   readonly #turns: Turns
 
   /** @internal Made by `database()`. */
-  constructor(name: string, db: D, options: DatabaseOptions) {
+  constructor(name: string, db: D, options: unknown) {
     super(name, options)
     this.#db = db
     let turns = turnsOf.get(db)
@@ -356,10 +422,16 @@ export class SqliteDatabase<D extends SqliteLike> extends Database {
    * const rows = await ledger.query<{ id: number }[]>('select id from fills where symbol = ?', ['AAPL'])
    */
   query<R = Record<string, unknown>[]>(sql: string, params: unknown[] = [], options?: QueryOptions): Promise<R> {
+    let call: QueryOptions | undefined
+    try {
+      call = callOptions(sql, params, options)
+    } catch (e) {
+      return Promise.reject(e)
+    }
     return this.breaker.execute((context) => {
       if (this.#turns.busy && this.#inOwnTransaction()) return this.#run<R>(sql, params) // the body's own statement
       return this.#exclusive(context, () => this.#run<R>(sql, params))
-    }, options)
+    }, call)
   }
 
   #run<R>(sql: string, params: unknown[]): R {
@@ -393,9 +465,14 @@ export class SqliteDatabase<D extends SqliteLike> extends Database {
    * })
    */
   transaction<T>(fn: (db: D) => T | Promise<T>, options?: QueryOptions): Promise<T> {
-    if (typeof fn !== 'function') return Promise.reject(typeError(`transaction needs a function, but was given ${describe(fn)}`))
-    if (this.#turns.busy && this.#inOwnTransaction()) return Promise.reject(nestedTransaction(this.breaker.name))
-    return this.breaker.execute((context) => this.#exclusive(context, () => this.#transact(fn, context)), options)
+    let call: QueryOptions | undefined
+    try {
+      call = transactionOptions(fn, options)
+      if (this.#turns.busy && this.#inOwnTransaction()) throw nestedTransaction(this.breaker.name)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return this.breaker.execute((context) => this.#exclusive(context, () => this.#transact(fn, context)), call)
   }
 
   /** Whether this async context is the body of an open transaction on this connection. */
@@ -522,7 +599,7 @@ function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
  */
 export function database<P extends PgPoolLike>(name: string, pool: P, options?: DatabaseOptions): PgDatabase<P>
 export function database<D extends SqliteLike>(name: string, db: D, options?: DatabaseOptions): SqliteDatabase<D>
-export function database(name: string, client: PgPoolLike | SqliteLike, options: DatabaseOptions = {}): PgDatabase<PgPoolLike> | SqliteDatabase<SqliteLike> {
+export function database(name: string, client: PgPoolLike | SqliteLike, options?: DatabaseOptions): PgDatabase<PgPoolLike> | SqliteDatabase<SqliteLike> {
   const c = client as Partial<PgPoolLike & SqliteLike> | null
   if (typeof c?.connect === 'function' && typeof c.query === 'function') return new PgDatabase(name, client as PgPoolLike, options)
   if (typeof c?.prepare === 'function' && typeof c.exec === 'function') return new SqliteDatabase(name, client as SqliteLike, options)

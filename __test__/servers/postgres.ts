@@ -24,8 +24,8 @@ export interface TestPostgres {
   postmasterPid(): number
   /**
    * `kill -9` of the postmaster (unless it is dead already), then waits until every process of
-   * the cluster is gone (backends leave when they notice; stragglers get `kill -9` after 10 s),
-   * so that `start` can follow.
+   * the cluster is gone (backends leave when they notice; stragglers get `kill -9` after 200 ms),
+   * so that `start` can follow (it recovers from the crash).
    */
   crash(): Promise<void>
   /** Resolves once the server answers a query (after a restart or a backend's crash). */
@@ -71,6 +71,14 @@ function exists(pid: number): boolean {
     return true
   } catch {
     return false
+  }
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').at(-1)!.startsWith('Z')
+  } catch {
+    return false // gone already: PostgreSQL cleans up after it by itself
   }
 }
 
@@ -122,13 +130,25 @@ export async function startPostgres(): Promise<TestPostgres> {
       } catch {
         // no pid file: not running
       }
-      const cluster = processesIn(data)
-      if (cluster.includes(pid)) kill(pid) // never a stale pid that some other process reuses now
-      for (let i = 0; i < 200 && processesIn(data).length > 0; i++) await wait(50)
-      processesIn(data).forEach(kill)
-      // A killed process is a zombie until reaped (it has no working directory then), and
-      // PostgreSQL will not start while the pid in its lock file exists.
-      for (let i = 0; i < 200 && [pid, ...cluster].some((p) => p > 0 && exists(p)); i++) await wait(50)
+      if (processesIn(data).includes(pid)) kill(pid) // never a stale pid that some other process reuses now
+      for (let i = 0; i < 10 && processesIn(data).length > 0; i++) await wait(20)
+      processesIn(data).forEach(kill) // what did not leave by itself at once goes too, as in a crash
+      for (let i = 0; i < 100 && processesIn(data).length > 0; i++) await wait(20)
+      // Every process of the cluster is dead, but the postmaster stays a zombie until init reaps
+      // it (a second or more here), and PostgreSQL will not start while the pid in its lock
+      // files exists. So remove the stale lock files, and the shared memory segment they name,
+      // as PostgreSQL itself does when it finds stale ones.
+      if (pid > 0 && isZombie(pid)) {
+        const lock = join(data, 'postmaster.pid')
+        const segment = readFileSync(lock, 'utf8').split('\n')[6]?.trim().split(/\s+/)[1]
+        try {
+          if (segment) execFileSync('ipcrm', ['-m', segment], { stdio: 'ignore' })
+        } catch {
+          // gone already
+        }
+        rmSync(lock, { force: true })
+        rmSync(join(dir, `.s.PGSQL.${port}.lock`), { force: true })
+      }
     },
     async ready() {
       for (let attempt = 0; ; attempt++) {

@@ -281,7 +281,9 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
    * connection dies, before that answer, it rejects with `CommitUnknownError` (code
    * `ERR_BREAKWATER_COMMIT_UNKNOWN`, the cause attached): it may have committed, so check before
    * you retry. A COMMIT the server refuses (a deferred constraint, a serialization failure) did
-   * not commit and rejects with the server's error. `fn` gets pg's own client.
+   * not commit and rejects with the server's error. `fn` gets pg's own client: use it for every
+   * statement of the transaction (this database's `query()` and `transaction()` take another
+   * connection, outside the transaction).
    *
    * @example
    * await tradingDb.transaction(async (client) => {

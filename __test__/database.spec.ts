@@ -308,6 +308,27 @@ test('sqlite: queries and writes, busy is a failure, syntax and constraint error
   }
 })
 
+test.serial('a connection that dies in the packet completing its handshake fails the call and the process lives', async (t) => {
+  const child = await runFixture('db-dies-at-handshake.ts', [String(server.port)])
+  t.is(child.status, 0, child.stderr)
+  const report = JSON.parse(child.stdout)
+  t.like(report, { outcome: 'rejected', code: '57P01', transient: true, failures: 1, unhandled: 0 }, child.stdout)
+  t.deepEqual(report.released, ['with an error'], 'the connection left the pool')
+})
+
+test.serial('a pool that only knows the promise form of connect() works too', async (t) => {
+  const promiseOnly = {
+    query: (text: string, values?: unknown[]) => pool.query(text, values),
+    connect: () => pool.connect(),
+    on: (event: 'error', listener: (error: Error) => void) => pool.on(event, listener),
+    listenerCount: (event: 'error') => pool.listenerCount(event),
+  }
+  const db = database(`db-${next++}`, promiseOnly, { registry: new Registry() })
+  t.deepEqual((await db.query('select 7 as seven')).rows, [{ seven: 7 }])
+  t.is(await db.transaction(async (client) => ((await client.query('select 8 as eight')) as pg.QueryResult).rows[0].eight), 8)
+  t.is(pool.idleCount + pool.waitingCount, pool.totalCount, 'every connection went back')
+})
+
 /** An in-memory SQLite ledger behind its own breaker. */
 const ledgerRig = (options: Parameters<typeof database>[2] = {}) => {
   const sqlite = new Sqlite(':memory:')

@@ -70,7 +70,11 @@ export function isCommitUnknownError(e: unknown): e is CommitUnknownError {
   return branded(e, COMMIT_UNKNOWN)
 }
 
-/** The part of a `pg` Pool the adapter uses (a `pg.Pool` fits). */
+/**
+ * The part of a `pg` Pool the adapter uses (a `pg.Pool` fits). Its `connect` is called with a
+ * callback, as pg's own pool allows, so the client is heard from the tick it is handed over; a
+ * pool whose `connect` ignores the callback and returns a promise works too.
+ */
 export interface PgPoolLike {
   query(text: string, values?: unknown[]): Promise<unknown>
   connect(): Promise<PgClientLike>
@@ -210,12 +214,12 @@ const NOT_SENT = /not queryable/i
 class Lease {
   /** Why it is discarded; undefined while it is healthy. */
   broken: Error | undefined
-  readonly #client: PgClientLike
+  readonly client: PgClientLike
   #ended = false
   readonly #onError = (error: Error) => this.discard(error)
 
   constructor(client: PgClientLike) {
-    this.#client = client
+    this.client = client
     client.on('error', this.#onError)
   }
 
@@ -230,9 +234,9 @@ class Lease {
     if (this.#ended) return
     this.#ended = true
     try {
-      this.#client.release(this.broken)
+      this.client.release(this.broken)
     } finally {
-      this.#client.removeListener('error', this.#onError)
+      this.client.removeListener('error', this.#onError)
     }
   }
 }
@@ -341,12 +345,34 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
   }
 
   /**
+   * A client from the pool, heard from the moment the pool hands it over. pg's callback form
+   * calls back in the very tick the pool stops listening to the client; a promise would resolve a
+   * tick later, and an error already read from the same packet (a FATAL sent right after the
+   * handshake) would be emitted with nobody listening. A pool that only knows the promise form
+   * is used through it.
+   */
+  #checkout(): Promise<Lease> {
+    return new Promise((resolve, reject) => {
+      let lease: Lease | undefined
+      const handedOver = (error: Error | undefined, client: PgClientLike | undefined) => {
+        if (lease) return
+        if (error || !client) return reject(error)
+        resolve((lease = new Lease(client)))
+      }
+      const connect = this.#pool.connect as (this: P, callback: typeof handedOver) => PromiseLike<PgClientLike> | undefined
+      const returned = connect.call(this.#pool, handedOver)
+      if (typeof returned?.then === 'function') returned.then((client) => handedOver(undefined, client), reject)
+    })
+  }
+
+  /**
    * A pooled connection for `use`, heard and then returned, or closed instead if the call stops
    * or it broke. A connection the pool hands over after the call stopped goes straight back.
    */
   async #withClient<T>(signal: AbortSignal, use: (client: PgClientLike, lease: Lease) => Promise<T>): Promise<T> {
-    const client = await this.#pool.connect()
-    const lease = new Lease(client)
+    const lease = await this.#checkout()
+    if (lease.broken) throw lease.broken // it died as it was handed over
+    const client = lease.client
     if (signal.aborted) {
       lease.end() // nothing was sent on it: it is healthy
       throw signal.reason

@@ -65,20 +65,12 @@ function processesIn(dir: string): number[] {
   return pids
 }
 
-function exists(pid: number): boolean {
+/** A process's state letter (`Z` for a zombie), or undefined once it is gone. */
+function stateOf(pid: number): string | undefined {
   try {
-    process.kill(pid, 0)
-    return true
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').at(-1)![0]
   } catch {
-    return false
-  }
-}
-
-function isZombie(pid: number): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').at(-1)!.startsWith('Z')
-  } catch {
-    return false // gone already: PostgreSQL cleans up after it by itself
+    return undefined
   }
 }
 
@@ -120,7 +112,11 @@ export async function startPostgres(): Promise<TestPostgres> {
     connectionString,
     data,
     start,
-    startAsync: () => runAsync('pg_ctl', startArgs),
+    startAsync: () =>
+      runAsync('pg_ctl', startArgs).catch((error: Error) => {
+        const log = readFileSync(join(dir, 'server.log'), 'utf8').split('\n').slice(-15).join('\n')
+        throw new Error(`${error.message}\nserver.log ends with:\n${log}`)
+      }),
     stop,
     postmasterPid,
     async crash() {
@@ -134,11 +130,13 @@ export async function startPostgres(): Promise<TestPostgres> {
       for (let i = 0; i < 10 && processesIn(data).length > 0; i++) await wait(20)
       processesIn(data).forEach(kill) // what did not leave by itself at once goes too, as in a crash
       for (let i = 0; i < 100 && processesIn(data).length > 0; i++) await wait(20)
+      // A process loses its working directory early in its exit, before it is a zombie.
+      for (let i = 0; i < 250 && pid > 0 && stateOf(pid) !== 'Z' && stateOf(pid) !== undefined; i++) await wait(20)
       // Every process of the cluster is dead, but the postmaster stays a zombie until init reaps
       // it (a second or more here), and PostgreSQL will not start while the pid in its lock
       // files exists. So remove the stale lock files, and the shared memory segment they name,
       // as PostgreSQL itself does when it finds stale ones.
-      if (pid > 0 && isZombie(pid)) {
+      if (pid > 0 && stateOf(pid) === 'Z') {
         const lock = join(data, 'postmaster.pid')
         const segment = readFileSync(lock, 'utf8').split('\n')[6]?.trim().split(/\s+/)[1]
         try {

@@ -9,7 +9,7 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/** A breaker of the process-wide (or a private) registry. */
+/** A breaker of the process-wide (or a private) registry, as one handle sees it. */
 export declare class NativeBreaker {
   /**
    * Asks to make a call. `>= 0`: a permit (plus `2^24 * transition` when the acquire moved the
@@ -33,9 +33,18 @@ export declare class NativeBreaker {
    * The breaker's state word as an 8-byte ArrayBuffer over the native memory (read it, never
    * write it): a closed breaker lets a call through without a native call. Its low 32 bits
    * (little-endian) hold the state (bits 0..3); when closed, `2^24 + (low & 0xFFF807)` is a
-   * permit for `record`. The buffer keeps the breaker alive.
+   * permit for `record`, once the call is counted in `startedView`. The buffer keeps the
+   * breaker alive.
    */
   stateView(): ArrayBuffer
+  /**
+   * This handle's count of calls started, as a 4-byte ArrayBuffer (a little-endian `u32`)
+   * that only this thread writes: add 1 (wrapping) for each call let through on the state
+   * word, before the call runs, so metrics count it in flight until `record` reports it.
+   */
+  startedView(): ArrayBuffer
+  /** The breaker's call timeout in milliseconds (its `timeout` option), if it has one. */
+  get callTimeoutMs(): number | null
   /** The breaker's name. */
   get name(): string
   /** Whether call durations matter to this breaker (slow-call or latency rule, latency tracking). */
@@ -52,6 +61,12 @@ export declare class NativeBreaker {
   disable(): number
   /** Refuses every call, for `forMs` if given; returns the transition code. */
   forceOpen(forMs?: number | undefined | null): number
+  /**
+   * Forces the breaker open until every isolation taken is released (in any thread): the
+   * last release closes it, if nothing else changed it since. A thread that ends releases
+   * the isolations it took; one that is collected without a release does not.
+   */
+  isolate(): NativeIsolation
   /** Open or forced open -> half-open now (a health check passed); returns the transition code. */
   halfOpen(): number
   /**
@@ -89,9 +104,12 @@ export declare class NativeBulkhead {
   acquireOrQueue(priority: number): number
   /** The permit handed to queued caller `ticket`, now held by this thread; -1 if there is none. */
   claim(ticket: number): number
-  /** Gives a permit back; `false` if it was not held. */
+  /** Gives back a permit this handle holds; `false` for any other. */
   release(permit: number): boolean
-  /** Takes a queued caller out; `false` when it already has a permit (claim it, then release). */
+  /**
+   * Takes a queued caller out for good (a permit already on its way to it goes to the next
+   * caller); `false` if the ticket is not waiting in this handle.
+   */
   cancel(ticket: number): boolean
   /** Use and totals, process-wide. */
   stats(): NativeBulkheadStats
@@ -101,10 +119,18 @@ export declare class NativeBulkhead {
 export declare class NativeFakeClock {
   /** A fake clock at time zero. */
   constructor()
-  /** Moves time forward. */
+  /** Moves time forward, by at most 30 days at a time. */
   advance(ms: number): void
   /** The time in milliseconds since the clock was made. */
   get nowMs(): number
+}
+
+/** One hold on a breaker's isolation, taken by this thread. */
+export declare class NativeIsolation {
+  /** The transition code of taking it (0: none). */
+  get transition(): number
+  /** Releases the hold (once; again is a no-op); returns the transition code it caused. */
+  release(): number
 }
 
 /** Breakers by name. */
@@ -113,7 +139,12 @@ export declare class NativeRegistry {
   constructor(clock?: NativeFakeClock | undefined | null)
   /** The process-wide registry, the same in every worker thread. */
   static global(): NativeRegistry
-  /** The breaker called `name`, created with `options` if missing. */
+  /**
+   * The breaker called `name`, created with `options` (or the defaults) if missing. Options
+   * are always checked; when given for a breaker that exists with other options, throws an
+   * `Error` with code `ERR_BREAKWATER_OPTIONS_DIFFER` naming each option that differs with
+   * both values. Without options, the existing breaker is returned as it is.
+   */
   getOrCreate(name: string, options?: NativeOptions | undefined | null): NativeBreaker
   /** The breaker called `name`, if any. */
   get(name: string): NativeBreaker | null

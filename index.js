@@ -773,10 +773,11 @@ if (
   }
 }
 
-const { NativeBreaker, NativeBulkhead, NativeFakeClock, NativeRegistry, reasonNames, stateNames } = nativeBinding
+const { NativeBreaker, NativeBulkhead, NativeFakeClock, NativeIsolation, NativeRegistry, reasonNames, stateNames } = nativeBinding
 export { NativeBreaker }
 export { NativeBulkhead }
 export { NativeFakeClock }
+export { NativeIsolation }
 export { NativeRegistry }
 export { reasonNames }
 export { stateNames }

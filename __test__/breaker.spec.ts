@@ -1,6 +1,7 @@
 import test from 'ava'
 import { BrokenCircuitError, isBrokenCircuitError, isTimeoutError, type StateChange } from '../src/index.ts'
 import { failTimes, rig } from './helpers.ts'
+import { deferred } from './timers.ts'
 
 test('opens after five consecutive failures, then rejects with a branded error', async (t) => {
   const { breakers, name } = rig()
@@ -240,4 +241,20 @@ test('a filter that throws cannot lose the call: it counts as a failure', async 
   await t.throwsAsync(b.execute(async () => Promise.reject(new Error('call failed'))), { message: 'call failed' })
   t.throws(() => b.executeSync(() => 1), { message: 'result filter bug' })
   t.like(b.metrics(), { calls: 3, failures: 3, successes: 0, inFlight: 0, state: 'open' })
+})
+
+test('a refusal in half-open says retry within a second, not at the 60 s probe expiry', async (t) => {
+  const { clock, breakers, name } = rig()
+  const b = breakers.getOrCreate(name, { consecutiveFailures: 1, openFor: '1s', halfOpenProbes: 1 })
+  await b.execute(async () => Promise.reject(new Error('down'))).catch(() => undefined)
+  clock.advance('1s')
+  const probe = deferred<string>()
+  const probing = b.execute(() => probe.promise)
+  t.is(b.state, 'half_open')
+  const refused = await t.throwsAsync(b.execute(async () => 'second'))
+  t.true(isBrokenCircuitError(refused))
+  t.like(refused, { state: 'half_open', retryAfterMs: 1000 })
+  probe.resolve('ok')
+  t.is(await probing, 'ok')
+  t.is(await b.execute(async () => 'next'), 'next', 'the slot freed well before 60 s')
 })

@@ -2,6 +2,7 @@ import test from 'ava'
 import { bulkhead, BulkheadRejectedError, isBulkheadRejectedError } from '../src/index.ts'
 import { deferred, turn, until } from './timers.ts'
 import { startWorker } from './worker.ts'
+import { NativeBulkhead } from '../src/native.ts'
 
 let next = 0
 const fresh = () => `bulkhead-${process.pid}-${next++}`
@@ -121,12 +122,12 @@ test('one bulkhead limits the whole process: a worker thread queues for the perm
   const hold = deferred()
   const holding = main.execute(() => hold.promise)
   const { worker, result } = startWorker<string>(`
-    const b = bw.bulkhead('${name}', { maxConcurrent: 99, maxQueue: 99 })
+    const b = bw.bulkhead('${name}', { maxConcurrent: 1, maxQueue: 5 })
     const call = b.execute(async () => 'ran in the worker')
     parentPort.postMessage('queued ' + b.stats().queued)
     parentPort.postMessage(await call)
   `)
-  t.is(await result, 'queued 1', 'the limit is the first creator\'s 1, not the worker\'s 99')
+  t.is(await result, 'queued 1', 'the limit of 1 holds across threads')
   const ran = message(worker)
   t.like(main.stats(), { inUse: 1, queued: 1 })
   hold.resolve()
@@ -189,6 +190,110 @@ test('a permit held by a worker thread that is terminated mid-call is given back
   t.like(main.stats(), { inUse: 0, queued: 0 })
 })
 
+test('a permit handed to a worker thread that is terminated in the same tick comes back', async (t) => {
+  // The review's reproduction: the wake reaches the worker's queue but never runs, as its
+  // environment is torn down; the worker's handle (and lane) goes with it, holding the permit.
+  for (let round = 0; round < 3; round++) {
+    const name = fresh()
+    const main = bulkhead(name, { maxConcurrent: 1, maxQueue: 5 })
+    const hold = deferred()
+    const holding = main.execute(() => hold.promise)
+    const { worker, result } = startWorker<string>(`
+      const b = bw.bulkhead('${name}', { maxConcurrent: 1, maxQueue: 5 })
+      b.execute(async () => 'never runs')
+      parentPort.postMessage('queued')
+      setInterval(() => {}, 1000)
+    `)
+    t.is(await result, 'queued')
+    const ended = worker.terminate()
+    hold.resolve() // released in the same tick: handed to the worker's queued call
+    await holding
+    await ended
+    t.like(main.stats(), { inUse: 0, queued: 0 }, `round ${round}`)
+    let ran = false
+    void main.execute(() => (ran = true))
+    t.true(ran, 'a fresh call gets a permit at once')
+  }
+})
+
+test('a worker thread terminated while holding several permits and waiting for another gives every one back', async (t) => {
+  const name = fresh()
+  const main = bulkhead(name, { maxConcurrent: 3, maxQueue: 5 })
+  const hold = deferred()
+  const holding = main.execute(() => hold.promise)
+  const { worker, result } = startWorker<string>(`
+    const b = bw.bulkhead('${name}', { maxConcurrent: 3, maxQueue: 5 })
+    b.execute(() => new Promise(() => {}))
+    b.execute(() => new Promise(() => {}))
+    b.execute(async () => 'never runs', { priority: 9 })
+    parentPort.postMessage(JSON.stringify(b.stats()))
+    setInterval(() => {}, 1000)
+  `)
+  t.like(JSON.parse(await result), { inUse: 3, queued: 1 })
+  const mine = main.execute(async () => 'main served')
+  const ended = worker.terminate()
+  hold.resolve() // goes to the worker's queued call, first by priority
+  await holding
+  await ended
+  t.is(await mine, 'main served')
+  t.like(main.stats(), { inUse: 0, queued: 0 })
+})
+
+test('a worker thread that runs out of work while holding permits gives them back when it exits', async (t) => {
+  const name = fresh()
+  const main = bulkhead(name, { maxConcurrent: 2, maxQueue: 5 })
+  const { worker, result } = startWorker<string>(`
+    const b = bw.bulkhead('${name}', { maxConcurrent: 2, maxQueue: 5 })
+    b.execute(() => new Promise(() => {})) // pending for ever, but keeps nothing alive
+    b.execute(() => new Promise(() => {}))
+    parentPort.postMessage('holding ' + b.stats().inUse)
+    parentPort.unref()
+  `)
+  t.is(await result, 'holding 2')
+  const exited = new Promise<number>((resolve) => worker.once('exit', resolve))
+  const mine = main.execute(async () => 'main ran')
+  t.is(await exited, 0, 'the worker ended on its own')
+  t.is(await mine, 'main ran')
+  t.like(main.stats(), { inUse: 0, queued: 0 })
+})
+
+test('two handles of one bulkhead in a terminated worker thread both give back what they owned', async (t) => {
+  const name = fresh()
+  const main = bulkhead(name, { maxConcurrent: 2, maxQueue: 5 })
+  const hold = deferred()
+  const holding = main.execute(() => hold.promise)
+  const native = new URL('../src/native.ts', import.meta.url).href
+  const { worker, result } = startWorker<string>(`
+    const { NativeBulkhead } = await import('${native}')
+    const other = NativeBulkhead.named('${name}', 2, 5) // a second handle, as a second copy of the library has
+    const b = bw.bulkhead('${name}', { maxConcurrent: 2, maxQueue: 5 })
+    const permit = other.tryAcquire()
+    b.execute(async () => 'never runs')
+    parentPort.postMessage(permit >= 0 ? 'one held, one queued' : 'no permit')
+    setInterval(() => {}, 1000)
+  `)
+  t.is(await result, 'one held, one queued')
+  const ended = worker.terminate()
+  hold.resolve()
+  await holding
+  await ended
+  t.like(main.stats(), { inUse: 0, queued: 0 })
+})
+
+test('a permit is given back only through the handle that holds it, so never twice', (t) => {
+  const name = fresh()
+  const b = bulkhead(name, { maxConcurrent: 1 })
+  const first = NativeBulkhead.named(name, 1, 0)
+  const second = NativeBulkhead.named(name, 1, 0)
+  const permit = first.tryAcquire()
+  t.true(permit >= 0)
+  t.false(second.release(permit), 'not held by this handle')
+  t.is(b.stats().inUse, 1)
+  t.true(first.release(permit))
+  t.false(first.release(permit), 'released already')
+  t.is(b.stats().inUse, 0)
+})
+
 test('bad bulkhead options name the option and the value', (t) => {
   t.throws(() => bulkhead(fresh(), { maxConcurrent: 0 }), { instanceOf: RangeError, message: 'maxConcurrent must be a whole number of at least 1, but was 0' })
   t.throws(() => bulkhead(fresh(), { maxConcurrent: Number.NaN }), { message: 'maxConcurrent must be a whole number of at least 1, but was NaN' })
@@ -197,6 +302,60 @@ test('bad bulkhead options name the option and the value', (t) => {
   t.throws(() => bulkhead(fresh(), undefined as unknown as { maxConcurrent: number }), { instanceOf: TypeError, message: /^bulkhead options must be an object/ })
   const b = bulkhead(fresh(), { maxConcurrent: 1 })
   return t.throwsAsync(b.execute(async () => 1, { priority: 'high' as unknown as number }), { instanceOf: TypeError, message: 'priority must be a number, but was "high"' })
+})
+
+test('bulkhead options are own properties: a typo like maxQeue, null and inherited keys are refused by name and create nothing', (t) => {
+  const code = 'ERR_BREAKWATER_INVALID_OPTION'
+  const name = fresh()
+  t.throws(() => bulkhead(name, { maxConcurrent: 1, maxQeue: 5 } as never), { instanceOf: TypeError, code, message: /^maxQeue is not a bulkhead option \(known: maxConcurrent, maxQueue\)/ })
+  t.throws(() => bulkhead(name, null as never), { instanceOf: TypeError, code, message: 'bulkhead options must be an object, but was null' })
+  t.throws(() => bulkhead(name, Object.create({ maxConcurrent: 4 }) as never), { instanceOf: TypeError, code, message: 'maxConcurrent must be a number, but was undefined' })
+  t.throws(() => bulkhead(name, { maxConcurrent: 1, constructor: 1 } as never), { instanceOf: TypeError, code, message: /^constructor is not a bulkhead option/ })
+  t.is(bulkhead(name, { maxConcurrent: 3 }).stats().maxConcurrent, 3, 'the refused calls created nothing')
+  const polluted = Object.prototype as { maxQueue?: number }
+  polluted.maxQueue = 7
+  try {
+    t.is(bulkhead(fresh(), { maxConcurrent: 1 }).stats().maxQueue, 0, 'a polluted Object.prototype changes nothing')
+  } finally {
+    delete polluted.maxQueue
+  }
+})
+
+test('per-call options refuse unknown keys, null, a fractional priority and a signal passed in their place', async (t) => {
+  const code = 'ERR_BREAKWATER_INVALID_OPTION'
+  const b = bulkhead(fresh(), { maxConcurrent: 1, maxQueue: 5 })
+  let ran = 0
+  const run = () => ran++
+  await t.throwsAsync(b.execute(run, { priorty: 1 } as never), { instanceOf: TypeError, code, message: /^priorty is not an execute option \(known: signal, priority\)/ })
+  await t.throwsAsync(b.execute(run, null as never), { instanceOf: TypeError, code, message: 'execute options must be an object, but was null' })
+  await t.throwsAsync(b.execute(run, new AbortController().signal as never), {
+    instanceOf: TypeError,
+    code,
+    message: 'execute takes its signal inside the options, as { signal }, but was given an AbortSignal',
+  })
+  await t.throwsAsync(b.execute(run, { priority: 1.5 }), { instanceOf: RangeError, code, message: 'priority must be a whole number within -2147483648..2147483647, but was 1.5' })
+  await t.throwsAsync(b.execute(run, { priority: 2 ** 31 }), { instanceOf: RangeError, code })
+  t.is(ran, 0, 'nothing ran')
+  t.like(b.stats(), { inUse: 0, queued: 0, admitted: 0 }, 'and no permit was taken')
+  t.is(await b.execute(() => 'fine', { priority: -(2 ** 31) }), 'fine')
+})
+
+test('limits that differ from the existing bulkhead throw ERR_BREAKWATER_OPTIONS_DIFFER naming each with both values, in any thread', async (t) => {
+  const name = fresh()
+  const first = bulkhead(name, { maxConcurrent: 1, maxQueue: 5 })
+  const error = t.throws(() => bulkhead(name, { maxConcurrent: 99, maxQueue: 5 }))
+  t.like(error, { code: 'ERR_BREAKWATER_OPTIONS_DIFFER', message: `bulkhead "${name}" exists with other options: maxConcurrent is 1, given 99; give the same options` })
+  t.like(first.stats(), { maxConcurrent: 1, maxQueue: 5 }, 'the existing bulkhead is unchanged')
+  const inWorker = await startWorker<string>(`
+    try {
+      bw.bulkhead('${name}', { maxConcurrent: 1 })
+      parentPort.postMessage('accepted')
+    } catch (e) {
+      parentPort.postMessage(e.code + ': ' + e.message)
+    }
+  `).result
+  t.is(inWorker, `ERR_BREAKWATER_OPTIONS_DIFFER: bulkhead "${name}" exists with other options: maxQueue is 5, given 0; give the same options`)
+  t.is(bulkhead(name, { maxConcurrent: 1, maxQueue: 5 }).name, name, 'the same limits are fine')
 })
 
 /** The next message `worker` posts. */

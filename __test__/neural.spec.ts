@@ -70,3 +70,42 @@ test('what is not a model runner is refused with what was expected', (t) => {
   t.throws(() => neural('x', {} as never), { instanceOf: TypeError, message: /^neural needs a model runner with run\(feeds\)/ })
   t.throws(() => neural('x', session, { fallback: 42 as never }), { instanceOf: TypeError, message: 'fallback must be a function, but was 42' })
 })
+
+test('neural options are own properties only: typos, null, a fallback in the breaker options and a wrong registry are refused, inherited ones not read', (t) => {
+  const registry = new Registry()
+  const invalid = { code: 'ERR_BREAKWATER_INVALID_OPTION', instanceOf: TypeError }
+  t.throws(() => neural('m', session, { registry, tmeout: '1s' } as never), { ...invalid, message: /^tmeout is not a neural option/ })
+  t.throws(() => neural('m', session, null as never), { ...invalid, message: 'neural options must be an object, but was null' })
+  t.throws(() => neural('m', session, { registry, breaker: null as never }), { ...invalid, message: /^breaker must be an object/ })
+  t.throws(() => neural('m', session, { registry, breaker: { fallback: () => 1 } as never }), { ...invalid, message: 'fallback is not a breaker option (the adapter sets its own fallback)' })
+  t.throws(() => neural('m', session, { registry: 'global' as never }), { ...invalid, message: 'registry must be a Registry, but was "global"' })
+  t.throws(() => neural('m', session, { registry, timeout: null as never }), { instanceOf: TypeError, message: /^timeout must be/ })
+  t.deepEqual(registry.names(), [], 'nothing was created by a refused call')
+  const inherited = Object.assign(Object.create({ fallback: 'x', timeout: -1 }) as NeuralOptions<ort.InferenceSession>, { registry })
+  t.notThrows(() => neural('m', session, inherited), 'an inherited (and bad) fallback or timeout is not read')
+})
+
+test('predict options are own properties only: a typo, null or a bare AbortSignal reject the call, before the model runs and without the fallback', async (t) => {
+  let runs = 0
+  const counting = { run: (feeds: Record<string, ort.Tensor>) => (runs++, session.run(feeds)) }
+  const predictor = neural(`model-${next++}`, counting, { registry: new Registry(), fallback: () => ({}) as never })
+  const invalid = { code: 'ERR_BREAKWATER_INVALID_OPTION', instanceOf: TypeError }
+  await t.throwsAsync(predictor.predict(features(1, 2, 3), { sigal: undefined } as never), { ...invalid, message: /^sigal is not a predict option/ })
+  await t.throwsAsync(predictor.predict(features(1, 2, 3), null as never), { ...invalid, message: 'predict options must be an object, but was null' })
+  await t.throwsAsync(predictor.predict(features(1, 2, 3), new AbortController().signal as never), { ...invalid, message: /^predict takes its signal inside the options, as \{ signal \}/ })
+  t.is(runs, 0)
+  t.like(predictor.breaker.metrics(), { calls: 0 })
+})
+
+test.serial('a polluted Object.prototype changes neither the model options nor its breaker', async (t) => {
+  const proto = Object.prototype as Record<string, unknown>
+  const pollution = { fallback: () => 'polluted', timeout: -1, isFailure: () => false }
+  Object.assign(proto, pollution)
+  try {
+    const predictor = rig({ breaker: { consecutiveFailures: 1 } })
+    t.true(isNonFiniteOutputError(await predictor.predict(features(Number.NaN, 0, 0)).catch((e: unknown) => e)), 'no fallback, no filter read through the prototype')
+    t.is(predictor.breaker.state, 'open')
+  } finally {
+    for (const key of Object.keys(pollution)) delete proto[key]
+  }
+})

@@ -169,7 +169,7 @@ test.serial('a budget lets retries add at most its ratio of the calls, and refil
   })
 })
 
-test.serial('aborting during a retry wait rejects at once with the reason and leaves no timer', async (t) => {
+test.serial('aborting during a retry wait rejects at once with the reason, leaves no timer, and is a give-up with reason aborted', async (t) => {
   await withFakeTimers(async (timers) => {
     const policy = retry({ maxAttempts: 5, backoff: { strategy: 'constant', base: '10s' } })
     const controller = new AbortController()
@@ -181,11 +181,15 @@ test.serial('aborting during a retry wait rejects at once with the reason and le
       },
       { signal: controller.signal },
     )
+    const giveUps: GiveUpEvent[] = []
+    policy.onGiveUp((e) => giveUps.push(e))
     await timers.tickAsync(1000)
     controller.abort(new Error('caller gave up'))
     await t.throwsAsync(call, { message: 'caller gave up' })
     t.is(calls, 1)
     t.is(timers.countTimers(), 0)
+    t.like(giveUps, [{ attempts: 1, reason: 'aborted', error: controller.signal.reason }], 'an abort during the wait is a give-up too')
+    t.like(policy.stats(), { givenUp: 1 })
   })
 })
 
@@ -202,18 +206,138 @@ test('bad retry options name the option and the value', (t) => {
   t.throws(() => retry({ retryOn: 'errors' as unknown as () => boolean }), { instanceOf: TypeError, message: 'retryOn must be a function, but was "errors"' })
 })
 
-test.serial('a wait longer than a Node.js timer can hold is waited out in full', async (t) => {
+test.serial('a retryAfterMs longer than backoff max gives up at once with reason retry_after_too_long, never sleeping past max', async (t) => {
   await withFakeTimers(async (timers) => {
-    const policy = retry({ maxAttempts: 2, backoff: { strategy: 'constant', base: 0 } })
-    const asked = 30 * 24 * 3_600_000 // a Retry-After of 30 days
+    const policy = retry({ maxAttempts: 3, backoff: { strategy: 'constant', base: 0, max: '30s' } })
+    const giveUps: GiveUpEvent[] = []
+    policy.onGiveUp((e) => giveUps.push(e))
+    let attempts = 0
+    const asked = 365 * 24 * 3_600_000 // a Retry-After of a year
+    const error = Object.assign(new Error('come back next year'), { retryAfterMs: asked })
+    let settled = false
+    const call = policy
+      .execute(() => {
+        attempts++
+        throw error
+      })
+      .finally(() => (settled = true))
+    const caught = t.throwsAsync(call, { is: error })
+    await timers.tickAsync(0)
+    t.true(settled, 'the call ended without waiting')
+    await caught
+    t.is(attempts, 1)
+    t.deepEqual(giveUps, [{ attempts: 1, error, reason: 'retry_after_too_long' }])
+    t.like(policy.stats(), { calls: 1, retries: 0, givenUp: 1 })
+    t.is(timers.countTimers(), 0)
+  })
+})
+
+test.serial('a retryAfterMs up to backoff max is waited in full', async (t) => {
+  await withFakeTimers(async (timers) => {
+    const policy = retry({ maxAttempts: 2, backoff: { strategy: 'constant', base: 0, max: '30s' } })
     let attempts = 0
     const call = policy.execute(() => {
-      if (++attempts === 1) throw Object.assign(new Error('come back later'), { retryAfterMs: asked })
+      if (++attempts === 1) throw Object.assign(new Error('come back later'), { retryAfterMs: 30_000 })
       return 'done'
     })
-    await timers.tickAsync(asked - 1)
+    await timers.tickAsync(29_999)
     t.is(attempts, 1, 'not a millisecond early')
     await timers.tickAsync(1)
     t.is(await call, 'done')
   })
+})
+
+test.serial('a retryAfterMs that is not a finite number of at least 0 is ignored: the backoff decides', async (t) => {
+  await withFakeTimers(async (timers) => {
+    for (const asked of [Number.NaN, -1, Infinity, -Infinity, '5000', null]) {
+      const policy = retry({ maxAttempts: 2, backoff: { strategy: 'constant', base: 10 } })
+      const delays: number[] = []
+      policy.onRetry((e) => delays.push(e.delayMs))
+      let attempts = 0
+      const call = policy.execute(() => {
+        if (++attempts === 1) throw Object.assign(new Error('odd'), { retryAfterMs: asked })
+        return 'done'
+      })
+      await timers.tickAsync(10)
+      t.is(await call, 'done', String(asked))
+      t.deepEqual(delays, [10], String(asked))
+    }
+  })
+})
+
+test('retry options, backoff and budget objects refuse unknown keys and null, naming the key', (t) => {
+  const refused: Array<[string, () => unknown, RegExp]> = [
+    ['retry(null)', () => retry(null as never), /^retry options must be an object, but was null$/],
+    ['a retry typo', () => retry({ maxAtempts: 3 } as never), /^maxAtempts is not a retry option \(known: maxAttempts, /],
+    ['a backoff typo', () => retry({ backoff: { bse: 10 } as never }), /^bse is not a backoff option \(known: strategy, /],
+    ['null backoff', () => retry({ backoff: null as never }), /^backoff options must be an object, but was null$/],
+    ['backoff(null)', () => backoff(null as never), /^backoff options must be an object, but was null$/],
+    ['a budget typo', () => retry({ budget: { ratoi: 0.1 } as never }), /^ratoi is not a budget option \(known: ratio, minPerSecond, window\)/],
+    ['null budget', () => retry({ budget: null as never }), /^budget options must be an object, but was null$/],
+    ['new RetryBudget(null)', () => new RetryBudget(null as never), /^budget options must be an object, but was null$/],
+    ['a non-boolean retryBrokenCircuit', () => retry({ retryBrokenCircuit: 'yes' as never }), /^retryBrokenCircuit must be true or false, but was "yes"$/],
+    ['the key constructor', () => retry(JSON.parse('{"constructor": 1}')), /^constructor is not a retry option/],
+    ['the key __proto__', () => retry(JSON.parse('{"__proto__": {"maxAttempts": 1}}')), /^__proto__ is not a retry option/],
+  ]
+  for (const [what, make, message] of refused) {
+    const error = t.throws(make, undefined, what)
+    t.true(error instanceof TypeError, `${what}: ${String(error)}`)
+    t.like(error, { code: 'ERR_BREAKWATER_INVALID_OPTION' }, what)
+    t.regex(error!.message, message, what)
+  }
+})
+
+test.serial('retry options are read as own properties: inherited or polluted values change nothing', async (t) => {
+  const proto = Object.prototype as Record<string, unknown>
+  proto.maxAttempts = 1
+  proto.base = 1_000_000
+  let policies: ReturnType<typeof retry>[]
+  try {
+    policies = [retry(), retry(Object.create({ maxAttempts: 1 }) as never), retry({ backoff: {} })]
+  } finally {
+    delete proto.maxAttempts
+    delete proto.base
+  }
+  await withFakeTimers(async (timers) => {
+    for (const policy of policies) {
+      let attempts = 0
+      const p = policy.execute(() => {
+        if (++attempts < 3) throw new Error('again')
+        return attempts
+      })
+      // Defaults: three attempts, 100 ms then 200 ms apart (not the polluted 1 attempt and 1000 s).
+      await timers.tickAsync(300)
+      t.is(await p, 3)
+    }
+  })
+})
+
+test('per-call options of execute are checked: an AbortSignal passed alone, null or a typo reject with a TypeError', async (t) => {
+  const policy = retry()
+  const signal = new AbortController().signal
+  const cases: Array<[string, unknown, RegExp]> = [
+    ['a bare signal', signal, /^execute takes its signal inside the options, as \{ signal \}, but was given an AbortSignal$/],
+    ['null', null, /^execute options must be an object, but was null$/],
+    ['a typo', { signl: signal }, /^signl is not an execute option \(known: signal\)$/],
+  ]
+  for (const [what, options, message] of cases) {
+    let calls = 0
+    const error = await t.throwsAsync(policy.execute(() => ++calls, options as never), undefined, what)
+    t.true(error instanceof TypeError, what)
+    t.regex(error!.message, message, what)
+    t.is(calls, 0, `${what}: nothing ran`)
+  }
+})
+
+test("our own argument errors are not retried by default: a caller's bug does not get better", async (t) => {
+  const { breakers, name } = rig()
+  const b = breakers.getOrCreate(name)
+  const policy = retry({ maxAttempts: 3, backoff: { base: 0 } })
+  const giveUps: GiveUpEvent[] = []
+  policy.onGiveUp((e) => giveUps.push(e))
+  let attempts = 0
+  const error = await t.throwsAsync(policy.execute(() => (attempts++, b.execute(async () => 1, { timeout: -5 }))))
+  t.like(error, { code: 'ERR_BREAKWATER_INVALID_OPTION' })
+  t.is(attempts, 1)
+  t.like(giveUps, [{ reason: 'not_retryable' }])
 })

@@ -1,5 +1,7 @@
 import test from 'ava'
-import { isBrokenCircuitError, isTimeoutError, Registry, sandbox } from '../src/index.ts'
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { isBrokenCircuitError, isTimeoutError, Registry, sandbox, type SandboxOptions, type SandboxPool } from '../src/index.ts'
 import { FakeClock } from '../src/testing.ts'
 import { LocalCommandSandbox, LocalSandbox, openGate } from './fixtures/local-sandbox.ts'
 import { withFakeTimers } from './timers.ts'
@@ -17,6 +19,15 @@ const running = (pid: number) => {
     return false
   }
 }
+
+/** Runs a fixture script in its own Node.js process (for faults whose failure mode is a crash). */
+const runFixture = (file: string, ...args: string[]) =>
+  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const script = fileURLToPath(new URL(`./fixtures/${file}`, import.meta.url))
+    execFile(process.execPath, ['--import=tsx', script, ...args], { encoding: 'utf8', timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? ((error as { code?: unknown }).code as number | null) : 0, stdout, stderr })
+    })
+  })
 
 test.after.always(() => {
   openGate()
@@ -107,4 +118,96 @@ test.serial('creation failures count against the creation breaker only', async (
 test('bad input is refused with what was expected', async (t) => {
   t.throws(() => sandbox({} as never), { instanceOf: TypeError, message: /^sandbox needs a sandbox class with create\(template\)/ })
   await t.throwsAsync(rig().execute('nope', 'return 1'), { instanceOf: TypeError, message: 'no live sandbox "nope" was created here' })
+})
+
+test('a kill() that fails after a timed-out call never crashes the process: the call times out, the sandbox is forgotten, the failure is a BREAKWATER_SANDBOX_KILL warning', async (t) => {
+  const faults = ['reject', 'throw', 'reject-after-kill', 'hang']
+  const child = await runFixture('sandbox-kill-fails.ts', ...faults)
+  t.is(child.code, 0, `the process crashed:\n${child.stderr}`)
+  const lines = child.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)
+  t.deepEqual(
+    lines,
+    faults.map((fault) => ({ fault, outcome: 'timeout', live: 0, warnings: 1, named: true })),
+  )
+})
+
+test.serial('stop() of a sandbox whose kill fails rejects with its error, one whose kill hangs rejects with a TimeoutError after killTimeout; both are forgotten', async (t) => {
+  await withFakeTimers(async (timers) => {
+    const boxes = rig({ killTimeout: '3s' })
+    const failing = await boxes.create('base')
+    failing.killFault = 'reject'
+    await t.throwsAsync(boxes.stop(failing.sandboxId), { name: 'SandboxError', message: /failed \(injected\)/ })
+    const hanging = await boxes.create('base')
+    hanging.killFault = 'hang'
+    const stopping = t.throwsAsync(boxes.stop(hanging.sandboxId))
+    await timers.tickAsync(3000)
+    const error = await stopping
+    t.true(isTimeoutError(error) && error.timeoutMs === 3000, String(error))
+    t.is(boxes.live, 0)
+    t.true(failing.running && hanging.running, 'the kills did nothing: the test cleans them up')
+  })
+  await LocalSandbox.killAll()
+})
+
+test('a refused sandbox() creates no breaker: a 249-byte name, a bad breaker option or timeout leaves the registry empty', (t) => {
+  const registry = new Registry()
+  const refusals: Array<[SandboxOptions, RegExp]> = [
+    [{ name: 'x'.repeat(249) }, /^sandbox name must be at most 248 bytes of UTF-8 .* \(249 bytes\)$/],
+    [{ name: 'é'.repeat(125) }, /\(250 bytes\)$/],
+    [{ executeBreaker: { failureRate: 150 } }, /failureRate/],
+    [{ executeBreaker: { consecutiveFailures: 'five' as never } }, /consecutiveFailures/],
+    [{ executeTimeout: -1 }, /executeTimeout/],
+    [{ killTimeout: '1 year' as never }, /killTimeout/],
+    [{ name: '' }, /non-empty string/],
+  ]
+  for (const [options, message] of refusals) {
+    const error = t.throws(() => sandbox(LocalSandbox, { registry, ...options }), { message }, JSON.stringify(options).slice(0, 60))
+    t.is((error as { code?: string }).code, 'ERR_BREAKWATER_INVALID_OPTION')
+    t.deepEqual(registry.names(), [], `nothing created by ${JSON.stringify(options).slice(0, 60)}`)
+  }
+  sandbox(LocalSandbox, { registry, name: 'y'.repeat(248) })
+  t.deepEqual(registry.names(), [`${'y'.repeat(248)}:create`, `${'y'.repeat(248)}:execute`], 'the longest name that fits is accepted')
+})
+
+test('sandbox options are own properties only: typos, null, call policies in breaker options and a wrong registry are refused', (t) => {
+  const registry = new Registry()
+  const invalid = { code: 'ERR_BREAKWATER_INVALID_OPTION', instanceOf: TypeError }
+  t.throws(() => sandbox(LocalSandbox, { registry, executeTimout: '1s' } as never), { ...invalid, message: /^executeTimout is not a sandbox option \(known: / })
+  t.throws(() => sandbox(LocalSandbox, null as never), { ...invalid, message: 'sandbox options must be an object, but was null' })
+  t.throws(() => sandbox(LocalSandbox, { registry, createBreaker: null as never }), { ...invalid, message: /^createBreaker must be an object/ })
+  t.throws(() => sandbox(LocalSandbox, { registry, createBreaker: { fallback: () => 1 } as never }), { ...invalid, message: 'fallback is not a createBreaker option (the adapter sets its own fallback)' })
+  t.throws(() => sandbox(LocalSandbox, { registry, executeBreaker: { tmeout: 5 } as never }), { instanceOf: TypeError, message: /tmeout/ })
+  t.throws(() => sandbox(LocalSandbox, { registry: {} as never }), { ...invalid, message: 'registry must be a Registry, but was an object' })
+  t.throws(() => sandbox(LocalSandbox, { registry, isFailure: 'yes' as never }), { ...invalid, message: 'isFailure must be a function, but was "yes"' })
+  sandbox(LocalSandbox, Object.assign(Object.create({ name: 'inherited' }) as SandboxOptions, { registry }))
+  t.deepEqual(registry.names(), ['sandbox:create', 'sandbox:execute'], 'an inherited name is not read')
+})
+
+test.serial('a polluted Object.prototype changes no sandbox option, nor the breakers it makes', async (t) => {
+  const registry = new Registry()
+  const proto = Object.prototype as Record<string, unknown>
+  const pollution = { name: 'polluted', createBreaker: { consecutiveFailures: 'bad' }, fallback: () => 'polluted', latency: { threshold: 1 }, timeout: -1 }
+  Object.assign(proto, pollution)
+  let boxes: SandboxPool<LocalSandbox>
+  try {
+    boxes = sandbox(LocalSandbox, { registry })
+    const failed = await boxes.create('broken').catch((e: unknown) => e)
+    t.is((failed as Error).name, 'SandboxError', 'no fallback was read through the prototype')
+  } finally {
+    for (const key of Object.keys(pollution)) delete proto[key]
+  }
+  t.deepEqual(registry.names(), ['sandbox:create', 'sandbox:execute'])
+  t.is(boxes.createBreaker.metrics().latency, undefined, 'no latency rule was read through the prototype')
+})
+
+test('per-call options are own properties only and arguments are checked: a typo, null, a bare AbortSignal, a non-string template or code reject the call, counted nowhere', async (t) => {
+  const boxes = rig()
+  const invalid = { code: 'ERR_BREAKWATER_INVALID_OPTION', instanceOf: TypeError }
+  await t.throwsAsync(boxes.create('base', { tmeout: 1 } as never), { ...invalid, message: /^tmeout is not a sandbox create option/ })
+  await t.throwsAsync(boxes.create('base', null as never), { ...invalid, message: 'sandbox create options must be an object, but was null' })
+  await t.throwsAsync(boxes.execute('nope', 'return 1', new AbortController().signal as never), { ...invalid, message: /^sandbox execute takes its signal inside the options, as \{ signal \}/ })
+  await t.throwsAsync(boxes.execute('nope', 42 as never), { ...invalid, message: 'code must be a string, but was 42' })
+  await t.throwsAsync(boxes.create({ template: 'base' } as never), { ...invalid, message: 'template must be a string, but was an object' })
+  t.is(LocalSandbox.alive(), 0, 'no sandbox was created by a refused call')
+  t.like(boxes.createBreaker.metrics(), { calls: 0 })
 })

@@ -84,3 +84,20 @@ test('unknown services, duplicates and bad options are refused with errors that 
   t.throws(() => services.register(fresh('x'), { breaker: { failureRate: 150 } }), { instanceOf: RangeError, message: /^failureRate must be/ })
   await t.throwsAsync(services.call('nobody', () => 1), { instanceOf: TypeError, message: `no service is registered as "nobody" (registered: ${name})` })
 })
+
+test('a call priority reaches the service bulkhead: the higher priority leaves the queue first', async (t) => {
+  const { services } = setup()
+  const reports = fresh('reports')
+  services.register(reports, { retry: { maxAttempts: 1 }, bulkhead: { maxConcurrent: 1, maxQueue: 4 } })
+  const gate = deferred()
+  const order: string[] = []
+  const running = services.call(reports, () => gate.promise)
+  await turn()
+  const low = services.call(reports, () => order.push('low'), { priority: 1 })
+  const high = services.call(reports, () => order.push('high'), { priority: 9 })
+  await turn()
+  gate.resolve()
+  await Promise.all([running, low, high])
+  t.deepEqual(order, ['high', 'low'])
+  await t.throwsAsync(services.call(reports, () => 1, { priorty: 1 } as never), { instanceOf: TypeError, message: /^priorty is not a service call option \(known: signal, priority\)/ })
+})

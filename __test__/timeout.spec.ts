@@ -70,7 +70,7 @@ test('a result in time passes through, and the caller abort reaches fn', async (
   t.false(ran, 'an already aborted call does not start')
 })
 
-test('thousands of calls leave no timer, no listener and no warning behind', async (t) => {
+test.serial('thousands of calls leave no timer, no listener and no warning behind', async (t) => {
   const warnings: Error[] = []
   const onWarning = (w: Error) => warnings.push(w)
   process.on('warning', onWarning)

@@ -1,7 +1,7 @@
 import test from 'ava'
 import Sqlite from 'better-sqlite3'
 import * as ort from 'onnxruntime-node'
-import { isBrokenCircuitError, Registry, tradingSystem } from '../src/index.ts'
+import { type ApiClient, isBrokenCircuitError, Registry, tradingSystem } from '../src/index.ts'
 import { FakeClock } from '../src/testing.ts'
 import { LocalSandbox } from './fixtures/local-sandbox.ts'
 import { tinyModel } from './fixtures/tiny-model.ts'
@@ -71,4 +71,43 @@ test('presets are overridable, and the database stays open longer', async (t) =>
   await system.orders.post('/status/503').catch(() => undefined)
   t.is(system.orders.breaker.state, 'open')
   t.is(system.orders.breaker.name, 'orders-eu')
+})
+
+test('a refused tradingSystem() creates no breaker: a bad service after good ones leaves the registry empty', (t) => {
+  const registry = new Registry()
+  const good = { marketData: { baseUrl: server.url }, orders: { baseUrl: server.url }, predictor: { session }, registry }
+  t.throws(() => tradingSystem({ ...good, sandbox: { client: LocalSandbox, name: 'x'.repeat(249) } }), { instanceOf: RangeError, message: /^sandbox name must be at most 248 bytes/ })
+  t.throws(() => tradingSystem({ ...good, db: { client: {} as never } }), { instanceOf: TypeError, message: /^database needs a pg Pool/ })
+  t.throws(() => tradingSystem({ ...good, predictor: { session, breaker: { failureRate: 150 } } }), { instanceOf: RangeError, message: /failureRate/ })
+  t.deepEqual(registry.names(), [])
+  tradingSystem(good)
+  t.deepEqual(registry.names(), ['market-data', 'orders', 'price-predictor'])
+})
+
+test('tradingSystem options are own properties only: typos, null services and inherited services are refused or not read', (t) => {
+  const registry = new Registry()
+  const invalid = { code: 'ERR_BREAKWATER_INVALID_OPTION', instanceOf: TypeError }
+  t.throws(() => tradingSystem({ registry, marketdata: { baseUrl: server.url } } as never), { ...invalid, message: /^marketdata is not a tradingSystem option/ })
+  t.throws(() => tradingSystem(null as never), { ...invalid, message: 'tradingSystem options must be an object, but was null' })
+  t.throws(() => tradingSystem({ registry, orders: null as never }), { ...invalid, message: /^orders must be an object/ })
+  t.throws(() => tradingSystem({ registry, predictor: { session, tmeout: 5 } as never }), { ...invalid, message: /^tmeout is not a neural option/ })
+  t.throws(() => tradingSystem({ registry, sandbox: { client: LocalSandbox, executeBreaker: { fallback: () => 1 } } as never }), { ...invalid, message: 'fallback is not a sandbox.executeBreaker option (the adapter sets its own fallback)' })
+  t.throws(() => tradingSystem({ registry: 7 as never }), { ...invalid, message: 'registry must be a Registry, but was 7' })
+  const inherited = Object.assign(Object.create({ orders: { baseUrl: server.url } }) as object, { registry })
+  t.deepEqual(Object.keys(tradingSystem(inherited)), ['health'], 'an inherited service is not wired')
+  t.deepEqual(registry.names(), [])
+})
+
+test.serial('a polluted Object.prototype changes no service the trading system wires', async (t) => {
+  const proto = Object.prototype as Record<string, unknown>
+  const pollution = { fetch: async () => new Response('"polluted"'), fallback: () => 'polluted', orders: { baseUrl: 'http://127.0.0.1:9' } }
+  Object.assign(proto, pollution)
+  let system: { marketData: ApiClient }
+  try {
+    system = tradingSystem({ marketData: { baseUrl: server.url }, registry: new Registry() })
+    t.like(await system.marketData.get('/quotes/AAPL'), { symbol: 'AAPL' }, 'the real fetch, not an inherited one')
+  } finally {
+    for (const key of Object.keys(pollution)) delete proto[key]
+  }
+  t.deepEqual(Object.keys(system).sort(), ['health', 'marketData'], 'no inherited service')
 })

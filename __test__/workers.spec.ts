@@ -7,7 +7,7 @@ test('a breaker opened by failures in a worker rejects in the main thread and in
   const main = circuitBreaker(name, { consecutiveFailures: 3, openFor: '1h' })
   t.is(main.state, 'closed')
   const opened = await inWorker<string>(`
-    const b = bw.circuitBreaker('${name}', { consecutiveFailures: 3 })
+    const b = bw.circuitBreaker('${name}', { consecutiveFailures: 3, openFor: '1h' })
     for (let i = 0; i < 3; i++) await b.execute(async () => { throw new Error('down') }).catch(() => {})
     parentPort.postMessage(b.state)
   `)
@@ -36,4 +36,28 @@ test('calls from several workers are all counted in the one breaker', async (t) 
     ),
   )
   t.like(circuitBreaker(name).metrics(), { calls: 3 * calls, successes: 3 * calls, inFlight: 0 })
+})
+
+test('the same options from two workers give one breaker; different options are refused', async (t) => {
+  const name = `agreed-${process.pid}`
+  const options = `{ consecutiveFailures: 2, openFor: '5s', trackLatency: true }`
+  const made = await Promise.all(
+    [1, 2].map(() =>
+      inWorker<string>(`
+        const b = bw.circuitBreaker('${name}', ${options})
+        await b.execute(async () => 1)
+        parentPort.postMessage(b.name)
+      `),
+    ),
+  )
+  t.deepEqual(made, [name, name])
+  t.like(circuitBreaker(name).metrics(), { calls: 2, successes: 2 })
+  const refused = await inWorker<{ code: string; message: string }>(`
+    try {
+      bw.circuitBreaker('${name}', { consecutiveFailures: 3, openFor: '5s', trackLatency: true })
+      parentPort.postMessage({ code: 'accepted', message: '' })
+    } catch (e) { parentPort.postMessage({ code: e.code, message: e.message }) }
+  `)
+  t.is(refused.code, 'ERR_BREAKWATER_OPTIONS_DIFFER')
+  t.regex(refused.message, /consecutiveFailures is 2, given 3/)
 })

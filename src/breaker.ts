@@ -1,4 +1,5 @@
-import { toMillis, toTimerMillis, type Duration } from './duration.js'
+import { answerOf } from './callbacks.js'
+import { toMillis, toTimeoutMillis, type Duration } from './duration.js'
 import { BrokenCircuitError, isTimeoutError, TimeoutError } from './errors.js'
 import { type Disposer, Listeners } from './events.js'
 import type { NativeBreaker } from './native.js'
@@ -6,7 +7,7 @@ import type { CallPolicy } from './options.js'
 import { decodeTransition, type StateChange, type StateName, STATES } from './state.js'
 import { type LatencyStats, type Metrics, toMetrics } from './metrics.js'
 import type { POLICY_TYPES } from './policies/policy.js'
-import { checkSignal, LazyAbort, NEVER_ABORTS } from './signal.js'
+import { checkSignal, LazyAbort, NEVER_ABORTS, readCallOptions } from './signal.js'
 import { typeError } from './validate.js'
 
 /** Permits are below 2^24; above, the binding adds `2^24 * transition code`. */
@@ -21,6 +22,8 @@ const enum Outcome {
   Timeout = 2,
   Ignored = 3,
 }
+
+const EXECUTE_OPTIONS = ['signal', 'timeout'] as const
 
 /** What `execute` hands the function it runs. */
 export interface CallContext {
@@ -73,10 +76,16 @@ export class CircuitBreaker<T = unknown> {
   readonly #permitted: () => boolean
   /**
    * The native state word's low half, so a closed breaker lets calls through without a native
-   * call. Made on the handle's first call (about 0.6 KB a handle; idle handles do not pay it);
-   * `null` where it cannot be read (a big-endian machine).
+   * call. Made on the handle's first call, with `#started` (about 1 KB a handle together, up
+   * from 0.6 KB for the word alone; idle handles do not pay it); `null` where it cannot be read
+   * (a big-endian machine, a runtime that refuses external buffers).
    */
   #word: Uint32Array | null | undefined
+  /**
+   * This handle's count of calls started, in native memory (made with `#word`): a call let
+   * through on the state word adds 1 before it runs, so `metrics()` counts it in flight.
+   */
+  #started: Uint32Array | null = null
   readonly #policy: CallPolicy<T>
   readonly #timeoutMs: number | undefined
   /** Whether the native breaker reads call durations; if not, calls are timed only for listeners. */
@@ -96,7 +105,8 @@ export class CircuitBreaker<T = unknown> {
     this.#name = native.name
     // The two hot-path calls as functions bound to the breaker: no method dispatch per call.
     ;[this.#acquire, this.#record, this.#permitted] = native.boundFunctions()
-    this.#policy = policy
+    // Own properties only: nothing reaches a call through a polluted Object.prototype.
+    this.#policy = Object.assign(Object.create(null) as CallPolicy<T>, policy)
     this.#timeoutMs = timeoutMs
     this.#usesDuration = native.usesCallDuration
   }
@@ -125,15 +135,12 @@ export class CircuitBreaker<T = unknown> {
       return Promise.reject(typeError(`execute needs a function to run, but was given ${fn === null ? 'null' : typeof fn}`))
     }
     let signal: AbortSignal | undefined
-    try {
-      signal = checkSignal(options?.signal)
-    } catch (e) {
-      return Promise.reject(e)
-    }
     let timeoutMs = this.#timeoutMs
-    if (options?.timeout !== undefined) {
+    if (options !== undefined) {
       try {
-        timeoutMs = toTimerMillis('timeout', options.timeout)
+        const own = readCallOptions<ExecuteOptions>('execute', options, EXECUTE_OPTIONS)
+        signal = checkSignal(own.signal)
+        if (own.timeout !== undefined) timeoutMs = toTimeoutMillis('timeout', own.timeout)
       } catch (e) {
         return Promise.reject(e)
       }
@@ -183,7 +190,11 @@ export class CircuitBreaker<T = unknown> {
   #takePermit(): number {
     const view = this.#word === undefined ? this.#viewWord() : this.#word
     const word = view === null ? 1 : view[0]!
-    if ((word & 7) === 0) return TRANSITION_UNIT + (word & WORD_PERMIT_BITS)
+    if ((word & 7) === 0) {
+      const started = this.#started!
+      started[0] = started[0]! + 1 // wraps at 2^32, as the core expects
+      return TRANSITION_UNIT + (word & WORD_PERMIT_BITS)
+    }
     const code = this.#acquire()
     if (code < TRANSITION_UNIT) return code
     this.#announce(Math.floor(code / TRANSITION_UNIT))
@@ -193,8 +204,12 @@ export class CircuitBreaker<T = unknown> {
   #viewWord(): Uint32Array | null {
     let view: Uint32Array | null = null
     try {
-      // Runtimes that forbid external buffers (a V8 sandbox, as in Electron) refuse it: ask instead.
-      if (LITTLE_ENDIAN) view = new Uint32Array(this.#native.stateView(), 0, 1)
+      // Runtimes that forbid external buffers (a V8 sandbox, as in Electron) refuse them: ask instead.
+      if (LITTLE_ENDIAN) {
+        const started = new Uint32Array(this.#native.startedView(), 0, 1)
+        view = new Uint32Array(this.#native.stateView(), 0, 1)
+        this.#started = started
+      }
     } catch {
       view = null
     }
@@ -229,33 +244,42 @@ export class CircuitBreaker<T = unknown> {
     let timer: NodeJS.Timeout | undefined
     let giveUp: ((reason: unknown) => void) | undefined
     const abandoned = new Promise<never>((_, reject) => (giveUp = reject))
-    const stop = (reason: unknown) => {
+    // Once the call is stopped (caller abort or timeout), the stop decides its outcome, even if
+    // `fn` settles first from inside its abort listener (fetch rejects there synchronously).
+    let stopped: { reason: unknown; outcome: Outcome } | undefined
+    const stop = (reason: unknown, outcome: Outcome) => {
+      if (stopped) return
+      stopped = { reason, outcome }
       call.abort(reason)
       giveUp!(reason)
     }
-    const onCallerAbort = () => stop(callerSignal!.reason)
+    const onCallerAbort = () => stop(callerSignal!.reason, Outcome.Ignored)
+    let result: R
     try {
-      if (callerSignal?.aborted) throw callerSignal.reason
-      callerSignal?.addEventListener('abort', onCallerAbort, { once: true })
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(() => stop(new TimeoutError(this.#name, timeoutMs)), timeoutMs)
-        timer.unref()
+      if (callerSignal?.aborted) stop(callerSignal.reason, Outcome.Ignored)
+      else {
+        callerSignal?.addEventListener('abort', onCallerAbort, { once: true })
+        if (timeoutMs !== undefined) {
+          timer = setTimeout(() => stop(new TimeoutError(this.#name, timeoutMs), Outcome.Timeout), timeoutMs)
+          if (this.#policy.unref === true) timer.unref()
+        }
+        result = await Promise.race([fn(call), abandoned])
       }
-      const result = await Promise.race([fn(call), abandoned])
-      return this.#succeeded(permit, started, result)
     } catch (error) {
-      return this.#failed(permit, this.#classify(error, callerSignal), started, error)
+      if (!stopped) return this.#failed(permit, this.#classify(error, callerSignal), started, error)
     } finally {
       clearTimeout(timer)
       callerSignal?.removeEventListener('abort', onCallerAbort)
       abandoned.catch(() => {}) // a race that was not lost must not leave an unhandled rejection
     }
+    if (stopped) return this.#failed(permit, stopped.outcome, started, stopped.reason)
+    return this.#succeeded(permit, started, result!)
   }
 
   #succeeded<R extends T>(permit: number, started: number, result: R): R {
     let failed: boolean
     try {
-      failed = this.#policy.isResultFailure?.(result) === true
+      failed = answerOf('isResultFailure', this.#policy.isResultFailure?.(result)) === true
     } catch (filterError) {
       // A broken filter must not lose the call: count it as a failure and surface the filter's error.
       this.#finish(permit, Outcome.Failure, started, filterError)
@@ -278,7 +302,7 @@ export class CircuitBreaker<T = unknown> {
     if (callerSignal?.aborted && error === callerSignal.reason) return Outcome.Ignored
     let failed: boolean
     try {
-      failed = this.#policy.isFailure?.(error) ?? true
+      failed = (answerOf('isFailure', this.#policy.isFailure?.(error)) ?? true) as boolean
     } catch {
       failed = true // a broken filter counts the call as a failure, and the call's error stands
     }
@@ -422,7 +446,13 @@ export class CircuitBreaker<T = unknown> {
   }
 
   /**
-   * Forces the breaker open until the returned handle is disposed, which resets it.
+   * Forces the breaker open (no deadline) until the returned handle is disposed. Isolations are
+   * counted, in every thread: the breaker stays forced open while any handle is held, and the
+   * last `dispose()` closes it, but only if nothing else changed it since (a `reset()`,
+   * `disable()` or `forceOpen()` by anyone ends the isolation, and its handles then change
+   * nothing). A breaker already forced open until reset stays so. While isolated, `halfOpen()`
+   * does not move it. A handle is its thread's: a worker that ends releases the isolations it
+   * took; a handle dropped without `dispose()` keeps the breaker isolated until `reset()`.
    *
    * @example
    * const maintenance = orders.isolate()
@@ -430,13 +460,14 @@ export class CircuitBreaker<T = unknown> {
    * maintenance.dispose()
    */
   isolate(): { dispose(): void } {
-    this.forceOpen()
+    const hold = this.#native.isolate()
+    this.#announce(hold.transition)
     let disposed = false
     return {
       dispose: () => {
         if (disposed) return
         disposed = true
-        if (this.state === 'forced_open') this.reset()
+        this.#announce(hold.release())
       },
     }
   }

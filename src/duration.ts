@@ -39,3 +39,13 @@ export function toTimerMillis(option: string, value: unknown): number {
   }
   return ms
 }
+
+/**
+ * `toTimerMillis` for a timeout: also more than 0, since a call that must end before it starts is
+ * a mistake, not a rule.
+ */
+export function toTimeoutMillis(option: string, value: unknown): number {
+  const ms = toTimerMillis(option, value)
+  if (ms === 0) throw rangeError(`${option} must be more than 0 ms, but was 0`)
+  return ms
+}

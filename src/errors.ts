@@ -1,5 +1,5 @@
 import type { StateName } from './state.js'
-import { INVALID_OPTION, rangeError } from './validate.js'
+import { INVALID_OPTION, rangeError, typeError } from './validate.js'
 
 const BROKEN = Symbol.for('breakwater.BrokenCircuitError')
 const TIMEOUT = Symbol.for('breakwater.TimeoutError')
@@ -110,8 +110,29 @@ export function isBulkheadRejectedError(e: unknown): e is BulkheadRejectedError 
   return branded(e, BULKHEAD)
 }
 
-/** Native option errors become `RangeError`s with code `ERR_BREAKWATER_INVALID_OPTION`. */
+/** What napi-rs's own argument checks expected, by the code they throw with. */
+const NAPI_EXPECTED: Record<string, string> = {
+  StringExpected: 'a string',
+  NumberExpected: 'a number',
+  BooleanExpected: 'true or false',
+  ObjectExpected: 'an object',
+  FunctionExpected: 'a function',
+  ArrayExpected: 'an array',
+  BigintExpected: 'a bigint',
+}
+
+/**
+ * The one place native errors become ours. The binding throws argument errors as `RangeError`s
+ * with code `ERR_BREAKWATER_INVALID_OPTION` already (kept as they are); an entry that cannot
+ * throw one itself says so with a plain error whose message starts with the code (made a
+ * `RangeError` here); an argument of the wrong type that reached napi-rs's own checks (the
+ * facade checks types first, so only a bug gets there) becomes a `TypeError` in our words.
+ */
 export function fromNative(e: unknown): unknown {
-  if (e instanceof Error && e.message.startsWith(`${INVALID_OPTION}: `)) return rangeError(e.message.slice(INVALID_OPTION.length + 2))
+  if (!(e instanceof Error) || e instanceof TypeError || e instanceof RangeError) return e
+  if (e.message.startsWith(`${INVALID_OPTION}: `)) return rangeError(e.message.slice(INVALID_OPTION.length + 2))
+  const code = (e as { code?: unknown }).code
+  const expected = typeof code === 'string' ? NAPI_EXPECTED[code] : undefined
+  if (expected !== undefined) return typeError(`breakwater was given an argument of the wrong type: it must be ${expected}`)
   return e
 }

@@ -1,20 +1,28 @@
+import { isThenable, warn } from './callbacks.js'
 import { typeError } from './validate.js'
+
 /** Stops a subscription. */
 export type Disposer = () => void
 
 /**
- * Listeners of one event. A listener that throws is reported as a process warning and never
- * reaches the breaker or the other listeners.
+ * Listeners of one event. Nothing a listener does reaches the call that triggered the event: a
+ * listener that throws (anything, even a value that cannot be printed) or returns a promise that
+ * rejects is reported as a process warning and never reaches the breaker or the other listeners.
+ * Events emitted from inside a listener (an `onOpen` listener that calls `reset()`) are delivered
+ * after the current one has reached every listener, so all listeners see events in the order
+ * they happened.
  */
 export class Listeners<T> {
-  #list: Array<(event: T) => void> = []
+  #list: Array<(event: T) => unknown> = []
+  /** Events waiting while an earlier one is being delivered; `undefined` when none is. */
+  #queue: T[] | undefined
 
   /** Whether anyone listens (so callers can skip building the event). */
   get active(): boolean {
     return this.#list.length > 0
   }
 
-  add(listener: (event: T) => void): Disposer {
+  add(listener: (event: T) => unknown): Disposer {
     if (typeof listener !== 'function') {
       throw typeError(`a listener must be a function, but was ${typeof listener}`)
     }
@@ -25,12 +33,31 @@ export class Listeners<T> {
   }
 
   emit(event: T): void {
-    for (const listener of this.#list) {
-      try {
-        listener(event)
-      } catch (error) {
-        process.emitWarning(`a breakwater listener threw: ${String(error)}`, { code: 'BREAKWATER_LISTENER' })
+    if (this.#queue) {
+      this.#queue.push(event)
+      return
+    }
+    const queue: T[] = (this.#queue = [event])
+    try {
+      for (let i = 0; i < queue.length; i++) {
+        for (const listener of this.#list) deliver(listener, queue[i]!)
       }
+    } finally {
+      this.#queue = undefined
     }
   }
 }
+
+function deliver<T>(listener: (event: T) => unknown, event: T): void {
+  try {
+    const returned = listener(event)
+    if (isThenable(returned)) returned.then(undefined, listenerThrew)
+  } catch (error) {
+    listenerThrew(error)
+  }
+}
+
+function listenerThrew(error: unknown): void {
+  warn('a breakwater listener threw', error, 'BREAKWATER_LISTENER')
+}
+

@@ -33,7 +33,7 @@ export { recoveryManager, RecoveryManager, type HealthCheck, type HealthCheckEve
 export { services, Services, type Service, type ServiceHealth, type ServiceOptions } from './policies/services.js'
 export { tradingPause, type TradingPauseOptions } from './policies/trading.js'
 export { api, ApiClient, isApiFailure, type ApiOptions, type ApiRequest, type RequestOptions } from './adapters/api.js'
-export { HttpError, isHttpError } from './adapters/http-error.js'
+export { HttpError, isHttpError, isResponseTooLargeError, ResponseTooLargeError } from './adapters/http-error.js'
 export {
   database,
   isTransientDatabaseError,

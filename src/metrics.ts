@@ -12,18 +12,25 @@ export interface LatencyStats {
   max: number
 }
 
-/** What a breaker has seen since it was created, across every thread of the process. */
+/**
+ * What a breaker has seen since it was created, across every thread of the process. Read while
+ * other threads make calls, it is consistent in itself (no negative count, rates within 0 to 100,
+ * latency percentiles ordered between `min` and `max`), though it may be off by the calls that
+ * ended while it was read.
+ */
 export interface Metrics {
   state: StateName
   /** When the state began, in milliseconds of the breaker's clock. */
   stateSinceMs: number
-  /** Every call asked for: successes + failures + ignored + rejections + inFlight. */
+  /** Every call asked for, counted when it is let through: successes + failures + ignored + rejections + inFlight. */
   calls: number
   successes: number
   /** Failures, timeouts included. */
   failures: number
+  /** Calls whose outcome was ignored (a caller's abort), and calls a thread was running when it ended. */
   ignored: number
   rejections: number
+  /** Calls let through and not ended yet, in every thread (a closed breaker's included). */
   inFlight: number
   timeouts: number
   slowCalls: number

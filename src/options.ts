@@ -1,6 +1,6 @@
-import { type Duration, toMillis, toTimerMillis } from './duration.js'
+import { type Duration, toMillis, toTimeoutMillis } from './duration.js'
 import type { NativeOptions } from './native.js'
-import { describe, typeError } from './validate.js'
+import { describe, ownOptions, typeError } from './validate.js'
 
 /** How a breaker decides and recovers. Every option is optional; durations take `'30s'` or ms. */
 export interface BreakerOptions {
@@ -52,6 +52,11 @@ export interface CallPolicy<T = unknown> {
   isResultFailure?: (result: T) => boolean
   /** Used instead of throwing when a call is refused, fails or times out. @default none */
   fallback?: (error: unknown) => T | Promise<T>
+  /**
+   * Let the process exit while a call waits for its timeout. A pending call is pending work, so
+   * by default its timeout timer keeps the process alive, as any pending I/O does. @default false
+   */
+  unref?: boolean
 }
 
 type Check = (option: string, value: unknown) => number | boolean | undefined
@@ -62,7 +67,7 @@ const number: Check = (option, value) => {
 }
 const numberOrOff: Check = (option, value) => (value === false ? false : number(option, value))
 const millis: Check = (option, value) => toMillis(option, value)
-const timer: Check = (option, value) => toTimerMillis(option, value)
+const timeout: Check = (option, value) => toTimeoutMillis(option, value)
 const flag: Check = (option, value) => {
   if (typeof value !== 'boolean') throw typeError(`${option} must be true or false, but was ${describe(value)}`)
   return value
@@ -91,38 +96,50 @@ const OPTIONS: Record<string, [Check, keyof NativeOptions | undefined]> = {
   halfOpenProbes: [number, 'halfOpenProbes'],
   halfOpenSuccesses: [number, 'halfOpenSuccesses'],
   maxProbeTime: [millis, 'maxProbeMs'],
-  timeout: [timer, 'callTimeoutMs'],
+  timeout: [timeout, 'callTimeoutMs'],
   trackLatency: [flag, 'trackLatency'],
   isFailure: [fn, undefined],
   isResultFailure: [fn, undefined],
   fallback: [fn, undefined],
+  unref: [flag, undefined],
 }
 
+/** A breaker's options, read: what the core gets, what the handle keeps, and the call timeout. */
+export interface ReadOptions<T> {
+  native: NativeOptions
+  policy: CallPolicy<T>
+  timeoutMs: number | undefined
+}
+
+/** Every key of a breaker's options and call policy. */
+export const BREAKER_OPTION_KEYS = Object.keys(OPTIONS) as (keyof (BreakerOptions & CallPolicy))[]
+
 /**
- * Checks the options' types (a `TypeError` names the option and the value; unknown options are
- * refused, so a typo cannot pass silently) and converts them for the native side, which checks
- * every range (a `RangeError` then).
+ * Reads a breaker's options: own properties only (a polluted `Object.prototype` changes
+ * nothing), unknown keys refused, types checked here (a `TypeError` names the option and the
+ * value), ranges checked by the core (a `RangeError` then).
  */
-export function toNativeOptions(options: unknown): NativeOptions {
-  if (options === undefined) return {}
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw typeError(`options must be an object, but was ${describe(options)}`)
-  }
-  const native: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(options)) {
-    const spec = OPTIONS[key]
-    if (!spec) throw typeError(`${key} is not a breakwater option (known: ${Object.keys(OPTIONS).join(', ')})`)
+export function readBreakerOptions<T>(options: unknown): ReadOptions<T> {
+  const own = ownOptions<BreakerOptions & CallPolicy<T>>('breaker', options, BREAKER_OPTION_KEYS)
+  // No prototype: the binding reads every native option by name, and must find only ours.
+  const native = Object.create(null) as Record<string, unknown>
+  for (const key of Object.keys(own) as (keyof typeof own)[]) {
+    const value = own[key]
     if (value === undefined) continue
-    const checked = spec[0](key, value)
-    if (spec[1]) native[spec[1]] = checked
+    const [check, nativeName] = OPTIONS[key]!
+    const checked = check(key, value)
+    if (nativeName) native[nativeName] = checked
   }
-  const latency = (options as BreakerOptions).latency
-  if (latency !== undefined) {
-    if (latency === null || typeof latency !== 'object') {
-      throw typeError(`latency must be an object like { percentile: 99, threshold: '200ms' }, but was ${describe(latency)}`)
-    }
+  if (own.latency !== undefined) {
+    const latency = ownOptions<NonNullable<BreakerOptions['latency']>>('latency', own.latency, ['percentile', 'threshold'])
     native.latencyThresholdMs = toMillis('latency.threshold', latency.threshold)
     if (latency.percentile !== undefined) native.latencyPercentile = number('latency.percentile', latency.percentile)
   }
-  return native as NativeOptions
+  const policy = Object.create(null) as CallPolicy<T>
+  if (own.isFailure) policy.isFailure = own.isFailure
+  if (own.isResultFailure) policy.isResultFailure = own.isResultFailure
+  if (own.fallback) policy.fallback = own.fallback
+  if (own.unref) policy.unref = true
+  const timeoutMs = native.callTimeoutMs as number | undefined
+  return { native: native as NativeOptions, policy, timeoutMs }
 }

@@ -1,10 +1,9 @@
 import { BreakerEvents, CircuitBreaker } from './breaker.js'
-import { toTimerMillis } from './duration.js'
 import { fromNative } from './errors.js'
 import { type Metrics, toMetrics } from './metrics.js'
-import { type NativeFakeClock, NativeRegistry } from './native.js'
-import { type BreakerOptions, type CallPolicy, toNativeOptions } from './options.js'
-import { describe, typeError } from './validate.js'
+import { NativeFakeClock, NativeRegistry } from './native.js'
+import { type BreakerOptions, type CallPolicy, readBreakerOptions } from './options.js'
+import { describe, ownOptions, rangeError, typeError } from './validate.js'
 
 /** Options of a private registry. */
 export interface RegistryOptions {
@@ -14,6 +13,27 @@ export interface RegistryOptions {
 
 /** Marks the construction of the process-wide registry; not exported. */
 const PROCESS_WIDE = Symbol('process-wide')
+
+/**
+ * Checks a breaker name's JavaScript shape: a string of well-formed UTF-16. A lone surrogate
+ * would reach the native registry as U+FFFD, so `'\uD800x'` and `'\uDBFFx'` would name one
+ * breaker. The length (1 to 256 bytes in UTF-8) is checked by the core.
+ */
+export function checkName(name: unknown): asserts name is string {
+  if (typeof name !== 'string') throw typeError(`name must be a string, but was ${describe(name)}`)
+  if (!(name as string & { isWellFormed(): boolean }).isWellFormed()) {
+    throw rangeError(`name must be well-formed UTF-16 (no lone surrogate), but was ${describe(name)}`)
+  }
+}
+
+/** The native clock of a `FakeClock` from `breakwater/testing`; a `TypeError` for anything else. */
+function nativeClock(clock: unknown): NativeFakeClock {
+  const native = typeof clock === 'object' && clock !== null ? (clock as { native?: unknown }).native : undefined
+  if (!(native instanceof NativeFakeClock)) {
+    throw typeError(`clock must be a FakeClock from breakwater/testing, but was ${describe(clock)}`)
+  }
+  return native
+}
 
 /** Breakers by name. The process-wide one, `registry`, is the same in every worker thread. */
 export class Registry {
@@ -27,40 +47,70 @@ export class Registry {
     return events
   }
 
-  /** A private registry, isolated from the process-wide one. */
+  /**
+   * A private registry, isolated from the process-wide one.
+   *
+   * @throws TypeError (code `ERR_BREAKWATER_INVALID_OPTION`) for options that are not an object,
+   * an unknown option, or a `clock` that is not a `FakeClock` from `breakwater/testing`.
+   */
   constructor(options: RegistryOptions = {}) {
-    const processWide = (options as { [PROCESS_WIDE]?: true })[PROCESS_WIDE] === true
-    this.#registry = processWide ? NativeRegistry.global() : new NativeRegistry(options.clock?.native)
+    if ((options as { [PROCESS_WIDE]?: true } | null)?.[PROCESS_WIDE] === true) {
+      this.#registry = NativeRegistry.global()
+      return
+    }
+    const { clock } = ownOptions<RegistryOptions>('registry', options, ['clock'])
+    this.#registry = new NativeRegistry(clock === undefined ? undefined : nativeClock(clock))
   }
 
   /**
-   * This thread's handle of the breaker called `name`, which is created with `options` if the
-   * process has none yet. Options of an existing breaker are kept; the call policy (filters,
-   * fallback) belongs to the returned handle.
+   * This thread's handle of the breaker called `name`, created with `options` if the process
+   * has none yet. Options are always checked. Breaker options given for a breaker that exists
+   * with other options throw an `Error` with code `ERR_BREAKWATER_OPTIONS_DIFFER`, whose message
+   * names each option that differs with both values: the options describe the whole breaker
+   * (an option left out means its default), so two creators agree or one is told. Without
+   * breaker options (none, or only the call policy) the handle uses the breaker as it is, its
+   * `timeout` included. The call policy (filters, fallback) belongs to the returned handle.
    *
+   * @throws TypeError or RangeError (code `ERR_BREAKWATER_INVALID_OPTION`) for a bad name or option.
+   * @throws Error (code `ERR_BREAKWATER_OPTIONS_DIFFER`) for options unlike the existing breaker's.
    * @example
    * const orders = registry.getOrCreate('orders', { consecutiveFailures: 3, openFor: '10s' })
    */
   getOrCreate<T = unknown>(name: string, options: BreakerOptions & CallPolicy<T> = {}): CircuitBreaker<T> {
-    if (typeof name !== 'string') throw typeError(`name must be a string, but was ${describe(name)}`)
-    const native = toNativeOptions(options)
-    const timeoutMs = options.timeout === undefined ? undefined : toTimerMillis('timeout', options.timeout)
+    checkName(name)
+    const { native, policy } = readBreakerOptions<T>(options)
+    // No breaker options (none, or only a call policy): attach to the breaker as it is.
+    const given = Object.keys(native).length > 0 ? native : undefined
+    let breaker
     try {
-      const breaker = this.#registry.getOrCreate(name, native)
-      return new CircuitBreaker<T>(breaker, options, timeoutMs, this.#eventsOf(name))
+      breaker = this.#registry.getOrCreate(name, given)
     } catch (e) {
       throw fromNative(e)
     }
+    return new CircuitBreaker<T>(breaker, policy, breaker.callTimeoutMs ?? undefined, this.#eventsOf(name))
   }
 
-  /** A handle of the breaker called `name`, if there is one, with no call policy. */
+  /**
+   * A handle of the breaker called `name`, if there is one, with no call policy (the breaker's
+   * `timeout` applies).
+   *
+   * @throws TypeError or RangeError (code `ERR_BREAKWATER_INVALID_OPTION`) for a name that is
+   * not a string of well-formed UTF-16.
+   */
   get<T = unknown>(name: string): CircuitBreaker<T> | undefined {
+    checkName(name)
     const native = this.#registry.get(name)
-    return native ? new CircuitBreaker<T>(native, {}, undefined, this.#eventsOf(name)) : undefined
+    return native ? new CircuitBreaker<T>(native, {}, native.callTimeoutMs ?? undefined, this.#eventsOf(name)) : undefined
   }
 
-  /** Removes the breaker called `name`; whether there was one. Handles keep working. */
+  /**
+   * Removes the breaker called `name`; whether there was one. Handles keep working.
+   *
+   * @throws TypeError or RangeError (code `ERR_BREAKWATER_INVALID_OPTION`) for a name that is
+   * not a string of well-formed UTF-16.
+   */
   remove(name: string): boolean {
+    checkName(name)
     this.#events.delete(name)
     return this.#registry.remove(name)
   }

@@ -1,5 +1,5 @@
 import { MAX_TIMER_MS } from './duration.js'
-import { describe, typeError } from './validate.js'
+import { describe, ownOptions, typeError } from './validate.js'
 
 /** A signal that never aborts: what a call without a caller signal or timeout is handed. */
 export const NEVER_ABORTS: AbortSignal = new AbortController().signal
@@ -8,6 +8,15 @@ export const NEVER_ABORTS: AbortSignal = new AbortController().signal
 function isAbortSignal(value: unknown): value is AbortSignal {
   const v = value as AbortSignal | null
   return typeof v === 'object' && v !== null && typeof v.aborted === 'boolean' && typeof v.addEventListener === 'function'
+}
+
+/**
+ * A per-call options object, read as `ownOptions` does; an AbortSignal passed where the options
+ * belong (the `execute(fn, signal)` shape of other libraries) is refused instead of ignored.
+ */
+export function readCallOptions<T extends object>(what: string, options: unknown, known: readonly (keyof T & string)[]): Partial<T> {
+  if (isAbortSignal(options)) throw typeError(`${what} takes its signal inside the options, as { signal }, but was given an AbortSignal`)
+  return ownOptions<T>(what, options, known)
 }
 
 /** `signal` if it is one (or undefined); otherwise a `TypeError` naming what was given. */

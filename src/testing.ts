@@ -14,7 +14,12 @@ export class FakeClock {
   /** @internal The native clock the registry reads. */
   readonly native = new NativeFakeClock()
 
-  /** Moves time forward. */
+  /**
+   * Moves time forward, by at most 30 days at a time.
+   *
+   * @throws TypeError or RangeError (code `ERR_BREAKWATER_INVALID_OPTION`) for anything but a
+   * duration from 0 to 30 days.
+   */
   advance(duration: Duration): void {
     this.native.advance(toMillis('advance', duration))
   }

@@ -23,21 +23,23 @@ export function rangeError(message: string, code: string = INVALID_OPTION): Rang
 /**
  * The options object `value` as a copy of its own enumerable properties, so nothing is read
  * through the prototype chain (a polluted `Object.prototype` changes nothing) and every key is
- * one of `known` (a typo is refused, naming the key). `undefined` gives `{}`; anything but a
- * plain object or class instance is a `TypeError` naming `what`.
+ * one of `known` (a typo is refused, naming the key). `undefined` gives an empty copy; anything but a
+ * plain object or class instance is a `TypeError`. `what` names the options in messages
+ * (`tmeout is not a timeout option (known: ...)`).
  *
  * @example
- * const o = ownOptions<TimeoutOptions>('timeout options', options, ['strategy', 'name', 'unref'])
+ * const o = ownOptions<TimeoutOptions>('timeout', options, ['strategy', 'name', 'unref'])
  */
 export function ownOptions<T extends object>(what: string, value: unknown, known: readonly (keyof T & string)[]): Partial<T> {
-  if (value === undefined) return {}
+  if (value === undefined) return Object.create(null) as Partial<T>
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw typeError(`${what} must be an object, but was ${describe(value)}`)
+    throw typeError(`${what} options must be an object, but was ${describe(value)}`)
   }
   const own: Record<string, unknown> = Object.create(null) as Record<string, unknown>
   for (const key of Object.keys(value)) {
     if (!(known as readonly string[]).includes(key)) {
-      throw typeError(`${what}: ${JSON.stringify(key)} is not an option here (known: ${known.join(', ')})`)
+      const shown = /^[A-Za-z_$][\w$]*$/.test(key) ? key : JSON.stringify(key)
+      throw typeError(`${shown} is not a${/^[aeiou]/.test(what) ? 'n' : ''} ${what} option (known: ${known.join(', ')})`)
     }
     own[key] = (value as Record<string, unknown>)[key]
   }

@@ -3,7 +3,9 @@ import { type Duration } from '../duration.js'
 import { branded } from '../errors.js'
 import type { BreakerOptions } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'
-import { describe, typeError } from '../validate.js'
+import { readCallOptions } from '../signal.js'
+import { describe, ownOptions, typeError } from '../validate.js'
+import { breakerOptions, registryOption } from './setup.js'
 
 /** Anything that runs a model: an `onnxruntime-node` `InferenceSession`, or any `{ run(feeds) }`. */
 export interface ModelRunner {
@@ -26,6 +28,8 @@ export interface NeuralOptions<S extends ModelRunner> {
   /** Where the breaker lives. @default the process-wide registry */
   registry?: Registry
 }
+
+const OPTION_KEYS = ['timeout', 'breaker', 'fallback', 'registry'] as const
 
 const NON_FINITE = Symbol.for('breakwater.NonFiniteOutputError')
 
@@ -65,33 +69,37 @@ export class NeuralModel<S extends ModelRunner> {
     if (typeof (session as Partial<ModelRunner> | null)?.run !== 'function') {
       throw typeError(`neural needs a model runner with run(feeds), such as an onnxruntime InferenceSession, but was given ${describe(session)}`)
     }
-    if (options === null || typeof options !== 'object') throw typeError(`neural options must be an object, but was ${describe(options)}`)
-    if (options.fallback !== undefined && typeof options.fallback !== 'function') {
-      throw typeError(`fallback must be a function, but was ${describe(options.fallback)}`)
+    const o = ownOptions<NeuralOptions<S>>('neural', options, OPTION_KEYS)
+    if (o.fallback !== undefined && typeof o.fallback !== 'function') {
+      throw typeError(`fallback must be a function, but was ${describe(o.fallback)}`)
     }
+    const registry = registryOption(o.registry, processWide)
+    const timeout = o.timeout === undefined ? '1s' : o.timeout
+    this.breaker = registry.getOrCreate(name, breakerOptions('breaker', o.breaker, { timeout }))
     this.#name = name
     this.#session = session
-    this.#fallback = options.fallback
-    this.breaker = (options.registry ?? processWide).getOrCreate(name, { ...options.breaker, timeout: options.timeout ?? '1s' })
+    this.#fallback = o.fallback
   }
 
   /**
    * Runs the model on `feeds` (passed to `run` as they are) and resolves to its outputs (as
    * `run` returns them). Rejects, counting a failure, when the runtime throws, the call times out
-   * or an output holds NaN or Infinity; with a `fallback`, resolves to its value instead.
+   * or an output holds NaN or Infinity; with a `fallback`, resolves to its value instead (not
+   * for the caller's own abort, nor for bad call options).
    *
    * @example
    * const out = await predictor.predict({ features: new ort.Tensor('float32', [1.2, 0.4, 7], [1, 3]) })
    */
   async predict(feeds: FeedsOf<S>, options?: { signal?: AbortSignal }): Promise<OutputsOf<S>> {
+    const call = readCallOptions<{ signal?: AbortSignal }>('predict', options, ['signal'])
     try {
       return await this.breaker.execute(async () => {
         const outputs = (await (this.#session.run as (feeds: FeedsOf<S>) => PromiseLike<OutputsOf<S>>).call(this.#session, feeds)) as OutputsOf<S>
         this.#checkFinite(outputs)
         return outputs
-      }, options)
+      }, call)
     } catch (error) {
-      const aborted = options?.signal?.aborted && error === options.signal.reason
+      const aborted = call.signal?.aborted && error === call.signal.reason
       if (!this.#fallback || aborted) throw error
       return await this.#fallback(error, feeds)
     }

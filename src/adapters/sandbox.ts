@@ -1,8 +1,12 @@
 import type { CircuitBreaker } from '../breaker.js'
+import { answerOf } from '../callbacks.js'
 import { type Duration, toTimerMillis } from '../duration.js'
+import { TimeoutError } from '../errors.js'
 import type { BreakerOptions } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'
-import { describe, typeError } from '../validate.js'
+import { readCallOptions } from '../signal.js'
+import { describe, ownOptions, rangeError, typeError } from '../validate.js'
+import { allOrNothing, breakerOptions, registryOption } from './setup.js'
 
 /** What the adapter needs of a sandbox: the shape of an `e2b` `Sandbox` (or `@e2b/code-interpreter`'s). */
 export interface SandboxLike {
@@ -30,12 +34,20 @@ export type ExecutionOf<S extends SandboxLike> = S extends { runCode(code: strin
 
 /** How a sandbox adapter creates, runs and judges. */
 export interface SandboxOptions {
-  /** Names the two breakers: `<name>:create` and `<name>:execute`. @default 'sandbox' */
+  /**
+   * Names the two breakers: `<name>:create` and `<name>:execute`. At most 248 bytes of UTF-8, so
+   * that both names fit the 256 bytes a breaker name may hold. @default 'sandbox'
+   */
   name?: string
   /** Bound on creating a sandbox. @default '30s' */
   createTimeout?: Duration
   /** Bound on one execution; past it the sandbox is killed. @default '60s' */
   executeTimeout?: Duration
+  /**
+   * Bound on killing a sandbox: `stop` rejects with a `TimeoutError` past it, and a kill the
+   * adapter started itself is reported as a `BREAKWATER_SANDBOX_KILL` warning. @default '10s'
+   */
+  killTimeout?: Duration
   /** Options of the creation breaker. @default breaker defaults */
   createBreaker?: BreakerOptions
   /** Options of the execution breaker. @default breaker defaults */
@@ -51,12 +63,34 @@ export interface SandboxOptions {
 
 /** Per-call options. */
 export interface SandboxCallOptions {
+  /** Aborting it abandons the call; an aborted `execute` kills the sandbox. */
   signal?: AbortSignal
 }
+
+const OPTION_KEYS = ['name', 'createTimeout', 'executeTimeout', 'killTimeout', 'createBreaker', 'executeBreaker', 'isFailure', 'registry'] as const
+/** The longest breaker name the core keeps, in bytes of UTF-8 (`MAX_NAME_BYTES` in crates/breakwater). */
+const MAX_BREAKER_NAME_BYTES = 256
+/** The longer of the two suffixes a pool's name gets. */
+const LONGEST_SUFFIX = ':execute'
+/** The code of the warning that reports a sandbox the adapter could not kill. */
+const SANDBOX_KILL_WARNING = 'BREAKWATER_SANDBOX_KILL'
 
 /** The default judgement of an execution error: the code's own non-zero exit is not the service failing. */
 export function isSandboxFailure(error: unknown): boolean {
   return (error as { name?: unknown } | null)?.name !== 'CommandExitError'
+}
+
+/** Checks a pool's name: a non-empty string that leaves room for its breakers' suffixes. */
+function checkName(name: unknown): string {
+  if (typeof name !== 'string' || name === '') throw typeError(`sandbox name must be a non-empty string, but was ${describe(name)}`)
+  const bytes = Buffer.byteLength(name)
+  const max = MAX_BREAKER_NAME_BYTES - LONGEST_SUFFIX.length
+  if (bytes > max) {
+    throw rangeError(
+      `sandbox name must be at most ${max} bytes of UTF-8 (its breakers are <name>:create and <name>:execute, and a breaker name holds at most ${MAX_BREAKER_NAME_BYTES}), but was ${describe(name)} (${bytes} bytes)`,
+    )
+  }
+  return name
 }
 
 /** Sandboxes behind two breakers, one for creating and one for running code. Make one with `sandbox()`. */
@@ -66,27 +100,34 @@ export class SandboxPool<S extends SandboxLike> {
   /** The breaker of `execute`. */
   readonly executeBreaker: CircuitBreaker
   readonly #client: SandboxClientLike<S>
+  readonly #name: string
   readonly #executeTimeoutMs: number
+  readonly #killTimeoutMs: number
   readonly #isFailure: (error: unknown) => boolean
   readonly #live = new Map<string, S>()
 
-  /** @internal Made by `sandbox()`. */
+  /**
+   * @internal Made by `sandbox()`. Every option is checked before either breaker is created, and
+   * the two are created together or not at all.
+   */
   constructor(client: SandboxClientLike<S>, options: SandboxOptions) {
     if (typeof (client as Partial<SandboxClientLike<S>> | null)?.create !== 'function') {
       throw typeError(`sandbox needs a sandbox class with create(template), such as Sandbox from e2b, but was given ${describe(client)}`)
     }
-    if (options === null || typeof options !== 'object') throw typeError(`sandbox options must be an object, but was ${describe(options)}`)
+    const o = ownOptions<SandboxOptions>('sandbox', options, OPTION_KEYS)
+    const name = checkName(o.name === undefined ? 'sandbox' : o.name)
+    const registry = registryOption(o.registry, processWide)
+    const createTimeoutMs = toTimerMillis('createTimeout', o.createTimeout === undefined ? '30s' : o.createTimeout)
+    this.#executeTimeoutMs = toTimerMillis('executeTimeout', o.executeTimeout === undefined ? '60s' : o.executeTimeout)
+    this.#killTimeoutMs = toTimerMillis('killTimeout', o.killTimeout === undefined ? '10s' : o.killTimeout)
+    if (o.isFailure !== undefined && typeof o.isFailure !== 'function') throw typeError(`isFailure must be a function, but was ${describe(o.isFailure)}`)
+    this.#isFailure = o.isFailure ?? isSandboxFailure
+    const createOptions = breakerOptions('createBreaker', o.createBreaker, { timeout: createTimeoutMs })
+    const executeOptions = breakerOptions('executeBreaker', o.executeBreaker, { timeout: this.#executeTimeoutMs, isFailure: this.#isFailure })
+    const names = [`${name}:create`, `${name}:execute`] as const
+    ;[this.createBreaker, this.executeBreaker] = allOrNothing(registry, names, (r) => [r.getOrCreate(names[0], createOptions), r.getOrCreate(names[1], executeOptions)])
     this.#client = client
-    const name = options.name ?? 'sandbox'
-    const registry = options.registry ?? processWide
-    this.#executeTimeoutMs = toTimerMillis('executeTimeout', options.executeTimeout ?? '60s')
-    this.#isFailure = options.isFailure ?? isSandboxFailure
-    this.createBreaker = registry.getOrCreate(`${name}:create`, { ...options.createBreaker, timeout: options.createTimeout ?? '30s' })
-    this.executeBreaker = registry.getOrCreate(`${name}:execute`, {
-      ...options.executeBreaker,
-      timeout: this.#executeTimeoutMs,
-      isFailure: this.#isFailure,
-    })
+    this.#name = name
   }
 
   /** Sandboxes created here and not stopped or killed. */
@@ -102,48 +143,110 @@ export class SandboxPool<S extends SandboxLike> {
    * const box = await sandboxes.create('base')
    */
   create(template: string, options?: SandboxCallOptions): Promise<S> {
+    let call: Partial<SandboxCallOptions>
+    try {
+      call = readCallOptions<SandboxCallOptions>('sandbox create', options, ['signal'])
+      // The caller's mistake, not the service's: refused before the breaker counts anything.
+      if (typeof template !== 'string') throw typeError(`template must be a string, but was ${describe(template)}`)
+    } catch (error) {
+      return Promise.reject(error)
+    }
     return this.createBreaker.execute(async ({ signal }) => {
       const box = await this.#client.create(template)
       if (signal.aborted) {
-        await box.kill().catch(() => undefined) // nobody is waiting for it any more
+        this.#killInBackground(box) // nobody is waiting for it any more
         throw signal.reason
       }
       this.#live.set(box.sandboxId, box)
       return box
-    }, options)
+    }, call)
   }
 
   /**
    * Runs `code` in sandbox `id` (`runCode` if the sandbox has it, else `commands.run`). When the
    * call times out or is aborted the sandbox is killed, which ends the code's work; so is a
    * sandbox whose execution failed (crashed, ran out of memory, unreachable): create a new one.
+   * The call does not wait for that kill; a kill that fails is reported as a warning.
    *
    * @example
    * const result = await sandboxes.execute(box.sandboxId, 'python3 -c "print(6 * 7)"')
    */
   execute(id: string, code: string, options?: SandboxCallOptions): Promise<ExecutionOf<S>> {
+    let call: Partial<SandboxCallOptions>
+    try {
+      call = readCallOptions<SandboxCallOptions>('sandbox execute', options, ['signal'])
+      if (typeof code !== 'string') throw typeError(`code must be a string, but was ${describe(code)}`)
+    } catch (error) {
+      return Promise.reject(error)
+    }
     const box = this.#live.get(id)
     if (!box) return Promise.reject(typeError(`no live sandbox ${describe(id)} was created here`))
-    return this.executeBreaker.execute(({ signal }) => {
-      const onAbort = () => void this.stop(id)
+    return this.executeBreaker.execute(async ({ signal }) => {
+      const onAbort = () => this.#discard(id)
       signal.addEventListener('abort', onAbort, { once: true })
       const opts = { timeoutMs: this.#executeTimeoutMs }
-      const running = (box.runCode ? box.runCode(code, opts) : box.commands.run(code, opts)) as Promise<ExecutionOf<S>>
-      return running
-        .catch(async (error: unknown) => {
-          if (this.#isFailure(error)) await this.stop(id).catch(() => undefined)
-          throw error
-        })
-        .finally(() => signal.removeEventListener('abort', onAbort))
-    }, options)
+      try {
+        return (await (box.runCode ? box.runCode(code, opts) : box.commands.run(code, opts))) as ExecutionOf<S>
+      } catch (error) {
+        if (this.#judge(error)) this.#discard(id)
+        throw error
+      } finally {
+        signal.removeEventListener('abort', onAbort)
+      }
+    }, call)
   }
 
-  /** Kills sandbox `id` (not through a breaker: stopping must always be possible). */
+  /**
+   * Kills sandbox `id` (not through a breaker: stopping must always be possible) and forgets it,
+   * whether the kill succeeds or not. Rejects with the kill's error, or a `TimeoutError` when it
+   * takes longer than `killTimeout`; resolves at once for an id it does not hold.
+   *
+   * @example
+   * await sandboxes.stop(box.sandboxId)
+   */
   async stop(id: string): Promise<void> {
     const box = this.#live.get(id)
     if (!box) return
     this.#live.delete(id)
-    await box.kill()
+    await this.#kill(box)
+  }
+
+  /** Whether an execution error counts against the sandbox (a filter that throws: it does). */
+  #judge(error: unknown): boolean {
+    try {
+      return Boolean(answerOf('isFailure', this.#isFailure(error)))
+    } catch {
+      return true
+    }
+  }
+
+  /** Forgets sandbox `id` and kills it in the background. */
+  #discard(id: string): void {
+    const box = this.#live.get(id)
+    if (!box) return
+    this.#live.delete(id)
+    this.#killInBackground(box)
+  }
+
+  /** Kills `box` without anyone waiting: a kill that fails or hangs is reported as a warning. */
+  #killInBackground(box: S): void {
+    this.#kill(box).catch((error: unknown) => {
+      const reason = error instanceof Error ? error.message : describe(error)
+      process.emitWarning(`sandbox ${box.sandboxId} of ${this.#name} could not be killed and may still be running: ${reason}`, {
+        code: SANDBOX_KILL_WARNING,
+        detail: 'The adapter no longer holds it: end it with its provider.',
+      })
+    })
+  }
+
+  /** `box.kill()`, bounded by `killTimeout`; a synchronous throw becomes a rejection. */
+  #kill(box: S): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new TimeoutError(`${this.#name}:kill`, this.#killTimeoutMs)), this.#killTimeoutMs)
+      new Promise((settle) => settle(box.kill()))
+        .then(() => resolve(), reject)
+        .finally(() => clearTimeout(timer))
+    })
   }
 }
 

@@ -2,10 +2,12 @@ import type { CircuitBreaker } from '../breaker.js'
 import type { BreakerOptions } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'
 import type { StateName } from '../state.js'
+import { describe, ownOptions, typeError } from '../validate.js'
 import { api, type ApiClient, type ApiOptions } from './api.js'
 import { database, type DatabaseOptions, type PgDatabase, type PgPoolLike, type SqliteDatabase, type SqliteLike } from './database.js'
 import { type ModelRunner, neural, type NeuralModel, type NeuralOptions } from './neural.js'
 import { sandbox, type SandboxClientLike, type SandboxLike, type SandboxOptions, type SandboxPool } from './sandbox.js'
+import { allOrNothing, breakerOptions, registryOption } from './setup.js'
 
 /** Breaker presets of the trading system; a service's own `breaker` options override them. */
 export const TRADING_PRESETS = {
@@ -81,7 +83,8 @@ export type TradingSystem<O extends TradingSystemOptions> = {
 /**
  * A trading backend's dependencies, each behind its adapter with presets for its role (orders
  * strict, market data tolerant, the database lenient with a longer open duration); every option
- * can be overridden.
+ * can be overridden. Options are read as own properties only (an unknown key is a `TypeError`),
+ * and every service is checked before any breaker is created: a refused call creates nothing.
  *
  * @example
  * import { tradingSystem } from 'breakwater'
@@ -93,38 +96,17 @@ export type TradingSystem<O extends TradingSystemOptions> = {
  * console.table(system.health())
  */
 export function tradingSystem<const O extends TradingSystemOptions>(options: O): TradingSystem<O> {
-  const registry = options.registry ?? processWide
+  const o = ownOptions<TradingSystemOptions>('tradingSystem', options, ['marketData', 'orders', 'predictor', 'db', 'sandbox', 'registry'])
+  const registry = registryOption(o.registry, processWide)
+  const given: Given = {
+    marketData: serviceOptions('marketData', o.marketData),
+    orders: serviceOptions('orders', o.orders),
+    predictor: serviceOptions('predictor', o.predictor),
+    db: serviceOptions('db', o.db),
+    sandbox: serviceOptions('sandbox', o.sandbox),
+  }
+  const services = allOrNothing(registry, breakerNames(given), (r) => wire(given, r))
   const breakers: CircuitBreaker[] = []
-  const services: Record<string, unknown> = {}
-  const { marketData, orders, predictor, db, sandbox: box } = options as TradingSystemOptions
-  if (marketData) {
-    const { name = 'market-data', breaker, ...rest } = marketData
-    services.marketData = api(name, { timeout: '2s', retry: { maxAttempts: 3, backoff: { base: 50, max: 500, jitter: 0.2 } }, ...rest, registry, breaker: { ...TRADING_PRESETS.marketData, ...breaker } })
-  }
-  if (orders) {
-    const { name = 'orders', breaker, ...rest } = orders
-    services.orders = api(name, { timeout: '1s', ...rest, retry: false, registry, breaker: { ...TRADING_PRESETS.orders, ...breaker } })
-  }
-  if (predictor) {
-    const { name = 'price-predictor', session, breaker, ...rest } = predictor
-    services.predictor = neural(name, session, { timeout: 200, ...rest, registry, breaker: { ...TRADING_PRESETS.predictor, ...breaker } })
-  }
-  if (db) {
-    const { name = 'trading-db', client, breaker, ...rest } = db
-    services.db = database(name, client as PgPoolLike, { timeout: '5s', ...rest, registry, breaker: { ...TRADING_PRESETS.db, ...breaker } })
-  }
-  if (box) {
-    const { client, createBreaker, executeBreaker, ...rest } = box
-    services.sandbox = sandbox(client, {
-      name: 'strategy-sandbox',
-      createTimeout: '30s',
-      executeTimeout: '10s',
-      ...rest,
-      registry,
-      createBreaker: { ...TRADING_PRESETS.sandbox, ...createBreaker },
-      executeBreaker: { ...TRADING_PRESETS.sandbox, ...executeBreaker },
-    })
-  }
   for (const service of Object.values(services)) {
     const s = service as { breaker?: CircuitBreaker; createBreaker?: CircuitBreaker; executeBreaker?: CircuitBreaker }
     for (const b of [s.breaker, s.createBreaker, s.executeBreaker]) if (b) breakers.push(b)
@@ -138,4 +120,69 @@ export function tradingSystem<const O extends TradingSystemOptions>(options: O):
       }),
     )
   return { ...services, health } as TradingSystem<O>
+}
+
+/** Each given service's options: own properties only, `undefined` values left out. */
+type Given = { [K in Exclude<keyof TradingSystemOptions, 'registry'>]: Record<string, unknown> | undefined }
+
+/** A service's options as a copy of their own defined properties; `undefined` when not given. */
+function serviceOptions(what: string, value: unknown): Record<string, unknown> | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw typeError(`${what} must be an object of the service's options, but was ${describe(value)}`)
+  }
+  const own: Record<string, unknown> = Object.create(null) as Record<string, unknown>
+  for (const [key, v] of Object.entries(value)) if (v !== undefined) own[key] = v
+  return own
+}
+
+/** The names of the breakers `wire` creates. */
+function breakerNames(given: Given): string[] {
+  const names = [
+    given.marketData && (given.marketData.name ?? 'market-data'),
+    given.orders && (given.orders.name ?? 'orders'),
+    given.predictor && (given.predictor.name ?? 'price-predictor'),
+    given.db && (given.db.name ?? 'trading-db'),
+  ]
+  const box = given.sandbox && (given.sandbox.name ?? 'strategy-sandbox')
+  if (box !== undefined) names.push(`${String(box)}:create`, `${String(box)}:execute`)
+  return names.filter((n): n is string => typeof n === 'string')
+}
+
+/** Every given service behind its adapter, with its preset, its breakers on `registry`. */
+function wire(given: Given, registry: Registry): Record<string, unknown> {
+  const services: Record<string, unknown> = {}
+  const preset = (what: string, base: BreakerOptions, own: unknown) => Object.assign(breakerOptions(what, undefined, base), breakerOptions(what, own))
+  // Options handed on without a prototype: an adapter reads nothing of them through the chain.
+  const bare = <T extends object>(options: T): T => Object.assign(Object.create(null) as T, options)
+  if (given.marketData) {
+    const { name = 'market-data', breaker, ...rest } = given.marketData
+    const retry = { maxAttempts: 3, backoff: { base: 50, max: 500, jitter: 0.2 } }
+    services.marketData = api(name as string, bare({ timeout: '2s', retry, ...(rest as Omit<ApiOptions, 'breaker'>), registry, breaker: preset('marketData.breaker', TRADING_PRESETS.marketData, breaker) }))
+  }
+  if (given.orders) {
+    const { name = 'orders', breaker, ...rest } = given.orders
+    services.orders = api(name as string, bare({ timeout: '1s', ...(rest as Omit<ApiOptions, 'breaker'>), retry: false, registry, breaker: preset('orders.breaker', TRADING_PRESETS.orders, breaker) }))
+  }
+  if (given.predictor) {
+    const { name = 'price-predictor', session, breaker, ...rest } = given.predictor
+    services.predictor = neural(name as string, session as ModelRunner, { timeout: 200, ...rest, registry, breaker: preset('predictor.breaker', TRADING_PRESETS.predictor, breaker) })
+  }
+  if (given.db) {
+    const { name = 'trading-db', client, breaker, ...rest } = given.db
+    services.db = database(name as string, client as PgPoolLike, bare<DatabaseOptions>({ timeout: '5s', ...rest, registry, breaker: preset('db.breaker', TRADING_PRESETS.db, breaker) }))
+  }
+  if (given.sandbox) {
+    const { client, createBreaker, executeBreaker, ...rest } = given.sandbox
+    services.sandbox = sandbox(client as SandboxClientLike<SandboxLike>, {
+      name: 'strategy-sandbox',
+      createTimeout: '30s',
+      executeTimeout: '10s',
+      ...rest,
+      registry,
+      createBreaker: preset('sandbox.createBreaker', TRADING_PRESETS.sandbox, createBreaker),
+      executeBreaker: preset('sandbox.executeBreaker', TRADING_PRESETS.sandbox, executeBreaker),
+    })
+  }
+  return services
 }

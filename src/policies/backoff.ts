@@ -1,6 +1,6 @@
 import { type Duration, toMillis, toTimerMillis } from '../duration.js'
 import { ratio } from './check.js'
-import { describe, typeError, rangeError } from '../validate.js'
+import { describe, ownOptions, rangeError, typeError } from '../validate.js'
 
 /** How retry delays grow. */
 export type BackoffStrategy = 'constant' | 'linear' | 'fibonacci' | 'exponential' | 'decorrelated'
@@ -16,7 +16,7 @@ export interface BackoffOptions {
   strategy?: BackoffStrategy
   /** The first delay. @default '100ms' */
   base?: Duration
-  /** No delay is longer. @default '30s' */
+  /** No delay is longer; in a retry policy, no wait for an error's `retryAfterMs` either (a longer one gives up). @default '30s' */
   max?: Duration
   /** Growth of `exponential` delays. @default 2 */
   multiplier?: number
@@ -30,20 +30,36 @@ export interface BackoffOptions {
 export type Backoff = (n: number, previousMs: number) => number
 
 const STRATEGIES: readonly BackoffStrategy[] = ['constant', 'linear', 'fibonacci', 'exponential', 'decorrelated']
+const BACKOFF_OPTIONS: readonly (keyof BackoffOptions)[] = ['strategy', 'base', 'max', 'multiplier', 'jitter', 'random']
+
+/** A checked schedule and its cap. */
+export interface BackoffSchedule {
+  delay: Backoff
+  /** The longest delay it gives, in milliseconds (its `max`). */
+  maxMs: number
+}
 
 /**
- * A checked backoff schedule: a `RangeError` or `TypeError` names the option and its value.
+ * A checked backoff schedule: a `RangeError` or `TypeError` names the option and its value. The
+ * options are read as own properties; an unknown key (a typo) is refused.
  *
  * @example
  * const delay = backoff({ strategy: 'exponential', base: '100ms', max: '2s' })
  * delay(1, 0) // 100, then 200, 400, 800, 1600, 2000, 2000 ...
  */
 export function backoff(options: BackoffOptions = {}): Backoff {
-  return checkedBackoff(options, 'backoff.')
+  return backoffSchedule(options, 'backoff.').delay
 }
 
 /** `backoff` whose errors name the options with `prefix` (a recovery manager's have none). */
 export function checkedBackoff(options: BackoffOptions, prefix: string): Backoff {
+  return backoffSchedule(options, prefix).delay
+}
+
+/** `backoff` with its cap, which the retry policy needs too. */
+export function backoffSchedule(value: unknown, prefix: string): BackoffSchedule {
+  // (undefined becomes an empty own copy: ownOptions' `{}` for it would read through Object.prototype)
+  const options = ownOptions<BackoffOptions>('backoff', value === undefined ? {} : value, BACKOFF_OPTIONS)
   const strategy = options.strategy ?? 'exponential'
   if (!STRATEGIES.includes(strategy)) {
     throw rangeError(`${prefix}strategy must be one of ${STRATEGIES.join(', ')}, but was ${describe(strategy)}`)
@@ -72,11 +88,12 @@ export function checkedBackoff(options: BackoffOptions, prefix: string): Backoff
       }
     }
   }
-  return (n, previousMs) => {
-    const delay = plain(n, previousMs)
-    const spread = jitter === 0 ? delay : delay * (1 - jitter + 2 * jitter * random())
+  const delay: Backoff = (n, previousMs) => {
+    const d = plain(n, previousMs)
+    const spread = jitter === 0 ? d : d * (1 - jitter + 2 * jitter * random())
     return Math.min(max, spread)
   }
+  return { delay, maxMs: max }
 }
 
 /** 1, 1, 2, 3, 5, 8, ... (grows past any cap by n = 80, so no overflow matters). */

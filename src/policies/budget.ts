@@ -1,6 +1,6 @@
 import { type Duration, toMillis } from '../duration.js'
 import { ratio, whole } from './check.js'
-import { rangeError } from '../validate.js'
+import { ownOptions, rangeError } from '../validate.js'
 
 /** How many retries a budget allows. */
 export interface RetryBudgetOptions {
@@ -33,7 +33,9 @@ export class RetryBudget {
   readonly #calls = new Array<number>(BUCKETS).fill(0)
   readonly #retries = new Array<number>(BUCKETS).fill(0)
 
-  constructor(options: RetryBudgetOptions = {}) {
+  /** Options are read as own properties; an unknown key (a typo) or `null` is a `TypeError`. */
+  constructor(value: RetryBudgetOptions = {}) {
+    const options = ownOptions<RetryBudgetOptions>('budget', value, ['ratio', 'minPerSecond', 'window'])
     this.#ratio = ratio('budget.ratio', options.ratio ?? 0.1, 0, 1000)
     const windowMs = toMillis('budget.window', options.window ?? 10_000)
     if (windowMs <= 0) throw rangeError(`budget.window must be more than 0 ms, but was ${windowMs}`)

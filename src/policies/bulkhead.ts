@@ -1,10 +1,10 @@
 import type { CallContext } from '../breaker.js'
 import { BulkheadRejectedError, fromNative } from '../errors.js'
 import { NativeBulkhead, type NativeBulkheadStats } from '../native.js'
-import { checkSignal, NEVER_ABORTS } from '../signal.js'
+import { checkSignal, NEVER_ABORTS, readCallOptions } from '../signal.js'
 import { whole } from './check.js'
 import { checkFunction, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
-import { describe, typeError } from '../validate.js'
+import { describe, ownOptions, rangeError, typeError } from '../validate.js'
 
 /** Limits of a bulkhead. */
 export interface BulkheadOptions {
@@ -16,9 +16,20 @@ export interface BulkheadOptions {
 
 /** Per-call options of a bulkhead. */
 export interface BulkheadCallOptions extends PolicyCallOptions {
-  /** Higher goes first out of the queue; equal priorities in order of arrival. @default 0 */
+  /**
+   * Higher goes first out of the queue; equal priorities in order of arrival. A whole number
+   * within -2147483648..2147483647.
+   * @default 0
+   */
   priority?: number
 }
+
+const OPTIONS: readonly (keyof BulkheadOptions)[] = ['maxConcurrent', 'maxQueue']
+const CALL_OPTIONS: readonly (keyof BulkheadCallOptions)[] = ['signal', 'priority']
+/** The code of the error for limits that differ from those of the existing bulkhead. */
+const OPTIONS_DIFFER = 'ERR_BREAKWATER_OPTIONS_DIFFER'
+const MIN_PRIORITY = -(2 ** 31)
+const MAX_PRIORITY = 2 ** 31 - 1
 
 /** What a bulkhead is doing, process-wide: permits in all and in use, queue length and use, totals. */
 export type BulkheadStats = NativeBulkheadStats
@@ -34,17 +45,16 @@ class Lane {
 
   constructor(readonly native: NativeBulkhead) {}
 
-  /** Waits for a permit as `ticket`; aborting takes the caller out of the queue. */
+  /**
+   * Waits for a permit as `ticket`; aborting takes the caller out of line for good (a permit
+   * already on its way goes to the next caller, natively, so nothing is owed).
+   */
   wait(ticket: number, signal: AbortSignal | undefined): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       const onAbort = () => {
-        if (this.native.cancel(ticket)) {
-          this.waiting.delete(ticket)
-          this.#idle()
-        } else {
-          // The permit is on its way: stay awake for it, and pass it on when it comes.
-          this.waiting.set(ticket, (permit) => this.native.release(permit))
-        }
+        this.native.cancel(ticket)
+        this.waiting.delete(ticket)
+        this.#idle()
         reject(signal!.reason)
       }
       this.waiting.set(ticket, (permit) => {
@@ -61,7 +71,7 @@ class Lane {
     if (this.#listening) return
     this.native.onWake((ticket: number) => {
       const permit = this.native.claim(ticket)
-      if (permit < 0) return // never expected: a ticket is woken once
+      if (permit < 0) return // cancelled after its permit was sent: the permit went on natively
       const waiter = this.waiting.get(ticket)
       if (!waiter) {
         this.native.release(permit) // not ours (never expected): pass it on
@@ -115,11 +125,9 @@ export class Bulkhead implements Policy {
    */
   async execute<R>(fn: (context: CallContext) => R | PromiseLike<R>, options?: BulkheadCallOptions): Promise<R> {
     checkFunction('execute', fn)
-    const signal = checkSignal(options?.signal)
-    const priority = options?.priority ?? 0
-    if (typeof priority !== 'number' || Number.isNaN(priority)) {
-      throw typeError(`priority must be a number, but was ${describe(priority)}`)
-    }
+    const own = readCallOptions<BulkheadCallOptions>('execute', options, CALL_OPTIONS)
+    const signal = checkSignal(own.signal)
+    const priority = priorityOf(own.priority)
     if (signal?.aborted) throw signal.reason
     const native = this.#lane.native
     let permit = native.tryAcquire()
@@ -147,19 +155,19 @@ export class Bulkhead implements Policy {
 
 /**
  * This thread's handle of the process-wide bulkhead called `name`, created with `options` if
- * the process has none yet (an existing one keeps its limits).
+ * the process has none yet. Options are always checked; for a bulkhead that exists with other
+ * limits (another thread made it), an `Error` with code `ERR_BREAKWATER_OPTIONS_DIFFER` names
+ * each limit that differs with both values, and nothing is created.
  *
+ * @throws TypeError or RangeError (code `ERR_BREAKWATER_INVALID_OPTION`) for a bad name or option.
+ * @throws Error (code `ERR_BREAKWATER_OPTIONS_DIFFER`) for limits unlike the existing bulkhead's.
  * @example
  * import { bulkhead } from 'breakwater'
  * const heavyReports = bulkhead('reports', { maxConcurrent: 4, maxQueue: 100 })
  */
 export function bulkhead(name: string, options: BulkheadOptions): Bulkhead {
   if (typeof name !== 'string') throw typeError(`name must be a string, but was ${describe(name)}`)
-  if (options === null || typeof options !== 'object') {
-    throw typeError(`bulkhead options must be an object like { maxConcurrent: 10 }, but was ${describe(options)}`)
-  }
-  const maxConcurrent = whole('maxConcurrent', options.maxConcurrent, 1)
-  const maxQueue = whole('maxQueue', options.maxQueue ?? 0, 0)
+  const { maxConcurrent, maxQueue } = bulkheadLimits(options)
   let lane = lanes.get(name)
   if (!lane) {
     try {
@@ -167,7 +175,36 @@ export function bulkhead(name: string, options: BulkheadOptions): Bulkhead {
     } catch (e) {
       throw fromNative(e)
     }
-    lanes.set(name, lane)
   }
+  checkSameLimits(name, lane.native.stats(), { maxConcurrent, maxQueue })
+  lanes.set(name, lane)
   return new Bulkhead(name, lane)
+}
+
+/**
+ * @internal The limits `options` ask for, checked as `bulkhead()` checks them, creating nothing:
+ * for a caller that must check everything before it creates anything (a service's policies).
+ */
+export function bulkheadLimits(options: unknown): Required<BulkheadOptions> {
+  if (options === undefined) throw typeError('bulkhead options must be an object like { maxConcurrent: 10 }, but was undefined')
+  const own = ownOptions<BulkheadOptions>('bulkhead', options, OPTIONS)
+  return { maxConcurrent: whole('maxConcurrent', own.maxConcurrent, 1), maxQueue: whole('maxQueue', own.maxQueue ?? 0, 0) }
+}
+
+/** Two creators of one name agree on its limits, or the later one is told (not silently ignored). */
+function checkSameLimits(name: string, existing: BulkheadStats, given: Required<BulkheadOptions>): void {
+  const differ = OPTIONS.filter((key) => existing[key] !== given[key]).map((key) => `${key} is ${existing[key]}, given ${given[key]}`)
+  if (differ.length === 0) return
+  const message = `bulkhead ${JSON.stringify(name)} exists with other options: ${differ.join('; ')}; give the same options`
+  throw Object.assign(new Error(message), { code: OPTIONS_DIFFER })
+}
+
+/** The queue priority of a call: a whole number that fits the native queue. */
+function priorityOf(value: unknown): number {
+  if (value === undefined) return 0
+  if (typeof value !== 'number') throw typeError(`priority must be a number, but was ${describe(value)}`)
+  if (!Number.isInteger(value) || value < MIN_PRIORITY || value > MAX_PRIORITY) {
+    throw rangeError(`priority must be a whole number within ${MIN_PRIORITY}..${MAX_PRIORITY}, but was ${value}`)
+  }
+  return value
 }

@@ -1,7 +1,8 @@
+import { answerOf } from '../callbacks.js'
 import type { CallContext } from '../breaker.js'
-import { checkSignal, NEVER_ABORTS } from '../signal.js'
+import { checkSignal, NEVER_ABORTS, readCallOptions } from '../signal.js'
 import { checkFunction, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
-import { describe, typeError } from '../validate.js'
+import { describe, ownOptions, typeError } from '../validate.js'
 
 /** Which failures a fallback replaces. */
 export interface FallbackOptions {
@@ -24,7 +25,7 @@ export class FallbackPolicy<T> implements Policy<object, T> {
 
   #handled(error: unknown): boolean {
     try {
-      return this.#handles(error) === true
+      return answerOf('handles', this.#handles(error)) === true
     } catch {
       return false // a filter that throws handles nothing; the call's error stands
     }
@@ -39,7 +40,7 @@ export class FallbackPolicy<T> implements Policy<object, T> {
    */
   async execute<R>(fn: (context: CallContext) => R | PromiseLike<R>, options?: PolicyCallOptions): Promise<R | T> {
     checkFunction('execute', fn)
-    const signal = checkSignal(options?.signal)
+    const signal = checkSignal(readCallOptions<PolicyCallOptions>('execute', options, ['signal']).signal)
     try {
       return await fn({ signal: signal ?? NEVER_ABORTS })
     } catch (error) {
@@ -58,8 +59,8 @@ export class FallbackPolicy<T> implements Policy<object, T> {
  * const lastKnownPrice = fallback((error) => cache.get(symbol) ?? Promise.reject(error))
  * const noQuote = fallback(null)
  */
-export function fallback<T>(value: T | ((error: unknown) => T | PromiseLike<T>), options: FallbackOptions = {}): FallbackPolicy<T> {
-  const handles = options.handles ?? (() => true)
+export function fallback<T>(value: T | ((error: unknown) => T | PromiseLike<T>), options?: FallbackOptions): FallbackPolicy<T> {
+  const handles = ownOptions<FallbackOptions>('fallback', options, ['handles']).handles ?? (() => true)
   if (typeof handles !== 'function') throw typeError(`handles must be a function, but was ${describe(handles)}`)
   const of = typeof value === 'function' ? (value as (error: unknown) => T | PromiseLike<T>) : () => value
   return new FallbackPolicy<T>(of, handles)

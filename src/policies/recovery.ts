@@ -1,8 +1,10 @@
 import type { CircuitBreaker } from '../breaker.js'
-import { type Duration, toTimerMillis } from '../duration.js'
+import { type Duration, toTimeoutMillis, toTimerMillis } from '../duration.js'
+import { TimeoutError } from '../errors.js'
+import { warn } from '../callbacks.js'
 import { type Disposer, Listeners } from '../events.js'
 import { type Backoff, checkedBackoff } from './backoff.js'
-import { describe, typeError } from '../validate.js'
+import { describe, ownOptions, rangeError, typeError } from '../validate.js'
 
 /** What a recovery manager needs of a breaker. */
 export type RecoverableBreaker = Pick<CircuitBreaker, 'state' | 'onOpen' | 'halfOpen'>
@@ -10,7 +12,7 @@ export type RecoverableBreaker = Pick<CircuitBreaker, 'state' | 'onOpen' | 'half
 /** A health check's answer: healthy or not, with optional details for the event. */
 export type HealthCheckResult = boolean | { healthy: boolean; details?: string }
 
-/** Checks the dependency behind a breaker; the signal aborts when the manager stops. */
+/** Checks the dependency behind a breaker; the signal aborts when the check times out or the manager stops. */
 export type HealthCheck = (signal: AbortSignal) => HealthCheckResult | PromiseLike<HealthCheckResult>
 
 /** When a recovery manager checks. */
@@ -25,7 +27,16 @@ export interface RecoveryOptions {
   jitter?: number
   /** Source of randomness in [0, 1) for the jitter. @default Math.random */
   random?: () => number
+  /**
+   * How long one check may run: a check still running then is aborted and counts as unhealthy
+   * (its `error` a `TimeoutError`), so a check that never settles cannot stop recovery. @default '10s'
+   */
+  checkTimeout?: Duration
 }
+
+const OPTIONS = ['base', 'multiplier', 'max', 'jitter', 'random', 'checkTimeout'] as const
+/** The shortest `base`: a manager polls the state every `base`, and a poll every millisecond is a busy loop. */
+const MIN_BASE_MS = 10
 
 /** One health check's result. */
 export interface HealthCheckEvent {
@@ -42,13 +53,15 @@ export interface HealthCheckEvent {
 /**
  * While a breaker is open, runs a health check on a backoff schedule and moves the breaker to
  * half-open as soon as the check passes, so traffic resumes before the open duration is over.
- * Its timers never keep the process alive. Make one with `recoveryManager()`.
+ * Each check is bounded by `checkTimeout`. Its timers never keep the process alive. Make one with
+ * `recoveryManager()`.
  */
 export class RecoveryManager {
   readonly #breaker: RecoverableBreaker
   readonly #check: HealthCheck
   readonly #delay: Backoff
   readonly #pollMs: number
+  readonly #checkTimeoutMs: number
   readonly #checks = new Listeners<HealthCheckEvent>()
   #timer: NodeJS.Timeout | undefined
   #abort: AbortController | undefined
@@ -61,6 +74,9 @@ export class RecoveryManager {
     this.#breaker = breaker
     this.#check = check
     const base = options.base ?? 1000
+    this.#pollMs = toTimerMillis('base', base)
+    if (this.#pollMs < MIN_BASE_MS) throw rangeError(`base must be at least ${MIN_BASE_MS} ms (the state is looked at every base), but was ${this.#pollMs}`)
+    this.#checkTimeoutMs = toTimeoutMillis('checkTimeout', options.checkTimeout ?? 10_000)
     this.#delay = checkedBackoff(
       {
         strategy: 'exponential',
@@ -72,7 +88,6 @@ export class RecoveryManager {
       },
       '',
     )
-    this.#pollMs = toTimerMillis('base', base)
   }
 
   /** Whether it is watching the breaker. */
@@ -91,7 +106,10 @@ export class RecoveryManager {
     return this
   }
 
-  /** Stops watching: clears its timer, aborts a running check, and removes its listener. */
+  /**
+   * Stops watching: clears its timer, aborts a running check (whose answer is then dropped), and
+   * removes its listener. `start()` again begins afresh, even if that check never settles.
+   */
   stop(): void {
     clearTimeout(this.#timer)
     this.#timer = undefined
@@ -100,6 +118,7 @@ export class RecoveryManager {
     this.#unsubscribe?.()
     this.#unsubscribe = undefined
     this.#attempt = 0
+    this.#checking = false
   }
 
   /** Calls `listener` with each check's result. @returns a disposer */
@@ -115,8 +134,17 @@ export class RecoveryManager {
 
   #opened(): void {
     if (!this.running || this.#checking || this.#attempt > 0) return
+    const first = this.#delay(1, 0) // may throw (a `random` option): then nothing has changed
     this.#attempt = 1
-    this.#schedule(this.#delay(1, 0), () => void this.#runCheck())
+    this.#schedule(first, () => this.#checkNow())
+  }
+
+  /** Runs a check; a breaker whose state or `halfOpen` throws is reported, never unhandled. */
+  #checkNow(): void {
+    this.#runCheck().catch((error: unknown) => {
+      warn('a breakwater recovery manager failed', error, 'BREAKWATER_RECOVERY')
+      if (this.running) this.#idle()
+    })
   }
 
   async #runCheck(): Promise<void> {
@@ -126,15 +154,15 @@ export class RecoveryManager {
     const attempt = this.#attempt
     let event: HealthCheckEvent
     try {
-      const result = await this.#check(signal)
+      const result = await this.#bounded(signal)
       const healthy = typeof result === 'boolean' ? result : result?.healthy === true
-      event = { attempt, healthy, ...(typeof result === 'object' && result?.details ? { details: result.details } : {}) }
+      const details = typeof result === 'object' && typeof result?.details === 'string' ? { details: result.details } : {}
+      event = { attempt, healthy, ...details }
     } catch (error) {
       event = { attempt, healthy: false, error }
-    } finally {
-      this.#checking = false
     }
-    if (signal.aborted) return // stopped while checking
+    if (signal.aborted) return // stopped while checking: a later start() owns the state now
+    this.#checking = false
     const stillOpen = this.#breaker.state === 'open'
     if (event.healthy || !stillOpen) {
       if (event.healthy) this.#breaker.halfOpen()
@@ -144,7 +172,31 @@ export class RecoveryManager {
     this.#attempt += 1
     const next = this.#delay(this.#attempt, 0)
     this.#emit({ ...event, nextDelayMs: next })
-    this.#schedule(next, () => void this.#runCheck())
+    this.#schedule(next, () => this.#checkNow())
+  }
+
+  /** The check, aborted and abandoned after `checkTimeout` (a `TimeoutError`) or when stopped. */
+  async #bounded(stopped: AbortSignal): Promise<HealthCheckResult> {
+    const check = new AbortController()
+    let timer: NodeJS.Timeout | undefined
+    let onStop: (() => void) | undefined
+    const abandoned = new Promise<never>((_, reject) => {
+      const end = (reason: unknown) => {
+        check.abort(reason)
+        reject(reason)
+      }
+      onStop = () => end(stopped.reason)
+      stopped.addEventListener('abort', onStop, { once: true })
+      timer = setTimeout(() => end(new TimeoutError('recovery check', this.#checkTimeoutMs)), this.#checkTimeoutMs)
+      timer.unref()
+    })
+    try {
+      return await Promise.race([Promise.resolve().then(() => this.#check(check.signal)), abandoned])
+    } finally {
+      clearTimeout(timer)
+      stopped.removeEventListener('abort', onStop!)
+      abandoned.catch(() => {})
+    }
   }
 
   #idle(): void {
@@ -154,8 +206,20 @@ export class RecoveryManager {
 
   #schedule(ms: number, then: () => void): void {
     clearTimeout(this.#timer)
-    this.#timer = setTimeout(then, ms)
+    this.#timer = setTimeout(() => this.#guarded(then), ms)
     this.#timer.unref()
+  }
+
+  /** Runs a timer's work; what it throws (a `random` option that throws) is a warning, and watching goes on. */
+  #guarded(work: () => void): void {
+    try {
+      work()
+    } catch (error) {
+      warn('a breakwater recovery manager failed', error, 'BREAKWATER_RECOVERY')
+      this.#attempt = 0
+      this.#checking = false
+      if (this.running) this.#schedule(this.#pollMs, () => this.#watch())
+    }
   }
 
   #emit(event: HealthCheckEvent): void {
@@ -173,8 +237,8 @@ export class RecoveryManager {
  * recovery.onCheck((e) => console.log('health check', e.attempt, e.healthy))
  * // on shutdown: recovery.stop()
  */
-export function recoveryManager(breaker: RecoverableBreaker, check: HealthCheck, options: RecoveryOptions = {}): RecoveryManager {
+export function recoveryManager(breaker: RecoverableBreaker, check: HealthCheck, options?: RecoveryOptions): RecoveryManager {
   if (typeof breaker?.halfOpen !== 'function') throw typeError(`breaker must be a circuit breaker, but was ${describe(breaker)}`)
   if (typeof check !== 'function') throw typeError(`check must be a function, but was ${describe(check)}`)
-  return new RecoveryManager(breaker, check, options).start()
+  return new RecoveryManager(breaker, check, ownOptions<RecoveryOptions>('recovery', options, OPTIONS)).start()
 }

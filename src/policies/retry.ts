@@ -1,13 +1,14 @@
+import { answerOf } from '../callbacks.js'
 import type { CallContext } from '../breaker.js'
 import { type Duration, toMillis } from '../duration.js'
 import { isBrokenCircuitError, isBulkheadRejectedError } from '../errors.js'
 import { type Disposer, Listeners } from '../events.js'
-import { checkSignal, NEVER_ABORTS, sleep } from '../signal.js'
-import { type Backoff, backoff, type BackoffOptions } from './backoff.js'
+import { checkSignal, NEVER_ABORTS, readCallOptions, sleep } from '../signal.js'
+import { type Backoff, type BackoffOptions, backoffSchedule } from './backoff.js'
 import { RetryBudget, type RetryBudgetOptions } from './budget.js'
 import { whole } from './check.js'
 import { checkFunction, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
-import { describe, typeError } from '../validate.js'
+import { describe, INVALID_OPTION, ownOptions, typeError } from '../validate.js'
 
 /** How a retry policy retries. */
 export interface RetryOptions {
@@ -20,12 +21,15 @@ export interface RetryOptions {
   /**
    * Whether an error may be retried. @default every error but a `BrokenCircuitError` or
    * `BulkheadRejectedError` (retrying into an open breaker or a full bulkhead adds load to a
-   * dependency that asked for less)
+   * dependency that asked for less) and our own argument errors (code
+   * `ERR_BREAKWATER_INVALID_OPTION`: a caller's mistake does not get better)
    */
   retryOn?: (error: unknown) => boolean
   /**
    * Retry a `BrokenCircuitError` too. Any error that carries a `retryAfterMs` (a refusal, an
-   * `HttpError` of a 429 or 503 with `Retry-After`) is retried no sooner than that. @default false
+   * `HttpError` of a 429 or 503 with `Retry-After`) is retried no sooner than that, and never
+   * later than `backoff.max`: when it asks for longer, the policy gives up at once (reason
+   * `retry_after_too_long`) rather than sleep past its own cap or come back early. @default false
    */
   retryBrokenCircuit?: boolean
   /** A shared budget, or options for one of its own; `false`: no budget. @default 10 % of calls, at least 1 per second */
@@ -50,8 +54,13 @@ export interface RetryEvent {
 /** Why a retry policy stopped retrying and let an error through. */
 export interface GiveUpEvent {
   attempts: number
+  /** What the call rejects with: the last attempt's error, or the abort reason. */
   error: unknown
-  reason: 'not_retryable' | 'max_attempts' | 'deadline' | 'budget' | 'aborted'
+  /**
+   * `retry_after_too_long`: the error's `retryAfterMs` asked for a longer wait than `backoff.max`.
+   * `aborted`: the caller's signal aborted, after an attempt or during the wait.
+   */
+  reason: 'not_retryable' | 'max_attempts' | 'retry_after_too_long' | 'deadline' | 'budget' | 'aborted'
 }
 
 /** What a retry policy has done since it was made. */
@@ -70,6 +79,7 @@ export class RetryPolicy implements Policy<RetryContext> {
   declare readonly [POLICY_TYPES]?: { context: RetryContext; fallback: never }
   readonly #maxAttempts: number
   readonly #delay: Backoff
+  readonly #maxDelayMs: number
   readonly #deadlineMs: number | undefined
   readonly #retryOn: (error: unknown) => boolean
   readonly #retryBrokenCircuit: boolean
@@ -78,16 +88,21 @@ export class RetryPolicy implements Policy<RetryContext> {
   readonly #giveUps = new Listeners<GiveUpEvent>()
   readonly #stats: RetryStats = { calls: 0, retries: 0, givenUp: 0, budgetExhausted: 0 }
 
-  /** @internal Made by `retry()`. */
-  constructor(options: RetryOptions) {
+  /** @internal Made by `retry()`. Options are read as own properties; unknown keys are refused. */
+  constructor(value: RetryOptions) {
+    const options = ownOptions<RetryOptions>('retry', value, RETRY_OPTIONS)
     this.#maxAttempts = whole('maxAttempts', options.maxAttempts ?? 3, 1)
-    this.#delay = backoff(options.backoff)
+    const schedule = backoffSchedule(options.backoff, 'backoff.')
+    this.#delay = schedule.delay
+    this.#maxDelayMs = schedule.maxMs
     this.#deadlineMs = options.deadline === undefined ? undefined : toMillis('deadline', options.deadline)
     if (options.retryOn !== undefined && typeof options.retryOn !== 'function') {
       throw typeError(`retryOn must be a function, but was ${describe(options.retryOn)}`)
     }
-    this.#retryOn = options.retryOn ?? ((e) => !isBrokenCircuitError(e) && !isBulkheadRejectedError(e))
-    this.#retryBrokenCircuit = options.retryBrokenCircuit === true
+    this.#retryOn = options.retryOn ?? retryableByDefault
+    const broken = options.retryBrokenCircuit ?? false
+    if (typeof broken !== 'boolean') throw typeError(`retryBrokenCircuit must be true or false, but was ${describe(broken)}`)
+    this.#retryBrokenCircuit = broken
     const budget = options.budget
     this.#budget = budget === false ? undefined : budget instanceof RetryBudget ? budget : new RetryBudget(budget)
   }
@@ -101,7 +116,8 @@ export class RetryPolicy implements Policy<RetryContext> {
    */
   async execute<R>(fn: (context: RetryContext & CallContext) => R | PromiseLike<R>, options?: PolicyCallOptions): Promise<R> {
     checkFunction('execute', fn)
-    const signal = checkSignal(options?.signal)
+    // (undefined becomes an empty own copy: ownOptions' `{}` for it would read through Object.prototype)
+    const signal = checkSignal(readCallOptions<PolicyCallOptions>('execute', options === undefined ? {} : options, ['signal']).signal)
     const started = performance.now()
     this.#stats.calls += 1
     this.#budget?.recordCall()
@@ -111,31 +127,39 @@ export class RetryPolicy implements Policy<RetryContext> {
         return await fn({ attempt, signal: signal ?? NEVER_ABORTS })
       } catch (error) {
         const delay = this.#nextDelay(error, attempt, previousDelay, started, signal)
-        if (typeof delay === 'string') {
-          this.#stats.givenUp += 1
-          if (this.#giveUps.active) this.#giveUps.emit({ attempts: attempt, error, reason: delay })
-          throw error
-        }
+        if (typeof delay === 'string') throw this.#giveUp(attempt, error, delay)
         previousDelay = delay
         this.#stats.retries += 1
         if (this.#retries.active) this.#retries.emit({ attempt: attempt + 1, delayMs: delay, error })
-        await sleep(delay, signal)
+        try {
+          await sleep(delay, signal)
+        } catch (reason) {
+          throw this.#giveUp(attempt, reason, 'aborted') // the caller aborted during the wait
+        }
       }
     }
+  }
+
+  /** Counts and reports a call that fails for good; returns what it rejects with. */
+  #giveUp(attempts: number, error: unknown, reason: GiveUpEvent['reason']): unknown {
+    this.#stats.givenUp += 1
+    if (this.#giveUps.active) this.#giveUps.emit({ attempts, error, reason })
+    return error
   }
 
   /** The wait before the next attempt, or why there is none. */
   #nextDelay(error: unknown, attempt: number, previous: number, started: number, signal: AbortSignal | undefined): number | GiveUpEvent['reason'] {
     if (signal?.aborted) return 'aborted'
-    const broken = isBrokenCircuitError(error)
-    if (broken ? !this.#retryBrokenCircuit || error.retryAfterMs === undefined : !this.#isRetryable(error)) {
+    // The dependency said when to come back (a refusal's or an HTTP Retry-After's retryAfterMs).
+    const asked = retryAfterOf(error)
+    if (isBrokenCircuitError(error) ? !this.#retryBrokenCircuit || asked === undefined : !this.#isRetryable(error)) {
       return 'not_retryable'
     }
     if (attempt >= this.#maxAttempts) return 'max_attempts'
-    let delay = this.#delay(attempt, previous)
-    // The dependency said when to come back (a refusal's or an HTTP Retry-After's retryAfterMs).
-    const asked = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs
-    if (typeof asked === 'number' && asked > delay) delay = asked
+    // Waiting longer than our own cap would hold the caller past what they configured; coming
+    // back sooner than asked would hammer a dependency that asked for quiet: give up instead.
+    if (asked !== undefined && asked > this.#maxDelayMs) return 'retry_after_too_long'
+    const delay = Math.max(this.#delay(attempt, previous), asked ?? 0)
     if (this.#deadlineMs !== undefined && performance.now() + delay - started > this.#deadlineMs) return 'deadline'
     if (this.#budget && !this.#budget.tryRetry()) {
       this.#stats.budgetExhausted += 1
@@ -146,7 +170,7 @@ export class RetryPolicy implements Policy<RetryContext> {
 
   #isRetryable(error: unknown): boolean {
     try {
-      return this.#retryOn(error) === true
+      return answerOf('retryOn', this.#retryOn(error)) === true
     } catch {
       return false // a filter that throws retries nothing; the call's error stands
     }
@@ -168,8 +192,23 @@ export class RetryPolicy implements Policy<RetryContext> {
   }
 }
 
+const RETRY_OPTIONS: readonly (keyof RetryOptions)[] = ['maxAttempts', 'backoff', 'deadline', 'retryOn', 'retryBrokenCircuit', 'budget']
+
+/** The default `retryOn`: not into an open breaker or a full bulkhead, nor a caller's own mistake. */
+function retryableByDefault(error: unknown): boolean {
+  if (isBrokenCircuitError(error) || isBulkheadRejectedError(error)) return false
+  return (error as { code?: unknown } | null)?.code !== INVALID_OPTION
+}
+
+/** The error's `retryAfterMs` when it is a usable wait (a finite number of at least 0), else undefined. */
+function retryAfterOf(error: unknown): number | undefined {
+  const asked = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs
+  return typeof asked === 'number' && Number.isFinite(asked) && asked >= 0 ? asked : undefined
+}
+
 /**
- * A retry policy. Options are checked at once: a `RangeError` or `TypeError` names the option.
+ * A retry policy. Options are checked at once: a `RangeError` or `TypeError` names the option;
+ * options (and the nested `backoff` and `budget`) are read as own properties, unknown keys refused.
  *
  * @example
  * import { retry } from 'breakwater'
@@ -177,6 +216,5 @@ export class RetryPolicy implements Policy<RetryContext> {
  * const quote = await retryQuotes.execute(() => fetchQuote())
  */
 export function retry(options: RetryOptions = {}): RetryPolicy {
-  if (options === null || typeof options !== 'object') throw typeError(`retry options must be an object, but was ${describe(options)}`)
   return new RetryPolicy(options)
 }

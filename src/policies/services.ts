@@ -5,11 +5,12 @@ import type { BreakerOptions, CallPolicy } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'
 import type { StateName } from '../state.js'
 import { bulkhead, type Bulkhead, type BulkheadCallOptions, type BulkheadOptions, type BulkheadStats } from './bulkhead.js'
-import type { AnyPolicy } from './policy.js'
+import type { AnyPolicy, PolicyCallOptions } from './policy.js'
+import { readCallOptions } from '../signal.js'
 import { retry, type RetryContext, type RetryOptions, type RetryPolicy, type RetryStats } from './retry.js'
 import { timeout, type TimeoutOptions } from './timeout.js'
 import { wrap } from './wrap.js'
-import { describe, typeError } from '../validate.js'
+import { describe, ownOptions, typeError } from '../validate.js'
 
 /** A service's policies. Only the breaker is always there. */
 export interface ServiceOptions {
@@ -39,7 +40,16 @@ export interface ServiceHealth {
   retries?: RetryStats
 }
 
-type Composed = { execute<R>(fn: (context: CallContext & Partial<RetryContext>) => R | PromiseLike<R>, options?: BulkheadCallOptions): Promise<R> }
+type Composed = { execute<R>(fn: (context: CallContext & Partial<RetryContext>) => R | PromiseLike<R>, options?: PolicyCallOptions): Promise<R> }
+type Layers = { retry?: RetryPolicy; breaker: CircuitBreaker; bulkhead?: Bulkhead; timeout?: AnyPolicy }
+
+/** The layers run retry -> breaker -> bulkhead -> timeout; the bulkhead queues the call with `priority`. */
+function compose(layers: Layers, priority: number | undefined): Composed {
+  const limit = layers.bulkhead
+  const queued: AnyPolicy | undefined = limit && (priority === undefined ? limit : { execute: (fn, options) => limit.execute(fn, { ...options, priority }) })
+  const list = [layers.retry, layers.breaker, queued, layers.timeout].filter((p): p is NonNullable<typeof p> => p !== undefined)
+  return (list.length === 1 ? layers.breaker : wrap(...(list as AnyPolicy[]))) as unknown as Composed
+}
 
 /**
  * The services of a backend, each registered once with its policies and then called by name
@@ -48,7 +58,7 @@ type Composed = { execute<R>(fn: (context: CallContext & Partial<RetryContext>) 
  */
 export class Services {
   readonly #registry: Registry
-  readonly #services = new Map<string, Service & { composed: Composed }>()
+  readonly #services = new Map<string, Service & { layers: Layers; composed: Composed }>()
 
   /** A set of services whose breakers live in `registry`. */
   constructor(registry: Registry = processWide) {
@@ -61,22 +71,17 @@ export class Services {
    * @example
    * services.register('broker', { breaker: { consecutiveFailures: 2, openFor: '10s' }, retry: { maxAttempts: 2 }, timeout: '2s' })
    */
-  register(name: string, options: ServiceOptions = {}): Service {
+  register(name: string, given?: ServiceOptions): Service {
     if (typeof name !== 'string' || name === '') throw typeError(`a service name must be a non-empty string, but was ${describe(name)}`)
     if (this.#services.has(name)) throw new Error(`service ${name} is registered already`)
-    if (options === null || typeof options !== 'object') throw typeError(`service options must be an object, but was ${describe(options)}`)
-    const known = ['breaker', 'retry', 'bulkhead', 'timeout']
-    for (const key of Object.keys(options)) {
-      if (!known.includes(key)) throw typeError(`${key} is not a service option (known: ${known.join(', ')})`)
-    }
+    const options = ownOptions<ServiceOptions>('service', given, ['breaker', 'retry', 'bulkhead', 'timeout'])
     // The policies that hold no shared state first, so a bad option among them creates nothing.
     const retrying = options.retry ? retry(options.retry) : undefined
     const bound = options.timeout === undefined ? undefined : timeoutOf(name, options.timeout)
     const breaker = this.#registry.getOrCreate(name, options.breaker)
     const limit = options.bulkhead ? bulkhead(name, options.bulkhead) : undefined
-    const layers = [retrying, breaker, limit, bound].filter((p): p is NonNullable<typeof p> => p !== undefined)
-    const composed = (layers.length === 1 ? breaker : wrap(...(layers as AnyPolicy[]))) as unknown as Composed
-    const service = { name, breaker, retry: retrying, bulkhead: limit, composed }
+    const layers: Layers = { breaker, ...(retrying && { retry: retrying }), ...(limit && { bulkhead: limit }), ...(bound && { timeout: bound }) }
+    const service = { name, breaker, retry: retrying, bulkhead: limit, layers, composed: compose(layers, undefined) }
     this.#services.set(name, service)
     return { name, breaker, retry: retrying, bulkhead: limit }
   }
@@ -90,7 +95,14 @@ export class Services {
   call<R>(name: string, fn: (context: CallContext & Partial<RetryContext>) => R | PromiseLike<R>, options?: BulkheadCallOptions): Promise<R> {
     const service = this.#services.get(name)
     if (!service) return Promise.reject(typeError(`no service is registered as ${describe(name)} (registered: ${this.names().join(', ') || 'none'})`))
-    return service.composed.execute(fn, options)
+    let own: Partial<BulkheadCallOptions>
+    try {
+      own = readCallOptions<BulkheadCallOptions>('service call', options, ['signal', 'priority'])
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    const composed = own.priority === undefined ? service.composed : compose(service.layers, own.priority)
+    return composed.execute(fn, own.signal === undefined ? undefined : { signal: own.signal })
   }
 
   /** The service called `name`, if registered. */
@@ -123,8 +135,8 @@ export class Services {
 
 function timeoutOf(name: string, option: NonNullable<ServiceOptions['timeout']>) {
   if (typeof option === 'object' && option !== null) {
-    const { after, ...rest } = option
-    return timeout(after, { name, ...rest })
+    const { after, ...rest } = ownOptions<{ after: Duration } & TimeoutOptions>('service timeout', option, ['after', 'strategy', 'name', 'unref'])
+    return timeout(after!, { name, ...rest })
   }
   return timeout(option, { name })
 }

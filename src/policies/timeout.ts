@@ -1,9 +1,9 @@
 import type { CallContext } from '../breaker.js'
-import { type Duration, toTimerMillis } from '../duration.js'
+import { type Duration, toTimeoutMillis } from '../duration.js'
 import { TimeoutError } from '../errors.js'
-import { checkSignal, LazyAbort } from '../signal.js'
+import { checkSignal, LazyAbort, readCallOptions } from '../signal.js'
 import { checkFunction, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
-import { describe, rangeError } from '../validate.js'
+import { describe, ownOptions, rangeError, typeError } from '../validate.js'
 
 /** How a timeout policy ends a call that runs too long. */
 export interface TimeoutOptions {
@@ -15,6 +15,11 @@ export interface TimeoutOptions {
   strategy?: 'cooperative' | 'aggressive'
   /** Named in the `TimeoutError` (`source`). @default 'timeout' */
   name?: string
+  /**
+   * Let the process exit while a call waits for its timeout. A pending call is pending work, so
+   * by default its timer keeps the process alive, as any pending I/O does. @default false
+   */
+  unref?: boolean
 }
 
 /** Bounds how long a call may run. Make one with `timeout()`. */
@@ -24,6 +29,7 @@ export class TimeoutPolicy implements Policy {
   readonly #ms: number
   readonly #aggressive: boolean
   readonly #name: string
+  readonly #unref: boolean
 
   /** @internal Made by `timeout()`. */
   constructor(ms: number, options: TimeoutOptions) {
@@ -33,42 +39,51 @@ export class TimeoutPolicy implements Policy {
       throw rangeError(`strategy must be cooperative or aggressive, but was ${describe(strategy)}`)
     }
     this.#aggressive = strategy === 'aggressive'
-    this.#name = options.name ?? 'timeout'
+    const name = options.name ?? 'timeout'
+    if (typeof name !== 'string') throw typeError(`name must be a string, but was ${describe(name)}`)
+    this.#name = name
+    const unref = options.unref ?? false
+    if (typeof unref !== 'boolean') throw typeError(`unref must be true or false, but was ${describe(unref)}`)
+    this.#unref = unref
   }
 
   /**
    * Runs `fn` with a signal that aborts with a `TimeoutError` when the time is up (or when the
-   * caller's signal aborts). No timer or listener outlives the call.
+   * caller's signal aborts). Once stopped, the stop decides: `execute` rejects with the
+   * `TimeoutError` or the caller's reason, whatever `fn` does then. No timer or listener outlives
+   * the call.
    *
    * @example
    * const rows = await bounded.execute(({ signal }) => db.query(sql, { signal }))
    */
   async execute<R>(fn: (context: CallContext) => R | PromiseLike<R>, options?: PolicyCallOptions): Promise<R> {
     checkFunction('execute', fn)
-    const caller = checkSignal(options?.signal)
+    const caller = checkSignal(readCallOptions<PolicyCallOptions>('execute', options, ['signal']).signal)
     if (caller?.aborted) throw caller.reason
     const call = new LazyAbort()
-    let timedOut: TimeoutError | undefined
+    let stopped: { reason: unknown } | undefined
     let giveUp: ((reason: unknown) => void) | undefined
     const abandoned = this.#aggressive ? new Promise<never>((_, reject) => (giveUp = reject)) : undefined
     const stop = (reason: unknown) => {
+      if (stopped) return
+      stopped = { reason }
       call.abort(reason)
       giveUp?.(reason)
     }
     const onCallerAbort = () => stop(caller!.reason)
     caller?.addEventListener('abort', onCallerAbort, { once: true })
-    const timer = setTimeout(() => stop((timedOut = new TimeoutError(this.#name, this.#ms))), this.#ms)
-    timer.unref() // the call's own work keeps the process alive, never this timer
+    const timer = setTimeout(() => stop(new TimeoutError(this.#name, this.#ms)), this.#ms)
+    if (this.#unref) timer.unref()
     try {
       const running = start(fn, call)
-      if (abandoned) {
-        running.catch(() => {}) // may settle after we gave up: nobody is left to handle it
-        return await Promise.race([running, abandoned])
+      running.catch(() => {}) // may settle after we gave up: nobody is left to handle it
+      let result: R
+      try {
+        result = await (abandoned ? Promise.race([running, abandoned]) : running)
+      } catch (error) {
+        throw stopped ? stopped.reason : error
       }
-      const result = await running.catch((error: unknown) => {
-        throw timedOut ?? error
-      })
-      if (timedOut) throw timedOut
+      if (stopped) throw stopped.reason
       return result
     } finally {
       clearTimeout(timer)
@@ -94,6 +109,7 @@ function start<R>(fn: (context: CallContext) => R | PromiseLike<R>, context: Cal
  * import { timeout } from 'breakwater'
  * const bounded = timeout('2s', { strategy: 'aggressive' })
  */
-export function timeout(duration: Duration, options: TimeoutOptions = {}): TimeoutPolicy {
-  return new TimeoutPolicy(toTimerMillis('timeout', duration), options)
+export function timeout(duration: Duration, options?: TimeoutOptions): TimeoutPolicy {
+  const own = ownOptions<TimeoutOptions>('timeout', options, ['strategy', 'name', 'unref'])
+  return new TimeoutPolicy(toTimeoutMillis('timeout', duration), own)
 }

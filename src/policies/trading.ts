@@ -1,10 +1,11 @@
 import type { CircuitBreaker } from '../breaker.js'
 import type { Duration } from '../duration.js'
-import type { BreakerOptions, CallPolicy } from '../options.js'
+import { BREAKER_OPTION_KEYS, type BreakerOptions, type CallPolicy } from '../options.js'
+import { ownOptions } from '../validate.js'
 import { type Registry, registry as processWide } from '../registry.js'
 
-/** Options of a trading pause; any breaker option may be added or overridden. */
-export interface TradingPauseOptions<T = unknown> extends BreakerOptions, CallPolicy<T> {
+/** Options of a trading pause; any breaker option but `latency` and `trackLatency` may be added or overridden. */
+export interface TradingPauseOptions<T = unknown> extends Omit<BreakerOptions, 'latency' | 'trackLatency'>, CallPolicy<T> {
   /** The latency percentile watched. @default 99 */
   percentile?: number
   /** Trading pauses when the percentile is above this. @default '200ms' */
@@ -17,6 +18,14 @@ export interface TradingPauseOptions<T = unknown> extends BreakerOptions, CallPo
   registry?: Registry
 }
 
+/** The latency rule is the pause's own (`percentile`, `threshold`), so `latency` and `trackLatency` are not taken. */
+const TRADING_PAUSE_KEYS = [
+  ...BREAKER_OPTION_KEYS.filter((k) => k !== 'latency' && k !== 'trackLatency'),
+  'percentile',
+  'threshold',
+  'registry',
+] as (keyof TradingPauseOptions)[]
+
 /**
  * A ready-made breaker for the latency-based trading pause of our design papers: it opens when
  * the P99 latency of the last 1,000 calls is above 200 ms (both configurable), keeping the other
@@ -28,8 +37,9 @@ export interface TradingPauseOptions<T = unknown> extends BreakerOptions, CallPo
  * await execution.execute(() => broker.submit(order))
  * const { p99 } = execution.latencyStats()!
  */
-export function tradingPause<T = unknown>(name: string, options: TradingPauseOptions<T> = {}): CircuitBreaker<T> {
-  const { percentile = 99, threshold = 200, registry = processWide, ...rest } = options
+export function tradingPause<T = unknown>(name: string, options?: TradingPauseOptions<T>): CircuitBreaker<T> {
+  const own = ownOptions<TradingPauseOptions<T>>('trading pause', options, TRADING_PAUSE_KEYS)
+  const { percentile = 99, threshold = 200, registry = processWide, ...rest } = own
   return registry.getOrCreate<T>(name, {
     windowSize: 1000,
     minimumCalls: 100,

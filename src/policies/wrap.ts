@@ -1,5 +1,5 @@
 import type { CallContext } from '../breaker.js'
-import { NEVER_ABORTS } from '../signal.js'
+import { checkSignal, NEVER_ABORTS, readCallOptions } from '../signal.js'
 import { type AnyPolicy, checkFunction, type ContextOf, type FallbackOf, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
 import { typeError } from '../validate.js'
 
@@ -46,7 +46,16 @@ export class WrappedPolicy<Context extends object, Fallback> implements Policy<C
    * const quote = await resilient.execute(({ attempt, signal }) => fetchQuote(signal))
    */
   execute<R>(fn: (context: Context & CallContext) => R | PromiseLike<R>, options?: PolicyCallOptions): Promise<R | Fallback> {
+    try {
+      return this.#execute(fn, options)
+    } catch (error) {
+      return Promise.reject(error) // bad arguments, or a policy whose execute throws: a rejection, never a throw
+    }
+  }
+
+  #execute<R>(fn: (context: Context & CallContext) => R | PromiseLike<R>, options?: PolicyCallOptions): Promise<R | Fallback> {
     checkFunction('execute', fn)
+    const signal = checkSignal(readCallOptions<PolicyCallOptions>('execute', options, ['signal']).signal)
     const policies = this.#policies
     const last = policies.length - 1
     const context = new WrapContext()
@@ -58,7 +67,7 @@ export class WrappedPolicy<Context extends object, Fallback> implements Policy<C
         },
         { signal },
       )
-    return step(0, options?.signal) as Promise<R | Fallback>
+    return step(0, signal) as Promise<R | Fallback>
   }
 }
 

@@ -1,11 +1,11 @@
 //! The bulkhead's binding: permits are plain numbers; a queued caller is woken through a
 //! thread-safe function of the thread that queued it, whichever thread releases the permit, and
-//! claims its permit from that thread's lane (`thread_permits`), which returns what a thread
-//! held or was handed if the thread ends.
+//! claims its permit from this handle's lane, which gives back everything the thread owns when
+//! the thread ends (`thread_permits`) or the handle is finalized.
 
 use std::sync::Arc;
 
-use breakwater::{Admission, Bulkhead, BulkheadStats};
+use breakwater::{Admission, Bulkhead, BulkheadStats, Lane};
 use napi::bindgen_prelude::Function;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
@@ -13,7 +13,7 @@ use napi_derive::napi;
 
 use crate::errors::config_error;
 use crate::options::count;
-use crate::thread_permits::{self, Lane};
+use crate::thread_permits;
 
 /// Called with the ticket in the queuing thread, which then claims its permit.
 type WakeFn = ThreadsafeFunction<f64, (), f64, Status, false, true>;
@@ -21,7 +21,6 @@ type WakeFn = ThreadsafeFunction<f64, (), f64, Status, false, true>;
 /// This thread's handle of a process-wide bulkhead.
 #[napi]
 pub struct NativeBulkhead {
-    inner: Arc<Bulkhead>,
     lane: Arc<Lane>,
     wake: Option<Arc<WakeFn>>,
 }
@@ -67,12 +66,9 @@ impl NativeBulkhead {
         let max_concurrent = count("maxConcurrent", max_concurrent)?;
         let max_queue = count("maxQueue", max_queue)?;
         let inner = Bulkhead::named(&name, max_concurrent, max_queue).map_err(config_error)?;
-        let lane = Lane::new(inner.clone());
-        Ok(Self {
-            inner,
-            lane,
-            wake: None,
-        })
+        let lane = Lane::new(inner);
+        thread_permits::adopt(&lane);
+        Ok(Self { lane, wake: None })
     }
 
     /// Forgets the process-wide bulkhead called `name`; handles keep working.
@@ -119,7 +115,7 @@ impl NativeBulkhead {
     /// A permit (`>= 0`) if one is free and nobody queues, else -1.
     #[napi(catch_unwind)]
     pub fn try_acquire(&self) -> f64 {
-        self.held(self.inner.try_acquire()).map_or(-1.0, |p| p as f64)
+        self.lane.try_acquire().map_or(-1.0, |p| p as f64)
     }
 
     /// A permit now (`>= 0`); -1 when full; `-(2 + ticket)` when queued at `priority`: the wake
@@ -130,28 +126,12 @@ impl NativeBulkhead {
             return Err(napi::Error::from_reason("onWake must be set before a call can queue"));
         };
         let priority = priority.clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32;
-        let lane = self.lane.clone();
-        let admission = self.inner.acquire_or_queue(
-            priority,
-            Box::new(move |ticket, permit| {
-                // `false` (the permit goes to the next caller) when the queuing thread has ended.
-                if !lane.deliver(ticket, permit) {
-                    return false;
-                }
-                let sent = wake.call(ticket as f64, ThreadsafeFunctionCallMode::NonBlocking) == Status::Ok;
-                if !sent {
-                    lane.undeliver(ticket);
-                }
-                sent
-            }),
-        );
-        Ok(match admission {
-            Admission::Now(permit) => self.held(Some(permit)).map_or(-1.0, |p| p as f64),
+        // `false` (the permit goes on to the next caller) when the thread is being torn down.
+        let notify = move |ticket: u64| wake.call(ticket as f64, ThreadsafeFunctionCallMode::NonBlocking) == Status::Ok;
+        Ok(match self.lane.acquire_or_queue(priority, notify) {
+            Admission::Now(permit) => permit as f64,
             Admission::Full => -1.0,
-            Admission::Queued(ticket) => {
-                self.lane.queued(ticket);
-                -(2.0 + ticket as f64)
-            }
+            Admission::Queued(ticket) => -(2.0 + ticket as f64),
         })
     }
 
@@ -164,17 +144,14 @@ impl NativeBulkhead {
         self.lane.claim(ticket as u64).map_or(-1.0, |p| p as f64)
     }
 
-    /// Gives a permit back; `false` if it was not held.
+    /// Gives back a permit this handle holds; `false` for any other.
     #[napi(catch_unwind)]
     pub fn release(&self, permit: f64) -> bool {
-        if permit < 0.0 {
-            return false;
-        }
-        thread_permits::unhold(&self.inner, permit as u64);
-        self.inner.release(permit as u64)
+        permit >= 0.0 && self.lane.release(permit as u64)
     }
 
-    /// Takes a queued caller out; `false` when it already has a permit (claim it, then release).
+    /// Takes a queued caller out for good (a permit already on its way to it goes to the next
+    /// caller); `false` if the ticket is not waiting in this handle.
     #[napi(catch_unwind)]
     pub fn cancel(&self, ticket: f64) -> bool {
         ticket >= 0.0 && self.lane.cancel(ticket as u64)
@@ -183,16 +160,6 @@ impl NativeBulkhead {
     /// Use and totals, process-wide.
     #[napi(catch_unwind)]
     pub fn stats(&self) -> NativeBulkheadStats {
-        self.inner.stats().into()
-    }
-}
-
-impl NativeBulkhead {
-    /// Records a permit taken by this thread, so it is returned if the thread ends holding it.
-    fn held(&self, permit: Option<u64>) -> Option<u64> {
-        if let Some(p) = permit {
-            thread_permits::hold(&self.inner, p);
-        }
-        permit
+        self.lane.bulkhead().stats().into()
     }
 }

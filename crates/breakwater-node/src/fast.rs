@@ -1,15 +1,18 @@
-//! The hot path without napi-rs's per-call glue: two native functions bound to one breaker,
-//! made with `napi_create_function`, whose callback data is the breaker itself. A call does one
-//! `napi_get_cb_info`, reads its numbers and returns one; there is no `this` to unwrap.
+//! The hot path without napi-rs's per-call glue: native functions bound to one handle of a
+//! breaker, made with `napi_create_function`, whose callback data is the handle itself. A call
+//! does one `napi_get_cb_info`, reads its numbers and returns one; there is no `this` to unwrap.
+//! And the views of native memory a handle reads (the state word) and writes (its caller's count
+//! of calls started), so a closed breaker lets a call through without any native call.
 
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
-use std::sync::Arc;
+use std::rc::Rc;
 
-use breakwater::Breaker;
 use napi::bindgen_prelude::ToNapiValue;
 use napi::sys;
+
+use crate::Handle;
 
 /// `[acquire, record, permitted]`, as a JavaScript array.
 pub struct BoundPair {
@@ -44,13 +47,13 @@ fn check(status: sys::napi_status) -> napi::Result<()> {
     }
 }
 
-/// Makes the pair for `breaker`. Each function holds its own reference to the breaker, released
-/// when the garbage collector finalizes the function.
-pub(crate) fn bind(env: &napi::Env, breaker: &Arc<Breaker>) -> napi::Result<BoundPair> {
+/// Makes the functions for `handle`. Each holds its own reference to the handle, released when
+/// the garbage collector finalizes the function (or the thread's environment ends).
+pub(crate) fn bind(env: &napi::Env, handle: &Rc<Handle>) -> napi::Result<BoundPair> {
     Ok(BoundPair {
-        acquire: function(env, c"acquire", acquire_callback, breaker)?,
-        record: function(env, c"record", record_callback, breaker)?,
-        permitted: function(env, c"permitted", permitted_callback, breaker)?,
+        acquire: function(env, c"acquire", acquire_callback, handle)?,
+        record: function(env, c"record", record_callback, handle)?,
+        permitted: function(env, c"permitted", permitted_callback, handle)?,
     })
 }
 
@@ -60,12 +63,12 @@ fn function(
     env: &napi::Env,
     name: &std::ffi::CStr,
     cb: Callback,
-    breaker: &Arc<Breaker>,
+    handle: &Rc<Handle>,
 ) -> napi::Result<sys::napi_value> {
-    let data = Arc::into_raw(breaker.clone()) as *mut c_void;
+    let data = Rc::into_raw(handle.clone()) as *mut c_void;
     let mut value = ptr::null_mut();
     // SAFETY: `env.raw()` is the live environment of this call; `name` is a NUL-terminated string
-    // that outlives the call; `data` is a leaked `Arc<Breaker>` that only `release` frees, once,
+    // that outlives the call; `data` is a leaked `Rc<Handle>` that only `release` frees, once,
     // when the function object is finalized.
     unsafe {
         let created = check(sys::napi_create_function(
@@ -87,7 +90,7 @@ fn function(
             ))
         });
         if let Err(e) = finalized {
-            drop(Arc::from_raw(data as *const Breaker));
+            drop(Rc::from_raw(data as *const Handle));
             return Err(e);
         }
     }
@@ -95,27 +98,27 @@ fn function(
 }
 
 unsafe extern "C" fn release(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
-    // SAFETY: `data` is the `Arc<Breaker>` leaked in `function`; Node calls this finalizer once.
-    drop(unsafe { Arc::from_raw(data as *const Breaker) });
+    // SAFETY: `data` is the `Rc<Handle>` leaked in `function`; Node calls this finalizer once.
+    drop(unsafe { Rc::from_raw(data as *const Handle) });
 }
 
-/// Reads up to `N` numeric arguments (missing or non-numeric ones read as NaN) and the breaker.
+/// Reads up to `N` numeric arguments (missing or non-numeric ones read as NaN) and the handle.
 ///
 /// # Safety
 /// `env` and `info` must be the arguments Node passed to a callback made by `function`.
-unsafe fn arguments<const N: usize>(env: sys::napi_env, info: sys::napi_callback_info) -> (&'static Breaker, [f64; N]) {
+unsafe fn arguments<const N: usize>(env: sys::napi_env, info: sys::napi_callback_info) -> (&'static Handle, [f64; N]) {
     let mut argc = N;
     let mut argv = [ptr::null_mut(); N];
     let mut data = ptr::null_mut();
     let mut numbers = [f64::NAN; N];
     // SAFETY: per this function's contract; `argv` has room for `argc` values, and `data` is the
-    // `Arc<Breaker>` pointer given at creation, alive for as long as the function object is.
+    // `Rc<Handle>` pointer given at creation, alive for as long as the function object is.
     unsafe {
         sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), &mut data);
         for i in 0..argc.min(N) {
             sys::napi_get_value_double(env, argv[i], &mut numbers[i]);
         }
-        (&*(data as *const Breaker), numbers)
+        (&*(data as *const Handle), numbers)
     }
 }
 
@@ -165,18 +168,18 @@ unsafe fn answer<T: ToJs>(env: sys::napi_env, value: std::thread::Result<T>) -> 
 unsafe extern "C" fn acquire_callback(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     // SAFETY: Node calls this with the callback's own `env` and `info`.
     unsafe {
-        let (breaker, []) = arguments::<0>(env, info);
-        answer(env, catch_unwind(AssertUnwindSafe(|| crate::acquire(breaker))))
+        let (handle, []) = arguments::<0>(env, info);
+        answer(env, catch_unwind(AssertUnwindSafe(|| crate::acquire(handle))))
     }
 }
 
 unsafe extern "C" fn record_callback(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     // SAFETY: Node calls this with the callback's own `env` and `info`.
     unsafe {
-        let (breaker, [permit, outcome, elapsed_ms]) = arguments::<3>(env, info);
+        let (handle, [permit, outcome, elapsed_ms]) = arguments::<3>(env, info);
         answer(
             env,
-            catch_unwind(AssertUnwindSafe(|| crate::record(breaker, permit, outcome, elapsed_ms))),
+            catch_unwind(AssertUnwindSafe(|| crate::record(handle, permit, outcome, elapsed_ms))),
         )
     }
 }
@@ -184,44 +187,58 @@ unsafe extern "C" fn record_callback(env: sys::napi_env, info: sys::napi_callbac
 unsafe extern "C" fn permitted_callback(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     // SAFETY: Node calls this with the callback's own `env` and `info`.
     unsafe {
-        let (breaker, []) = arguments::<0>(env, info);
-        answer(env, catch_unwind(AssertUnwindSafe(|| breaker.is_call_permitted())))
+        let (handle, []) = arguments::<0>(env, info);
+        answer(
+            env,
+            catch_unwind(AssertUnwindSafe(|| handle.breaker.is_call_permitted())),
+        )
     }
 }
 
-/// The breaker's state word as an external ArrayBuffer (see `NativeBreaker::state_view`).
-pub struct StateView(sys::napi_value);
+/// An external ArrayBuffer over native memory of a handle (see `NativeBreaker::state_view`).
+pub struct View(sys::napi_value);
 
-impl ToNapiValue for StateView {
+impl ToNapiValue for View {
     unsafe fn to_napi_value(_env: sys::napi_env, view: Self) -> napi::Result<sys::napi_value> {
         Ok(view.0)
     }
 }
 
-/// An ArrayBuffer over `breaker`'s state word, holding a reference to the breaker that its
-/// finalizer releases.
-pub(crate) fn state_view(env: &napi::Env, breaker: &Arc<Breaker>) -> napi::Result<StateView> {
-    let word = breaker.state_word() as *const _ as *mut c_void;
-    let data = Arc::into_raw(breaker.clone()) as *mut c_void;
-    let mut value = ptr::null_mut();
-    // SAFETY: `env.raw()` is the live environment of this call. `word` points at 8 bytes inside
-    // the breaker's allocation, which stays alive while the buffer exists: `data` is a leaked
-    // `Arc<Breaker>`, passed as the finalize hint, that only `release_hint` frees, once, when the
-    // buffer is finalized. JavaScript only
-    // reads the buffer; the core changes the word atomically, and an aligned 32-bit read of it
-    // cannot tear (a stale read gives a permit the core counts as stale).
-    let created =
-        unsafe { sys::napi_create_external_arraybuffer(env.raw(), word, 8, Some(release_hint), data, &mut value) };
-    if let Err(e) = check(created) {
-        // SAFETY: the buffer was not made, so its finalizer will never run: release here, once.
-        drop(unsafe { Arc::from_raw(data as *const Breaker) });
-        return Err(e);
-    }
-    Ok(StateView(value))
+/// An ArrayBuffer over the state word of `handle`'s breaker (read it, never write it).
+pub(crate) fn state_view(env: &napi::Env, handle: &Rc<Handle>) -> napi::Result<View> {
+    view(env, handle, handle.breaker.state_word() as *const _ as *mut c_void, 8)
 }
 
-unsafe extern "C" fn release_hint(_env: sys::napi_env, _word: *mut c_void, hint: *mut c_void) {
+/// An ArrayBuffer over the count of calls started of `handle`'s caller, which only this thread
+/// writes: 1 is added (wrapping) for each call let through on the state word.
+pub(crate) fn started_view(env: &napi::Env, handle: &Rc<Handle>) -> napi::Result<View> {
+    view(env, handle, handle.caller().started() as *const _ as *mut c_void, 4)
+}
+
+/// An external ArrayBuffer over `len` bytes at `memory`, inside an allocation `handle` keeps
+/// alive: the buffer holds a reference to the handle that its finalizer releases.
+fn view(env: &napi::Env, handle: &Rc<Handle>, memory: *mut c_void, len: usize) -> napi::Result<View> {
+    let data = Rc::into_raw(handle.clone()) as *mut c_void;
+    let mut value = ptr::null_mut();
+    // SAFETY: `env.raw()` is the live environment of this call. `memory` points at `len` bytes
+    // inside the breaker's or the caller's allocation, both alive while the handle is: `data` is
+    // a leaked `Rc<Handle>`, passed as the finalize hint, that only `release_hint` frees, once,
+    // when the buffer is finalized (by the collector, or when the thread's environment ends).
+    // The state word is only read by JavaScript and changed atomically by the core; an aligned
+    // 32-bit read of it cannot tear (a stale read gives a permit the core counts as stale). The
+    // started count is written by this thread only, JavaScript or native, one after the other.
+    let created =
+        unsafe { sys::napi_create_external_arraybuffer(env.raw(), memory, len, Some(release_hint), data, &mut value) };
+    if let Err(e) = check(created) {
+        // SAFETY: the buffer was not made, so its finalizer will never run: release here, once.
+        drop(unsafe { Rc::from_raw(data as *const Handle) });
+        return Err(e);
+    }
+    Ok(View(value))
+}
+
+unsafe extern "C" fn release_hint(_env: sys::napi_env, _memory: *mut c_void, hint: *mut c_void) {
     // SAFETY: an external buffer's finalizer gets the buffer's memory first and the hint second;
-    // the hint is the `Arc<Breaker>` leaked in `state_view`, and Node calls this once.
-    drop(unsafe { Arc::from_raw(hint as *const Breaker) });
+    // the hint is the `Rc<Handle>` leaked in `view`, and Node calls this once.
+    drop(unsafe { Rc::from_raw(hint as *const Handle) });
 }

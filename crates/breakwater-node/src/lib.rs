@@ -5,19 +5,24 @@
 mod bulkhead;
 mod errors;
 mod fast;
+mod isolation;
 mod metrics;
 mod options;
 mod thread_permits;
 
+use std::cell::OnceCell;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use breakwater::{Breaker, FakeClock, Outcome, Permit, Reason, Registry, State, Transition};
+use breakwater::{Breaker, Caller, FakeClock, Outcome, Permit, Reason, Registry, State, Transition};
+use napi::Env;
 use napi_derive::napi;
 
-use crate::errors::config_error;
+use crate::errors::{js_string, throw_options_differ, Invalid};
+use crate::isolation::NativeIsolation;
 use crate::metrics::NativeMetrics;
-use crate::options::{millis, NativeOptions};
+use crate::options::{differences, millis, NativeOptions};
 
 /// Permits are below 2^24; an acquire that also moved the breaker adds `2^24 * transition code`.
 const TRANSITION_UNIT: f64 = 16_777_216.0;
@@ -33,10 +38,43 @@ fn reason_index(r: Reason) -> u32 {
     Reason::ALL.iter().position(|x| *x == r).unwrap_or(0) as u32
 }
 
-/// A breaker of the process-wide (or a private) registry.
+/// What one JavaScript handle holds of its breaker: the breaker, and the handle's caller (made
+/// on its first call), which counts the calls the handle lets through so metrics see them while
+/// they run. The handle's functions and views each hold it; the last of them to be finalized (at
+/// the latest when the thread's environment ends) drops the caller, whose unreported calls then
+/// count as ignored.
+pub(crate) struct Handle {
+    pub(crate) breaker: Arc<Breaker>,
+    caller: OnceCell<Caller>,
+}
+
+impl Handle {
+    fn new(breaker: Arc<Breaker>) -> Rc<Handle> {
+        Rc::new(Handle {
+            breaker,
+            caller: OnceCell::new(),
+        })
+    }
+
+    pub(crate) fn caller(&self) -> &Caller {
+        self.caller.get_or_init(|| self.breaker.caller())
+    }
+}
+
+/// A breaker of the process-wide (or a private) registry, as one handle sees it.
 #[napi]
 pub struct NativeBreaker {
+    handle: Rc<Handle>,
     inner: Arc<Breaker>,
+}
+
+impl NativeBreaker {
+    fn new(breaker: Arc<Breaker>) -> NativeBreaker {
+        NativeBreaker {
+            handle: Handle::new(breaker.clone()),
+            inner: breaker,
+        }
+    }
 }
 
 #[napi]
@@ -46,7 +84,7 @@ impl NativeBreaker {
     /// with `retryAfterMs + 1 = 0` when there is no deadline.
     #[napi(catch_unwind)]
     pub fn try_acquire(&self) -> f64 {
-        acquire(&self.inner)
+        acquire(&self.handle)
     }
 
     /// Reports a call: outcome 0 success, 1 failure, 2 timeout, 3 ignored; `elapsedMs` may be
@@ -54,7 +92,7 @@ impl NativeBreaker {
     /// absorbed: an unknown permit counts as stale, an unknown outcome as ignored.
     #[napi(catch_unwind)]
     pub fn record(&self, permit: f64, outcome: f64, elapsed_ms: f64) -> f64 {
-        record(&self.inner, permit, outcome, elapsed_ms)
+        record(&self.handle, permit, outcome, elapsed_ms)
     }
 
     /// The hot path as functions bound to this breaker, `[acquire, record, permitted]`, with the
@@ -65,16 +103,31 @@ impl NativeBreaker {
         ts_return_type = "[() => number, (permit: number, outcome: number, elapsedMs: number) => number, () => boolean]"
     )]
     pub fn bound_functions(&self, env: napi::Env) -> napi::Result<fast::BoundPair> {
-        fast::bind(&env, &self.inner)
+        fast::bind(&env, &self.handle)
     }
 
     /// The breaker's state word as an 8-byte ArrayBuffer over the native memory (read it, never
     /// write it): a closed breaker lets a call through without a native call. Its low 32 bits
     /// (little-endian) hold the state (bits 0..3); when closed, `2^24 + (low & 0xFFF807)` is a
-    /// permit for `record`. The buffer keeps the breaker alive.
+    /// permit for `record`, once the call is counted in `startedView`. The buffer keeps the
+    /// breaker alive.
     #[napi(catch_unwind, ts_return_type = "ArrayBuffer")]
-    pub fn state_view(&self, env: napi::Env) -> napi::Result<fast::StateView> {
-        fast::state_view(&env, &self.inner)
+    pub fn state_view(&self, env: napi::Env) -> napi::Result<fast::View> {
+        fast::state_view(&env, &self.handle)
+    }
+
+    /// This handle's count of calls started, as a 4-byte ArrayBuffer (a little-endian `u32`)
+    /// that only this thread writes: add 1 (wrapping) for each call let through on the state
+    /// word, before the call runs, so metrics count it in flight until `record` reports it.
+    #[napi(catch_unwind, ts_return_type = "ArrayBuffer")]
+    pub fn started_view(&self, env: napi::Env) -> napi::Result<fast::View> {
+        fast::started_view(&env, &self.handle)
+    }
+
+    /// The breaker's call timeout in milliseconds (its `timeout` option), if it has one.
+    #[napi(getter, catch_unwind)]
+    pub fn call_timeout_ms(&self) -> Option<f64> {
+        self.inner.config().call_timeout.map(|d| d.as_secs_f64() * 1e3)
     }
 
     /// The breaker's name.
@@ -121,9 +174,20 @@ impl NativeBreaker {
 
     /// Refuses every call, for `forMs` if given; returns the transition code.
     #[napi(catch_unwind)]
-    pub fn force_open(&self, for_ms: Option<f64>) -> napi::Result<f64> {
-        let duration = for_ms.map(|ms| millis("forceOpen duration", ms)).transpose()?;
+    pub fn force_open(&self, env: Env, for_ms: Option<f64>) -> napi::Result<f64> {
+        let duration = for_ms
+            .map(|ms| millis("forceOpen duration", ms))
+            .transpose()
+            .map_err(|e| e.throw(&env))?;
         Ok(transition_code(self.inner.force_open(duration)))
+    }
+
+    /// Forces the breaker open until every isolation taken is released (in any thread): the
+    /// last release closes it, if nothing else changed it since. A thread that ends releases
+    /// the isolations it took; one that is collected without a release does not.
+    #[napi(catch_unwind)]
+    pub fn isolate(&self) -> NativeIsolation {
+        NativeIsolation::take(&self.inner)
     }
 
     /// Open or forced open -> half-open now (a health check passed); returns the transition code.
@@ -135,8 +199,8 @@ impl NativeBreaker {
     /// Forced open for `forMs` because the dependency asked callers to wait (reason `retry_after`);
     /// an existing forced-open deadline is only ever moved later. Returns the transition code.
     #[napi(catch_unwind)]
-    pub fn hold_off(&self, for_ms: f64) -> napi::Result<f64> {
-        let wait = millis("holdOff duration", for_ms)?;
+    pub fn hold_off(&self, env: Env, for_ms: f64) -> napi::Result<f64> {
+        let wait = millis("holdOff duration", for_ms).map_err(|e| e.throw(&env))?;
         let deadline = self
             .inner
             .clock()
@@ -152,9 +216,9 @@ impl NativeBreaker {
     }
 }
 
-/// `tryAcquire`'s answer as one number (see its doc).
-pub(crate) fn acquire(breaker: &Breaker) -> f64 {
-    match breaker.try_acquire() {
+/// `tryAcquire`'s answer as one number (see its doc), counted in the handle's caller.
+pub(crate) fn acquire(handle: &Handle) -> f64 {
+    match handle.breaker.try_acquire_as(handle.caller()) {
         Ok(permit) => f64::from(permit.raw()) + TRANSITION_UNIT * transition_code(permit.transition()),
         Err(rejected) => {
             let retry = rejected.retry_after.map_or(0.0, |d| (d.as_millis() as f64) + 1.0);
@@ -163,29 +227,24 @@ pub(crate) fn acquire(breaker: &Breaker) -> f64 {
     }
 }
 
-/// `record` on plain numbers; anything out of range is absorbed (stale permit, ignored outcome).
-/// A permit in `[2^24, 2^25)` is one JavaScript made from a closed state word: counted as acquired.
-pub(crate) fn record(breaker: &Breaker, permit: f64, outcome: f64, elapsed_ms: f64) -> f64 {
-    let outcome = match outcome as u32 {
-        0 => Outcome::Success,
-        1 => Outcome::Failure,
-        2 => Outcome::Timeout,
+/// `record` on plain numbers, for a call the handle let through (by `tryAcquire`, or on the
+/// state word, counted in its `startedView`); anything out of range is absorbed: an unknown
+/// permit counts as stale, an outcome other than 0, 1 or 2 (NaN included) as ignored. Permits
+/// made from the state word carry `2^24` on top of the word's bits.
+pub(crate) fn record(handle: &Handle, permit: f64, outcome: f64, elapsed_ms: f64) -> f64 {
+    let outcome = match outcome {
+        0.0 => Outcome::Success,
+        1.0 => Outcome::Failure,
+        2.0 => Outcome::Timeout,
         _ => Outcome::Ignored,
     };
-    // Permits in [2^24, 2^25) were made in JavaScript from a closed state word (see `stateView`).
-    let permit = permit.max(0.0);
-    let unacquired = (TRANSITION_UNIT..2.0 * TRANSITION_UNIT).contains(&permit);
-    let permit = Permit::from_raw((permit % TRANSITION_UNIT) as u32);
+    let permit = Permit::from_raw((permit.max(0.0) % TRANSITION_UNIT) as u32);
     let elapsed = if elapsed_ms.is_finite() && elapsed_ms > 0.0 {
         Duration::from_secs_f64((elapsed_ms / 1e3).min(1e9))
     } else {
         Duration::ZERO
     };
-    transition_code(if unacquired {
-        breaker.record_unacquired(permit, outcome, elapsed)
-    } else {
-        breaker.record(permit, outcome, elapsed)
-    })
+    transition_code(handle.breaker.record_as(handle.caller(), permit, outcome, elapsed))
 }
 
 /// A clock for tests: breakers of a registry made with it move only when it is advanced.
@@ -204,10 +263,10 @@ impl NativeFakeClock {
         }
     }
 
-    /// Moves time forward.
+    /// Moves time forward, by at most 30 days at a time.
     #[napi(catch_unwind)]
-    pub fn advance(&self, ms: f64) -> napi::Result<()> {
-        self.inner.advance(millis("advance", ms)?);
+    pub fn advance(&self, env: Env, ms: f64) -> napi::Result<()> {
+        self.inner.advance(millis("advance", ms).map_err(|e| e.throw(&env))?);
         Ok(())
     }
 
@@ -276,18 +335,36 @@ impl NativeRegistry {
         }
     }
 
-    /// The breaker called `name`, created with `options` if missing.
+    /// The breaker called `name`, created with `options` (or the defaults) if missing. Options
+    /// are always checked; when given for a breaker that exists with other options, throws an
+    /// `Error` with code `ERR_BREAKWATER_OPTIONS_DIFFER` naming each option that differs with
+    /// both values. Without options, the existing breaker is returned as it is.
     #[napi(catch_unwind)]
-    pub fn get_or_create(&self, name: String, options: Option<NativeOptions>) -> napi::Result<NativeBreaker> {
-        let config = options.unwrap_or_default().to_config()?;
-        let inner = self.get_ref().get_or_create(&name, config).map_err(config_error)?;
-        Ok(NativeBreaker { inner })
+    pub fn get_or_create(&self, env: Env, name: String, options: Option<NativeOptions>) -> napi::Result<NativeBreaker> {
+        let given = options.map(|o| o.to_config()).transpose().map_err(|e| e.throw(&env))?;
+        let config = given.clone().unwrap_or_default();
+        let breaker = self
+            .get_ref()
+            .get_or_create(&name, config)
+            .map_err(|e| Invalid::from(e).throw(&env))?;
+        if let Some(given) = given {
+            let differ = differences(breaker.config(), &given);
+            if !differ.is_empty() {
+                let message = format!(
+                    "breaker {} exists with other options: {}; give the same options, or none to use it as it is",
+                    js_string(&name),
+                    differ.join("; ")
+                );
+                return Err(throw_options_differ(&env, &message));
+            }
+        }
+        Ok(NativeBreaker::new(breaker))
     }
 
     /// The breaker called `name`, if any.
     #[napi(catch_unwind)]
     pub fn get(&self, name: String) -> Option<NativeBreaker> {
-        self.get_ref().get(&name).map(|inner| NativeBreaker { inner })
+        self.get_ref().get(&name).map(NativeBreaker::new)
     }
 
     /// Removes the breaker called `name`; whether there was one.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::config::{check_duration, fail, ConfigError};
+use crate::config::{check_duration, fail, ConfigError, Violation};
 
 /// Open duration `min(base * multiplier^attempt, cap)`, optionally spread by jitter.
 ///
@@ -86,11 +86,20 @@ impl Backoff {
                 "open_duration.multiplier",
                 "a finite number of at least 1",
                 self.multiplier,
+                Violation::AtLeast {
+                    min: 1.0,
+                    value: self.multiplier,
+                },
             );
         }
         check_duration("open_duration.cap", self.cap, self.base)?;
         if !(self.jitter.is_finite() && (0.0..=1.0).contains(&self.jitter)) {
-            return fail("open_duration.jitter", "a number within 0..=1", self.jitter);
+            return fail(
+                "open_duration.jitter",
+                "a number within 0..=1",
+                self.jitter,
+                Violation::Fraction { value: self.jitter },
+            );
         }
         Ok(())
     }

@@ -4,10 +4,12 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::caller::Callers;
 use crate::clock::{Clock, MonotonicClock};
-use crate::config::{fail, Config, ConfigError};
+use crate::config::{fail, Config, ConfigError, Violation};
 use crate::events::Listeners;
 use crate::histogram::Histogram;
+use crate::isolation::Isolations;
 use crate::permit::{Outcome, Permit, Rejected};
 use crate::rules::{Rules, WindowCounts};
 use crate::state::{Reason, State, Transition, Word, NEVER_MS};
@@ -17,6 +19,11 @@ pub(crate) const NANOS_PER_MS: u64 = 1_000_000;
 
 /// The longest breaker name, in bytes.
 pub const MAX_NAME_BYTES: usize = 256;
+
+/// The `retry_after` of a refusal in half-open (every probe slot taken), unless the probes
+/// expire sooner: a slot frees as soon as a probe reports, which the breaker cannot foresee, so
+/// it answers with a short wait instead of the probe expiry (60 s by default).
+pub const HALF_OPEN_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// A circuit breaker. Share it by `&` or `Arc`: every method takes `&self` and no method locks.
 ///
@@ -62,15 +69,23 @@ pub(crate) struct Inner {
     pub(crate) times_half_opened: AtomicU64,
     pub(crate) cas_retries: AtomicU64,
     pub(crate) listeners: Listeners,
+    pub(crate) callers: Arc<Callers>,
+    pub(crate) isolation: Isolations,
 }
 
 pub(crate) fn check_name(name: &str) -> Result<(), ConfigError> {
     if name.is_empty() || name.len() > MAX_NAME_BYTES {
-        let shown: String = name.chars().take(40).collect();
+        let start: String = name.chars().take(40).collect();
+        let violation = Violation::NameLength {
+            max_bytes: MAX_NAME_BYTES,
+            start: start.clone(),
+            bytes: name.len(),
+        };
         return fail(
             "name",
             format!("1..={MAX_NAME_BYTES} bytes long"),
-            format!("{shown}… ({} bytes)", name.len()),
+            format!("{start}… ({} bytes)", name.len()),
+            violation,
         );
     }
     Ok(())
@@ -115,6 +130,8 @@ impl Breaker {
                 times_half_opened: AtomicU64::new(0),
                 cas_retries: AtomicU64::new(0),
                 listeners: Listeners::default(),
+                callers: Arc::default(),
+                isolation: Isolations::default(),
                 config,
             }),
         })
@@ -150,12 +167,18 @@ impl Breaker {
     /// Asks to make a call. On `Ok`, make it and report how it went with [`Breaker::record`].
     #[inline]
     pub fn try_acquire(&self) -> Result<Permit, Rejected> {
+        let permit = self.admit()?;
+        self.stripes.local().bump(|c| &c.acquired);
+        Ok(permit)
+    }
+
+    /// The decision of an acquire, without counting the permit (the caller counts it where it
+    /// belongs: the thread's stripe, or a [`Caller`](crate::Caller)).
+    #[inline]
+    pub(crate) fn admit(&self) -> Result<Permit, Rejected> {
         let word = self.load();
         match word.state() {
-            State::Closed | State::Disabled => {
-                self.stripes.local().bump(|c| &c.acquired);
-                Ok(Permit::new(word, None))
-            }
+            State::Closed | State::Disabled => Ok(Permit::new(word, None)),
             State::Open | State::ForcedOpen => {
                 let now = self.clock.now_nanos();
                 if now / NANOS_PER_MS < word.deadline_ms() {
@@ -206,10 +229,7 @@ impl Breaker {
             let now_ms = now / NANOS_PER_MS;
             let probe_deadline = now_ms + self.inner.probe_ms;
             let (next, reason) = match word.state() {
-                State::Closed | State::Disabled => {
-                    self.stripes.local().bump(|c| &c.acquired);
-                    return Ok(Permit::new(word, made));
-                }
+                State::Closed | State::Disabled => return Ok(Permit::new(word, made)),
                 State::Open | State::ForcedOpen if now_ms < word.deadline_ms() => {
                     return Err(self.reject(word, now, made));
                 }
@@ -234,7 +254,6 @@ impl Breaker {
             };
             match self.word.compare_exchange_weak(word.0, next.0, AcqRel, Acquire) {
                 Ok(_) => {
-                    self.stripes.local().bump(|c| &c.acquired);
                     let moved = reason.map(|r| self.after_transition(word.state(), State::HalfOpen, r, now));
                     return Ok(Permit::new(next, moved.or(made)));
                 }
@@ -250,10 +269,15 @@ impl Breaker {
     fn reject(&self, word: Word, now: u64, transition: Option<Transition>) -> Rejected {
         self.stripes.local().bump(|c| &c.rejected);
         let deadline = word.deadline_ms();
+        let until_deadline = Duration::from_nanos((deadline * NANOS_PER_MS).saturating_sub(now));
         Rejected {
             state: word.state(),
-            retry_after: (deadline != NEVER_MS)
-                .then(|| Duration::from_nanos((deadline * NANOS_PER_MS).saturating_sub(now))),
+            retry_after: match word.state() {
+                // Every probe slot is taken: one frees when a probe reports, which cannot be
+                // foreseen, or at the latest when the probes expire (the deadline).
+                State::HalfOpen => Some(until_deadline.min(HALF_OPEN_RETRY_AFTER)),
+                _ => (deadline != NEVER_MS).then_some(until_deadline),
+            },
             transition,
         }
     }
@@ -331,13 +355,18 @@ impl Breaker {
         None
     }
 
-    /// The current window, summed over stripes.
+    /// The current window, summed over stripes. Read while calls are recorded, a count of
+    /// failures (or slow calls) may include a call whose entry in `calls` is not read yet: each
+    /// is capped at `calls`, so a rate never exceeds 100 %.
     pub fn window_counts(&self) -> WindowCounts {
         let now = self.clock.now_nanos();
         let mut counts = WindowCounts::default();
         for stripe in self.stripes.iter() {
             stripe.window.add_counts(now, &mut counts);
         }
+        counts.failures = counts.failures.min(counts.calls);
+        counts.slow = counts.slow.min(counts.calls);
+        counts.over_latency = counts.over_latency.min(counts.calls);
         counts
     }
 }

@@ -12,6 +12,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use crate::breaker::check_name;
 use crate::config::{check_count, ConfigError};
 
+mod lane;
+pub use lane::Lane;
+
 /// The most permits a bulkhead can have: a permit id keeps its slot in this many bits.
 pub const MAX_CONCURRENT: u32 = 1 << SLOT_BITS;
 /// The longest queue a bulkhead can have.
@@ -155,12 +158,18 @@ impl Bulkhead {
             return Admission::Now(permit);
         }
         let mut queue = self.lock();
+        // Counted as waiting before the last look at the permits, as a release frees its permit
+        // before it looks at `waiting` (all SeqCst): one of the two sees the other, so a permit
+        // freed meanwhile is taken below or handed to this caller, never left free while it waits.
+        self.waiting.fetch_add(1, SeqCst);
         if queue.order.is_empty() {
             if let Some(permit) = self.take() {
+                self.waiting.fetch_sub(1, SeqCst);
                 return Admission::Now(permit);
             }
         }
         if queue.order.len() >= self.max_queue as usize {
+            self.waiting.fetch_sub(1, SeqCst);
             self.rejected.fetch_add(1, Relaxed);
             return Admission::Full;
         }
@@ -168,9 +177,6 @@ impl Bulkhead {
         queue.next_ticket += 1;
         queue.order.insert((Reverse(priority), ticket), wake);
         queue.priority_of.insert(ticket, priority);
-        // After the last look at `in_use` (in `take`, above): a release that frees a permit after
-        // that look sees this and hands the permit over. Both sides are SeqCst for that reason.
-        self.waiting.fetch_add(1, SeqCst);
         Admission::Queued(ticket)
     }
 

@@ -156,14 +156,65 @@ impl Default for Config {
 }
 
 /// A configuration value that breaks a rule: names the field, the rule and the value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ConfigError {
     /// The option, as a path of Rust field names (`failure_rate.threshold_percent`).
     pub field: &'static str,
-    /// What the value must be.
+    /// What the value must be, in Rust's words (`within 1..=100`).
     pub rule: String,
-    /// The value given.
+    /// The value given, as Rust prints it.
     pub value: String,
+    /// The same rule and value as data, for a binding that words them in its own language.
+    pub violation: Violation,
+}
+
+/// The rule a value broke and the value, as data (see [`ConfigError::violation`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Violation {
+    /// A whole number outside `min..=max`.
+    Count {
+        /// The smallest allowed.
+        min: u64,
+        /// The largest allowed.
+        max: u64,
+        /// The value given.
+        value: u64,
+    },
+    /// A percentage that is not above 0 and at most 100.
+    Percent {
+        /// The value given.
+        value: f64,
+    },
+    /// A number that is not finite or below `min`.
+    AtLeast {
+        /// The smallest allowed.
+        min: f64,
+        /// The value given.
+        value: f64,
+    },
+    /// A number outside `0..=1`.
+    Fraction {
+        /// The value given.
+        value: f64,
+    },
+    /// A duration outside `min..=max`.
+    Duration {
+        /// The shortest allowed.
+        min: Duration,
+        /// The longest allowed.
+        max: Duration,
+        /// The value given.
+        value: Duration,
+    },
+    /// A name that is empty or longer than `max_bytes` in UTF-8.
+    NameLength {
+        /// The longest allowed, in bytes.
+        max_bytes: usize,
+        /// The name given (its first 40 characters).
+        start: String,
+        /// Its length in bytes.
+        bytes: usize,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -174,31 +225,52 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-pub(crate) fn fail<T>(field: &'static str, rule: impl Into<String>, value: impl fmt::Debug) -> Result<T, ConfigError> {
+pub(crate) fn fail<T>(
+    field: &'static str,
+    rule: impl Into<String>,
+    value: impl fmt::Debug,
+    violation: Violation,
+) -> Result<T, ConfigError> {
     Err(ConfigError {
         field,
         rule: rule.into(),
         value: format!("{value:?}"),
+        violation,
     })
 }
 
 pub(crate) fn check_count(field: &'static str, value: u32, min: u32, max: u32) -> Result<(), ConfigError> {
     if value < min || value > max {
-        return fail(field, format!("within {min}..={max}"), value);
+        let violation = Violation::Count {
+            min: min.into(),
+            max: max.into(),
+            value: value.into(),
+        };
+        return fail(field, format!("within {min}..={max}"), value, violation);
     }
     Ok(())
 }
 
 pub(crate) fn check_percent(field: &'static str, value: f64) -> Result<(), ConfigError> {
     if !(value.is_finite() && value > 0.0 && value <= 100.0) {
-        return fail(field, "a number above 0 and at most 100", value);
+        return fail(
+            field,
+            "a number above 0 and at most 100",
+            value,
+            Violation::Percent { value },
+        );
     }
     Ok(())
 }
 
 pub(crate) fn check_duration(field: &'static str, value: Duration, min: Duration) -> Result<(), ConfigError> {
     if value < min || value > MAX_DURATION {
-        return fail(field, format!("within {min:?}..={MAX_DURATION:?}"), value);
+        let violation = Violation::Duration {
+            min,
+            max: MAX_DURATION,
+            value,
+        };
+        return fail(field, format!("within {min:?}..={MAX_DURATION:?}"), value, violation);
     }
     Ok(())
 }

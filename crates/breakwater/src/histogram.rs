@@ -49,16 +49,45 @@ fn bucket_of(v: u64) -> usize {
     (EXACT + u64::from(power - 7) * SUB + ((v >> shift) - SUB)) as usize
 }
 
-/// The middle of bucket `i` (its exact value below `EXACT`).
-fn midpoint_of(i: usize) -> u64 {
+/// The lowest value bucket `i` holds.
+fn low_of(i: usize) -> u64 {
     let i = i as u64;
     if i < EXACT {
         return i;
     }
     let power = (i - EXACT) / SUB + 7;
-    let shift = power - 6;
-    let low = (SUB + (i - EXACT) % SUB) << shift;
-    low + (1 << shift) / 2
+    (SUB + (i - EXACT) % SUB) << (power - 6)
+}
+
+/// The highest value bucket `i` holds.
+fn high_of(i: usize) -> u64 {
+    let i = i as u64;
+    if i < EXACT {
+        return i;
+    }
+    let power = (i - EXACT) / SUB + 7;
+    low_of(i as usize) + (1 << (power - 6)) - 1
+}
+
+/// The middle of bucket `i` (its exact value below `EXACT`).
+fn midpoint_of(i: usize) -> u64 {
+    let (low, high) = (low_of(i), high_of(i));
+    low + (high - low).div_ceil(2)
+}
+
+/// The exact extreme `exact` if the buckets agree with it, else the bound of `bucket` on its side.
+///
+/// A reader races the writers: a value may be in the bucket counts but not yet in `min` / `max`
+/// (`min` still `u64::MAX` while the first call is recorded), or the other way round. An extreme
+/// beyond the bucket is a value recorded since the counts were read: real, so kept. One short of
+/// the bucket misses a value the counts hold: the bucket's bound stands in for it.
+fn settle(exact: u64, bucket: usize, is_min: bool) -> u64 {
+    let (low, high) = (low_of(bucket), high_of(bucket));
+    match (is_min, exact) {
+        (true, v) if v > high => low,
+        (false, v) if v < low => high,
+        (_, v) => v,
+    }
 }
 
 impl Histogram {
@@ -86,28 +115,36 @@ impl Histogram {
         }
     }
 
+    /// A summary of the counts as read now. Writers go on while it is read, so each field is
+    /// settled against the bucket counts, which are read once: whatever the interleaving,
+    /// `min <= p50 <= p95 <= p99 <= max` and `min <= mean <= max`, and it never panics.
     pub(crate) fn summary(&self) -> LatencySummary {
         let counts: Vec<u64> = self.counts.iter().map(|c| c.load(Relaxed)).collect();
-        let count: u64 = counts.iter().sum();
-        if count == 0 {
+        let count = counts.iter().fold(0u64, |a, c| a.saturating_add(*c));
+        let (Some(first), Some(last)) = (
+            counts.iter().position(|c| *c != 0),
+            counts.iter().rposition(|c| *c != 0),
+        ) else {
             return LatencySummary::default();
-        }
-        let (min, max) = (self.min.load(Relaxed), self.max.load(Relaxed));
+        };
+        let min = settle(self.min.load(Relaxed), first, true);
+        let max = settle(self.max.load(Relaxed), last, false).max(min);
         let percentile = |q: f64| {
             let rank = ((count - 1) as f64 * q).floor() as u64;
-            let mut seen = 0;
+            let mut seen = 0u64;
             for (i, c) in counts.iter().enumerate() {
-                seen += c;
+                seen = seen.saturating_add(*c);
                 if seen > rank {
                     return Duration::from_nanos(midpoint_of(i).clamp(min, max));
                 }
             }
             Duration::from_nanos(max)
         };
+        let mean = self.sum.load(Relaxed) / self.count.load(Relaxed).max(1);
         LatencySummary {
             count,
             min: Duration::from_nanos(min),
-            mean: Duration::from_nanos(self.sum.load(Relaxed) / self.count.load(Relaxed).max(1)),
+            mean: Duration::from_nanos(mean.clamp(min, max)),
             p50: percentile(0.50),
             p95: percentile(0.95),
             p99: percentile(0.99),
@@ -131,6 +168,44 @@ mod tests {
             }
             v *= 2;
         }
+    }
+
+    #[test]
+    fn bucket_bounds_hold_their_values() {
+        let mut v = 1u64;
+        while v < (1 << MAX_POWER) {
+            for x in [v, v + v / 3, v * 2 - 1] {
+                let b = bucket_of(x);
+                assert!(
+                    low_of(b) <= x && x <= high_of(b),
+                    "{x} in {}..={}",
+                    low_of(b),
+                    high_of(b)
+                );
+            }
+            v *= 2;
+        }
+    }
+
+    #[test]
+    fn a_summary_read_between_a_count_and_its_extremes_is_ordered_and_does_not_panic() {
+        // What a reader sees while another thread records the first call: the bucket counted,
+        // min and max not written yet (min > max).
+        let h = Histogram::new();
+        h.counts[bucket_of(5_000_000)].fetch_add(1, Relaxed);
+        let s = h.summary();
+        assert_eq!(s.count, 1);
+        assert!(s.min <= s.p50 && s.p50 <= s.p99 && s.p99 <= s.max, "{s:?}");
+        assert!(s.min <= s.mean && s.mean <= s.max, "{s:?}");
+        // And a count of a second value whose extreme is not written yet.
+        h.min.store(5_000_000, Relaxed);
+        h.max.store(5_000_000, Relaxed);
+        h.sum.store(5_000_000, Relaxed);
+        h.count.store(1, Relaxed);
+        h.counts[bucket_of(90_000_000)].fetch_add(1, Relaxed);
+        let s = h.summary();
+        assert!(s.max >= Duration::from_nanos(low_of(bucket_of(90_000_000))), "{s:?}");
+        assert!(s.min <= s.p50 && s.p50 <= s.p99 && s.p99 <= s.max, "{s:?}");
     }
 
     #[test]

@@ -9,7 +9,9 @@ use crate::rules::WindowCounts;
 use crate::state::State;
 
 /// What a breaker has seen since it was created. Counters are read one by one while calls go
-/// on, so a snapshot taken under load may be off by the calls in flight at that moment.
+/// on, so a snapshot taken under load may be off by the calls in flight at that moment; but it
+/// is consistent in itself: no count is negative, rates stay within 0..=100 %, and latency
+/// percentiles are ordered within min and max.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Metrics {
     /// State now.
@@ -22,11 +24,13 @@ pub struct Metrics {
     pub successes: u64,
     /// Calls that failed, timeouts included.
     pub failures: u64,
-    /// Calls whose outcome was ignored.
+    /// Calls whose outcome was ignored, and calls whose [`Caller`](crate::Caller) went before
+    /// they were reported (a thread that ended mid-call).
     pub ignored: u64,
     /// Calls refused.
     pub rejections: u64,
-    /// Permitted calls not reported yet.
+    /// Permitted calls not reported yet, those let through on the state word by a
+    /// [`Caller`](crate::Caller) included.
     pub in_flight: u64,
     /// Failures that were timeouts.
     pub timeouts: u64,
@@ -63,10 +67,13 @@ impl Breaker {
         let inner = &self.inner;
         let now = self.clock.now_nanos();
         let word = self.load();
+        // Outcomes first, then what was let through: a call is let through before its outcome
+        // is counted, so in flight is never made negative by a call reported in between.
         let successes = s.sum(|c| &c.successes);
         let failures = s.sum(|c| &c.failures);
-        let ignored = s.sum(|c| &c.ignored);
-        let acquired = s.sum(|c| &c.acquired);
+        let callers = inner.callers.totals();
+        let ignored = s.sum(|c| &c.ignored).saturating_add(callers.abandoned);
+        let acquired = s.sum(|c| &c.acquired).saturating_add(callers.started);
         let rejections = s.sum(|c| &c.rejected);
         let since = inner.since_nanos.load(Acquire);
         let open_now = if word.state().is_open() {
@@ -75,22 +82,22 @@ impl Breaker {
             0
         };
         let window = self.window_counts();
-        let decided = successes + failures;
+        let decided = successes.saturating_add(failures);
         Metrics {
             state: word.state(),
             state_since_nanos: since,
-            calls: acquired + rejections,
+            calls: acquired.saturating_add(rejections),
             successes,
             failures,
             ignored,
             rejections,
-            in_flight: acquired.saturating_sub(decided + ignored),
+            in_flight: acquired.saturating_sub(decided.saturating_add(ignored)),
             timeouts: s.sum(|c| &c.timeouts),
             slow_calls: s.sum(|c| &c.slow),
             stale: s.sum(|c| &c.stale),
             times_opened: inner.times_opened.load(Relaxed),
             times_half_opened: inner.times_half_opened.load(Relaxed),
-            time_open: Duration::from_nanos(inner.open_nanos_total.load(Relaxed) + open_now),
+            time_open: Duration::from_nanos(inner.open_nanos_total.load(Relaxed).saturating_add(open_now)),
             success_rate: if decided == 0 {
                 100.0
             } else {

@@ -67,7 +67,10 @@ impl Permit {
 pub struct Rejected {
     /// Open, forced open, or half-open with every probe slot taken.
     pub state: State,
-    /// Time until the next call may probe; `None` when forced open without a deadline.
+    /// Time until a call may be let through: open or forced open, until the deadline (`None`
+    /// when forced open without one); half-open, at most
+    /// [`HALF_OPEN_RETRY_AFTER`](crate::HALF_OPEN_RETRY_AFTER) (a probe slot frees when a probe
+    /// reports), or less when the probes expire sooner.
     pub retry_after: Option<Duration>,
     /// A transition this acquire made before refusing (half-open -> open on expired probes).
     pub transition: Option<Transition>,

@@ -57,13 +57,16 @@ impl Registry {
         GLOBAL.get_or_init(Registry::new)
     }
 
-    /// The breaker called `name`, created with `config` if there is none. An existing breaker
-    /// is returned as it is, whatever `config` says.
+    /// The breaker called `name`, created with `config` if there is none. `name` and `config`
+    /// are checked either way (a bad config is an error even when the breaker exists); an
+    /// existing breaker keeps its own config: compare [`Breaker::config`] with yours to find
+    /// out whether it differs.
     pub fn get_or_create(&self, name: &str, config: Config) -> Result<Arc<Breaker>, ConfigError> {
+        check_name(name)?;
+        config.validate()?;
         if let Some(existing) = self.get(name) {
             return Ok(existing);
         }
-        check_name(name)?;
         let breaker = Arc::new(Breaker::with_clock(name, config, self.clock.clone())?);
         let map = self.map.pin();
         Ok(match map.try_insert(Arc::from(name), breaker) {

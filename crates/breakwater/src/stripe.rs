@@ -226,7 +226,8 @@ impl Stripes {
 
     /// Sum of one counter over all stripes.
     pub(crate) fn sum(&self, field: impl Fn(&Counters) -> &AtomicU64) -> u64 {
-        self.iter().map(|s| field(&s.counters).load(Relaxed)).sum()
+        self.iter()
+            .fold(0u64, |sum, s| sum.saturating_add(field(&s.counters).load(Relaxed)))
     }
 }
 

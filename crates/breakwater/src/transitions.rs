@@ -18,6 +18,21 @@ impl Breaker {
         reason: Reason,
         now: u64,
     ) -> Result<Transition, Word> {
+        let t = self.transition_quietly(from, to, deadline_ms, reason, now)?;
+        self.inner.listeners.notify(&t);
+        Ok(t)
+    }
+
+    /// [`transition`](Breaker::transition) without telling the listeners: for a caller that
+    /// holds a lock, and tells them once it has let go.
+    pub(crate) fn transition_quietly(
+        &self,
+        from: Word,
+        to: State,
+        deadline_ms: u64,
+        reason: Reason,
+        now: u64,
+    ) -> Result<Transition, Word> {
         debug_assert!(is_legal(from.state(), to), "{:?} -> {to:?}", from.state());
         if to == State::Closed {
             // Closed windows start empty. Clearing before the swap is safe: no window is written
@@ -28,7 +43,7 @@ impl Breaker {
             .word
             .compare_exchange(from.0, from.next(to, deadline_ms).0, AcqRel, Acquire)
         {
-            Ok(_) => Ok(self.after_transition(from.state(), to, reason, now)),
+            Ok(_) => Ok(self.bookkeep(from.state(), to, reason, now)),
             Err(actual) => {
                 self.inner.cas_retries.fetch_add(1, Relaxed);
                 Err(Word(actual))
@@ -38,6 +53,13 @@ impl Breaker {
 
     /// Bookkeeping of the winner of a transition, then the listeners, outside any loop or lock.
     pub(crate) fn after_transition(&self, from: State, to: State, reason: Reason, now: u64) -> Transition {
+        let transition = self.bookkeep(from, to, reason, now);
+        self.inner.listeners.notify(&transition);
+        transition
+    }
+
+    /// The winner's bookkeeping of a transition: time open, counts, backoff.
+    fn bookkeep(&self, from: State, to: State, reason: Reason, now: u64) -> Transition {
         let inner = &self.inner;
         let since = inner.since_nanos.swap(now, AcqRel);
         if from.is_open() {
@@ -53,14 +75,12 @@ impl Breaker {
         } else if to == State::Open {
             inner.reopen_attempt.fetch_add(1, Relaxed);
         }
-        let transition = Transition {
+        Transition {
             from,
             to,
             reason,
             at_nanos: now,
-        };
-        inner.listeners.notify(&transition);
-        transition
+        }
     }
 
     fn clear_closed_state(&self) {
@@ -158,7 +178,9 @@ impl Breaker {
         self.force(State::Disabled, 0, Reason::Manual)
     }
 
-    /// Refuses every call, for `duration` if given (then probes, half-open) or until reset.
+    /// Refuses every call, for `duration` if given (then probes, half-open) or until reset. Forcing
+    /// a forced-open breaker again sets its deadline; it reports no transition, but ends an
+    /// [isolation](Breaker::isolate) in force (the breaker is now forced open by this call).
     pub fn force_open(&self, duration: Option<Duration>) -> Option<Transition> {
         let deadline = duration.map(|d| {
             self.clock
@@ -213,10 +235,12 @@ impl Breaker {
     /// assert_eq!((t.to, breaker.try_acquire().unwrap().is_probe()), (State::HalfOpen, true));
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
+    /// An [isolated](Breaker::isolate) breaker is not moved: an isolation ends only when its
+    /// holders say so (or by `reset`, `disable` or `force_open`).
     pub fn half_open(&self, reason: Reason) -> Option<Transition> {
         loop {
             let word = self.load();
-            if !word.state().is_open() {
+            if !word.state().is_open() || self.is_isolated() {
                 return None;
             }
             let now = self.clock.now_nanos();
@@ -228,28 +252,38 @@ impl Breaker {
     }
 
     fn force(&self, to: State, deadline_ms: u64, reason: Reason) -> Option<Transition> {
+        let (transition, _) = self.force_word(to, deadline_ms, reason);
+        if let Some(t) = &transition {
+            self.inner.listeners.notify(t);
+        }
+        transition
+    }
+
+    /// Moves to `to` whatever the state, without telling the listeners; returns the transition,
+    /// if it was one, and the word installed (or found, when nothing changed).
+    pub(crate) fn force_word(&self, to: State, deadline_ms: u64, reason: Reason) -> (Option<Transition>, Word) {
         loop {
             let word = self.load();
             let now = self.clock.now_nanos();
             if word.state() != to {
-                match self.transition(word, to, deadline_ms, reason, now) {
-                    Ok(t) => return Some(t),
+                match self.transition_quietly(word, to, deadline_ms, reason, now) {
+                    Ok(t) => return (Some(t), word.next(to, deadline_ms)),
                     Err(_) => continue,
                 }
             }
-            // Not a transition. A reset of a closed breaker starts a new generation, so permits
-            // taken before it cannot count in the cleared window.
+            // Not a transition, but a new generation: a reset of a closed breaker so that permits
+            // taken before it cannot count in the cleared window, a forced-open breaker forced
+            // again so that whoever forced it before can tell (an isolation ends with it).
             let next = match to {
-                State::Closed => word.next(State::Closed, 0),
-                State::ForcedOpen => word.with_probes(0, deadline_ms),
-                _ => return None,
+                State::Closed | State::ForcedOpen => word.next(to, deadline_ms),
+                _ => return (None, word),
             };
             if to == State::Closed {
                 self.clear_closed_state();
                 self.inner.reopen_attempt.store(0, Relaxed);
             }
             if self.word.compare_exchange(word.0, next.0, AcqRel, Acquire).is_ok() {
-                return None;
+                return (None, next);
             }
         }
     }

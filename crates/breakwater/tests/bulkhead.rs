@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-use breakwater::{Admission, Bulkhead};
+use breakwater::{Admission, Bulkhead, Lane};
 
 /// A wake function that writes `(label, permit)` to `log`.
 fn logged(log: &Arc<Mutex<Vec<(&'static str, u64)>>>, label: &'static str) -> breakwater::Wake {
@@ -176,4 +176,248 @@ fn many_threads_never_exceed_the_limit_and_every_call_gets_through() {
     let stats = b.stats();
     assert_eq!((stats.in_use, stats.queued), (0, 0));
     assert_eq!(stats.admitted, (THREADS * CALLS) as u64);
+}
+
+/// A release racing a caller that is joining the queue: the freed permit must reach the caller
+/// (or the caller must take it), never stay free while the caller waits for it.
+#[test]
+fn a_permit_freed_while_a_caller_joins_the_queue_is_never_left_free_while_it_waits() {
+    const ROUNDS: usize = 100_000;
+    let b = Arc::new(Bulkhead::new(1, 4).unwrap());
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let (permits, to_release) = mpsc::channel::<u64>();
+    let releaser = {
+        let (b, barrier) = (b.clone(), barrier.clone());
+        std::thread::spawn(move || {
+            for held in to_release {
+                barrier.wait(); // start together
+                assert!(b.release(held));
+                barrier.wait(); // both done
+            }
+        })
+    };
+    for round in 0..ROUNDS {
+        permits.send(b.try_acquire().unwrap()).unwrap();
+        barrier.wait();
+        let (tx, rx) = mpsc::channel();
+        let admission = b.acquire_or_queue(0, Box::new(move |_, p| tx.send(p).is_ok()));
+        barrier.wait();
+        let stats = b.stats();
+        assert_eq!(
+            (stats.in_use, stats.queued),
+            (1, 0),
+            "round {round}: {admission:?} left {stats:?}"
+        );
+        let permit = match admission {
+            Admission::Now(p) => p,
+            Admission::Queued(_) => rx.try_recv().expect("woken before the release returned"),
+            Admission::Full => unreachable!(),
+        };
+        assert!(b.release(permit));
+    }
+    drop(permits);
+    releaser.join().unwrap();
+}
+
+/// A small seeded generator, so a failing stress run can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) % n
+    }
+}
+
+fn seed() -> u64 {
+    let seed = std::env::var("BREAKWATER_STRESS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| u64::from(std::process::id()) << 16 | 1);
+    println!("seed {seed} (set BREAKWATER_STRESS_SEED to replay)");
+    seed
+}
+
+fn assert_idle(b: &Arc<Bulkhead>) {
+    let stats = b.stats();
+    assert_eq!((stats.in_use, stats.queued), (0, 0), "{stats:?}");
+    let fresh = Lane::new(b.clone());
+    let permit = fresh.try_acquire().expect("a fresh caller gets a permit at once");
+    assert!(fresh.release(permit));
+}
+
+#[test]
+fn a_permit_handed_to_an_owner_that_ends_before_claiming_it_comes_back() {
+    // The wake reached the owner's queue but never ran (its environment was torn down): the
+    // lane still has the permit when it is closed (thread end) or dropped (handle finalized).
+    for end in [Lane::close as fn(&Lane), |_: &Lane| {}] {
+        let b = Arc::new(Bulkhead::new(1, 5).unwrap());
+        let main = Lane::new(b.clone());
+        let worker = Lane::new(b.clone());
+        let held = main.try_acquire().unwrap();
+        let Admission::Queued(_) = worker.acquire_or_queue(0, |_| true) else {
+            panic!()
+        };
+        assert!(main.release(held));
+        assert_eq!(b.stats().in_use, 1, "handed to the worker's caller");
+        end(&worker);
+        drop(worker);
+        assert_idle(&b);
+    }
+}
+
+#[test]
+fn a_permit_handed_to_an_owner_that_ends_at_the_same_moment_comes_back_whatever_the_timing() {
+    // The owner ends (closed at thread end, or dropped) while another thread hands it a permit;
+    // its wake is delivered, refused (closing) or queued and never run; it may have claimed.
+    const ROUNDS: u64 = 20_000;
+    let mut rng = Rng(seed());
+    let b = Arc::new(Bulkhead::new(1, 5).unwrap());
+    let main = Lane::new(b.clone());
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    for round in 0..ROUNDS {
+        let held = main.try_acquire().unwrap();
+        let (notify_mode, end_mode, spin) = (rng.below(3), rng.below(3), rng.below(64));
+        let owner = {
+            let (b, barrier) = (b.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let lane = Lane::new(b);
+                let (tx, rx) = mpsc::channel();
+                let Admission::Queued(ticket) = lane.acquire_or_queue(0, move |t| match notify_mode {
+                    0 => tx.send(t).is_ok(), // delivered
+                    1 => false,              // the thread-safe function is closing
+                    _ => true,               // queued to the thread, never run
+                }) else {
+                    panic!("round {round}: the main lane holds the only permit")
+                };
+                barrier.wait();
+                for _ in 0..spin {
+                    std::hint::spin_loop();
+                }
+                if end_mode == 0 && rx.try_recv() == Ok(ticket) {
+                    lane.claim(ticket).expect("a woken caller has its permit"); // ends holding it
+                }
+                if end_mode == 1 {
+                    lane.close(); // the thread's destructor; the handle is dropped after
+                }
+                drop(lane);
+            })
+        };
+        barrier.wait();
+        assert!(main.release(held));
+        owner.join().unwrap();
+        let stats = b.stats();
+        assert_eq!((stats.in_use, stats.queued), (0, 0), "round {round}: {stats:?}");
+    }
+    assert_idle(&b);
+}
+
+#[test]
+fn a_caller_that_cancels_while_its_permit_is_handed_over_owes_nothing() {
+    const ROUNDS: u64 = 20_000;
+    let mut rng = Rng(seed());
+    let b = Arc::new(Bulkhead::new(1, 5).unwrap());
+    let main = Lane::new(b.clone());
+    let waiter = Lane::new(b.clone());
+    let barrier = Arc::new(std::sync::Barrier::new(2));
+    let (permits, to_release) = mpsc::channel::<u64>();
+    let releaser = {
+        let (main, barrier) = (main.clone(), barrier.clone());
+        std::thread::spawn(move || {
+            for held in to_release {
+                barrier.wait();
+                assert!(main.release(held));
+                barrier.wait();
+            }
+        })
+    };
+    for round in 0..ROUNDS {
+        permits.send(main.try_acquire().unwrap()).unwrap();
+        let told = rng.below(2) == 0;
+        let Admission::Queued(ticket) = waiter.acquire_or_queue(0, move |_| told) else {
+            panic!()
+        };
+        barrier.wait();
+        for _ in 0..rng.below(64) {
+            std::hint::spin_loop();
+        }
+        // A caller that cannot be told (`notify` false) was skipped already; any other can leave.
+        let left = waiter.cancel(ticket);
+        assert!(left || !told, "round {round}: a waiting caller can always leave");
+        assert_eq!(
+            waiter.claim(ticket),
+            None,
+            "round {round}: nothing is owed after cancel"
+        );
+        barrier.wait();
+        let stats = b.stats();
+        assert_eq!((stats.in_use, stats.queued), (0, 0), "round {round}: {stats:?}");
+    }
+    drop(permits);
+    releaser.join().unwrap();
+    assert_idle(&b);
+}
+
+#[test]
+fn owners_that_hold_queue_cancel_release_and_end_at_random_give_every_permit_back() {
+    const OWNERS: u64 = 6;
+    const STEPS: u64 = 20_000;
+    let seed = seed();
+    let b = Arc::new(Bulkhead::new(3, 8).unwrap());
+    let threads: Vec<_> = (0..OWNERS)
+        .map(|o| {
+            let b = b.clone();
+            std::thread::spawn(move || {
+                let mut rng = Rng(seed ^ (o + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+                let (tx, rx) = mpsc::channel::<u64>();
+                let mut lane = Lane::new(b.clone());
+                let (mut held, mut waiting) = (Vec::new(), Vec::new());
+                let mut ends = 0;
+                for _ in 0..STEPS {
+                    while let Ok(ticket) = rx.try_recv() {
+                        if let Some(i) = waiting.iter().position(|t| *t == ticket) {
+                            waiting.swap_remove(i);
+                            held.extend(lane.claim(ticket));
+                        }
+                    }
+                    assert!(b.stats().in_use <= 3);
+                    match rng.below(10) {
+                        0..=2 => match lane.acquire_or_queue(rng.below(3) as i32, {
+                            let (tx, lost) = (tx.clone(), rng.below(4) == 0);
+                            move |t| lost || tx.send(t).is_ok()
+                        }) {
+                            Admission::Now(p) => held.push(p),
+                            Admission::Queued(t) => waiting.push(t),
+                            Admission::Full => {}
+                        },
+                        3..=5 if !held.is_empty() => {
+                            let p = held.swap_remove(rng.below(held.len() as u64) as usize);
+                            assert!(lane.release(p));
+                        }
+                        6 if !waiting.is_empty() => {
+                            let t = waiting.swap_remove(rng.below(waiting.len() as u64) as usize);
+                            assert!(lane.cancel(t));
+                        }
+                        7 => {
+                            // The owner ends with what it holds and waits for; a new one starts.
+                            if rng.below(2) == 0 {
+                                lane.close();
+                            }
+                            lane = Lane::new(b.clone());
+                            (held, waiting) = (Vec::new(), Vec::new());
+                            ends += 1;
+                        }
+                        _ => std::thread::yield_now(),
+                    }
+                }
+                ends
+            })
+        })
+        .collect();
+    let ends: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(ends > 0);
+    assert_idle(&b);
 }

@@ -163,7 +163,12 @@ impl Model {
             });
         }
         self.counts.rejected += 1;
-        Err((self.deadline_ns != NEVER).then(|| self.deadline_ns - now))
+        let until_deadline = self.deadline_ns.saturating_sub(now);
+        if self.state == State::HalfOpen {
+            // A probe slot may free at any moment: at most a second, or until the probes expire.
+            return Err(Some(until_deadline.min(1_000 * MS)));
+        }
+        Err((self.deadline_ns != NEVER).then_some(until_deadline))
     }
 
     fn unhealthy(&self, failed: bool, ms: u64) -> bool {

@@ -16,17 +16,22 @@ fn the_global_registry_is_one_per_process() {
 }
 
 #[test]
-fn an_existing_breaker_is_returned_whatever_config_is_passed() {
+fn an_existing_breaker_keeps_its_config_but_a_bad_config_is_refused_even_for_it() {
     let r = Registry::new();
     let a = r.get_or_create("db", Config::default()).unwrap();
+    let other = Config {
+        consecutive_failures: Some(2),
+        ..Config::default()
+    };
+    let b = r.get_or_create("db", other).unwrap();
+    assert!(Arc::ptr_eq(&a, &b));
+    assert_eq!(b.config(), &Config::default(), "the first config stays");
     let bad = Config {
         window: Window::Count(0),
         ..Config::default()
     };
-    let b = r.get_or_create("db", bad.clone()).unwrap();
-    assert!(Arc::ptr_eq(&a, &b));
-    let err = r.get_or_create("other", bad).unwrap_err();
-    assert_eq!(err.field, "window.count");
+    assert_eq!(r.get_or_create("db", bad.clone()).unwrap_err().field, "window.count");
+    assert_eq!(r.get_or_create("other", bad).unwrap_err().field, "window.count");
 }
 
 #[test]

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use breakwater::{
     Backoff, Config, LatencyRule, Outcome, RateRule, Reason, SlowCallRule, State, Window, DEFAULT_MIN_CALLS,
+    HALF_OPEN_RETRY_AFTER,
 };
 use common::*;
 
@@ -301,6 +302,25 @@ fn jittered_open_durations_stay_within_their_bounds() {
 }
 
 #[test]
+fn a_refusal_in_half_open_says_retry_within_a_second_not_at_the_probe_expiry() {
+    let r = rig(Config {
+        consecutive_failures: Some(1),
+        open_duration: Backoff::fixed(secs(1)),
+        half_open_max_probes: 1,
+        ..Config::default()
+    });
+    r.fail(1);
+    r.clock.advance(secs(1));
+    let probe = r.acquire();
+    let refused = r.breaker.try_acquire().unwrap_err();
+    assert_eq!(refused.state, State::HalfOpen);
+    assert_eq!(refused.retry_after, Some(secs(1)), "not the 60 s probe expiry");
+    r.clock.advance(secs(1));
+    r.breaker.record(probe, Outcome::Success, ms(3));
+    assert!(r.breaker.try_acquire().is_ok(), "a second later the slot is free again");
+}
+
+#[test]
 fn probes_never_reported_expire_and_reopen_the_breaker() {
     let r = rig(Config {
         consecutive_failures: Some(1),
@@ -313,8 +333,15 @@ fn probes_never_reported_expire_and_reopen_the_breaker() {
     r.clock.advance(secs(1));
     let lost = [r.acquire(), r.acquire()];
     let rejected = r.breaker.try_acquire().unwrap_err();
-    assert_eq!((rejected.state, rejected.retry_after), (State::HalfOpen, Some(secs(5))));
-    r.clock.advance(secs(5));
+    assert_eq!(
+        (rejected.state, rejected.retry_after),
+        (State::HalfOpen, Some(HALF_OPEN_RETRY_AFTER)),
+        "a slot may free before the probes expire in 5 s"
+    );
+    r.clock.advance(ms(4_500));
+    let rejected = r.breaker.try_acquire().unwrap_err();
+    assert_eq!(rejected.retry_after, Some(ms(500)), "the expiry, when it is sooner");
+    r.clock.advance(ms(500));
     let rejected = r.breaker.try_acquire().unwrap_err();
     assert_eq!(rejected.state, State::Open);
     assert_eq!(rejected.transition.unwrap().reason, Reason::ProbeTimedOut);

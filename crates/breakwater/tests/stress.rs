@@ -3,6 +3,7 @@
 //! outcome, and compare-and-swap collisions really happened (so the test tested something).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Barrier, Mutex, MutexGuard};
 use std::thread;
 use std::time::Duration;
@@ -188,4 +189,73 @@ fn short_lived_threads_hand_their_lanes_on_without_losing_a_count() {
         "each stripe's window is full: {}",
         m.window.calls
     );
+}
+
+/// Metrics read while other threads record the first calls of fresh latency-tracking breakers
+/// (issue 10, item 11: `min > max` was thrown 182 times in 257,000 reads): every snapshot is
+/// consistent, and none panics. The reader follows the writers from breaker to breaker, and
+/// there are more threads than cores, so some writers are preempted mid-record.
+#[test]
+fn metrics_read_while_other_threads_record_are_consistent_and_never_panic() {
+    let _alone = alone();
+    let config = Config {
+        track_latency: true,
+        window: breakwater::Window::Time {
+            length: Duration::from_secs(1),
+            buckets: 10,
+        },
+        ..Config::default()
+    };
+    const BREAKERS: usize = 20_000;
+    const WRITERS: usize = 3;
+    let breakers: Arc<Vec<Breaker>> = Arc::new(
+        (0..BREAKERS)
+            .map(|_| Breaker::new("metrics-race", config.clone()).unwrap())
+            .collect(),
+    );
+    let current = Arc::new(AtomicUsize::new(0));
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let (breakers, current) = (breakers.clone(), current.clone());
+            thread::spawn(move || {
+                for (i, breaker) in breakers.iter().enumerate() {
+                    if w == 0 {
+                        current.store(i, Relaxed);
+                    }
+                    let permit = breaker.try_acquire().unwrap();
+                    let took = Duration::from_micros(1 + (i * 7919 + w * 104_729) as u64 % 50_000);
+                    let outcome = if (i + w) % 3 == 0 {
+                        Outcome::Failure
+                    } else {
+                        Outcome::Success
+                    };
+                    breaker.record(permit, outcome, took);
+                }
+            })
+        })
+        .collect();
+    while writers.iter().any(|w| !w.is_finished()) {
+        let m = breakers[current.load(Relaxed)].metrics();
+        if let Some(l) = m.latency {
+            assert!(
+                l.min <= l.p50 && l.p50 <= l.p95 && l.p95 <= l.p99 && l.p99 <= l.max,
+                "{l:?}"
+            );
+            assert!(l.min <= l.mean && l.mean <= l.max, "{l:?}");
+        }
+        assert!(m.window.failures <= m.window.calls && m.window.slow <= m.window.calls);
+        assert!(
+            (0.0..=100.0).contains(&m.window_failure_rate),
+            "{}",
+            m.window_failure_rate
+        );
+        assert!((0.0..=100.0).contains(&m.success_rate));
+    }
+    for w in writers {
+        w.join().unwrap();
+    }
+    for breaker in breakers.iter() {
+        let m = breaker.metrics();
+        assert_eq!((m.calls, m.in_flight), (WRITERS as u64, 0));
+    }
 }

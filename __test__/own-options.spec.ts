@@ -1,0 +1,84 @@
+// Issue 10, item 20 (and the timeout part of 21): options are read as own properties only,
+// unknown keys are refused everywhere (per-call options too) with a message naming the key, and
+// a bare AbortSignal where the options belong is refused instead of ignored.
+import test from 'ava'
+import { fallback, Services, timeout, tradingPause, wrap } from '../src/index.ts'
+import { rig } from './helpers.ts'
+
+const code = 'ERR_BREAKWATER_INVALID_OPTION'
+const down = () => Promise.reject(new Error('down'))
+
+test.serial('a polluted Object.prototype changes no new breaker', async (t) => {
+  const proto = Object.prototype as Record<string, unknown>
+  proto.consecutiveFailures = 1
+  proto.fallback = () => 'polluted'
+  proto.timeout = 1
+  try {
+    const { breakers, name } = rig()
+    const b = breakers.getOrCreate(name, {})
+    await t.throwsAsync(b.execute(down), { message: 'down' }, 'no fallback was picked up')
+    t.is(b.state, 'closed', 'consecutiveFailures: 1 was not picked up')
+    t.is(await b.execute(() => new Promise((resolve) => setImmediate(resolve, 'slow enough'))), 'slow enough')
+    t.is(b.metrics().timeouts, 0)
+  } finally {
+    delete proto.consecutiveFailures
+    delete proto.fallback
+    delete proto.timeout
+  }
+})
+
+test('an inherited option is not an option: Object.create({ fallback }) gives no fallback', async (t) => {
+  const { breakers, name } = rig()
+  const b = breakers.getOrCreate(name, Object.create({ fallback: 'x' }) as object)
+  await t.throwsAsync(b.execute(down), { message: 'down' })
+})
+
+test('the keys constructor and __proto__ are refused by name, like any unknown key', (t) => {
+  const { breakers, name } = rig()
+  t.throws(() => breakers.getOrCreate(name, { constructor: 1 } as never), { instanceOf: TypeError, code, message: /^constructor is not a breaker option \(known: / })
+  t.throws(() => breakers.getOrCreate(name, JSON.parse('{"__proto__": 1}') as object), { instanceOf: TypeError, code, message: /^__proto__ is not a breaker option/ })
+  t.throws(() => breakers.getOrCreate(name, { latency: { percentil: 99, threshold: 10 } } as never), { instanceOf: TypeError, code, message: /^percentil is not a latency option \(known: percentile, threshold\)/ })
+  t.throws(() => breakers.getOrCreate(name, null as never), { instanceOf: TypeError, code, message: 'breaker options must be an object, but was null' })
+  t.deepEqual(breakers.names(), [], 'nothing was created')
+})
+
+test('per-call options refuse unknown keys and a bare AbortSignal, as rejections', async (t) => {
+  const { breakers, name } = rig()
+  const b = breakers.getOrCreate(name)
+  const signal = new AbortController().signal
+  await t.throwsAsync(b.execute(async () => 1, { tmeout: 5 } as never), { instanceOf: TypeError, code, message: /^tmeout is not an execute option \(known: signal, timeout\)/ })
+  await t.throwsAsync(b.execute(async () => 1, signal as never), {
+    instanceOf: TypeError,
+    code,
+    message: 'execute takes its signal inside the options, as { signal }, but was given an AbortSignal',
+  })
+  await t.throwsAsync(b.execute(async () => 1, null as never), { instanceOf: TypeError, message: 'execute options must be an object, but was null' })
+  await t.throwsAsync(b.execute(async () => 1, { timeout: 0 }), { instanceOf: RangeError, code, message: 'timeout must be more than 0 ms, but was 0' })
+  for (const policy of [timeout('1s'), fallback(0), wrap(timeout('1s'))]) {
+    await t.throwsAsync(policy.execute(async () => 1, signal as never), { instanceOf: TypeError, message: /as \{ signal \}/ })
+    await t.throwsAsync(policy.execute(async () => 1, { sigal: signal } as never), { instanceOf: TypeError, message: /^sigal is not an execute option \(known: signal\)/ })
+  }
+  t.is(b.metrics().calls, 0, 'a refused argument takes no permit and counts nothing')
+})
+
+test('policy and preset options refuse typos and null, naming the key', (t) => {
+  t.throws(() => timeout(0), { instanceOf: RangeError, code, message: 'timeout must be more than 0 ms, but was 0' })
+  t.throws(() => timeout('1s', { stratgy: 'aggressive' } as never), { instanceOf: TypeError, code, message: /^stratgy is not a timeout option \(known: strategy, name, unref\)/ })
+  t.throws(() => timeout('1s', null as never), { instanceOf: TypeError, message: 'timeout options must be an object, but was null' })
+  t.throws(() => fallback(0, { handle: () => true } as never), { instanceOf: TypeError, message: /^handle is not a fallback option/ })
+  const { breakers, name } = rig()
+  t.throws(() => tradingPause(name, { registry: breakers, threshhold: '1s' } as never), { instanceOf: TypeError, message: /^threshhold is not a trading pause option/ })
+  t.throws(() => tradingPause(name, { registry: breakers, latency: { threshold: 1 } } as never), { instanceOf: TypeError, message: /^latency is not a trading pause option/ })
+  const services = new Services(breakers)
+  t.throws(() => services.register(name, { retries: {} } as never), { instanceOf: TypeError, message: /^retries is not a service option \(known: breaker, retry, bulkhead, timeout\)/ })
+  t.throws(() => services.register(name, { timeout: { after: '1s', tmeout: 1 } } as never), { instanceOf: TypeError, message: /^tmeout is not a service timeout option/ })
+  t.throws(() => services.register(name, null as never), { instanceOf: TypeError, message: 'service options must be an object, but was null' })
+  t.deepEqual(breakers.names(), [], 'nothing was created')
+})
+
+test('wrap().execute rejects on bad arguments instead of throwing', async (t) => {
+  const policy = wrap(timeout('1s'))
+  let promise: Promise<unknown> | undefined
+  t.notThrows(() => (promise = policy.execute('not a function' as never)))
+  await t.throwsAsync(promise!, { instanceOf: TypeError, message: 'execute needs a function to run, but was given string' })
+})

@@ -4,7 +4,9 @@ import { type Duration } from '../duration.js'
 import { branded, isTimeoutError } from '../errors.js'
 import type { BreakerOptions } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'
+import { readCallOptions } from '../signal.js'
 import { describe, ownOptions, typeError } from '../validate.js'
+import { breakerOptions, registryOption } from './setup.js'
 
 /** How a database adapter judges and bounds calls. Unknown keys are refused. */
 export interface DatabaseOptions {
@@ -14,8 +16,9 @@ export interface DatabaseOptions {
    */
   timeout?: Duration
   /**
-   * The breaker's options (`timeout` is the option above; `isFailure` too; a `fallback` is
-   * refused, as it would hide an unknown COMMIT). @default breaker defaults
+   * The breaker's options. Its `timeout` and `isFailure` are this adapter's own options, and
+   * `fallback` and `isResultFailure` are refused (a fallback would hide an unknown COMMIT).
+   * @default breaker defaults
    */
   breaker?: BreakerOptions
   /** Whether an error counts against the database. @default `isTransientDatabaseError` */
@@ -148,49 +151,29 @@ function isConnectionError(error: unknown): boolean {
 const DATABASE_OPTIONS = ['timeout', 'breaker', 'isFailure', 'registry'] as const
 /** Options each call reads. */
 const CALL_OPTIONS = ['signal', 'timeout'] as const
-/** Call-policy keys a database breaker refuses: the adapter's own `isFailure` and `timeout` say it once. */
-const NOT_BREAKER_OPTIONS = new Set(['isFailure', 'isResultFailure', 'fallback', 'timeout'])
 
 /** The breaker `database()` asks for, from its options: all of them checked before anything is made. */
 function breakerFor(name: string, options: unknown): CircuitBreaker {
-  const o = ownOptions<DatabaseOptions>('database options', options, DATABASE_OPTIONS)
-  const breaker = o.breaker ?? {}
-  if (typeof breaker !== 'object' || breaker === null || Array.isArray(breaker)) {
-    throw typeError(`database options: breaker must be an object of breaker options, but was ${describe(breaker)}`)
+  const o = ownOptions<DatabaseOptions>('database', options, DATABASE_OPTIONS)
+  const given = o.breaker as object | undefined
+  if (typeof given === 'object' && given !== null && Object.hasOwn(given, 'timeout')) {
+    throw typeError('breaker.timeout is not a database option: give timeout to the database options')
   }
-  for (const key of Object.keys(breaker)) {
-    if (NOT_BREAKER_OPTIONS.has(key)) {
-      const instead = key === 'timeout' || key === 'isFailure' ? `give the database's own ${key} option instead` : 'a database call rejects with its own errors'
-      throw typeError(`database options: breaker.${key} is not an option here (${instead})`)
-    }
-  }
-  const registry = o.registry ?? processWide
-  if (typeof (registry as Partial<Registry> | null)?.getOrCreate !== 'function') {
-    throw typeError(`database options: registry must be a Registry, but was ${describe(registry)}`)
-  }
-  // Without a prototype, a polluted Object.prototype cannot add a fallback or a filter to it.
-  const policy = Object.assign(Object.create(null) as BreakerOptions, breaker, { timeout: o.timeout ?? '30s', isFailure: o.isFailure ?? isTransientDatabaseError })
-  return registry.getOrCreate(name, policy)
+  const registry = registryOption(o.registry, processWide)
+  return registry.getOrCreate(name, breakerOptions('database breaker', given, { timeout: o.timeout ?? '30s', isFailure: o.isFailure ?? isTransientDatabaseError }))
 }
 
 /** A statement's options, own properties only; a `TypeError` for a statement or options a caller got wrong. */
-function callOptions(sql: unknown, params: unknown, options: unknown): QueryOptions | undefined {
+function callOptions(sql: unknown, params: unknown, options: unknown): QueryOptions {
   if (typeof sql !== 'string') throw typeError(`query needs SQL as a string, but was given ${describe(sql)}`)
   if (params !== undefined && !Array.isArray(params)) throw typeError(`query params must be an array, but was ${describe(params)}`)
-  return perCall('query options', options)
+  return readCallOptions<QueryOptions>('query', options, CALL_OPTIONS)
 }
 
 /** A transaction's options, checked as `callOptions` does. */
-function transactionOptions(fn: unknown, options: unknown): QueryOptions | undefined {
+function transactionOptions(fn: unknown, options: unknown): QueryOptions {
   if (typeof fn !== 'function') throw typeError(`transaction needs a function, but was given ${describe(fn)}`)
-  return perCall('transaction options', options)
-}
-
-function perCall(what: string, options: unknown): QueryOptions | undefined {
-  if (options === undefined) return undefined
-  // A bare signal has no own keys, so it would pass as empty options and be ignored.
-  if (options instanceof EventTarget) throw typeError(`${what} must be an object like { signal }, but was an AbortSignal or other EventTarget`)
-  return ownOptions<QueryOptions>(what, options, CALL_OPTIONS)
+  return readCallOptions<QueryOptions>('transaction', options, CALL_OPTIONS)
 }
 
 abstract class Database {
@@ -268,7 +251,7 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
    * const { rows } = await tradingDb.query<{ qty: number }>('select qty from positions where symbol = $1', ['AAPL'])
    */
   query<Row = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<PgResult<Row>> {
-    let call: QueryOptions | undefined
+    let call: QueryOptions
     try {
       call = callOptions(sql, params, options)
     } catch (e) {
@@ -296,7 +279,7 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
    * })
    */
   transaction<T>(fn: (client: PgClientOf<P>) => Promise<T>, options?: QueryOptions): Promise<T> {
-    let call: QueryOptions | undefined
+    let call: QueryOptions
     try {
       call = transactionOptions(fn, options)
     } catch (e) {
@@ -450,7 +433,7 @@ export class SqliteDatabase<D extends SqliteLike> extends Database {
    * const rows = await ledger.query<{ id: number }[]>('select id from fills where symbol = ?', ['AAPL'])
    */
   query<R = Record<string, unknown>[]>(sql: string, params: unknown[] = [], options?: QueryOptions): Promise<R> {
-    let call: QueryOptions | undefined
+    let call: QueryOptions
     try {
       call = callOptions(sql, params, options)
     } catch (e) {
@@ -493,7 +476,7 @@ export class SqliteDatabase<D extends SqliteLike> extends Database {
    * })
    */
   transaction<T>(fn: (db: D) => T | Promise<T>, options?: QueryOptions): Promise<T> {
-    let call: QueryOptions | undefined
+    let call: QueryOptions
     try {
       call = transactionOptions(fn, options)
       if (this.#turns.busy && this.#inOwnTransaction()) throw nestedTransaction(this.breaker.name)

@@ -1,13 +1,15 @@
 import test from 'ava'
 import Sqlite from 'better-sqlite3'
+import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import pg from 'pg'
-import { database, isBrokenCircuitError, isTimeoutError, isTransientDatabaseError, Registry } from '../src/index.ts'
+import { database, isBrokenCircuitError, isCommitUnknownError, isTimeoutError, isTransientDatabaseError, type PgDatabase, Registry } from '../src/index.ts'
 import { FakeClock } from '../src/testing.ts'
 import { startPostgres, type TestPostgres } from './servers/postgres.ts'
-import { withFakeTimers } from './timers.ts'
+import { deferred, until, withFakeTimers } from './timers.ts'
 
 let server: TestPostgres
 let pool: pg.Pool
@@ -16,6 +18,10 @@ test.before(async () => {
   pool = new pg.Pool({ connectionString: server.connectionString, max: 4, connectionTimeoutMillis: 5000 })
   await pool.query('create table accounts (id int primary key, cash int not null check (cash >= 0))')
   await pool.query('insert into accounts values (1, 100), (2, 0)')
+  // COMMIT runs this deferred trigger: a COMMIT that takes a second (for ids below 100).
+  await pool.query('create table slow_commits (id int primary key deferrable initially deferred)')
+  await pool.query("create function sleep_at_commit() returns trigger language plpgsql as $$ begin perform pg_sleep(1); return null; end $$")
+  await pool.query('create constraint trigger slow_commit after insert on slow_commits deferrable initially deferred for each row when (new.id < 100) execute function sleep_at_commit()')
 })
 test.after.always(async () => {
   await pool?.end().catch(() => undefined)
@@ -110,6 +116,98 @@ test.serial('a timed-out query is a failure and a timeout; its connection is clo
   await pool.query("select pg_terminate_backend(pid) from pg_stat_activity where query like '%timeout test%' and pid <> pg_backend_pid()")
 })
 
+const commitRuns = async () => (await pool.query("select 1 from pg_stat_activity where query = 'COMMIT' and state = 'active'")).rowCount! > 0
+/** Resolves once the server runs a COMMIT (the adapter's): each round asks the server. */
+async function waitForCommit(): Promise<void> {
+  for (let i = 0; i < 20_000; i++) if (await commitRuns()) return
+  throw new Error('no COMMIT started')
+}
+/** Whether the row `id` of slow_commits is committed, asked once no COMMIT runs any more. */
+async function committed(id: number): Promise<boolean> {
+  for (let i = 0; i < 20_000 && (await commitRuns()); i++);
+  return (await pool.query('select 1 from slow_commits where id = $1', [id])).rowCount === 1
+}
+
+test.serial('a timeout that fires during COMMIT rejects with ERR_BREAKWATER_COMMIT_UNKNOWN, never a plain TimeoutError', async (t) => {
+  await withFakeTimers(async (timers) => {
+    const { db } = rig({ timeout: '500ms' })
+    const call = db.transaction((client) => client.query('insert into slow_commits values (1)'))
+    const caught = t.throwsAsync(call)
+    await waitForCommit()
+    await timers.tickAsync(500)
+    const error = await caught
+    t.false(isTimeoutError(error), 'a plain timeout would invite a retry that commits twice')
+    t.true(isCommitUnknownError(error))
+    t.like(error, { code: 'ERR_BREAKWATER_COMMIT_UNKNOWN', name: 'CommitUnknownError' })
+    t.true(isTimeoutError(error!.cause), 'the cause says what stopped it')
+    t.like(db.breaker.metrics(), { failures: 1, timeouts: 1 })
+  })
+  t.true(await committed(1), 'the server did commit it: the outcome really was unknown to the caller')
+})
+
+test.serial('a caller abort during COMMIT rejects with ERR_BREAKWATER_COMMIT_UNKNOWN, counted as nothing', async (t) => {
+  const { db } = rig()
+  const controller = new AbortController()
+  const call = db.transaction((client) => client.query('insert into slow_commits values (2)'), { signal: controller.signal })
+  const caught = t.throwsAsync(call)
+  await waitForCommit()
+  controller.abort(new Error('user left'))
+  const error = await caught
+  t.true(isCommitUnknownError(error))
+  t.is((error!.cause as Error).message, 'user left')
+  t.like(db.breaker.metrics(), { failures: 0, successes: 0 })
+  t.true(await committed(2))
+})
+
+test.serial('a connection terminated during COMMIT rejects with ERR_BREAKWATER_COMMIT_UNKNOWN, counted as a failure', async (t) => {
+  const { db } = rig()
+  const call = db.transaction((client) => client.query('insert into slow_commits values (3)'))
+  const caught = t.throwsAsync(call)
+  await waitForCommit()
+  await pool.query("select pg_terminate_backend(pid) from pg_stat_activity where query = 'COMMIT' and state = 'active'")
+  const error = await caught
+  t.true(isCommitUnknownError(error), error?.message)
+  t.is((error!.cause as { code?: string }).code, '57P01')
+  t.like(db.breaker.metrics(), { failures: 1 })
+  t.false(await committed(3), 'terminated inside the deferred trigger: rolled back, which the caller could not know')
+})
+
+test.serial('a COMMIT the server refuses (a deferred constraint) rejects with its error and commits nothing', async (t) => {
+  const { db } = rig()
+  const error = await db
+    .transaction(async (client) => {
+      await client.query('insert into accounts values (3, 0)')
+      await client.query('set constraints all deferred')
+      await client.query('insert into slow_commits values (104), (104)')
+    })
+    .catch((e) => e)
+  t.is(error.code, '23505')
+  t.false(isCommitUnknownError(error))
+  t.is((await pool.query('select 1 from accounts where id = 3')).rowCount, 0)
+  t.false(await committed(104))
+})
+
+test.serial('a connection the pool hands over after its call timed out goes back to the pool, not closed', async (t) => {
+  const small = new pg.Pool({ connectionString: server.connectionString, max: 1 })
+  const released: string[] = []
+  small.on('release', (error: Error | undefined) => released.push(error ? 'closed' : 'returned'))
+  try {
+    const held = await small.connect() // the only connection: the adapter's call waits for it
+    await withFakeTimers(async (timers) => {
+      const db = database(`db-${next++}`, small, { registry: new Registry({ clock: new FakeClock() }), timeout: '1s' })
+      const caught = t.throwsAsync(db.query('select 1'))
+      await timers.tickAsync(1000)
+      t.true(isTimeoutError(await caught))
+    })
+    held.release()
+    await until(() => released.length === 2)
+    t.deepEqual(released, ['returned', 'returned'], 'nothing was sent on it: it is healthy')
+    t.is(small.totalCount, 1)
+  } finally {
+    await small.end()
+  }
+})
+
 test.serial('a transaction that times out is never committed', async (t) => {
   await withFakeTimers(async (timers) => {
     const { db } = rig({ timeout: '1s' })
@@ -150,6 +248,34 @@ test.serial('a server restart mid-run opens the breaker, refusals never touch th
   t.is(db.breaker.state, 'closed')
 })
 
+/** Runs a fixture in a child process (a crash there is a failed assertion here, not a dead test run). */
+function runFixture(name: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const file = fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, ['--import=tsx', file, ...args], { timeout: 60_000 }, (_, stdout, stderr) =>
+      resolve({ status: child.exitCode, stdout, stderr }),
+    )
+  })
+}
+
+for (const how of ['terminate', 'kill-backend', 'kill-server'] as const) {
+  for (const call of ['query', 'transaction'] as const) {
+    const what = { terminate: 'pg_terminate_backend', 'kill-backend': 'kill -9 of its backend', 'kill-server': 'kill -9 of the server' }[how]
+    test.serial(`${what} during a ${call}: the process lives, the call fails once (counted), its connection is discarded`, async (t) => {
+      const child = await runFixture('db-killed-mid-call.ts', [server.connectionString, call, how, String(server.postmasterPid())])
+      if (how === 'kill-server') {
+        await server.crash() // waits until the killed cluster is gone, so it can start again
+        await server.startAsync()
+      }
+      await server.ready()
+      t.is(child.status, 0, child.stderr)
+      const report = JSON.parse(child.stdout)
+      t.like(report, { outcome: 'rejected', transient: true, failures: 1, unhandled: 0 }, child.stdout)
+      t.deepEqual(report.released, ['with an error'], 'the connection left the pool')
+    })
+  }
+}
+
 test('sqlite: queries and writes, busy is a failure, syntax and constraint errors are not', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'breakwater-sqlite-'))
   const file = join(dir, 'ledger.db')
@@ -180,6 +306,186 @@ test('sqlite: queries and writes, busy is a failure, syntax and constraint error
     other.close()
     rmSync(dir, { recursive: true, force: true })
   }
+})
+
+test.serial('a connection that dies in the packet completing its handshake fails the call and the process lives', async (t) => {
+  const child = await runFixture('db-dies-at-handshake.ts', [String(server.port)])
+  t.is(child.status, 0, child.stderr)
+  const report = JSON.parse(child.stdout)
+  t.like(report, { outcome: 'rejected', code: '57P01', transient: true, failures: 1, unhandled: 0 }, child.stdout)
+  t.deepEqual(report.released, ['with an error'], 'the connection left the pool')
+})
+
+test.serial('a pool that only knows the promise form of connect() works too', async (t) => {
+  const promiseOnly = {
+    query: (text: string, values?: unknown[]) => pool.query(text, values),
+    connect: () => pool.connect(),
+    on: (event: 'error', listener: (error: Error) => void) => pool.on(event, listener),
+    listenerCount: (event: 'error') => pool.listenerCount(event),
+  }
+  const db = database(`db-${next++}`, promiseOnly, { registry: new Registry() })
+  t.deepEqual((await db.query('select 7 as seven')).rows, [{ seven: 7 }])
+  t.is(await db.transaction(async (client) => ((await client.query('select 8 as eight')) as pg.QueryResult).rows[0].eight), 8)
+  t.is(pool.idleCount + pool.waitingCount, pool.totalCount, 'every connection went back')
+})
+
+/** An in-memory SQLite ledger behind its own breaker. */
+const ledgerRig = (options: Parameters<typeof database>[2] = {}) => {
+  const sqlite = new Sqlite(':memory:')
+  sqlite.exec('create table fills (id integer primary key, symbol text not null)')
+  const symbols = () => sqlite.prepare('select symbol from fills order by id').pluck().all()
+  return { sqlite, symbols, ledger: database(`sqlite-${next++}`, sqlite, { registry: new Registry(), ...options }) }
+}
+const INSERT = 'insert into fills (symbol) values (?)'
+
+test('sqlite: an insert acknowledged while an async transaction is open is never rolled back with it', async (t) => {
+  const { ledger, symbols } = ledgerRig()
+  const gate = deferred()
+  const transaction = ledger.transaction(async (db) => {
+    db.prepare(INSERT).run('TX')
+    await gate.promise
+    throw new Error('changed my mind')
+  })
+  const insert = ledger.query(INSERT, ['ACK'])
+  gate.resolve()
+  await t.throwsAsync(transaction, { message: 'changed my mind' })
+  t.like(await insert, { changes: 1 })
+  t.deepEqual(symbols(), ['ACK'], 'the acknowledged insert stays; the transaction left nothing')
+})
+
+test.serial('sqlite: calls wait in order for an open transaction; one that times out or aborts while waiting never runs', async (t) => {
+  await withFakeTimers(async (timers) => {
+    const { ledger, symbols } = ledgerRig({ timeout: '1s' })
+    const gate = deferred()
+    const transaction = t.throwsAsync(
+      ledger.transaction(async (db) => {
+        db.prepare(INSERT).run('TX')
+        await gate.promise
+      }),
+    )
+    const late = t.throwsAsync(ledger.query(INSERT, ['LATE'])) // times out at 1 s, still waiting
+    await timers.tickAsync(600)
+    const first = ledger.query(INSERT, ['FIRST'])
+    await timers.tickAsync(50)
+    const controller = new AbortController()
+    const aborted = t.throwsAsync(ledger.query(INSERT, ['ABORTED'], { signal: controller.signal }), { message: 'not now' })
+    const second = ledger.query(INSERT, ['SECOND'])
+    await timers.tickAsync(50)
+    controller.abort(new Error('not now'))
+    await aborted
+    await timers.tickAsync(300) // 1 s: the transaction and the first waiter time out
+    t.true(isTimeoutError(await transaction))
+    t.true(isTimeoutError(await late))
+    gate.resolve() // the timed-out body settles: rolled back, and the connection passes on
+    t.like(await first, { changes: 1 })
+    t.like(await second, { changes: 1 })
+    t.deepEqual(symbols(), ['FIRST', 'SECOND'])
+    t.like(ledger.breaker.metrics(), { timeouts: 2 })
+  })
+})
+
+test('sqlite: two adapters over one connection share its turns', async (t) => {
+  const { sqlite, ledger, symbols } = ledgerRig()
+  const other = database(`sqlite-${next++}`, sqlite, { registry: new Registry() })
+  const gate = deferred()
+  const transaction = ledger.transaction(async (db) => {
+    db.prepare(INSERT).run('TX')
+    await gate.promise
+    throw new Error('rolled back')
+  })
+  const insert = other.query(INSERT, ['OTHER'])
+  gate.resolve()
+  await t.throwsAsync(transaction)
+  t.like(await insert, { changes: 1 })
+  t.deepEqual(symbols(), ['OTHER'])
+})
+
+test("sqlite: a transaction body's own queries run inside it, and transaction() inside a body is refused", async (t) => {
+  const { ledger, symbols } = ledgerRig()
+  const transaction = ledger.transaction(async () => {
+    await ledger.query(INSERT, ['INSIDE']) // the body's own statement: part of the transaction
+    const nested = await ledger.transaction(() => 'never').catch((e) => e)
+    t.true(nested instanceof TypeError)
+    t.is(nested.code, 'ERR_BREAKWATER_INVALID_OPTION')
+    t.regex(nested.message, /nested transactions are refused/)
+    t.deepEqual(symbols(), ['INSIDE'])
+    throw new Error('undo')
+  })
+  await t.throwsAsync(transaction, { message: 'undo' })
+  t.deepEqual(symbols(), [], 'rolled back with the transaction')
+  t.is(await ledger.transaction(() => 'after'), 'after', 'a transaction after it runs')
+})
+
+test("sqlite: a transaction whose body ended it rejects with the body's error, not ROLLBACK's", async (t) => {
+  const { ledger } = ledgerRig()
+  await t.throwsAsync(
+    ledger.transaction((db) => {
+      db.exec('ROLLBACK')
+      throw new Error('the body failed')
+    }),
+    { message: 'the body failed' },
+  )
+})
+
+test.serial('database options are own properties only: unknown keys, a bad breaker or registry are refused, and nothing is made', async (t) => {
+  const registry = new Registry()
+  const refuse = (options: unknown, message: RegExp) =>
+    t.throws(() => database('refused', pool, options as never), { instanceOf: TypeError, code: 'ERR_BREAKWATER_INVALID_OPTION', message })
+  refuse({ tmeout: '1s', registry }, /^tmeout is not a database option \(known: timeout, breaker, isFailure, registry\)$/)
+  refuse(null, /^database options must be an object, but was null$/)
+  refuse({ registry, breaker: 'strict' }, /^database breaker must be an object of breaker options, but was "strict"$/)
+  refuse({ registry, breaker: { timeout: '1s' } }, /^breaker\.timeout is not a database option: give timeout to the database options$/)
+  refuse({ registry, breaker: { fallback: () => 'x' } }, /^fallback is not a database breaker option/)
+  refuse({ registry: {} }, /^registry must be a Registry, but was an object$/)
+  refuse({ registry, breaker: { consecutiveFailurs: 2 } }, /consecutiveFailurs/)
+  t.deepEqual(registry.names(), [], 'no breaker was made for refused options')
+
+  const inherited = database(`db-${next++}`, pool, Object.assign(Object.create({ timeout: '1ms' }), { registry }))
+  const polluted = Object.prototype as Record<string, unknown>
+  polluted.timeout = '1ms'
+  polluted.fallback = () => 'polluted'
+  let inPollution: PgDatabase<pg.Pool>
+  try {
+    inPollution = database(`db-${next++}`, pool, { registry })
+  } finally {
+    delete polluted.timeout
+    delete polluted.fallback
+  }
+  for (const db of [inherited, inPollution]) {
+    t.deepEqual((await db.query("select pg_sleep(0.05), 'slept' as done")).rows, [{ pg_sleep: '', done: 'slept' }], 'no 1 ms timeout came through a prototype')
+    t.is((await db.query('selec 1').catch((e) => e)).code, '42601', 'no fallback came through a prototype')
+  }
+})
+
+test.serial('per-call options are own properties only: unknown keys, null and a bare signal are rejected, uncounted', async (t) => {
+  const { db } = rig()
+  const { ledger } = ledgerRig()
+  const invalid = { instanceOf: TypeError, code: 'ERR_BREAKWATER_INVALID_OPTION' }
+  for (const adapter of [db, ledger] as const) {
+    const query = adapter.query.bind(adapter) as (sql: unknown, params?: unknown, options?: unknown) => Promise<unknown>
+    const transaction = adapter.transaction.bind(adapter) as (fn: unknown, options?: unknown) => Promise<unknown>
+    await t.throwsAsync(query('select 1', [], { tmeout: '1s' }), { ...invalid, message: 'tmeout is not a query option (known: signal, timeout)' })
+    await t.throwsAsync(query('select 1', [], null), { ...invalid, message: 'query options must be an object, but was null' })
+    await t.throwsAsync(query('select 1', [], new AbortController().signal), { ...invalid, message: /^query takes its signal inside the options, as \{ signal \}/ })
+    await t.throwsAsync(query(5), { ...invalid, message: 'query needs SQL as a string, but was given 5' })
+    await t.throwsAsync(query('select 1', 'x'), { ...invalid, message: 'query params must be an array, but was "x"' })
+    await t.throwsAsync(transaction(async () => 1, Object.create({ signal: 1 }, { maxAttempts: { value: 3, enumerable: true } })), {
+      ...invalid,
+      message: /^maxAttempts is not a transaction option/,
+    })
+    t.like(adapter.breaker.metrics(), { calls: 0 }, 'a caller mistake is not a call')
+  }
+})
+
+test.serial('a per-call timeout overrides the database timeout', async (t) => {
+  await withFakeTimers(async (timers) => {
+    const { db } = rig({ timeout: '10s' })
+    const caught = t.throwsAsync(db.query("select pg_sleep(30), 'per-call timeout'", [], { timeout: '100ms' }))
+    while (pool.idleCount === pool.totalCount) await new Promise((resolve) => setImmediate(resolve))
+    await timers.tickAsync(100)
+    t.true(isTimeoutError(await caught))
+  })
+  await pool.query("select pg_terminate_backend(pid) from pg_stat_activity where query like '%per-call timeout%' and pid <> pg_backend_pid()")
 })
 
 test('what is not a database client is refused with what was expected', (t) => {

@@ -47,6 +47,7 @@ export {
   type QueryOptions,
   type SqliteLike,
 } from './adapters/database.js'
+export { CommitUnknownError, isCommitUnknownError } from './adapters/database.js'
 export {
   isNonFiniteOutputError,
   neural,

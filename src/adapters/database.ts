@@ -1,15 +1,25 @@
-import type { CircuitBreaker } from '../breaker.js'
+import { AsyncLocalStorage } from 'node:async_hooks'
+import type { CallContext, CircuitBreaker } from '../breaker.js'
 import { type Duration } from '../duration.js'
-import { isTimeoutError } from '../errors.js'
+import { branded, isTimeoutError } from '../errors.js'
 import type { BreakerOptions } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'
-import { describe, typeError } from '../validate.js'
+import { readCallOptions } from '../signal.js'
+import { describe, ownOptions, typeError } from '../validate.js'
+import { breakerOptions, registryOption } from './setup.js'
 
-/** How a database adapter judges and bounds calls. */
+/** How a database adapter judges and bounds calls. Unknown keys are refused. */
 export interface DatabaseOptions {
-  /** Bound on every query and transaction; counted as a failure and a timeout. @default '30s' */
+  /**
+   * Bound on every query and transaction, waiting for a connection included; counted as a
+   * failure and a timeout. @default '30s'
+   */
   timeout?: Duration
-  /** The breaker's options. @default breaker defaults */
+  /**
+   * The breaker's options. Its `timeout` and `isFailure` are this adapter's own options, and
+   * `fallback` and `isResultFailure` are refused (a fallback would hide an unknown COMMIT).
+   * @default breaker defaults
+   */
   breaker?: BreakerOptions
   /** Whether an error counts against the database. @default `isTransientDatabaseError` */
   isFailure?: (error: unknown) => boolean
@@ -17,13 +27,57 @@ export interface DatabaseOptions {
   registry?: Registry
 }
 
-/** Per-call options. */
+/** Per-call options of `query` and `transaction`. Unknown keys are refused. */
 export interface QueryOptions {
-  /** Aborting it abandons the call; not counted against the database. */
+  /** Aborting it abandons the call; not counted against the database. @default none */
   signal?: AbortSignal
+  /** Overrides the database's `timeout` for this call. @default the database's `timeout` */
+  timeout?: Duration
 }
 
-/** The part of a `pg` Pool the adapter uses (a `pg.Pool` fits). */
+const COMMIT_UNKNOWN = Symbol.for('breakwater.CommitUnknownError')
+
+/**
+ * A transaction's COMMIT was sent, and the call stopped (timed out, aborted) or lost its
+ * connection before the answer came: the transaction may have committed or not. Never a plain
+ * `TimeoutError` here, since a blind retry could commit twice: check (an idempotency key, a read)
+ * before retrying. `cause` is what stopped the call. A breaker counts it as its cause says (a
+ * timeout as a timeout; a lost connection as a failure; the caller's abort not at all).
+ *
+ * @example
+ * try { await tradingDb.transaction(book) } catch (e) { if (isCommitUnknownError(e)) await reconcile(order) }
+ */
+export class CommitUnknownError extends Error {
+  /** Stable code for logs and switches. */
+  readonly code = 'ERR_BREAKWATER_COMMIT_UNKNOWN'
+  readonly [COMMIT_UNKNOWN] = true
+
+  constructor(
+    /** The database's name (its breaker's). */
+    readonly database: string,
+    cause: unknown,
+  ) {
+    super(`the COMMIT of a transaction on ${database} was sent but its answer never came (${reasonOf(cause)}): it may or may not have committed`, {
+      cause,
+    })
+    this.name = 'CommitUnknownError'
+  }
+}
+
+function reasonOf(cause: unknown): string {
+  return cause instanceof Error ? cause.message : describe(cause)
+}
+
+/** Whether `e` is a `CommitUnknownError`, from this copy of breakwater or any other. */
+export function isCommitUnknownError(e: unknown): e is CommitUnknownError {
+  return branded(e, COMMIT_UNKNOWN)
+}
+
+/**
+ * The part of a `pg` Pool the adapter uses (a `pg.Pool` fits). Its `connect` is called with a
+ * callback, as pg's own pool allows, so the client is heard from the tick it is handed over; a
+ * pool whose `connect` ignores the callback and returns a promise works too.
+ */
 export interface PgPoolLike {
   query(text: string, values?: unknown[]): Promise<unknown>
   connect(): Promise<PgClientLike>
@@ -31,16 +85,20 @@ export interface PgPoolLike {
   listenerCount(event: 'error'): number
 }
 
-/** The part of a `pg` pool client the adapter uses. */
+/** The part of a `pg` pool client the adapter uses (it listens for `'error'` while it holds one). */
 export interface PgClientLike {
   query(text: string, values?: unknown[]): Promise<unknown>
   release(error?: Error | boolean): void
+  on(event: 'error', listener: (error: Error) => void): unknown
+  removeListener(event: 'error', listener: (error: Error) => void): unknown
 }
 
 /** The part of a `better-sqlite3` Database the adapter uses. */
 export interface SqliteLike {
   prepare(sql: string): { reader: boolean; all(...params: unknown[]): unknown[]; run(...params: unknown[]): unknown }
   exec(sql: string): unknown
+  /** Whether a transaction is open (better-sqlite3 has it; read to skip a needless ROLLBACK). */
+  readonly inTransaction?: boolean
 }
 
 /** The client type a `pg` pool's `connect()` resolves to (its `PoolClient`). */
@@ -68,11 +126,11 @@ const PG_CONNECTION = /connection terminated|connection error|not queryable|time
  * The default judgement. Failures: connection errors, timeouts, and transient server errors
  * (SQLSTATE classes 08, 53, 58, XX; 40001 serialization failure, 40P01 deadlock, 55P03 lock not
  * available, 57014 statement timeout, 57P01-03 shutdown; `SQLITE_BUSY`, `SQLITE_LOCKED`, I/O and
- * corruption). Not failures: syntax errors, constraint violations and every other SQLSTATE (the
- * caller's mistake), and errors a transaction's own code throws.
+ * corruption; a `CommitUnknownError`). Not failures: syntax errors, constraint violations and every
+ * other SQLSTATE (the caller's mistake), and errors a transaction's own code throws.
  */
 export function isTransientDatabaseError(error: unknown): boolean {
-  if (isTimeoutError(error)) return true
+  if (isTimeoutError(error) || isCommitUnknownError(error)) return true
   const code = (error as { code?: unknown } | null)?.code
   if (typeof code === 'string') {
     if (code.startsWith('SQLITE_')) return TRANSIENT_SQLITE.test(code)
@@ -89,17 +147,80 @@ function isConnectionError(error: unknown): boolean {
   return error instanceof Error && PG_CONNECTION.test(error.message)
 }
 
+/** Options `database()` reads. */
+const DATABASE_OPTIONS = ['timeout', 'breaker', 'isFailure', 'registry'] as const
+/** Options each call reads. */
+const CALL_OPTIONS = ['signal', 'timeout'] as const
+
+/** The breaker `database()` asks for, from its options: all of them checked before anything is made. */
+function breakerFor(name: string, options: unknown): CircuitBreaker {
+  const o = ownOptions<DatabaseOptions>('database', options, DATABASE_OPTIONS)
+  const given = o.breaker as object | undefined
+  if (typeof given === 'object' && given !== null && Object.hasOwn(given, 'timeout')) {
+    throw typeError('breaker.timeout is not a database option: give timeout to the database options')
+  }
+  const registry = registryOption(o.registry, processWide)
+  return registry.getOrCreate(name, breakerOptions('database breaker', given, { timeout: o.timeout ?? '30s', isFailure: o.isFailure ?? isTransientDatabaseError }))
+}
+
+/** A statement's options, own properties only; a `TypeError` for a statement or options a caller got wrong. */
+function callOptions(sql: unknown, params: unknown, options: unknown): QueryOptions {
+  if (typeof sql !== 'string') throw typeError(`query needs SQL as a string, but was given ${describe(sql)}`)
+  if (params !== undefined && !Array.isArray(params)) throw typeError(`query params must be an array, but was ${describe(params)}`)
+  return readCallOptions<QueryOptions>('query', options, CALL_OPTIONS)
+}
+
+/** A transaction's options, checked as `callOptions` does. */
+function transactionOptions(fn: unknown, options: unknown): QueryOptions {
+  if (typeof fn !== 'function') throw typeError(`transaction needs a function, but was given ${describe(fn)}`)
+  return readCallOptions<QueryOptions>('transaction', options, CALL_OPTIONS)
+}
+
 abstract class Database {
   /** The database's breaker (process-wide, by name). */
   readonly breaker: CircuitBreaker
 
-  constructor(name: string, options: DatabaseOptions) {
-    if (options === null || typeof options !== 'object') throw typeError(`database options must be an object, but was ${describe(options)}`)
-    this.breaker = (options.registry ?? processWide).getOrCreate(name, {
-      ...options.breaker,
-      timeout: options.timeout ?? '30s',
-      isFailure: options.isFailure ?? isTransientDatabaseError,
-    })
+  constructor(name: string, options: unknown) {
+    this.breaker = breakerFor(name, options)
+  }
+}
+
+/** What pg says when a query was never sent because the client had already failed or closed. */
+const NOT_SENT = /not queryable/i
+
+/**
+ * A client checked out of the pool. While held it has an `'error'` listener (pg emits `'error'` on
+ * a client whose connection dies, and an unheard `'error'` ends the process); it goes back to the
+ * pool once, or is discarded (released with an error, which closes it) when it broke or its call
+ * stopped. Once released, the pool's own listener hears it again.
+ */
+class Lease {
+  /** Why it is discarded; undefined while it is healthy. */
+  broken: Error | undefined
+  readonly client: PgClientLike
+  #ended = false
+  readonly #onError = (error: Error) => this.discard(error)
+
+  constructor(client: PgClientLike) {
+    this.client = client
+    client.on('error', this.#onError)
+  }
+
+  /** Closes the connection instead of returning it (at once: a call may still be using it). */
+  discard(error: Error): void {
+    this.broken ??= error
+    this.end()
+  }
+
+  /** Returns the connection to the pool, or closes it if it broke; only the first call counts. */
+  end(): void {
+    if (this.#ended) return
+    this.#ended = true
+    try {
+      this.client.release(this.broken)
+    } finally {
+      this.client.removeListener('error', this.#onError)
+    }
   }
 }
 
@@ -108,7 +229,7 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
   readonly #pool: P
 
   /** @internal Made by `database()`. */
-  constructor(name: string, pool: P, options: DatabaseOptions) {
+  constructor(name: string, pool: P, options: unknown) {
     super(name, options)
     this.#pool = pool
     // An idle client whose server goes away makes the pool emit 'error'; unheard, that ends the process.
@@ -119,21 +240,37 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
 
   /**
    * Runs one statement on a pooled connection and resolves to pg's result. A refused call takes
-   * no connection; an aborted or timed-out one closes its connection instead of returning it to
-   * the pool (the server ends the statement when it notices the client is gone: set
-   * `statement_timeout` or `client_connection_check_interval` to bound that on the server).
+   * no connection. A call whose connection dies fails (counted against the database) and its
+   * connection is discarded; an aborted or timed-out one closes its connection instead of
+   * returning it to the pool (the server ends the statement when it notices the client is gone:
+   * set `statement_timeout` or `client_connection_check_interval` to bound that on the server).
+   * A write that fails this way may or may not have taken effect: the server may have finished it
+   * before it noticed.
    *
    * @example
    * const { rows } = await tradingDb.query<{ qty: number }>('select qty from positions where symbol = $1', ['AAPL'])
    */
   query<Row = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<PgResult<Row>> {
-    return this.breaker.execute(({ signal }) => this.#withClient(signal, (client) => client.query(sql, params) as Promise<PgResult<Row>>), options)
+    let call: QueryOptions
+    try {
+      call = callOptions(sql, params, options)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return this.breaker.execute(({ signal }) => this.#withClient(signal, (client) => client.query(sql, params) as Promise<PgResult<Row>>), call)
   }
 
   /**
-   * Runs `fn` in a transaction on one connection: BEGIN, `fn(client)`, COMMIT; ROLLBACK when
-   * `fn` throws, a statement fails, or the call times out or aborts (then the connection is
-   * closed, and the server rolls the transaction back). `fn` gets pg's own client.
+   * Runs `fn` in a transaction on one connection: BEGIN, `fn(client)`, COMMIT. When `fn` throws,
+   * a statement fails, or the call times out or aborts before COMMIT is sent, the transaction is
+   * rolled back (by ROLLBACK, or by the server when the call's connection is closed). Once COMMIT
+   * is sent, only its answer tells whether it committed: if the call times out or aborts, or the
+   * connection dies, before that answer, it rejects with `CommitUnknownError` (code
+   * `ERR_BREAKWATER_COMMIT_UNKNOWN`, the cause attached): it may have committed, so check before
+   * you retry. A COMMIT the server refuses (a deferred constraint, a serialization failure) did
+   * not commit and rejects with the server's error. `fn` gets pg's own client: use it for every
+   * statement of the transaction (this database's `query()` and `transaction()` take another
+   * connection, outside the transaction).
    *
    * @example
    * await tradingDb.transaction(async (client) => {
@@ -142,48 +279,131 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
    * })
    */
   transaction<T>(fn: (client: PgClientOf<P>) => Promise<T>, options?: QueryOptions): Promise<T> {
-    if (typeof fn !== 'function') return Promise.reject(typeError(`transaction needs a function, but was given ${describe(fn)}`))
-    return this.breaker.execute(
-      ({ signal }) =>
-        this.#withClient(signal, async (client, broken) => {
-          await client.query('BEGIN')
-          try {
-            const result = await fn(client as PgClientOf<P>)
-            if (signal.aborted) throw signal.reason
-            await client.query('COMMIT')
-            return result
-          } catch (error) {
-            // A connection that cannot even roll back is not given back to the pool.
-            if (!signal.aborted) await client.query('ROLLBACK').catch(broken)
-            throw error
-          }
-        }),
-      options,
-    )
+    let call: QueryOptions
+    try {
+      call = transactionOptions(fn, options)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    let inDoubt = false // the call was stopped while COMMIT was on its way
+    return this.breaker
+      .execute(({ signal }) => this.#withClient(signal, (client, lease) => this.#transact(fn, client, lease, signal, () => (inDoubt = true))), call)
+      .catch((error: unknown) => {
+        throw inDoubt ? new CommitUnknownError(this.breaker.name, error) : error
+      })
   }
 
-  /** A pooled connection for `use`, closed instead of returned if the call aborts or it broke. */
-  async #withClient<T>(signal: AbortSignal, use: (client: PgClientLike, broken: (error: Error) => void) => Promise<T>): Promise<T> {
-    const client = await this.#pool.connect()
-    let closed = false
-    const close = (error: Error) => {
-      if (closed) return
-      closed = true
-      client.release(error)
-    }
-    const onAbort = () => close(new Error('call aborted: connection closed'))
-    if (signal.aborted) onAbort()
-    else signal.addEventListener('abort', onAbort, { once: true })
+  async #transact<T>(
+    fn: (client: PgClientOf<P>) => Promise<T>,
+    client: PgClientLike,
+    lease: Lease,
+    signal: AbortSignal,
+    stoppedInCommit: () => void,
+  ): Promise<T> {
+    await client.query('BEGIN')
+    let result: T
     try {
-      return await use(client, close)
+      result = await fn(client as PgClientOf<P>)
+      if (signal.aborted) throw signal.reason
+      if (lease.broken) throw lease.broken // the connection died: COMMIT cannot even be sent
     } catch (error) {
-      if (isConnectionError(error)) close(error as Error) // a broken connection must not go back
+      if (isConnectionError(error)) lease.discard(error as Error)
+      // A connection being closed needs no ROLLBACK: the server rolls back what was never committed.
+      if (!lease.broken) await client.query('ROLLBACK').catch((e: Error) => lease.discard(e))
+      throw error
+    }
+    signal.addEventListener('abort', stoppedInCommit, { once: true })
+    try {
+      await client.query('COMMIT')
+    } catch (error) {
+      // An answer (a deferred constraint, a serialization failure) means it rolled back; a
+      // connection lost after COMMIT left says nothing about whether it committed.
+      if (!isConnectionError(error)) throw error
+      lease.discard(error as Error)
+      throw NOT_SENT.test((error as Error).message) ? error : new CommitUnknownError(this.breaker.name, error)
+    } finally {
+      signal.removeEventListener('abort', stoppedInCommit)
+    }
+    return result
+  }
+
+  /**
+   * A client from the pool, heard from the moment the pool hands it over. pg's callback form
+   * calls back in the very tick the pool stops listening to the client; a promise would resolve a
+   * tick later, and an error already read from the same packet (a FATAL sent right after the
+   * handshake) would be emitted with nobody listening. A pool that only knows the promise form
+   * is used through it.
+   */
+  #checkout(): Promise<Lease> {
+    return new Promise((resolve, reject) => {
+      let lease: Lease | undefined
+      const handedOver = (error: Error | undefined, client: PgClientLike | undefined) => {
+        if (lease) return
+        if (error || !client) return reject(error)
+        resolve((lease = new Lease(client)))
+      }
+      const connect = this.#pool.connect as (this: P, callback: typeof handedOver) => PromiseLike<PgClientLike> | undefined
+      const returned = connect.call(this.#pool, handedOver)
+      if (typeof returned?.then === 'function') returned.then((client) => handedOver(undefined, client), reject)
+    })
+  }
+
+  /**
+   * A pooled connection for `use`, heard and then returned, or closed instead if the call stops
+   * or it broke. A connection the pool hands over after the call stopped goes straight back.
+   */
+  async #withClient<T>(signal: AbortSignal, use: (client: PgClientLike, lease: Lease) => Promise<T>): Promise<T> {
+    const lease = await this.#checkout()
+    if (lease.broken) throw lease.broken // it died as it was handed over
+    const client = lease.client
+    if (signal.aborted) {
+      lease.end() // nothing was sent on it: it is healthy
+      throw signal.reason
+    }
+    const onAbort = () => lease.discard(new Error(`call through ${this.breaker.name} stopped: its connection is closed`))
+    signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      return await use(client, lease)
+    } catch (error) {
+      if (isConnectionError(error)) lease.discard(error as Error) // a broken connection must not go back
       throw error
     } finally {
       signal.removeEventListener('abort', onAbort)
-      if (!closed) client.release()
+      lease.end()
     }
   }
+}
+
+/** A transaction whose body is running, as the calls that body makes see it. */
+interface OpenTransaction {
+  readonly db: SqliteLike
+  open: boolean
+  /** The transaction (of another connection) whose body started this one, if any. */
+  readonly outer: OpenTransaction | undefined
+}
+
+/** The open transactions whose bodies run in this async context, innermost first. */
+const inside = new AsyncLocalStorage<OpenTransaction>()
+
+/** One connection's turns, shared by every adapter over it. */
+interface Turns {
+  /** Whether a call holds the connection (a transaction whose body awaits, or a call given its turn). */
+  busy: boolean
+  /** Calls waiting for the connection, in arrival order. */
+  readonly waiting: (() => void)[]
+}
+
+const turnsOf = new WeakMap<SqliteLike, Turns>()
+
+/**
+ * The error for `transaction()` called from inside a transaction body on the same connection: it
+ * would wait for the transaction it is part of.
+ */
+function nestedTransaction(name: string): TypeError {
+  return typeError(
+    `transaction() of ${name} was called inside a transaction body on the same connection: nested transactions are refused ` +
+      '(the body holds the connection); run the statements on the database handed to the body, or use SAVEPOINT there',
+  )
 }
 
 /** A `better-sqlite3` database behind a breaker. Make one with `database()`. */
@@ -191,26 +411,43 @@ export class SqliteDatabase<D extends SqliteLike> extends Database {
   readonly #db: D
   /** Prepared statements by SQL, oldest first: preparing costs more than running a small query. */
   readonly #statements = new Map<string, ReturnType<SqliteLike['prepare']>>()
+  readonly #turns: Turns
 
   /** @internal Made by `database()`. */
-  constructor(name: string, db: D, options: DatabaseOptions) {
+  constructor(name: string, db: D, options: unknown) {
     super(name, options)
     this.#db = db
+    let turns = turnsOf.get(db)
+    if (turns === undefined) turnsOf.set(db, (turns = { busy: false, waiting: [] }))
+    this.#turns = turns
   }
 
   /**
    * Runs one statement: the rows of a query, or the run result (`changes`, `lastInsertRowid`) of
    * any other statement. better-sqlite3 is synchronous, so a running statement cannot be
-   * interrupted; its `timeout` option bounds waits on a busy database.
+   * interrupted; its `timeout` option bounds waits on a busy database. While a transaction holds
+   * the connection (its body awaits), the call waits its turn, in order, within its own timeout
+   * and signal; a call made by that transaction's own body runs inside the transaction.
    *
    * @example
    * const rows = await ledger.query<{ id: number }[]>('select id from fills where symbol = ?', ['AAPL'])
    */
   query<R = Record<string, unknown>[]>(sql: string, params: unknown[] = [], options?: QueryOptions): Promise<R> {
-    return this.breaker.execute(() => {
-      const statement = this.#prepared(sql)
-      return (statement.reader ? statement.all(...params) : statement.run(...params)) as R
-    }, options)
+    let call: QueryOptions
+    try {
+      call = callOptions(sql, params, options)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return this.breaker.execute((context) => {
+      if (this.#turns.busy && this.#inOwnTransaction()) return this.#run<R>(sql, params) // the body's own statement
+      return this.#exclusive(context, () => this.#run<R>(sql, params))
+    }, call)
+  }
+
+  #run<R>(sql: string, params: unknown[]): R {
+    const statement = this.#prepared(sql)
+    return (statement.reader ? statement.all(...params) : statement.run(...params)) as R
   }
 
   #prepared(sql: string): ReturnType<SqliteLike['prepare']> {
@@ -223,22 +460,144 @@ export class SqliteDatabase<D extends SqliteLike> extends Database {
     return statement
   }
 
-  /** Runs `fn` between BEGIN and COMMIT, rolling back when it throws, times out or aborts. */
+  /**
+   * Runs `fn` between BEGIN and COMMIT, rolling back when it throws, times out or aborts. While
+   * an async body runs, the transaction holds the connection: other calls (of any adapter over
+   * this connection) wait their turn, so none of their writes lands in this transaction and is
+   * rolled back with it; calls the body itself makes run inside it. A timed-out or aborted body
+   * is rolled back when it settles, and holds the connection until then. `transaction()` from
+   * inside a body on the same connection is refused with a `TypeError` (it would wait for
+   * itself); use SAVEPOINT on the database handed to the body.
+   *
+   * @example
+   * await ledger.transaction((db) => {
+   *   db.prepare('insert into fills (symbol, qty) values (?, ?)').run('AAPL', 10)
+   *   db.prepare('update positions set qty = qty + ? where symbol = ?').run(10, 'AAPL')
+   * })
+   */
   transaction<T>(fn: (db: D) => T | Promise<T>, options?: QueryOptions): Promise<T> {
-    if (typeof fn !== 'function') return Promise.reject(typeError(`transaction needs a function, but was given ${describe(fn)}`))
-    return this.breaker.execute(async ({ signal }) => {
-      this.#db.exec('BEGIN')
-      try {
-        const result = await fn(this.#db)
-        if (signal.aborted) throw signal.reason
-        this.#db.exec('COMMIT')
-        return result
-      } catch (error) {
-        this.#db.exec('ROLLBACK')
-        throw error
-      }
-    }, options)
+    let call: QueryOptions
+    try {
+      call = transactionOptions(fn, options)
+      if (this.#turns.busy && this.#inOwnTransaction()) throw nestedTransaction(this.breaker.name)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return this.breaker.execute((context) => this.#exclusive(context, () => this.#transact(fn, context)), call)
   }
+
+  /** Whether this async context is the body of an open transaction on this connection. */
+  #inOwnTransaction(): boolean {
+    for (let t = inside.getStore(); t !== undefined; t = t.outer) if (t.db === this.#db) return t.open
+    return false
+  }
+
+  #transact<T>(fn: (db: D) => T | Promise<T>, context: CallContext): T | Promise<T> {
+    this.#db.exec('BEGIN')
+    const transaction: OpenTransaction = { db: this.#db, open: true, outer: inside.getStore() }
+    let result: T | Promise<T>
+    try {
+      result = inside.run(transaction, fn, this.#db)
+    } catch (error) {
+      transaction.open = false
+      this.#rollback()
+      throw error
+    }
+    if (!isPromiseLike(result)) {
+      transaction.open = false
+      this.#commit()
+      return result
+    }
+    return Promise.resolve(result).then(
+      (value) => {
+        transaction.open = false
+        if (context.signal.aborted) {
+          this.#rollback()
+          throw context.signal.reason
+        }
+        this.#commit()
+        return value
+      },
+      (error: unknown) => {
+        transaction.open = false
+        this.#rollback()
+        throw error
+      },
+    )
+  }
+
+  #commit(): void {
+    try {
+      this.#db.exec('COMMIT')
+    } catch (error) {
+      this.#rollback() // a COMMIT that fails (SQLITE_BUSY) leaves the transaction open
+      throw error
+    }
+  }
+
+  #rollback(): void {
+    if (this.#db.inTransaction === false) return // SQLite ended it already (some errors roll back by themselves)
+    try {
+      this.#db.exec('ROLLBACK')
+    } catch {
+      // The error that made us roll back is the one to report.
+    }
+  }
+
+  /**
+   * Runs `work` holding the connection: at once when it is free, else after the calls before it,
+   * unless the call stops while it waits. The connection passes on when `work` settles.
+   */
+  #exclusive<R>(context: CallContext, work: () => R | Promise<R>): R | Promise<R> {
+    const turns = this.#turns
+    if (!turns.busy) return this.#hold(work)
+    const signal = context.signal
+    return new Promise<void>((resolve, reject) => {
+      const granted = () => {
+        signal.removeEventListener('abort', onAbort)
+        resolve()
+      }
+      const onAbort = () => {
+        turns.waiting.splice(turns.waiting.indexOf(granted), 1)
+        reject(signal.reason)
+      }
+      if (signal.aborted) return reject(signal.reason)
+      signal.addEventListener('abort', onAbort, { once: true })
+      turns.waiting.push(granted)
+    }).then(() => {
+      if (!signal.aborted) return this.#hold(work)
+      this.#next() // stopped between its turn and now: pass the connection on
+      throw signal.reason
+    })
+  }
+
+  #hold<R>(work: () => R | Promise<R>): R | Promise<R> {
+    this.#turns.busy = true
+    let result: R | Promise<R>
+    try {
+      result = work()
+    } catch (error) {
+      this.#next()
+      throw error
+    }
+    if (!isPromiseLike(result)) {
+      this.#next()
+      return result
+    }
+    return Promise.resolve(result).finally(() => this.#next())
+  }
+
+  /** Gives the connection to the next waiting call, or frees it. */
+  #next(): void {
+    const turns = this.#turns
+    const granted = turns.waiting.shift()
+    if (granted) granted() // stays busy: handed over
+    else turns.busy = false
+  }
+}
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | null)?.then === 'function'
 }
 
 /**
@@ -251,7 +610,7 @@ export class SqliteDatabase<D extends SqliteLike> extends Database {
  */
 export function database<P extends PgPoolLike>(name: string, pool: P, options?: DatabaseOptions): PgDatabase<P>
 export function database<D extends SqliteLike>(name: string, db: D, options?: DatabaseOptions): SqliteDatabase<D>
-export function database(name: string, client: PgPoolLike | SqliteLike, options: DatabaseOptions = {}): PgDatabase<PgPoolLike> | SqliteDatabase<SqliteLike> {
+export function database(name: string, client: PgPoolLike | SqliteLike, options?: DatabaseOptions): PgDatabase<PgPoolLike> | SqliteDatabase<SqliteLike> {
   const c = client as Partial<PgPoolLike & SqliteLike> | null
   if (typeof c?.connect === 'function' && typeof c.query === 'function') return new PgDatabase(name, client as PgPoolLike, options)
   if (typeof c?.prepare === 'function' && typeof c.exec === 'function') return new SqliteDatabase(name, client as SqliteLike, options)

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { backoff, isBrokenCircuitError, retry, RetryBudget, type GiveUpEvent, type RetryEvent } from '../src/index.ts'
+import { backoff, CommitUnknownError, isBrokenCircuitError, isCommitUnknownError, retry, RetryBudget, type GiveUpEvent, type RetryEvent } from '../src/index.ts'
 import { rig } from './helpers.ts'
 import { withFakeTimers } from './timers.ts'
 
@@ -340,4 +340,17 @@ test("our own argument errors are not retried by default: a caller's bug does no
   t.like(error, { code: 'ERR_BREAKWATER_INVALID_OPTION' })
   t.is(attempts, 1)
   t.like(giveUps, [{ reason: 'not_retryable' }])
+})
+
+test('a CommitUnknownError is not retried by default: the COMMIT may have happened, and a retry could commit twice', async (t) => {
+  let attempts = 0
+  const policy = retry({ maxAttempts: 3, backoff: { base: 0 } })
+  const error = await t.throwsAsync(
+    policy.execute(() => {
+      attempts++
+      return Promise.reject(new CommitUnknownError('ledger', new Error('timed out during COMMIT')))
+    }),
+  )
+  t.true(isCommitUnknownError(error))
+  t.is(attempts, 1)
 })

@@ -5,6 +5,9 @@ const BROKEN = Symbol.for('breakwater.BrokenCircuitError')
 const TIMEOUT = Symbol.for('breakwater.TimeoutError')
 const BULKHEAD = Symbol.for('breakwater.BulkheadRejectedError')
 
+/** The code of an error whose operation may or may not have taken effect (a COMMIT cut short): never retried by default. */
+export const OUTCOME_UNKNOWN = 'ERR_BREAKWATER_COMMIT_UNKNOWN'
+
 /**
  * Thrown by `execute` when the breaker refuses a call. Cheap to make: `BrokenCircuitError.create`
  * captures no stack (the expensive part of an error: about 3.8 of its 4.3 µs here).

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { CallContext, CircuitBreaker } from '../breaker.js'
 import { type Duration } from '../duration.js'
-import { branded, isTimeoutError } from '../errors.js'
+import { branded, isTimeoutError, OUTCOME_UNKNOWN } from '../errors.js'
 import type { BreakerOptions } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'
 import { readCallOptions } from '../signal.js'
@@ -49,7 +49,7 @@ const COMMIT_UNKNOWN = Symbol.for('breakwater.CommitUnknownError')
  */
 export class CommitUnknownError extends Error {
   /** Stable code for logs and switches. */
-  readonly code = 'ERR_BREAKWATER_COMMIT_UNKNOWN'
+  readonly code = OUTCOME_UNKNOWN
   readonly [COMMIT_UNKNOWN] = true
 
   constructor(

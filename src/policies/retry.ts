@@ -1,7 +1,7 @@
 import { answerOf } from '../callbacks.js'
 import type { CallContext } from '../breaker.js'
 import { type Duration, toMillis } from '../duration.js'
-import { isBrokenCircuitError, isBulkheadRejectedError } from '../errors.js'
+import { isBrokenCircuitError, isBulkheadRejectedError, OUTCOME_UNKNOWN } from '../errors.js'
 import { type Disposer, Listeners } from '../events.js'
 import { checkSignal, NEVER_ABORTS, readCallOptions, sleep } from '../signal.js'
 import { type Backoff, type BackoffOptions, backoffSchedule } from './backoff.js'
@@ -21,8 +21,10 @@ export interface RetryOptions {
   /**
    * Whether an error may be retried. @default every error but a `BrokenCircuitError` or
    * `BulkheadRejectedError` (retrying into an open breaker or a full bulkhead adds load to a
-   * dependency that asked for less) and our own argument errors (code
-   * `ERR_BREAKWATER_INVALID_OPTION`: a caller's mistake does not get better)
+   * dependency that asked for less), our own argument errors (code
+   * `ERR_BREAKWATER_INVALID_OPTION`: a caller's mistake does not get better) and a
+   * `CommitUnknownError` (code `ERR_BREAKWATER_COMMIT_UNKNOWN`: it may have committed, so a
+   * retry could commit twice)
    */
   retryOn?: (error: unknown) => boolean
   /**
@@ -194,10 +196,14 @@ export class RetryPolicy implements Policy<RetryContext> {
 
 const RETRY_OPTIONS: readonly (keyof RetryOptions)[] = ['maxAttempts', 'backoff', 'deadline', 'retryOn', 'retryBrokenCircuit', 'budget']
 
-/** The default `retryOn`: not into an open breaker or a full bulkhead, nor a caller's own mistake. */
+/**
+ * The default `retryOn`: not into an open breaker or a full bulkhead, nor a caller's own mistake,
+ * nor an operation that may have taken effect (a COMMIT cut short: a retry could do it twice).
+ */
 function retryableByDefault(error: unknown): boolean {
   if (isBrokenCircuitError(error) || isBulkheadRejectedError(error)) return false
-  return (error as { code?: unknown } | null)?.code !== INVALID_OPTION
+  const code = (error as { code?: unknown } | null)?.code
+  return code !== INVALID_OPTION && code !== OUTCOME_UNKNOWN
 }
 
 /** The error's `retryAfterMs` when it is a usable wait (a finite number of at least 0), else undefined. */

@@ -177,6 +177,8 @@ test('sandbox options are own properties only: typos, null, call policies in bre
   t.throws(() => sandbox(LocalSandbox, { registry, createBreaker: null as never }), { ...invalid, message: /^createBreaker must be an object/ })
   t.throws(() => sandbox(LocalSandbox, { registry, createBreaker: { fallback: () => 1 } as never }), { ...invalid, message: 'fallback is not a createBreaker option (the adapter sets its own fallback)' })
   t.throws(() => sandbox(LocalSandbox, { registry, executeBreaker: { tmeout: 5 } as never }), { instanceOf: TypeError, message: /tmeout/ })
+  // A breaker timeout would be replaced by executeTimeout without a word: refused instead.
+  t.throws(() => sandbox(LocalSandbox, { registry, executeBreaker: { timeout: '1s' } }), { ...invalid, message: 'timeout is not an executeBreaker option (the adapter sets its own timeout)' })
   t.throws(() => sandbox(LocalSandbox, { registry: {} as never }), { ...invalid, message: 'registry must be a Registry, but was an object' })
   t.throws(() => sandbox(LocalSandbox, { registry, isFailure: 'yes' as never }), { ...invalid, message: 'isFailure must be a function, but was "yes"' })
   sandbox(LocalSandbox, Object.assign(Object.create({ name: 'inherited' }) as SandboxOptions, { registry }))

@@ -39,7 +39,7 @@ export function ownOptions<T extends object>(what: string, value: unknown, known
   for (const key of Object.keys(value)) {
     if (!(known as readonly string[]).includes(key)) {
       const shown = /^[A-Za-z_$][\w$]*$/.test(key) ? key : JSON.stringify(key)
-      throw typeError(`${shown} is not a${/^[aeiou]/.test(what) ? 'n' : ''} ${what} option (known: ${known.join(', ')})`)
+      throw typeError(`${shown} is not ${article(what)} ${what} option (known: ${known.join(', ')})`)
     }
     own[key] = (value as Record<string, unknown>)[key]
   }
@@ -65,4 +65,9 @@ export function checkName(name: unknown): asserts name is string {
   if (!(name as string & { isWellFormed(): boolean }).isWellFormed()) {
     throw rangeError(`name must be well-formed UTF-16 (no lone surrogate), but was ${describe(name)}`)
   }
+}
+
+/** `a` or `an`, as `word` wants. */
+export function article(word: string): string {
+  return /^[aeiou]/i.test(word) ? 'an' : 'a'
 }

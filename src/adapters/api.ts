@@ -6,6 +6,7 @@ import { retry, type RetryOptions, type RetryPolicy } from '../policies/retry.js
 import { wrap } from '../policies/wrap.js'
 import { type Registry, registry as processWide } from '../registry.js'
 import { checkSignal, readCallOptions } from '../signal.js'
+import { breakerOptions } from './setup.js'
 import { describe, ownOptions, rangeError, typeError } from '../validate.js'
 import { HttpError, isHttpError, isResponseTooLargeError, ResponseTooLargeError } from './http-error.js'
 
@@ -80,7 +81,6 @@ const API_OPTIONS: readonly (keyof ApiOptions)[] = [
 const REQUEST_OPTIONS: readonly (keyof RequestOptions)[] = ['signal', 'headers', 'query']
 const REQUEST_FIELDS: readonly (keyof ApiRequest)[] = ['method', 'path', 'body', ...REQUEST_OPTIONS]
 /** Breaker options the api sets itself: given in `breaker`, they would be replaced without a word. */
-const SET_BY_API = ['timeout', 'isFailure'] as const
 
 const DEFAULT_TIMEOUT_MS = 10_000
 const DEFAULT_MAX_RETRY_AFTER_MS = 300_000
@@ -148,9 +148,9 @@ export class ApiClient {
     if (typeof (registry as Partial<Registry> | null)?.getOrCreate !== 'function') {
       throw typeError(`registry must be a Registry, but was ${describe(registry)}`)
     }
-    const breaker = breakerOptions(o.breaker)
+    const breaker = breakerOptions('breaker', o.breaker, { timeout: o.timeout ?? DEFAULT_TIMEOUT_MS, isFailure })
     this.retry = apiRetry(o.retry, isFailure)
-    this.breaker = registry.getOrCreate(name, { ...breaker, timeout: o.timeout ?? DEFAULT_TIMEOUT_MS, isFailure })
+    this.breaker = registry.getOrCreate(name, breaker)
     this.#retrying = this.retry && wrap(this.retry, this.breaker)
   }
 
@@ -284,18 +284,6 @@ function baseUrl(value: unknown): string {
 function flag(option: string, value: unknown): boolean {
   if (typeof value !== 'boolean') throw typeError(`${option} must be true or false, but was ${describe(value)}`)
   return value
-}
-
-/** The `breaker` option as an own copy, refusing what the api sets itself. */
-function breakerOptions(options: unknown): Omit<BreakerOptions, 'timeout'> {
-  if (options === undefined) return {}
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw typeError(`breaker must be an object of breaker options, but was ${describe(options)}`)
-  }
-  for (const key of SET_BY_API) {
-    if (Object.hasOwn(options, key)) throw typeError(`breaker.${key} is not an option here: give ${key} to the api options`)
-  }
-  return { ...options }
 }
 
 /**

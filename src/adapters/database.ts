@@ -155,12 +155,8 @@ const CALL_OPTIONS = ['signal', 'timeout'] as const
 /** The breaker `database()` asks for, from its options: all of them checked before anything is made. */
 function breakerFor(name: string, options: unknown): CircuitBreaker {
   const o = ownOptions<DatabaseOptions>('database', options, DATABASE_OPTIONS)
-  const given = o.breaker as object | undefined
-  if (typeof given === 'object' && given !== null && Object.hasOwn(given, 'timeout')) {
-    throw typeError('breaker.timeout is not a database option: give timeout to the database options')
-  }
   const registry = registryOption(o.registry, processWide)
-  return registry.getOrCreate(name, breakerOptions('database breaker', given, { timeout: o.timeout ?? '30s', isFailure: o.isFailure ?? isTransientDatabaseError }))
+  return registry.getOrCreate(name, breakerOptions('database breaker', o.breaker, { timeout: o.timeout ?? '30s', isFailure: o.isFailure ?? isTransientDatabaseError }))
 }
 
 /** A statement's options, own properties only; a `TypeError` for a statement or options a caller got wrong. */

@@ -1,7 +1,7 @@
 // What the adapters share when they read their options and create their breakers.
 import type { BreakerOptions } from '../options.js'
 import { Registry } from '../registry.js'
-import { describe, typeError } from '../validate.js'
+import { article, describe, typeError } from '../validate.js'
 
 /** The call-policy keys an adapter sets itself: refused in the breaker options it is given. */
 const CALL_POLICY = ['isFailure', 'isResultFailure', 'fallback']
@@ -10,8 +10,9 @@ const CALL_POLICY = ['isFailure', 'isResultFailure', 'fallback']
  * `value`, an adapter's breaker options, with `set` (what the adapter sets itself) on top, as an
  * object without a prototype: nothing is read through the prototype chain, here or by the
  * registry and the breaker later (a polluted `Object.prototype.fallback` reaches no breaker).
- * `undefined` gives just `set`; anything but an object, and the call-policy keys the adapter sets
- * itself, are a `TypeError` naming `what`. The registry checks every other key.
+ * `undefined` gives just `set`; anything but an object, the call-policy keys and the keys of `set`
+ * (what the adapter sets itself, from its own options) are a `TypeError` naming `what`: a value
+ * given there would otherwise be silently replaced. The registry checks every other key.
  */
 export function breakerOptions<T extends object = BreakerOptions>(what: string, value: unknown, set?: T): BreakerOptions & T {
   const options = Object.create(null) as BreakerOptions & T
@@ -19,9 +20,9 @@ export function breakerOptions<T extends object = BreakerOptions>(what: string, 
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw typeError(`${what} must be an object of breaker options, but was ${describe(value)}`)
   }
-  for (const key of CALL_POLICY) {
+  for (const key of [...CALL_POLICY, ...Object.keys(set ?? {})]) {
     if (Object.hasOwn(value, key)) {
-      throw typeError(`${key} is not a ${what} option (the adapter sets its own ${key})`)
+      throw typeError(`${key} is not ${article(what)} ${what} option (the adapter sets its own ${key})`)
     }
   }
   return Object.assign(options, value, set)

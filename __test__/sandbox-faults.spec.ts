@@ -103,6 +103,8 @@ test.serial('sandboxes that crash, hang, run out of memory or are killed at rand
     execute: { success: 0, failure: 0, timeout: 0, ignored: 0, rejected: 0, 'not-live': 0 },
   }
   const problems: string[] = []
+  /** Why calls failed, for a run that saw too little to say why. */
+  const failures = new Map<string, number>()
   let pending = 0
   let calls = 0
   const aborted = new Error('caller aborted')
@@ -138,6 +140,8 @@ test.serial('sandboxes that crash, hang, run out of memory or are killed at rand
         if (error === aborted) return ended('ignored')
         if (error instanceof TypeError && /no live sandbox/.test(error.message)) return ended('not-live')
         if ((error as { name?: string }).name !== 'SandboxError') problems.push(`${kind} rejected with ${String(error)}`)
+        const reason = String((error as Error).message).slice(0, 60)
+        failures.set(reason, (failures.get(reason) ?? 0) + 1)
         return ended('failure')
       },
     )
@@ -230,5 +234,6 @@ test.serial('sandboxes that crash, hang, run out of memory or are killed at rand
       `${kind}: breaker counts match what callers saw; ${context}`,
     )
   }
-  t.true(enough(), `the run exercised faults; ${context}`)
+  const why = [...failures].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([m, n]) => `${n}x ${m}`).join('; ')
+  t.true(enough(), `the run exercised faults; ${context}; failures: ${why}`)
 })

@@ -4,9 +4,9 @@
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { isTimeoutError, type StateChange, timeout, TimeoutError } from '../src/index.ts'
+import { bulkhead, isTimeoutError, type StateChange, timeout, TimeoutError } from '../src/index.ts'
 import { rig } from './helpers.ts'
-import { withFakeTimers } from './timers.ts'
+import { deferred, withFakeTimers } from './timers.ts'
 
 /** What fetch does: rejects with its own AbortError from inside the abort listener, synchronously. */
 const rejectsOnAbort = ({ signal }: { signal: AbortSignal }) =>
@@ -183,3 +183,91 @@ for (const kind of ['breaker', 'policy'] as const) {
     t.is(child.status, 13, 'Node.js ends a top-level await that can never settle with exit code 13')
   })
 }
+
+/** A value that throws on any look: instanceof, property reads, String(). */
+const revoked = () => {
+  const { proxy, revoke } = Proxy.revocable({}, {})
+  revoke()
+  return proxy
+}
+
+test('whatever fn throws (a revoked Proxy) is counted once, as a failure, and reaches the caller as is', async (t) => {
+  const { breakers, name } = rig()
+  const b = breakers.getOrCreate(name, { consecutiveFailures: 10 })
+  const thrown = [revoked(), revoked(), revoked()]
+  const got: unknown[] = [] // (a revoked Proxy cannot be a promise's value: awaiting it looks up `then`)
+  await b.execute(async () => Promise.reject(thrown[0])).then(undefined, (e: unknown) => void got.push(e))
+  await b.execute(() => Promise.reject(thrown[1]), { timeout: '1h' }).then(undefined, (e: unknown) => void got.push(e))
+  t.is(got[0], thrown[0])
+  t.is(got[1], thrown[1])
+  let caught: unknown
+  try {
+    b.executeSync(() => {
+      throw thrown[2]
+    })
+  } catch (e) {
+    caught = e
+  }
+  t.is(caught, thrown[2])
+  t.like(b.metrics(), { calls: 3, failures: 3, inFlight: 0 })
+})
+
+test('a half-open probe that throws a revoked Proxy is reported: the breaker reopens instead of holding the probe', async (t) => {
+  const { clock, breakers, name } = rig()
+  const b = breakers.getOrCreate(name, { consecutiveFailures: 1, openFor: '1s', halfOpenProbes: 1, maxProbeTime: '1h' })
+  await b.execute(() => Promise.reject(new Error('down'))).catch(() => undefined)
+  clock.advance('1s')
+  await b.execute(() => Promise.reject(revoked())).catch(() => undefined)
+  t.is(b.state, 'open', 'the probe failed and was reported, so the breaker reopened')
+  t.is(b.metrics().inFlight, 0)
+})
+
+/** A signal that passes the shape check but cannot be listened to (a broken polyfill). */
+const deafSignal = () =>
+  ({
+    aborted: false,
+    addEventListener() {
+      throw new Error('polyfill cannot listen')
+    },
+    removeEventListener() {},
+  }) as unknown as AbortSignal
+
+test('a caller signal that cannot be listened to is the caller\'s error: fn never runs and the call is ignored, not a failure', async (t) => {
+  const { breakers, name } = rig()
+  const b = breakers.getOrCreate(name, { consecutiveFailures: 1 })
+  let ran = false
+  await t.throwsAsync(
+    b.execute(() => {
+      ran = true
+    }, { signal: deafSignal() }),
+    { message: 'polyfill cannot listen' },
+  )
+  t.false(ran)
+  t.is(b.state, 'closed')
+  t.like(b.metrics(), { failures: 0, ignored: 1, inFlight: 0 })
+})
+
+test('a bulkhead call whose signal cannot be listened to leaves the queue: no permit is lost', async (t) => {
+  const pool = bulkhead(`deaf-${process.pid}`, { maxConcurrent: 1, maxQueue: 5 })
+  const gate = deferred()
+  const held = pool.execute(() => gate.promise)
+  await t.throwsAsync(pool.execute(() => 'never', { signal: deafSignal() }), { message: 'polyfill cannot listen' })
+  t.like(pool.stats(), { inUse: 1, queued: 0 })
+  gate.resolve()
+  await held
+  t.like(pool.stats(), { inUse: 0, queued: 0 })
+  t.is(await pool.execute(() => 'next'), 'next', 'the next caller gets the permit at once')
+})
+
+test('a failure listener that resets the breaker comes after the opening in every listener\'s eyes', async (t) => {
+  const { breakers, name } = rig()
+  const b = breakers.getOrCreate(name, { consecutiveFailures: 1 })
+  const seen: string[] = []
+  b.onStateChange((c) => seen.push(`${c.from}->${c.to}`))
+  b.onFailure(() => {
+    if (b.state === 'open') b.reset()
+  })
+  await b.execute(() => Promise.reject(new Error('down'))).catch(() => undefined)
+  t.deepEqual(seen, ['closed->open', 'open->closed'])
+  t.is(b.state, 'closed')
+})

@@ -2,7 +2,7 @@
 // unknown keys are refused everywhere (per-call options too) with a message naming the key, and
 // a bare AbortSignal where the options belong is refused instead of ignored.
 import test from 'ava'
-import { fallback, Services, timeout, tradingPause, wrap } from '../src/index.ts'
+import { api, backoff, bulkhead, fallback, recoveryManager, retry, Services, timeout, tradingPause, wrap } from '../src/index.ts'
 import { rig } from './helpers.ts'
 
 const code = 'ERR_BREAKWATER_INVALID_OPTION'
@@ -81,4 +81,52 @@ test('wrap().execute rejects on bad arguments instead of throwing', async (t) =>
   let promise: Promise<unknown> | undefined
   t.notThrows(() => (promise = policy.execute('not a function' as never)))
   await t.throwsAsync(promise!, { instanceOf: TypeError, message: 'execute needs a function to run, but was given string' })
+})
+
+test('null is never a silent default: a key set to null is refused by name, and a Map is not an options object', (t) => {
+  const { breakers, name } = rig()
+  const nulls: Array<[string, () => unknown, string]> = [
+    ['breaker', () => breakers.getOrCreate(name, { timeout: null } as never), 'timeout'],
+    ['retry', () => retry({ maxAttempts: null } as never), 'maxAttempts'],
+    ['fallback', () => fallback(0, { handles: null } as never), 'handles'],
+    ['timeout', () => timeout(1, { name: null } as never), 'name'],
+    ['bulkhead', () => bulkhead(`null-${name}`, { maxConcurrent: 1, maxQueue: null } as never), 'maxQueue'],
+    ['recovery', () => recoveryManager(breakers.getOrCreate(`${name}-r`), () => true, { base: null } as never), 'base'],
+    ['api', () => api(`${name}-api`, { baseUrl: 'http://127.0.0.1:9', registry: null } as never), 'registry'],
+  ]
+  for (const [what, make, key] of nulls) {
+    t.throws(make, { instanceOf: TypeError, code, message: `${key} must not be null: leave it out for its default` }, what)
+  }
+  t.throws(() => breakers.getOrCreate(`${name}-map`, new Map([['failureRate', 150]]) as never), { instanceOf: TypeError, message: 'breaker options must be an object, but was a Map' })
+  t.false(breakers.names().includes(`${name}-map`))
+})
+
+test('a registry option that is not a registry is our TypeError, in tradingPause and Services too', (t) => {
+  const { name } = rig()
+  for (const registry of [null, 5, {}]) {
+    t.throws(() => tradingPause(name, { registry } as never), { instanceOf: TypeError, code }, `tradingPause ${String(registry)}`)
+  }
+  for (const registry of [null, 5, {}]) {
+    t.throws(() => new Services(registry as never), { instanceOf: TypeError, code, message: /^registry must be a Registry, but was / })
+  }
+})
+
+test('a random that returns NaN or a number outside [0, 1) is refused when drawn: no retry storm, no busy loop', async (t) => {
+  let attempts = 0
+  const policy = retry({ maxAttempts: 5, backoff: { base: '1s', jitter: 0.5, random: () => Number.NaN } })
+  await t.throwsAsync(
+    policy.execute(() => {
+      attempts++
+      return Promise.reject(new Error('flaky'))
+    }),
+    { instanceOf: RangeError, message: 'backoff.random must return a number from 0 up to (not including) 1, but returned NaN' },
+  )
+  t.is(attempts, 1, 'no retry was made on a NaN wait')
+  t.throws(() => backoff({ strategy: 'decorrelated', random: () => 1 })(2, 100), { instanceOf: RangeError, message: /^backoff.random must return a number from 0 up to \(not including\) 1, but returned 1$/ })
+})
+
+test('errors name the option the caller wrote, with the value given', (t) => {
+  const { breakers, name } = rig()
+  t.throws(() => tradingPause(name, { registry: breakers, threshold: 'abc' as never }), { instanceOf: RangeError, message: 'threshold must be a duration like 250ms, 30s, 5m or 1h, but was "abc"' })
+  t.throws(() => breakers.getOrCreate(name, { openFor: `${'9'.repeat(400)}h` as never }), { instanceOf: RangeError, message: /^openFor must be a duration like 250ms, 30s, 5m or 1h, but was "9{77}\.\.\."$/ })
 })

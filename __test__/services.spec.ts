@@ -76,7 +76,7 @@ test('unknown services, duplicates and bad options are refused with errors that 
   const { services } = setup()
   const name = fresh('db')
   services.register(name, {})
-  t.throws(() => services.register(name), { message: `service ${name} is registered already` })
+  t.throws(() => services.register(name), { code: 'ERR_BREAKWATER_SERVICE_EXISTS', message: `service "${name}" is registered already` })
   t.throws(() => services.register(''), { instanceOf: TypeError, message: 'a service name must be a non-empty string, but was ""' })
   t.throws(() => services.register(fresh('x'), { retries: 3 } as never), { instanceOf: TypeError, message: /^retries is not a service option \(known: breaker, retry, bulkhead, timeout\)$/ })
   t.throws(() => services.register(fresh('x'), { retry: { maxAttempts: 0 } }), { instanceOf: RangeError, message: 'maxAttempts must be a whole number of at least 1, but was 0' })
@@ -123,4 +123,31 @@ test('a refused service creates nothing: a bad bulkhead, a bulkhead unlike the e
   t.throws(() => elsewhere.register(taken, { bulkhead: { maxConcurrent: 3 } }), { code: 'ERR_BREAKWATER_OPTIONS_DIFFER' })
   t.is(breakers.names().length, before)
   t.true(breakers.names().includes(taken), 'the existing breaker was not removed')
+})
+
+test('a bad priority is the caller\'s mistake: refused before the breaker lets the call in, never counted', async (t) => {
+  const { services } = setup()
+  const name = fresh('prio')
+  services.register(name, { breaker: { consecutiveFailures: 1 }, bulkhead: { maxConcurrent: 2 } })
+  const plain = fresh('plain')
+  services.register(plain, { breaker: { consecutiveFailures: 1 } })
+  for (const service of [name, plain]) {
+    await t.throwsAsync(services.call(service, () => 'ok', { priority: 'high' as never }), { instanceOf: TypeError, message: 'priority must be a number, but was "high"' })
+    await t.throwsAsync(services.call(service, () => 'ok', { priority: 1.5 }), { instanceOf: RangeError, message: /^priority must be a whole number/ })
+    t.like(services.get(service)!.breaker.metrics(), { calls: 0, failures: 0, state: 'closed' })
+  }
+})
+
+test.serial('a polluted Object.prototype adds no layer to a service', async (t) => {
+  const proto = Object.prototype as Record<string, unknown>
+  const { services } = setup()
+  const name = fresh('polluted')
+  for (const key of ['timeout', 'retry', 'bulkhead']) proto[key] = '1s'
+  try {
+    services.register(name, { breaker: { consecutiveFailures: 5 } })
+  } finally {
+    for (const key of ['timeout', 'retry', 'bulkhead']) delete proto[key]
+  }
+  t.like(services.get(name), { retry: undefined, bulkhead: undefined })
+  t.is(await services.call(name, () => 'plain'), 'plain')
 })

@@ -52,7 +52,7 @@ test.serial('latencyStats reports count, mean, min, max and percentiles of the t
 
 test('the trading pause takes its threshold, percentile and window, and any breaker option', (t) => {
   const { breakers, name } = rig()
-  t.throws(() => tradingPause(name, { registry: breakers, threshold: -1 }), { instanceOf: RangeError, message: /^latency.threshold must be/ })
+  t.throws(() => tradingPause(name, { registry: breakers, threshold: -1 }), { instanceOf: RangeError, message: /^threshold must be a finite number of milliseconds of at least 0, but was -1$/ })
   t.throws(() => tradingPause(name, { registry: breakers, percentile: 120 }), { instanceOf: RangeError, message: /^latency.percentile must be .* but was 120$/ })
   const strict = tradingPause(name, { registry: breakers, percentile: 95, threshold: '50ms', windowSize: 200, openFor: '1m' })
   t.is(strict.state, 'closed')

@@ -254,11 +254,17 @@ export class CircuitBreaker<T = unknown> {
       giveUp!(reason)
     }
     const onCallerAbort = () => stop(callerSignal!.reason, Outcome.Ignored)
-    let result: R
     try {
       if (callerSignal?.aborted) stop(callerSignal.reason, Outcome.Ignored)
-      else {
-        callerSignal?.addEventListener('abort', onCallerAbort, { once: true })
+      else callerSignal?.addEventListener('abort', onCallerAbort, { once: true })
+    } catch (error) {
+      // A signal whose `aborted` or `addEventListener` throws is the caller's bug: `fn` never runs,
+      // and the call is ignored, not counted against the dependency.
+      return this.#failed(permit, Outcome.Ignored, started, error)
+    }
+    let result: R
+    try {
+      if (!stopped) {
         if (timeoutMs !== undefined) {
           timer = setTimeout(() => stop(new TimeoutError(this.#name, timeoutMs), Outcome.Timeout), timeoutMs)
           if (this.#policy.unref === true) timer.unref()
@@ -269,8 +275,12 @@ export class CircuitBreaker<T = unknown> {
       if (!stopped) return this.#failed(permit, this.#classify(error, callerSignal), started, error)
     } finally {
       clearTimeout(timer)
-      callerSignal?.removeEventListener('abort', onCallerAbort)
       abandoned.catch(() => {}) // a race that was not lost must not leave an unhandled rejection
+      try {
+        callerSignal?.removeEventListener('abort', onCallerAbort)
+      } catch {
+        // the caller's signal cannot let go of the listener: nothing of the call's outcome depends on it
+      }
     }
     if (stopped) return this.#failed(permit, stopped.outcome, started, stopped.reason)
     return this.#succeeded(permit, started, result!)
@@ -297,17 +307,21 @@ export class CircuitBreaker<T = unknown> {
     throw error
   }
 
+  /**
+   * How a call that threw counts. Whatever `fn` threw (a revoked Proxy, an object whose getters
+   * throw) and whatever the filter does, this answers: anything that throws while judging makes
+   * the call a failure, and the call's own error stands.
+   */
   #classify(error: unknown, callerSignal: AbortSignal | undefined): Outcome {
-    if (error instanceof TimeoutError && error.source === this.#name) return Outcome.Timeout
-    if (callerSignal?.aborted && error === callerSignal.reason) return Outcome.Ignored
-    let failed: boolean
     try {
-      failed = (answerOf('isFailure', this.#policy.isFailure?.(error)) ?? true) as boolean
+      if (callerSignal?.aborted && error === callerSignal.reason) return Outcome.Ignored
+      if (isTimeoutError(error) && error.source === this.#name) return Outcome.Timeout
+      const failed = answerOf('isFailure', this.#policy.isFailure?.(error)) ?? true
+      // A timeout policy's timeout inside the breaker counts as a timeout too.
+      return !failed ? Outcome.Success : isTimeoutError(error) ? Outcome.Timeout : Outcome.Failure
     } catch {
-      failed = true // a broken filter counts the call as a failure, and the call's error stands
+      return Outcome.Failure
     }
-    // A timeout policy's timeout inside the breaker counts as a timeout too.
-    return !failed ? Outcome.Success : isTimeoutError(error) ? Outcome.Timeout : Outcome.Failure
   }
 
   /** The call's start time, or NaN when nothing will read its duration (saves two clock reads). */
@@ -319,11 +333,13 @@ export class CircuitBreaker<T = unknown> {
     // NaN (untimed) reaches the core as a zero duration, which no rule reads in that case.
     const durationMs = Number.isNaN(started) ? 0 : performance.now() - started
     const code = this.#record(permit, outcome, durationMs)
+    // The transition this outcome caused happened with it: announced before the call's own event,
+    // so a success or failure listener that changes the state comes after it in every listener's eyes.
+    if (code !== 0) this.#announce(code)
     if (outcome === Outcome.Success && this.#successes.active) this.#successes.emit({ durationMs })
     if ((outcome === Outcome.Failure || outcome === Outcome.Timeout) && this.#failures.active) {
       this.#failures.emit({ durationMs, error })
     }
-    if (code !== 0) this.#announce(code)
   }
 
   #rejected<R>(code: number): Promise<R> {

@@ -19,8 +19,9 @@ export function toMillis(option: string, value: unknown): number {
   }
   if (typeof value === 'string') {
     const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/.exec(value)
-    if (match) return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS]
-    throw rangeError(`${option} must be a duration like 250ms, 30s, 5m or 1h, but was ${JSON.stringify(value)}`)
+    const ms = match ? Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS] : Number.NaN
+    if (Number.isFinite(ms)) return ms
+    throw rangeError(`${option} must be a duration like 250ms, 30s, 5m or 1h, but was ${describe(value)}`)
   }
   throw typeError(`${option} must be a number of milliseconds or a duration string, but was ${describe(value)}`)
 }

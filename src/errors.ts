@@ -93,9 +93,14 @@ function withoutStack<E>(make: () => E): E {
   }
 }
 
-/** Whether `e` carries `brand`: a registered symbol, so it works across copies of breakwater. */
+/** Whether `e` carries `brand`: a registered symbol, so it works across copies of breakwater. Never throws. */
 export function branded(e: unknown, brand: symbol): boolean {
-  return typeof e === 'object' && e !== null && (e as Record<symbol, unknown>)[brand] === true
+  if (typeof e !== 'object' || e === null) return false
+  try {
+    return (e as Record<symbol, unknown>)[brand] === true
+  } catch {
+    return false // a revoked Proxy, a throwing getter: not one of ours
+  }
 }
 
 /** Whether `e` is a `BrokenCircuitError`, from this copy of breakwater or any other. */

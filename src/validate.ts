@@ -23,27 +23,46 @@ export function rangeError(message: string, code: string = INVALID_OPTION): Rang
 /**
  * The options object `value` as a copy of its own enumerable properties, so nothing is read
  * through the prototype chain (a polluted `Object.prototype` changes nothing) and every key is
- * one of `known` (a typo is refused, naming the key). `undefined` gives an empty copy; anything but a
- * plain object or class instance is a `TypeError`. `what` names the options in messages
+ * one of `known` (a typo is refused, naming the key). `undefined` gives an empty copy; anything
+ * but a plain object or class instance (`null`, an array, a Map) is a `TypeError`, and so is a key
+ * set to `null` (leave a key out for its default), but for the keys in `nullable`, where `null`
+ * is a value (a JSON body). `what` names the options in messages
  * (`tmeout is not a timeout option (known: ...)`).
  *
  * @example
  * const o = ownOptions<TimeoutOptions>('timeout', options, ['strategy', 'name', 'unref'])
  */
-export function ownOptions<T extends object>(what: string, value: unknown, known: readonly (keyof T & string)[]): Partial<T> {
-  if (value === undefined) return Object.create(null) as Partial<T>
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw typeError(`${what} options must be an object, but was ${describe(value)}`)
-  }
-  const own: Record<string, unknown> = Object.create(null) as Record<string, unknown>
+export function ownOptions<T extends object>(
+  what: string,
+  value: unknown,
+  known: readonly (keyof T & string)[],
+  nullable: readonly (keyof T & string)[] = [],
+): Partial<T> {
+  const own = Object.create(null) as Record<string, unknown>
+  if (value === undefined) return own as Partial<T>
+  if (!isPlainObject(value)) throw typeError(`${what} options must be an object, but was ${describe(value)}`)
   for (const key of Object.keys(value)) {
     if (!(known as readonly string[]).includes(key)) {
       const shown = /^[A-Za-z_$][\w$]*$/.test(key) ? key : JSON.stringify(key)
       throw typeError(`${shown} is not ${article(what)} ${what} option (known: ${known.join(', ')})`)
     }
-    own[key] = (value as Record<string, unknown>)[key]
+    const v = (value as Record<string, unknown>)[key]
+    if (v === null && !(nullable as readonly string[]).includes(key)) {
+      throw typeError(`${key} must not be null: leave it out for its default`)
+    }
+    own[key] = v
   }
   return own as Partial<T>
+}
+
+/** An object that holds options in its properties: not an array, a Map, a Date, a function... */
+function isPlainObject(value: unknown): value is object {
+  if (typeof value !== 'object' || value === null) return false
+  try {
+    return Object.prototype.toString.call(value) === '[object Object]'
+  } catch {
+    return false // a revoked Proxy
+  }
 }
 
 /** A short, safe description of any value for error messages. */
@@ -52,7 +71,13 @@ export function describe(value: unknown): string {
   if (typeof value === 'function') return 'a function'
   if (typeof value === 'bigint') return `${value}n`
   if (value === null || typeof value !== 'object') return String(value)
-  return Array.isArray(value) ? 'an array' : 'an object'
+  try {
+    if (Array.isArray(value)) return 'an array'
+    const tag = Object.prototype.toString.call(value).slice(8, -1)
+    return tag === 'Object' ? 'an object' : `${article(tag)} ${tag}`
+  } catch {
+    return 'an object' // a revoked Proxy
+  }
 }
 
 /**

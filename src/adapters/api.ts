@@ -184,7 +184,7 @@ export class ApiClient {
    */
   request<T>(request: ApiRequest): Promise<T> {
     return this.#call<T>(() => {
-      const r = ownOptions<ApiRequest>('request', request === undefined ? {} : request, REQUEST_FIELDS)
+      const r = ownOptions<ApiRequest>('request', request, REQUEST_FIELDS, ['body'])
       return this.#prepare(r.method, r.path, r.body, r)
     })
   }
@@ -257,7 +257,7 @@ export class ApiClient {
  * (undefined becomes an empty own copy: ownOptions' `{}` for it would read through Object.prototype)
  */
 function requestOptions(options: unknown): Partial<RequestOptions> {
-  return readCallOptions<RequestOptions>('request', options === undefined ? {} : options, REQUEST_OPTIONS)
+  return readCallOptions<RequestOptions>('request', options, REQUEST_OPTIONS)
 }
 
 /** `baseUrl` without trailing slashes; an absolute http(s) URL without query or fragment. */

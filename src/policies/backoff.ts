@@ -58,8 +58,7 @@ export function checkedBackoff(options: BackoffOptions, prefix: string): Backoff
 
 /** `backoff` with its cap, which the retry policy needs too. */
 export function backoffSchedule(value: unknown, prefix: string): BackoffSchedule {
-  // (undefined becomes an empty own copy: ownOptions' `{}` for it would read through Object.prototype)
-  const options = ownOptions<BackoffOptions>('backoff', value === undefined ? {} : value, BACKOFF_OPTIONS)
+  const options = ownOptions<BackoffOptions>('backoff', value, BACKOFF_OPTIONS)
   const strategy = options.strategy ?? 'exponential'
   if (!STRATEGIES.includes(strategy)) {
     throw rangeError(`${prefix}strategy must be one of ${STRATEGIES.join(', ')}, but was ${describe(strategy)}`)
@@ -69,8 +68,14 @@ export function backoffSchedule(value: unknown, prefix: string): BackoffSchedule
   if (max < base) throw rangeError(`${prefix}max must be at least ${prefix}base (${base} ms), but was ${max}`)
   const multiplier = ratio(`${prefix}multiplier`, options.multiplier ?? 2, 1, Number.MAX_VALUE)
   const jitter = ratio(`${prefix}jitter`, options.jitter ?? 0, 0, 1)
-  const random = options.random ?? Math.random
-  if (typeof random !== 'function') throw typeError(`${prefix}random must be a function, but was ${describe(random)}`)
+  const source = options.random ?? Math.random
+  if (typeof source !== 'function') throw typeError(`${prefix}random must be a function, but was ${describe(source)}`)
+  // A draw outside [0, 1) (NaN, say) would make every wait 0 ms: a retry storm, a busy loop.
+  const random = (): number => {
+    const r: unknown = source()
+    if (typeof r === 'number' && r >= 0 && r < 1) return r
+    throw rangeError(`${prefix}random must return a number from 0 up to (not including) 1, but returned ${describe(r)}`)
+  }
 
   const plain = (n: number, previousMs: number): number => {
     switch (strategy) {

@@ -58,11 +58,24 @@ class Lane {
         reject(signal!.reason)
       }
       this.waiting.set(ticket, (permit) => {
-        signal?.removeEventListener('abort', onAbort)
+        try {
+          signal?.removeEventListener('abort', onAbort)
+        } catch {
+          // a signal that cannot let go of the listener: the permit is ours all the same
+        }
         resolve(permit)
       })
       if (this.waiting.size === 1) this.native.holdWake(true)
-      signal?.addEventListener('abort', onAbort, { once: true })
+      try {
+        signal?.addEventListener('abort', onAbort, { once: true })
+      } catch (error) {
+        // A signal that cannot be listened to (a broken polyfill): leave the line at once, as an
+        // abort would, so no ticket is left queued for a permit nobody will take.
+        this.native.cancel(ticket)
+        this.waiting.delete(ticket)
+        this.#idle()
+        reject(error)
+      }
     })
   }
 
@@ -199,8 +212,8 @@ function checkSameLimits(name: string, existing: BulkheadStats, given: Required<
   throw Object.assign(new Error(message), { code: OPTIONS_DIFFER })
 }
 
-/** The queue priority of a call: a whole number that fits the native queue. */
-function priorityOf(value: unknown): number {
+/** @internal The queue priority of a call: a whole number that fits the native queue. */
+export function priorityOf(value: unknown): number {
   if (value === undefined) return 0
   if (typeof value !== 'number') throw typeError(`priority must be a number, but was ${describe(value)}`)
   if (!Number.isInteger(value) || value < MIN_PRIORITY || value > MAX_PRIORITY) {

@@ -118,8 +118,7 @@ export class RetryPolicy implements Policy<RetryContext> {
    */
   async execute<R>(fn: (context: RetryContext & CallContext) => R | PromiseLike<R>, options?: PolicyCallOptions): Promise<R> {
     checkFunction('execute', fn)
-    // (undefined becomes an empty own copy: ownOptions' `{}` for it would read through Object.prototype)
-    const signal = checkSignal(readCallOptions<PolicyCallOptions>('execute', options === undefined ? {} : options, ['signal']).signal)
+    const signal = checkSignal(readCallOptions<PolicyCallOptions>('execute', options, ['signal']).signal)
     const started = performance.now()
     this.#stats.calls += 1
     this.#budget?.recordCall()
@@ -208,7 +207,12 @@ function retryableByDefault(error: unknown): boolean {
 
 /** The error's `retryAfterMs` when it is a usable wait (a finite number of at least 0), else undefined. */
 function retryAfterOf(error: unknown): number | undefined {
-  const asked = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs
+  let asked: unknown
+  try {
+    asked = (error as { retryAfterMs?: unknown } | null)?.retryAfterMs
+  } catch {
+    return undefined // an error whose getters throw (a revoked Proxy) asks for nothing
+  }
   return typeof asked === 'number' && Number.isFinite(asked) && asked >= 0 ? asked : undefined
 }
 

@@ -4,8 +4,8 @@ import type { Metrics } from '../metrics.js'
 import type { BreakerOptions, CallPolicy } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'
 import type { StateName } from '../state.js'
-import { allOrNothing } from '../adapters/setup.js'
-import { bulkhead, bulkheadLimits, type Bulkhead, type BulkheadCallOptions, type BulkheadOptions, type BulkheadStats } from './bulkhead.js'
+import { allOrNothing, registryOption } from '../adapters/setup.js'
+import { bulkhead, bulkheadLimits, priorityOf, type Bulkhead, type BulkheadCallOptions, type BulkheadOptions, type BulkheadStats } from './bulkhead.js'
 import type { AnyPolicy, PolicyCallOptions } from './policy.js'
 import { readCallOptions } from '../signal.js'
 import { retry, type RetryContext, type RetryOptions, type RetryPolicy, type RetryStats } from './retry.js'
@@ -62,8 +62,8 @@ export class Services {
   readonly #services = new Map<string, Service & { layers: Layers; composed: Composed }>()
 
   /** A set of services whose breakers live in `registry`. */
-  constructor(registry: Registry = processWide) {
-    this.#registry = registry
+  constructor(registry?: Registry) {
+    this.#registry = registryOption(registry, processWide)
   }
 
   /**
@@ -74,7 +74,9 @@ export class Services {
    */
   register(name: string, given?: ServiceOptions): Service {
     if (typeof name !== 'string' || name === '') throw typeError(`a service name must be a non-empty string, but was ${describe(name)}`)
-    if (this.#services.has(name)) throw new Error(`service ${name} is registered already`)
+    if (this.#services.has(name)) {
+      throw Object.assign(new Error(`service ${JSON.stringify(name)} is registered already`), { code: 'ERR_BREAKWATER_SERVICE_EXISTS' })
+    }
     const options = ownOptions<ServiceOptions>('service', given, ['breaker', 'retry', 'bulkhead', 'timeout'])
     // Everything is checked before anything shared is created: the policies that hold no shared
     // state and the bulkhead's limits first; the breaker is created all or nothing (its ranges are
@@ -87,7 +89,8 @@ export class Services {
       const made = registry.getOrCreate(name, options.breaker)
       return [made, limits && registry === this.#registry ? bulkhead(name, limits) : undefined] as const
     })
-    const layers: Layers = { breaker, ...(retrying && { retry: retrying }), ...(limit && { bulkhead: limit }), ...(bound && { timeout: bound }) }
+    // No prototype: `compose` reads layers that may be absent, and must not find Object.prototype's.
+    const layers: Layers = Object.assign(Object.create(null) as Layers, { breaker, retry: retrying, bulkhead: limit, timeout: bound })
     const service = { name, breaker, retry: retrying, bulkhead: limit, layers, composed: compose(layers, undefined) }
     this.#services.set(name, service)
     return { name, breaker, retry: retrying, bulkhead: limit }
@@ -105,6 +108,8 @@ export class Services {
     let own: Partial<BulkheadCallOptions>
     try {
       own = readCallOptions<BulkheadCallOptions>('service call', options, ['signal', 'priority'])
+      // Checked here, before the breaker lets the call in: a bad priority is the caller's mistake.
+      if (own.priority !== undefined) priorityOf(own.priority)
     } catch (error) {
       return Promise.reject(error)
     }

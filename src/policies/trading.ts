@@ -1,6 +1,7 @@
 import type { CircuitBreaker } from '../breaker.js'
-import type { Duration } from '../duration.js'
+import { type Duration, toMillis } from '../duration.js'
 import { BREAKER_OPTION_KEYS, type BreakerOptions, type CallPolicy } from '../options.js'
+import { registryOption } from '../adapters/setup.js'
 import { ownOptions } from '../validate.js'
 import { type Registry, registry as processWide } from '../registry.js'
 
@@ -39,12 +40,14 @@ const TRADING_PAUSE_KEYS = [
  */
 export function tradingPause<T = unknown>(name: string, options?: TradingPauseOptions<T>): CircuitBreaker<T> {
   const own = ownOptions<TradingPauseOptions<T>>('trading pause', options, TRADING_PAUSE_KEYS)
-  const { percentile = 99, threshold = 200, registry = processWide, ...rest } = own
+  const { percentile = 99, threshold = 200, registry: given, ...rest } = own
+  const registry = registryOption(given, processWide)
   return registry.getOrCreate<T>(name, {
     windowSize: 1000,
     minimumCalls: 100,
     ...rest,
-    latency: { percentile, threshold },
+    // Read here, so an error names the option the caller wrote, not the latency rule it becomes.
+    latency: { percentile, threshold: toMillis('threshold', threshold) },
     trackLatency: true,
   })
 }

@@ -65,7 +65,7 @@ function workerSuite() {
 
 function rustSuite() {
   if (skipRust) return []
-  execFileSync('cargo', ['bench', '-p', 'breakwater', '--', ...(quick ? ['--quick'] : [])], { cwd: root, stdio: 'inherit' })
+  execFileSync('cargo', ['bench', '-p', 'breakwater', '--bench', 'breaker', '--', ...(quick ? ['--quick'] : [])], { cwd: root, stdio: 'inherit' })
   return criterionResults(root)
 }
 

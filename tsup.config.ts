@@ -6,8 +6,6 @@ export default defineConfig({
   dts: true,
   clean: true,
   target: 'node20',
-  // Class names stay as written (util.inspect and error.constructor.name show them), not _Renamed.
-  keepNames: true,
   // The native loader stays a separate file next to the prebuilt binary.
   external: [/\.\.\/index\.js$/],
 })

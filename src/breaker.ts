@@ -1,4 +1,5 @@
 import { answerOf } from './callbacks.js'
+import * as keepAlive from './keep-alive.js'
 import { toMillis, toTimeoutMillis, type Duration } from './duration.js'
 import { BrokenCircuitError, isTimeoutError, TimeoutError } from './errors.js'
 import { type Disposer, Listeners } from './events.js'
@@ -275,14 +276,18 @@ export class CircuitBreaker<T = unknown> {
       if (!stopped) {
         if (timeoutMs !== undefined) {
           timer = setTimeout(() => stop(new TimeoutError(this.#name, timeoutMs), Outcome.Timeout), timeoutMs)
-          if (this.#policy.unref === true) timer.unref()
+          timer.unref() // the call keeps the process alive through keepAlive, cheaper than a ref'd timer
+          if (this.#policy.unref !== true) keepAlive.hold()
         }
         result = await Promise.race([fn(call), abandoned])
       }
     } catch (error) {
       if (!stopped) return this.#failed(permit, this.#classify(error, callerSignal), started, error)
     } finally {
-      clearTimeout(timer)
+      if (timer !== undefined) {
+        clearTimeout(timer)
+        if (this.#policy.unref !== true) keepAlive.release()
+      }
       abandoned.catch(() => {}) // a race that was not lost must not leave an unhandled rejection
       try {
         callerSignal?.removeEventListener('abort', onCallerAbort)

@@ -34,7 +34,9 @@ export class BrokenCircuitError extends Error {
 
   /** Makes one without capturing a stack trace. */
   static create(breaker: string, state: StateName, retryAfterMs: number | undefined): BrokenCircuitError {
-    return withoutStack(() => new BrokenCircuitError(breaker, state, retryAfterMs))
+    // `new this`, not the class's own name: a bundler renames a class that names itself inside
+    // its body (`_BrokenCircuitError`, as util.inspect would show it).
+    return withoutStack(() => new this(breaker, state, retryAfterMs))
   }
 }
 
@@ -79,7 +81,7 @@ export class BulkheadRejectedError extends Error {
 
   /** Makes one without capturing a stack trace. */
   static create(bulkhead: string, maxConcurrent: number, maxQueue: number): BulkheadRejectedError {
-    return withoutStack(() => new BulkheadRejectedError(bulkhead, maxConcurrent, maxQueue))
+    return withoutStack(() => new this(bulkhead, maxConcurrent, maxQueue))
   }
 }
 

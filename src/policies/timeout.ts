@@ -1,6 +1,7 @@
 import type { CallContext } from '../breaker.js'
 import { type Duration, toTimeoutMillis } from '../duration.js'
 import { TimeoutError } from '../errors.js'
+import * as keepAlive from '../keep-alive.js'
 import { checkSignal, LazyAbort, readCallOptions } from '../signal.js'
 import { checkFunction, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
 import { describe, ownOptions, rangeError, typeError } from '../validate.js'
@@ -73,7 +74,8 @@ export class TimeoutPolicy implements Policy {
     const onCallerAbort = () => stop(caller!.reason)
     caller?.addEventListener('abort', onCallerAbort, { once: true })
     const timer = setTimeout(() => stop(new TimeoutError(this.#name, this.#ms)), this.#ms)
-    if (this.#unref) timer.unref()
+    timer.unref() // the call keeps the process alive through keepAlive, cheaper than a ref'd timer
+    if (!this.#unref) keepAlive.hold()
     try {
       const running = start(fn, call)
       running.catch(() => {}) // may settle after we gave up: nobody is left to handle it
@@ -87,6 +89,7 @@ export class TimeoutPolicy implements Policy {
       return result
     } finally {
       clearTimeout(timer)
+      if (!this.#unref) keepAlive.release()
       caller?.removeEventListener('abort', onCallerAbort)
       abandoned?.catch(() => {})
     }

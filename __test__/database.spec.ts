@@ -177,6 +177,38 @@ test.serial("a connection that dies under a transaction body counts against the 
   t.true(released.includes('closed'), `the dead connection left the pool: ${released}`)
 })
 
+test.serial("a transaction body cannot release its client: release() throws a TypeError, nothing is committed, and the connection goes back to the pool once", async (t) => {
+  await pool.query('create table released_rows (id int primary key)')
+  const { db } = rig()
+  const rows = async () => (await pool.query('select id from released_rows order by id')).rows.map((r) => r.id)
+  let error: Error & { code?: string } | undefined
+  const released = await releases(async () => {
+    error = await db
+      .transaction(async (client) => {
+        await client.query('insert into released_rows values (100)')
+        client.release()
+      })
+      .catch((e) => e)
+  })
+  t.true(error instanceof TypeError, error?.message)
+  t.is(error?.code, 'ERR_BREAKWATER_INVALID_OPTION')
+  t.regex(error!.message, /^release\(\) of the client handed to a transaction body of db-\d+ is refused/)
+  t.deepEqual(await rows(), [], 'rejected, so nothing committed')
+  t.deepEqual(released, ['returned'], 'released once, by the transaction')
+  t.like(db.breaker.metrics(), { failures: 0 }, "the body's mistake")
+
+  t.is(
+    await db.transaction(async (client) => {
+      await client.query('insert into released_rows values (101)')
+      t.throws(() => client.release(), { instanceOf: TypeError })
+      return 'committed'
+    }),
+    'committed',
+  )
+  t.deepEqual(await rows(), [101], 'a body that catches the refusal goes on and commits')
+  t.is(pool.idleCount + pool.waitingCount, pool.totalCount, 'every connection went back')
+})
+
 test.serial('a deadlock is a failure of the database (and so is a serialization failure)', async (t) => {
   t.true(isTransientDatabaseError(Object.assign(new Error('could not serialize access'), { code: '40001' })))
   const { db } = rig()

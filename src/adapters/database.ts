@@ -263,9 +263,17 @@ class PgTransactionCall {
 /**
  * The client a transaction body is handed: pg's own, through a proxy whose `query()` notes the
  * errors the driver raises (promise and callback forms; a Submittable such as a cursor reports
- * its errors itself, unnoted). Everything else reaches pg's client unchanged.
+ * its errors itself, unnoted), and whose `release()` is refused: the transaction returns the
+ * connection itself, after its COMMIT or ROLLBACK (a body that released it would have the
+ * adapter commit on a connection back in the pool). Everything else reaches pg's client unchanged.
  */
-function handedClient(client: PgClientLike, tx: PgTransactionCall): PgClientLike {
+function handedClient(name: string, client: PgClientLike, tx: PgTransactionCall): PgClientLike {
+  const release = () => {
+    throw typeError(
+      `release() of the client handed to a transaction body of ${name} is refused: the transaction returns its connection to the pool when it ends ` +
+        '(an error the body lets through rolls the transaction back)',
+    )
+  }
   const query = (...args: unknown[]): unknown => {
     const last = args.at(-1)
     if (typeof last === 'function') {
@@ -281,7 +289,7 @@ function handedClient(client: PgClientLike, tx: PgTransactionCall): PgClientLike
       throw error
     })
   }
-  return new Proxy(client, { get: (target, key) => (key === 'query' ? query : Reflect.get(target, key)) })
+  return new Proxy(client, { get: (target, key) => (key === 'query' ? query : key === 'release' ? release : Reflect.get(target, key)) })
 }
 
 /** A `pg` pool behind a breaker. Make one with `database()`. */
@@ -339,6 +347,10 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
    * and the connection goes back to the pool. If the connection broke meanwhile, that is counted
    * as the database failing (and the call still rejects with `fn`'s error).
    *
+   * The transaction returns the connection to the pool itself: the client's `release()` throws a
+   * `TypeError` (code `ERR_BREAKWATER_INVALID_OPTION`) inside `fn`, so a body that lets it through
+   * is rolled back and rejects with it, and one that catches it goes on and commits.
+   *
    * @example
    * await tradingDb.transaction(async (client) => {
    *   await client.query('update accounts set cash = cash - $1 where id = $2', [cost, id])
@@ -367,7 +379,7 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
     await client.query('BEGIN')
     let result: T
     try {
-      result = await fn(handedClient(client, tx) as PgClientOf<P>)
+      result = await fn(handedClient(this.breaker.name, client, tx) as PgClientOf<P>)
     } catch (error) {
       return await this.#bodyFailed(error, lease, tx)
     }

@@ -209,6 +209,20 @@ test.serial("a transaction body cannot release its client: release() throws a Ty
   t.is(pool.idleCount + pool.waitingCount, pool.totalCount, 'every connection went back')
 })
 
+test.serial('a client kept past its transaction refuses query(): its connection is back in the pool, serving other calls', async (t) => {
+  const { db } = rig()
+  let kept: pg.PoolClient | undefined
+  await db.transaction(async (client) => {
+    kept = client
+  })
+  t.throws(() => kept!.query("select 'a statement in no transaction of ours'"), {
+    instanceOf: TypeError,
+    code: 'ERR_BREAKWATER_INVALID_OPTION',
+    message: /^query\(\) on the client of a transaction of db-\d+ that has ended is refused/,
+  })
+  t.is(pool.idleCount + pool.waitingCount, pool.totalCount, 'nothing was sent on it')
+})
+
 test.serial('a deadlock is a failure of the database (and so is a serialization failure)', async (t) => {
   t.true(isTransientDatabaseError(Object.assign(new Error('could not serialize access'), { code: '40001' })))
   const { db } = rig()

@@ -249,6 +249,8 @@ class Lease {
 class PgTransactionCall {
   /** The errors the driver raised for the body's statements: only these are the database's. */
   readonly raised = new WeakSet<object>()
+  /** The body settled: its client may be back in the pool, serving another call. */
+  over = false
   /** The call was stopped while its COMMIT was on its way. */
   inDoubt = false
   /** The body's own error, when the connection's error was thrown for the breaker to count instead. */
@@ -263,9 +265,11 @@ class PgTransactionCall {
 /**
  * The client a transaction body is handed: pg's own, through a proxy whose `query()` notes the
  * errors the driver raises (promise and callback forms; a Submittable such as a cursor reports
- * its errors itself, unnoted), and whose `release()` is refused: the transaction returns the
- * connection itself, after its COMMIT or ROLLBACK (a body that released it would have the
- * adapter commit on a connection back in the pool). Everything else reaches pg's client unchanged.
+ * its errors itself, unnoted) and is refused once the body has settled (the connection may
+ * serve another call by then, even another transaction), and whose `release()` is refused: the
+ * transaction returns the connection itself, after its COMMIT or ROLLBACK (a body that released
+ * it would have the adapter commit on a connection back in the pool). Everything else reaches
+ * pg's client unchanged.
  */
 function handedClient(name: string, client: PgClientLike, tx: PgTransactionCall): PgClientLike {
   const release = () => {
@@ -275,6 +279,9 @@ function handedClient(name: string, client: PgClientLike, tx: PgTransactionCall)
     )
   }
   const query = (...args: unknown[]): unknown => {
+    if (tx.over) {
+      throw typeError(`query() on the client of a transaction of ${name} that has ended is refused: its connection went back to the pool; use the client only inside its transaction body`)
+    }
     const last = args.at(-1)
     if (typeof last === 'function') {
       args[args.length - 1] = (error: unknown, ...rest: unknown[]) => {
@@ -349,7 +356,9 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
    *
    * The transaction returns the connection to the pool itself: the client's `release()` throws a
    * `TypeError` (code `ERR_BREAKWATER_INVALID_OPTION`) inside `fn`, so a body that lets it through
-   * is rolled back and rejects with it, and one that catches it goes on and commits.
+   * is rolled back and rejects with it, and one that catches it goes on and commits. Once `fn`
+   * has settled, the client's `query()` throws such a `TypeError` too: a client kept past its
+   * transaction would run statements on a connection serving another call.
    *
    * @example
    * await tradingDb.transaction(async (client) => {
@@ -381,8 +390,10 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
     try {
       result = await fn(handedClient(this.breaker.name, client, tx) as PgClientOf<P>)
     } catch (error) {
+      tx.over = true
       return await this.#bodyFailed(error, lease, tx)
     }
+    tx.over = true
     if (signal.aborted) throw signal.reason // its connection is closed: the server rolls back
     if (lease.broken) throw lease.broken // the connection died: COMMIT cannot even be sent
     const stoppedInCommit = () => (tx.inDoubt = true)

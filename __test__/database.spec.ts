@@ -223,6 +223,34 @@ test.serial('a client kept past its transaction refuses query(): its connection 
   t.is(pool.idleCount + pool.waitingCount, pool.totalCount, 'nothing was sent on it')
 })
 
+test.serial('a transaction whose body caught a statement error rejects with 25P02, since PostgreSQL rolled it back at COMMIT, never resolving as if committed', async (t) => {
+  await pool.query('create table caught_rows (id int primary key)')
+  const { db } = rig()
+  const rows = async () => (await pool.query('select id from caught_rows order by id')).rows.map((r) => r.id)
+  const error = await db
+    .transaction(async (client) => {
+      await client.query('insert into caught_rows values (1)')
+      await client.query('insert into caught_rows values (1)').catch(() => 'a duplicate: never mind')
+      return 'booked'
+    })
+    .catch((e) => e)
+  t.true(error instanceof Error, `resolved ${String(error)} though nothing was committed`)
+  t.is(error.code, '25P02')
+  t.is(error.cause?.code, '23505', "the statement's error that aborted it")
+  t.regex(error.message, /rolled back, not committed/)
+  t.deepEqual(await rows(), [])
+  t.like(db.breaker.metrics(), { failures: 0 }, 'the database did what it was asked')
+
+  const booked = await db.transaction(async (client) => {
+    await client.query('insert into caught_rows values (2)')
+    await client.query('savepoint duplicate')
+    await client.query('insert into caught_rows values (2)').catch(() => client.query('rollback to savepoint duplicate'))
+    return 'booked'
+  })
+  t.is(booked, 'booked')
+  t.deepEqual(await rows(), [2], 'with a SAVEPOINT the body carries on after an error, and commits')
+})
+
 test.serial('a deadlock is a failure of the database (and so is a serialization failure)', async (t) => {
   t.true(isTransientDatabaseError(Object.assign(new Error('could not serialize access'), { code: '40001' })))
   const { db } = rig()

@@ -206,6 +206,20 @@ abstract class Database {
   }
 }
 
+/**
+ * The error of a transaction whose COMMIT rolled back because a statement had failed in it (and
+ * the body caught its error): SQLSTATE 25P02, in_failed_sql_transaction, as PostgreSQL answers
+ * any other statement there; `cause` is the statement's error.
+ */
+function abortedTransaction(name: string, cause: unknown): Error {
+  const error = new Error(
+    `the transaction on ${name} was rolled back, not committed: a statement failed in it (its error was caught in the transaction body: ${reasonOf(cause)}), ` +
+      'and PostgreSQL aborts a transaction at its first error; use a SAVEPOINT to carry on after an error',
+    { cause },
+  )
+  return Object.assign(error, { code: '25P02' })
+}
+
 /** What pg says when a query was never sent because the client had already failed or closed. */
 const NOT_SENT = /not queryable/i
 
@@ -256,8 +270,12 @@ class PgTransactionCall {
   /** The body's own error, when the connection's error was thrown for the breaker to count instead. */
   own: { error: unknown; counted: Error } | undefined
 
+  /** The first of them: it aborts a PostgreSQL transaction. */
+  firstDriverError: unknown
+
   /** Notes `error` as the driver's. */
   sawDriverError(error: unknown): void {
+    this.firstDriverError ??= error
     if ((typeof error === 'object' && error !== null) || typeof error === 'function') this.raised.add(error)
   }
 }
@@ -343,7 +361,10 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
    * connection dies, before that answer, it rejects with `CommitUnknownError` (code
    * `ERR_BREAKWATER_COMMIT_UNKNOWN`, the cause attached): it may have committed, so check before
    * you retry. A COMMIT the server refuses (a deferred constraint, a serialization failure) did
-   * not commit and rejects with the server's error. `fn` gets pg's own client: use it for every
+   * not commit and rejects with the server's error. A transaction in which a statement failed is
+   * rolled back by PostgreSQL even if `fn` caught that error (use a SAVEPOINT to carry on): its
+   * COMMIT answers ROLLBACK, and the call rejects with an `Error` of code `25P02`
+   * (in_failed_sql_transaction, the statement's error as `cause`), not counted. `fn` gets pg's own client: use it for every
    * statement of the transaction (this database's `query()` and `transaction()` take another
    * connection, outside the transaction).
    *
@@ -398,8 +419,9 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
     if (lease.broken) throw lease.broken // the connection died: COMMIT cannot even be sent
     const stoppedInCommit = () => (tx.inDoubt = true)
     signal.addEventListener('abort', stoppedInCommit, { once: true })
+    let answer: unknown
     try {
-      await client.query('COMMIT')
+      answer = await client.query('COMMIT')
     } catch (error) {
       // An answer (a deferred constraint, a serialization failure) means it rolled back; a
       // connection lost after COMMIT left says nothing about whether it committed.
@@ -409,6 +431,9 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
     } finally {
       signal.removeEventListener('abort', stoppedInCommit)
     }
+    // PostgreSQL aborts a transaction at its first failed statement; if the body caught that
+    // error, COMMIT answers ROLLBACK: nothing was committed, which must not resolve as if it were.
+    if ((answer as Partial<PgResult<unknown>> | null)?.command === 'ROLLBACK') throw abortedTransaction(this.breaker.name, tx.firstDriverError)
     return result
   }
 

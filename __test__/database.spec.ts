@@ -644,6 +644,26 @@ test.serial("sqlite: only what SQLite raised counts against the database: a body
   }
 })
 
+test('sqlite: a query() error a transaction body rethrows counts once, by that query, not again by the transaction', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'breakwater-sqlite-'))
+  const file = join(dir, 'ledger.db')
+  const writer = new Sqlite(file)
+  const sqlite = new Sqlite(file, { timeout: 0 })
+  try {
+    writer.exec('create table fills (id integer primary key, symbol text not null)')
+    const ledger = database(`sqlite-${next++}`, sqlite, { registry: new Registry() })
+    writer.exec('begin immediate') // holds the write lock: SQLITE_BUSY for the ledger's writes
+    const busy = await ledger.transaction(() => ledger.query(INSERT, ['A'])).catch((e) => e)
+    t.is(busy.code, 'SQLITE_BUSY')
+    t.like(ledger.breaker.metrics(), { calls: 2, failures: 1 }, 'one busy database, one failure')
+    writer.exec('rollback')
+  } finally {
+    writer.close()
+    sqlite.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 test("sqlite: a transaction whose body ended it rejects with the body's error, not ROLLBACK's", async (t) => {
   const { ledger } = ledgerRig()
   await t.throwsAsync(

@@ -576,8 +576,13 @@ export class SqliteDatabase<D extends SqliteLike> extends Database {
   }
 
   #run<R>(sql: string, params: unknown[]): R {
-    const statement = this.#prepared(sql)
-    return (statement.reader ? statement.all(...params) : statement.run(...params)) as R
+    try {
+      const statement = this.#prepared(sql)
+      return (statement.reader ? statement.all(...params) : statement.run(...params)) as R
+    } catch (error) {
+      if (typeof error === 'object' && error !== null) judgedByQuery.add(error)
+      throw error
+    }
   }
 
   #prepared(sql: string): ReturnType<SqliteLike['prepare']> {
@@ -592,9 +597,10 @@ export class SqliteDatabase<D extends SqliteLike> extends Database {
 
   /**
    * Runs `fn` between BEGIN and COMMIT, rolling back when it throws, times out or aborts. An error
-   * SQLite raised (a `SqliteError`, code `SQLITE_*`) that `fn` throws as it is is judged against
-   * the database; any other error of `fn` (its own, or one it wrapped) is not, and the call
-   * rejects with it, uncounted. While an async body runs, the transaction holds the connection:
+   * SQLite raised (a `SqliteError`, code `SQLITE_*`) for a statement `fn` ran on the database it
+   * is handed, and that `fn` throws as it is, is judged against the database; any other error of
+   * `fn` (its own, one it wrapped, or one of this adapter's `query()`, which counted it already) is
+   * not, and the call rejects with it, uncounted. While an async body runs, the transaction holds the connection:
    * other calls (of any adapter over this connection) wait their turn, so none of their writes
    * lands in this transaction and is rolled back with it; calls the body itself makes run inside
    * it. A timed-out or aborted body is rolled back when it settles, and holds the connection until
@@ -729,11 +735,18 @@ export class SqliteDatabase<D extends SqliteLike> extends Database {
 }
 
 /**
- * What a rolled-back SQLite transaction's body threw: an error SQLite raised is the database's,
- * thrown for the breaker to judge; any other is the body's own, not judged.
+ * The errors of SQLite statements run by `query()`: judged by that call already, so a transaction
+ * body that rethrows one (a `query()` it made) does not have it counted twice.
+ */
+const judgedByQuery = new WeakSet<object>()
+
+/**
+ * What a rolled-back SQLite transaction's body threw: an error SQLite raised for the body's own
+ * statements is the database's, thrown for the breaker to judge; any other (an error of the body's
+ * own, or of a `query()` call, which counted it) is the body's, not judged.
  */
 function bodyFailed(error: unknown): BodyError {
-  if (isSqliteError(error)) throw error
+  if (isSqliteError(error) && !judgedByQuery.has(error as object)) throw error
   return new BodyError(error)
 }
 

@@ -249,6 +249,18 @@ test.serial('a transaction whose body caught a statement error rejects with 25P0
   })
   t.is(booked, 'booked')
   t.deepEqual(await rows(), [2], 'with a SAVEPOINT the body carries on after an error, and commits')
+
+  const later = await db
+    .transaction(async (client) => {
+      await client.query('savepoint duplicate')
+      await client.query('insert into caught_rows values (2)').catch(() => client.query('rollback to savepoint duplicate'))
+      await client.query('select 1 / 0').catch(() => 'division by zero: never mind') // aborts it
+      await client.query('insert into caught_rows values (3)').catch(() => 'in a failed transaction: 25P02')
+    })
+    .catch((e) => e)
+  t.is(later.code, '25P02')
+  t.is(later.cause?.code, '22012', 'the cause is the error that aborted it, not one recovered from, nor a 25P02 after it')
+  t.deepEqual(await rows(), [2])
 })
 
 test.serial('a deadlock is a failure of the database (and so is a serialization failure)', async (t) => {

@@ -263,6 +263,11 @@ class Lease {
 class PgTransactionCall {
   /** The errors the driver raised for the body's statements: only these are the database's. */
   readonly raised = new WeakSet<object>()
+  /**
+   * The last of them but 25P02 (which only repeats that the transaction is aborted): the one that
+   * aborted it, if the body caught it.
+   */
+  aborting: unknown
   /** The body settled: its client may be back in the pool, serving another call. */
   over = false
   /** The call was stopped while its COMMIT was on its way. */
@@ -270,12 +275,9 @@ class PgTransactionCall {
   /** The body's own error, when the connection's error was thrown for the breaker to count instead. */
   own: { error: unknown; counted: Error } | undefined
 
-  /** The first of them: it aborts a PostgreSQL transaction. */
-  firstDriverError: unknown
-
   /** Notes `error` as the driver's. */
   sawDriverError(error: unknown): void {
-    this.firstDriverError ??= error
+    if ((error as { code?: unknown } | null)?.code !== '25P02') this.aborting = error
     if ((typeof error === 'object' && error !== null) || typeof error === 'function') this.raised.add(error)
   }
 }
@@ -433,7 +435,7 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
     }
     // PostgreSQL aborts a transaction at its first failed statement; if the body caught that
     // error, COMMIT answers ROLLBACK: nothing was committed, which must not resolve as if it were.
-    if ((answer as Partial<PgResult<unknown>> | null)?.command === 'ROLLBACK') throw abortedTransaction(this.breaker.name, tx.firstDriverError)
+    if ((answer as Partial<PgResult<unknown>> | null)?.command === 'ROLLBACK') throw abortedTransaction(this.breaker.name, tx.aborting)
     return result
   }
 
@@ -600,7 +602,8 @@ export class SqliteDatabase<D extends SqliteLike> extends Database {
    * SQLite raised (a `SqliteError`, code `SQLITE_*`) for a statement `fn` ran on the database it
    * is handed, and that `fn` throws as it is, is judged against the database; any other error of
    * `fn` (its own, one it wrapped, or one of this adapter's `query()`, which counted it already) is
-   * not, and the call rejects with it, uncounted. While an async body runs, the transaction holds the connection:
+   * not, and the call rejects with it, uncounted. (SQLite's errors are told by their type: one
+   * from another SQLite connection the body uses is judged too.) While an async body runs, the transaction holds the connection:
    * other calls (of any adapter over this connection) wait their turn, so none of their writes
    * lands in this transaction and is rolled back with it; calls the body itself makes run inside
    * it. A timed-out or aborted body is rolled back when it settles, and holds the connection until

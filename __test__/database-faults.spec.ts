@@ -21,6 +21,7 @@ interface Report {
   lostTransactions: number[]
   committedAfterRejection: string[]
   partialTransactions: number[]
+  bodyErrorReplaced: string[]
   commitUnknown: number
   counted: number
   unhandled: number
@@ -53,6 +54,7 @@ function holds(t: import('ava').ExecutionContext, report: Report) {
   t.deepEqual(report.lostTransactions, [], 'every transaction that resolved committed whole')
   t.deepEqual(report.committedAfterRejection, [], 'no transaction that rejected (other than "commit unknown") committed')
   t.deepEqual(report.partialTransactions, [], 'no transaction committed in part')
+  t.deepEqual(report.bodyErrorReplaced, [], "a body's own error reaches its caller, unless a timeout or an abort stopped the call first")
   t.is(report.counted, report.calls, 'the breaker counted every call once')
   t.true(report.resolved > 0 && report.rejected > 0, `${report.resolved} resolved, ${report.rejected} rejected`)
 }

@@ -2,6 +2,7 @@ import test from 'ava'
 import Sqlite from 'better-sqlite3'
 import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -73,6 +74,193 @@ test.serial('a transaction commits, or rolls back when its code or a statement f
   t.deepEqual(await cash(), [{ id: 1, cash: 70 }, { id: 2, cash: 30 }], 'both rolled back')
   t.like(db.breaker.metrics(), { failures: 0 }, 'neither is the database failing')
   t.is(pool.idleCount + pool.waitingCount, pool.totalCount, 'every connection went back')
+})
+
+/** Collects how the pool gets its connections back while `body` runs: returned, or closed. */
+async function releases(body: () => Promise<void>): Promise<string[]> {
+  const released: string[] = []
+  const onRelease = (error: Error | undefined) => released.push(error ? 'closed' : 'returned')
+  pool.on('release', onRelease)
+  try {
+    await body()
+  } finally {
+    pool.off('release', onRelease)
+  }
+  return released
+}
+
+test.serial("an error a transaction body throws itself (a failed file read, another breaker's timeout) is not a database failure: rolled back, rejected with it, its connection returned", async (t) => {
+  const { db } = rig({ breaker: { consecutiveFailures: 2 } })
+  const other = new Registry().getOrCreate('other-service', { timeout: '10ms' })
+  const released = await releases(async () => {
+    const noFile = await db
+      .transaction(async (client) => {
+        await client.query('update accounts set cash = cash + 1000 where id = 2')
+        await readFile('/nonexistent/breakwater-order.json')
+      })
+      .catch((e) => e)
+    t.is(noFile.code, 'ENOENT')
+    await withFakeTimers(async (timers) => {
+      let waiting = false
+      const call = db.transaction(async (client) => {
+        await client.query('update accounts set cash = cash + 1000 where id = 2')
+        waiting = true
+        await other.execute(() => new Promise<never>(() => {}))
+      })
+      const caught = t.throwsAsync(call)
+      await until(() => waiting)
+      await timers.tickAsync(10)
+      const timeout = await caught
+      t.true(isTimeoutError(timeout))
+      t.is((timeout as unknown as { source: string }).source, 'other-service', "the other breaker's timeout, as thrown")
+    })
+  })
+  t.is(db.breaker.state, 'closed')
+  t.like(db.breaker.metrics(), { failures: 0, timeouts: 0 })
+  t.deepEqual(released, ['returned', 'returned'], 'a connection that did nothing wrong goes back to the pool')
+  t.deepEqual((await pool.query('select cash from accounts where id = 2')).rows, [{ cash: 30 }], 'both rolled back')
+})
+
+test.serial("a statement error the body rethrows as is counts against the database once; one the body wraps, or one of another call, is the body's own", async (t) => {
+  const { db } = rig()
+  const LOCKED = 'select 1 from accounts where id = 1 for update nowait' // 55P03 while another session holds the row: transient
+  const holder = await pool.connect()
+  try {
+    await holder.query('begin')
+    await holder.query('select 1 from accounts where id = 1 for update')
+    const asIs = await db.transaction((client) => client.query(LOCKED)).catch((e) => e)
+    t.is(asIs.code, '55P03')
+    t.like(db.breaker.metrics(), { failures: 1 }, 'the driver raised it for the body: the database failed')
+    const wrapped = await db
+      .transaction(async (client) => {
+        try {
+          await client.query(LOCKED)
+        } catch (error) {
+          throw new Error('booking failed', { cause: error })
+        }
+      })
+      .catch((e) => e)
+    t.is(wrapped.message, 'booking failed')
+    t.is(wrapped.cause.code, '55P03')
+    t.like(db.breaker.metrics(), { failures: 1 }, "wrapped, it is the body's error")
+    const outside = await db
+      .transaction(async () => {
+        await db.query(LOCKED) // another connection: a call of its own
+      })
+      .catch((e) => e)
+    t.is(outside.code, '55P03')
+    t.like(db.breaker.metrics(), { failures: 2 }, 'counted by its own call, not again by the transaction that rethrew it')
+  } finally {
+    await holder.query('rollback').catch(() => undefined)
+    holder.release()
+  }
+})
+
+test.serial("a connection that dies under a transaction body counts against the database, even when the body throws its own error (which the call rejects with)", async (t) => {
+  const { db } = rig()
+  let error: Error | undefined
+  const released = await releases(async () => {
+    error = await db
+      .transaction(async (client) => {
+        const { rows } = await client.query<{ pid: number }>('select pg_backend_pid() as pid')
+        await pool.query('select pg_terminate_backend($1)', [rows[0]!.pid])
+        try {
+          await client.query('select 1')
+        } catch (cause) {
+          throw new Error('booking failed', { cause })
+        }
+      })
+      .catch((e) => e)
+  })
+  t.is(error?.message, 'booking failed')
+  t.like(db.breaker.metrics(), { failures: 1 })
+  t.true(released.includes('closed'), `the dead connection left the pool: ${released}`)
+})
+
+test.serial("a transaction body cannot release its client: release() throws a TypeError, nothing is committed, and the connection goes back to the pool once", async (t) => {
+  await pool.query('create table released_rows (id int primary key)')
+  const { db } = rig()
+  const rows = async () => (await pool.query('select id from released_rows order by id')).rows.map((r) => r.id)
+  let error: Error & { code?: string } | undefined
+  const released = await releases(async () => {
+    error = await db
+      .transaction(async (client) => {
+        await client.query('insert into released_rows values (100)')
+        client.release()
+      })
+      .catch((e) => e)
+  })
+  t.true(error instanceof TypeError, error?.message)
+  t.is(error?.code, 'ERR_BREAKWATER_INVALID_OPTION')
+  t.regex(error!.message, /^release\(\) of the client handed to a transaction body of db-\d+ is refused/)
+  t.deepEqual(await rows(), [], 'rejected, so nothing committed')
+  t.deepEqual(released, ['returned'], 'released once, by the transaction')
+  t.like(db.breaker.metrics(), { failures: 0 }, "the body's mistake")
+
+  t.is(
+    await db.transaction(async (client) => {
+      await client.query('insert into released_rows values (101)')
+      t.throws(() => client.release(), { instanceOf: TypeError })
+      return 'committed'
+    }),
+    'committed',
+  )
+  t.deepEqual(await rows(), [101], 'a body that catches the refusal goes on and commits')
+  t.is(pool.idleCount + pool.waitingCount, pool.totalCount, 'every connection went back')
+})
+
+test.serial('a client kept past its transaction refuses query(): its connection is back in the pool, serving other calls', async (t) => {
+  const { db } = rig()
+  let kept: pg.PoolClient | undefined
+  await db.transaction(async (client) => {
+    kept = client
+  })
+  t.throws(() => kept!.query("select 'a statement in no transaction of ours'"), {
+    instanceOf: TypeError,
+    code: 'ERR_BREAKWATER_INVALID_OPTION',
+    message: /^query\(\) on the client of a transaction of db-\d+ that has ended is refused/,
+  })
+  t.is(pool.idleCount + pool.waitingCount, pool.totalCount, 'nothing was sent on it')
+})
+
+test.serial('a transaction whose body caught a statement error rejects with 25P02, since PostgreSQL rolled it back at COMMIT, never resolving as if committed', async (t) => {
+  await pool.query('create table caught_rows (id int primary key)')
+  const { db } = rig()
+  const rows = async () => (await pool.query('select id from caught_rows order by id')).rows.map((r) => r.id)
+  const error = await db
+    .transaction(async (client) => {
+      await client.query('insert into caught_rows values (1)')
+      await client.query('insert into caught_rows values (1)').catch(() => 'a duplicate: never mind')
+      return 'booked'
+    })
+    .catch((e) => e)
+  t.true(error instanceof Error, `resolved ${String(error)} though nothing was committed`)
+  t.is(error.code, '25P02')
+  t.is(error.cause?.code, '23505', "the statement's error that aborted it")
+  t.regex(error.message, /rolled back, not committed/)
+  t.deepEqual(await rows(), [])
+  t.like(db.breaker.metrics(), { failures: 0 }, 'the database did what it was asked')
+
+  const booked = await db.transaction(async (client) => {
+    await client.query('insert into caught_rows values (2)')
+    await client.query('savepoint duplicate')
+    await client.query('insert into caught_rows values (2)').catch(() => client.query('rollback to savepoint duplicate'))
+    return 'booked'
+  })
+  t.is(booked, 'booked')
+  t.deepEqual(await rows(), [2], 'with a SAVEPOINT the body carries on after an error, and commits')
+
+  const later = await db
+    .transaction(async (client) => {
+      await client.query('savepoint duplicate')
+      await client.query('insert into caught_rows values (2)').catch(() => client.query('rollback to savepoint duplicate'))
+      await client.query('select 1 / 0').catch(() => 'division by zero: never mind') // aborts it
+      await client.query('insert into caught_rows values (3)').catch(() => 'in a failed transaction: 25P02')
+    })
+    .catch((e) => e)
+  t.is(later.code, '25P02')
+  t.is(later.cause?.code, '22012', 'the cause is the error that aborted it, not one recovered from, nor a 25P02 after it')
+  t.deepEqual(await rows(), [2])
 })
 
 test.serial('a deadlock is a failure of the database (and so is a serialization failure)', async (t) => {
@@ -414,6 +602,78 @@ test("sqlite: a transaction body's own queries run inside it, and transaction() 
   await t.throwsAsync(transaction, { message: 'undo' })
   t.deepEqual(symbols(), [], 'rolled back with the transaction')
   t.is(await ledger.transaction(() => 'after'), 'after', 'a transaction after it runs')
+})
+
+test.serial("sqlite: only what SQLite raised counts against the database: a body's own error (a failed file read, another breaker's timeout, a wrapped SQLITE_BUSY) is not a failure, SQLITE_BUSY rethrown as is is", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'breakwater-sqlite-'))
+  const file = join(dir, 'ledger.db')
+  const writer = new Sqlite(file)
+  const sqlite = new Sqlite(file, { timeout: 0 })
+  try {
+    writer.exec('create table fills (id integer primary key, symbol text not null)')
+    const ledger = database(`sqlite-${next++}`, sqlite, { registry: new Registry(), breaker: { consecutiveFailures: 2 } })
+    const other = new Registry().getOrCreate('other-service', { timeout: '10ms' })
+    const insert = (symbol: string) => sqlite.prepare(INSERT).run(symbol)
+    const noFile = await ledger
+      .transaction(async () => {
+        insert('A')
+        await readFile('/nonexistent/breakwater-order.json')
+      })
+      .catch((e) => e)
+    t.is(noFile.code, 'ENOENT')
+    await withFakeTimers(async (timers) => {
+      const caught = t.throwsAsync(
+        ledger.transaction(async () => {
+          insert('B')
+          await other.execute(() => new Promise<never>(() => {}))
+        }),
+      )
+      await timers.tickAsync(10)
+      t.is(((await caught) as unknown as { source: string }).source, 'other-service')
+    })
+    writer.exec('begin immediate') // holds the write lock: SQLITE_BUSY for the ledger's writes
+    const wrapped = await ledger
+      .transaction(() => {
+        try {
+          insert('C')
+        } catch (cause) {
+          throw new Error('booking failed', { cause })
+        }
+      })
+      .catch((e) => e)
+    t.is(wrapped.cause.code, 'SQLITE_BUSY')
+    t.like(ledger.breaker.metrics(), { failures: 0, timeouts: 0 }, "none of them is the database's")
+    t.is(ledger.breaker.state, 'closed')
+    const asIs = await ledger.transaction(() => insert('D')).catch((e) => e)
+    t.is(asIs.code, 'SQLITE_BUSY')
+    t.like(ledger.breaker.metrics(), { failures: 1 }, 'SQLite raised it: the database is busy')
+    writer.exec('rollback')
+    t.deepEqual(sqlite.prepare('select symbol from fills').pluck().all(), [], 'every one rolled back')
+  } finally {
+    writer.close()
+    sqlite.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('sqlite: a query() error a transaction body rethrows counts once, by that query, not again by the transaction', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'breakwater-sqlite-'))
+  const file = join(dir, 'ledger.db')
+  const writer = new Sqlite(file)
+  const sqlite = new Sqlite(file, { timeout: 0 })
+  try {
+    writer.exec('create table fills (id integer primary key, symbol text not null)')
+    const ledger = database(`sqlite-${next++}`, sqlite, { registry: new Registry() })
+    writer.exec('begin immediate') // holds the write lock: SQLITE_BUSY for the ledger's writes
+    const busy = await ledger.transaction(() => ledger.query(INSERT, ['A'])).catch((e) => e)
+    t.is(busy.code, 'SQLITE_BUSY')
+    t.like(ledger.breaker.metrics(), { calls: 2, failures: 1 }, 'one busy database, one failure')
+    writer.exec('rollback')
+  } finally {
+    writer.close()
+    sqlite.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
 })
 
 test("sqlite: a transaction whose body ended it rejects with the body's error, not ROLLBACK's", async (t) => {

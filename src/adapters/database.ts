@@ -21,7 +21,10 @@ export interface DatabaseOptions {
    * @default breaker defaults
    */
   breaker?: BreakerOptions
-  /** Whether an error counts against the database. @default `isTransientDatabaseError` */
+  /**
+   * Whether an error the driver raised counts against the database. Errors a transaction body
+   * throws itself are never passed to it (they are not the database's). @default `isTransientDatabaseError`
+   */
   isFailure?: (error: unknown) => boolean
   /** Where the breaker lives. @default the process-wide registry */
   registry?: Registry
@@ -123,11 +126,13 @@ const TRANSIENT_SQLITE = /^SQLITE_(BUSY|LOCKED|IOERR|CANTOPEN|FULL|NOMEM|PROTOCO
 const PG_CONNECTION = /connection terminated|connection error|not queryable|timeout exceeded when trying to connect/i
 
 /**
- * The default judgement. Failures: connection errors, timeouts, and transient server errors
- * (SQLSTATE classes 08, 53, 58, XX; 40001 serialization failure, 40P01 deadlock, 55P03 lock not
- * available, 57014 statement timeout, 57P01-03 shutdown; `SQLITE_BUSY`, `SQLITE_LOCKED`, I/O and
- * corruption; a `CommitUnknownError`). Not failures: syntax errors, constraint violations and every
- * other SQLSTATE (the caller's mistake), and errors a transaction's own code throws.
+ * The default judgement of an error the driver raised (the adapter judges nothing else).
+ * Failures: connection errors, timeouts, and transient server errors (SQLSTATE classes 08, 53,
+ * 58, XX; 40001 serialization failure, 40P01 deadlock, 55P03 lock not available, 57014 statement
+ * timeout, 57P01-03 shutdown; `SQLITE_BUSY`, `SQLITE_LOCKED`, I/O and corruption; a
+ * `CommitUnknownError`). Not failures: syntax errors, constraint violations and every other
+ * SQLSTATE (the caller's mistake). An error a transaction body throws itself never reaches it:
+ * it is the body's, not the database's.
  */
 export function isTransientDatabaseError(error: unknown): boolean {
   if (isTimeoutError(error) || isCommitUnknownError(error)) return true
@@ -135,7 +140,7 @@ export function isTransientDatabaseError(error: unknown): boolean {
   if (typeof code === 'string') {
     if (code.startsWith('SQLITE_')) return TRANSIENT_SQLITE.test(code)
     if (/^[0-9A-Z]{5}$/.test(code)) return TRANSIENT_SQLSTATE.test(code)
-    return /^E[A-Z]+$/.test(code) // a system error of the connection: ECONNREFUSED, ECONNRESET ...
+    return /^E[A-Z]+$/.test(code) // from the driver, a system error is its connection's: ECONNREFUSED, ECONNRESET, ENOENT (no socket) ...
   }
   return error instanceof Error && PG_CONNECTION.test(error.message)
 }
@@ -145,6 +150,26 @@ function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code
   if (typeof code === 'string') return /^08|^57P0[123]$|^E[A-Z]+$/.test(code)
   return error instanceof Error && PG_CONNECTION.test(error.message)
+}
+
+/**
+ * A transaction body's own error, carried past the breaker as a value: it did not come from the
+ * database, so the breaker must not judge it; `transaction()` rejects with it.
+ */
+class BodyError {
+  constructor(readonly error: unknown) {}
+}
+
+/** `value`, or the rejection of the body's own error it carries. */
+function unlessBodyError<T>(value: T | BodyError): T {
+  if (value instanceof BodyError) throw value.error
+  return value
+}
+
+/** Whether better-sqlite3 raised `error` (every error SQLite reports is a `SqliteError` with a `SQLITE_*` code). */
+function isSqliteError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return error instanceof Error && typeof code === 'string' && code.startsWith('SQLITE_')
 }
 
 /** Options `database()` reads. */
@@ -179,6 +204,20 @@ abstract class Database {
   constructor(name: string, options: unknown) {
     this.breaker = breakerFor(name, options)
   }
+}
+
+/**
+ * The error of a transaction whose COMMIT rolled back because a statement had failed in it (and
+ * the body caught its error): SQLSTATE 25P02, in_failed_sql_transaction, as PostgreSQL answers
+ * any other statement there; `cause` is the statement's error.
+ */
+function abortedTransaction(name: string, cause: unknown): Error {
+  const error = new Error(
+    `the transaction on ${name} was rolled back, not committed: a statement failed in it (its error was caught in the transaction body: ${reasonOf(cause)}), ` +
+      'and PostgreSQL aborts a transaction at its first error; use a SAVEPOINT to carry on after an error',
+    { cause },
+  )
+  return Object.assign(error, { code: '25P02' })
 }
 
 /** What pg says when a query was never sent because the client had already failed or closed. */
@@ -218,6 +257,66 @@ class Lease {
       this.client.removeListener('error', this.#onError)
     }
   }
+}
+
+/** What a pg transaction call knows that its breaker does not. */
+class PgTransactionCall {
+  /** The errors the driver raised for the body's statements: only these are the database's. */
+  readonly raised = new WeakSet<object>()
+  /**
+   * The last of them but 25P02 (which only repeats that the transaction is aborted): the one that
+   * aborted it, if the body caught it.
+   */
+  aborting: unknown
+  /** The body settled: its client may be back in the pool, serving another call. */
+  over = false
+  /** The call was stopped while its COMMIT was on its way. */
+  inDoubt = false
+  /** The body's own error, when the connection's error was thrown for the breaker to count instead. */
+  own: { error: unknown; counted: Error } | undefined
+
+  /** Notes `error` as the driver's. */
+  sawDriverError(error: unknown): void {
+    if ((error as { code?: unknown } | null)?.code !== '25P02') this.aborting = error
+    if ((typeof error === 'object' && error !== null) || typeof error === 'function') this.raised.add(error)
+  }
+}
+
+/**
+ * The client a transaction body is handed: pg's own, through a proxy whose `query()` notes the
+ * errors the driver raises (promise and callback forms; a Submittable such as a cursor reports
+ * its errors itself, unnoted) and is refused once the body has settled (the connection may
+ * serve another call by then, even another transaction), and whose `release()` is refused: the
+ * transaction returns the connection itself, after its COMMIT or ROLLBACK (a body that released
+ * it would have the adapter commit on a connection back in the pool). Everything else reaches
+ * pg's client unchanged.
+ */
+function handedClient(name: string, client: PgClientLike, tx: PgTransactionCall): PgClientLike {
+  const release = () => {
+    throw typeError(
+      `release() of the client handed to a transaction body of ${name} is refused: the transaction returns its connection to the pool when it ends ` +
+        '(an error the body lets through rolls the transaction back)',
+    )
+  }
+  const query = (...args: unknown[]): unknown => {
+    if (tx.over) {
+      throw typeError(`query() on the client of a transaction of ${name} that has ended is refused: its connection went back to the pool; use the client only inside its transaction body`)
+    }
+    const last = args.at(-1)
+    if (typeof last === 'function') {
+      args[args.length - 1] = (error: unknown, ...rest: unknown[]) => {
+        if (error) tx.sawDriverError(error)
+        return last(error, ...rest)
+      }
+    }
+    const returned = (client.query as (...a: unknown[]) => unknown)(...args)
+    if (!isPromiseLike(returned)) return returned
+    return returned.then(undefined, (error: unknown) => {
+      tx.sawDriverError(error)
+      throw error
+    })
+  }
+  return new Proxy(client, { get: (target, key) => (key === 'query' ? query : key === 'release' ? release : Reflect.get(target, key)) })
 }
 
 /** A `pg` pool behind a breaker. Make one with `database()`. */
@@ -264,9 +363,25 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
    * connection dies, before that answer, it rejects with `CommitUnknownError` (code
    * `ERR_BREAKWATER_COMMIT_UNKNOWN`, the cause attached): it may have committed, so check before
    * you retry. A COMMIT the server refuses (a deferred constraint, a serialization failure) did
-   * not commit and rejects with the server's error. `fn` gets pg's own client: use it for every
+   * not commit and rejects with the server's error. A transaction in which a statement failed is
+   * rolled back by PostgreSQL even if `fn` caught that error (use a SAVEPOINT to carry on): its
+   * COMMIT answers ROLLBACK, and the call rejects with an `Error` of code `25P02`
+   * (in_failed_sql_transaction, the statement's error as `cause`), not counted. `fn` gets pg's own client: use it for every
    * statement of the transaction (this database's `query()` and `transaction()` take another
    * connection, outside the transaction).
+   *
+   * Only what the driver raises is judged against the database: BEGIN, COMMIT, ROLLBACK, the
+   * connection, and the errors of the client's `query()` that `fn` rethrows as they are. An error
+   * of `fn`'s own (a failed file read, another breaker's timeout, a driver error it wrapped in its
+   * own, an error of another call) is not the database's: the call rejects with it, uncounted,
+   * and the connection goes back to the pool. If the connection broke meanwhile, that is counted
+   * as the database failing (and the call still rejects with `fn`'s error).
+   *
+   * The transaction returns the connection to the pool itself: the client's `release()` throws a
+   * `TypeError` (code `ERR_BREAKWATER_INVALID_OPTION`) inside `fn`, so a body that lets it through
+   * is rolled back and rejects with it, and one that catches it goes on and commits. Once `fn`
+   * has settled, the client's `query()` throws such a `TypeError` too: a client kept past its
+   * transaction would run statements on a connection serving another call.
    *
    * @example
    * await tradingDb.transaction(async (client) => {
@@ -281,36 +396,34 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
     } catch (e) {
       return Promise.reject(e)
     }
-    let inDoubt = false // the call was stopped while COMMIT was on its way
-    return this.breaker
-      .execute(({ signal }) => this.#withClient(signal, (client, lease) => this.#transact(fn, client, lease, signal, () => (inDoubt = true))), call)
-      .catch((error: unknown) => {
-        throw inDoubt ? new CommitUnknownError(this.breaker.name, error) : error
-      })
+    const tx = new PgTransactionCall()
+    return this.breaker.execute(({ signal }) => this.#withClient(signal, (_, lease) => this.#transact(fn, lease, signal, tx)), call).then(
+      unlessBodyError,
+      (error: unknown) => {
+        if (tx.inDoubt) throw new CommitUnknownError(this.breaker.name, error)
+        throw tx.own !== undefined && error === tx.own.counted ? tx.own.error : error
+      },
+    )
   }
 
-  async #transact<T>(
-    fn: (client: PgClientOf<P>) => Promise<T>,
-    client: PgClientLike,
-    lease: Lease,
-    signal: AbortSignal,
-    stoppedInCommit: () => void,
-  ): Promise<T> {
+  async #transact<T>(fn: (client: PgClientOf<P>) => Promise<T>, lease: Lease, signal: AbortSignal, tx: PgTransactionCall): Promise<T | BodyError> {
+    const client = lease.client
     await client.query('BEGIN')
     let result: T
     try {
-      result = await fn(client as PgClientOf<P>)
-      if (signal.aborted) throw signal.reason
-      if (lease.broken) throw lease.broken // the connection died: COMMIT cannot even be sent
+      result = await fn(handedClient(this.breaker.name, client, tx) as PgClientOf<P>)
     } catch (error) {
-      if (isConnectionError(error)) lease.discard(error as Error)
-      // A connection being closed needs no ROLLBACK: the server rolls back what was never committed.
-      if (!lease.broken) await client.query('ROLLBACK').catch((e: Error) => lease.discard(e))
-      throw error
+      tx.over = true
+      return await this.#bodyFailed(error, lease, tx)
     }
+    tx.over = true
+    if (signal.aborted) throw signal.reason // its connection is closed: the server rolls back
+    if (lease.broken) throw lease.broken // the connection died: COMMIT cannot even be sent
+    const stoppedInCommit = () => (tx.inDoubt = true)
     signal.addEventListener('abort', stoppedInCommit, { once: true })
+    let answer: unknown
     try {
-      await client.query('COMMIT')
+      answer = await client.query('COMMIT')
     } catch (error) {
       // An answer (a deferred constraint, a serialization failure) means it rolled back; a
       // connection lost after COMMIT left says nothing about whether it committed.
@@ -320,7 +433,30 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
     } finally {
       signal.removeEventListener('abort', stoppedInCommit)
     }
+    // PostgreSQL aborts a transaction at its first failed statement; if the body caught that
+    // error, COMMIT answers ROLLBACK: nothing was committed, which must not resolve as if it were.
+    if ((answer as Partial<PgResult<unknown>> | null)?.command === 'ROLLBACK') throw abortedTransaction(this.breaker.name, tx.aborting)
     return result
+  }
+
+  /**
+   * Rolls back after the body threw `error`. An error the driver raised for the body's statements
+   * is the database's: thrown for the breaker to judge. Any other is the body's own: returned as a
+   * `BodyError`, not judged, and the connection goes back to the pool; unless the connection
+   * broke meanwhile, which is the database failing: then the breaker judges the connection's error
+   * and the call still rejects with the body's.
+   */
+  async #bodyFailed(error: unknown, lease: Lease, tx: PgTransactionCall): Promise<BodyError> {
+    const fromDriver = tx.raised.has(error as object)
+    if (fromDriver && isConnectionError(error)) lease.discard(error as Error)
+    // A connection being closed needs no ROLLBACK: the server rolls back what was never committed.
+    if (!lease.broken) await lease.client.query('ROLLBACK').catch((e: Error) => lease.discard(e))
+    if (fromDriver) throw error
+    if (lease.broken) {
+      tx.own = { error, counted: lease.broken }
+      throw lease.broken
+    }
+    return new BodyError(error)
   }
 
   /**
@@ -442,8 +578,13 @@ export class SqliteDatabase<D extends SqliteLike> extends Database {
   }
 
   #run<R>(sql: string, params: unknown[]): R {
-    const statement = this.#prepared(sql)
-    return (statement.reader ? statement.all(...params) : statement.run(...params)) as R
+    try {
+      const statement = this.#prepared(sql)
+      return (statement.reader ? statement.all(...params) : statement.run(...params)) as R
+    } catch (error) {
+      if (typeof error === 'object' && error !== null) judgedByQuery.add(error)
+      throw error
+    }
   }
 
   #prepared(sql: string): ReturnType<SqliteLike['prepare']> {
@@ -457,13 +598,17 @@ export class SqliteDatabase<D extends SqliteLike> extends Database {
   }
 
   /**
-   * Runs `fn` between BEGIN and COMMIT, rolling back when it throws, times out or aborts. While
-   * an async body runs, the transaction holds the connection: other calls (of any adapter over
-   * this connection) wait their turn, so none of their writes lands in this transaction and is
-   * rolled back with it; calls the body itself makes run inside it. A timed-out or aborted body
-   * is rolled back when it settles, and holds the connection until then. `transaction()` from
-   * inside a body on the same connection is refused with a `TypeError` (it would wait for
-   * itself); use SAVEPOINT on the database handed to the body.
+   * Runs `fn` between BEGIN and COMMIT, rolling back when it throws, times out or aborts. An error
+   * SQLite raised (a `SqliteError`, code `SQLITE_*`) for a statement `fn` ran on the database it
+   * is handed, and that `fn` throws as it is, is judged against the database; any other error of
+   * `fn` (its own, one it wrapped, or one of this adapter's `query()`, which counted it already) is
+   * not, and the call rejects with it, uncounted. (SQLite's errors are told by their type: one
+   * from another SQLite connection the body uses is judged too.) While an async body runs, the transaction holds the connection:
+   * other calls (of any adapter over this connection) wait their turn, so none of their writes
+   * lands in this transaction and is rolled back with it; calls the body itself makes run inside
+   * it. A timed-out or aborted body is rolled back when it settles, and holds the connection until
+   * then. `transaction()` from inside a body on the same connection is refused with a `TypeError`
+   * (it would wait for itself); use SAVEPOINT on the database handed to the body.
    *
    * @example
    * await ledger.transaction((db) => {
@@ -479,7 +624,7 @@ export class SqliteDatabase<D extends SqliteLike> extends Database {
     } catch (e) {
       return Promise.reject(e)
     }
-    return this.breaker.execute((context) => this.#exclusive(context, () => this.#transact(fn, context)), call)
+    return this.breaker.execute((context) => this.#exclusive(context, () => this.#transact(fn, context)), call).then(unlessBodyError)
   }
 
   /** Whether this async context is the body of an open transaction on this connection. */
@@ -488,7 +633,7 @@ export class SqliteDatabase<D extends SqliteLike> extends Database {
     return false
   }
 
-  #transact<T>(fn: (db: D) => T | Promise<T>, context: CallContext): T | Promise<T> {
+  #transact<T>(fn: (db: D) => T | Promise<T>, context: CallContext): T | BodyError | Promise<T | BodyError> {
     this.#db.exec('BEGIN')
     const transaction: OpenTransaction = { db: this.#db, open: true, outer: inside.getStore() }
     let result: T | Promise<T>
@@ -497,7 +642,7 @@ export class SqliteDatabase<D extends SqliteLike> extends Database {
     } catch (error) {
       transaction.open = false
       this.#rollback()
-      throw error
+      return bodyFailed(error)
     }
     if (!isPromiseLike(result)) {
       transaction.open = false
@@ -517,7 +662,7 @@ export class SqliteDatabase<D extends SqliteLike> extends Database {
       (error: unknown) => {
         transaction.open = false
         this.#rollback()
-        throw error
+        return bodyFailed(error)
       },
     )
   }
@@ -590,6 +735,22 @@ export class SqliteDatabase<D extends SqliteLike> extends Database {
     if (granted) granted() // stays busy: handed over
     else turns.busy = false
   }
+}
+
+/**
+ * The errors of SQLite statements run by `query()`: judged by that call already, so a transaction
+ * body that rethrows one (a `query()` it made) does not have it counted twice.
+ */
+const judgedByQuery = new WeakSet<object>()
+
+/**
+ * What a rolled-back SQLite transaction's body threw: an error SQLite raised for the body's own
+ * statements is the database's, thrown for the breaker to judge; any other (an error of the body's
+ * own, or of a `query()` call, which counted it) is the body's, not judged.
+ */
+function bodyFailed(error: unknown): BodyError {
+  if (isSqliteError(error) && !judgedByQuery.has(error as object)) throw error
+  return new BodyError(error)
 }
 
 function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {

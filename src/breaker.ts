@@ -2,7 +2,7 @@ import { answerOf } from './callbacks.js'
 import * as keepAlive from './keep-alive.js'
 import { toMillis, toTimeoutMillis, type Duration } from './duration.js'
 import { BrokenCircuitError, isTimeoutError, TimeoutError } from './errors.js'
-import { type Disposer, Listeners } from './events.js'
+import { type BreakerEvents, type CallEvent, type Disposer, Listeners } from './events.js'
 import type { NativeBreaker } from './native.js'
 import type { CallPolicy } from './options.js'
 import { decodeTransition, type StateChange, type StateName, STATES } from './state.js'
@@ -40,33 +40,14 @@ export interface ExecuteOptions {
   timeout?: Duration
 }
 
-/**
- * The listeners of one breaker in one thread: shared by every handle a registry gives out for the
- * name, so a transition made through one handle reaches the listeners of all of them.
- */
-export class BreakerEvents {
-  readonly changes = new Listeners<StateChange>()
-  readonly successes = new Listeners<CallEvent>()
-  readonly failures = new Listeners<CallEvent>()
-  readonly rejections = new Listeners<BrokenCircuitError>()
-}
-
-/** A call's end, as the success and failure events report it. */
-export interface CallEvent {
-  /** How long the call took, in milliseconds. */
-  durationMs: number
-  /** The error, for failures. */
-  error?: unknown
-}
+/** What `fn` receives when the call has neither a timeout nor a caller signal: a signal that never aborts. */
+const UNBOUNDED: CallContext = Object.freeze({ signal: NEVER_ABORTS })
 
 /**
  * This thread's handle of a named breaker. The breaker itself (state, windows, metrics) lives in
  * the native registry and is shared by every handle and every worker thread of the process; the
  * handle adds what only this thread can hold: error filters, fallback, event listeners.
  */
-/** What `fn` receives when the call has neither a timeout nor a caller signal: a signal that never aborts. */
-const UNBOUNDED: CallContext = Object.freeze({ signal: NEVER_ABORTS })
-
 export class CircuitBreaker<T = unknown> {
   /** Type-only: what this policy adds, for `wrap`. */
   declare readonly [POLICY_TYPES]?: { context: object; fallback: never }

@@ -1,4 +1,6 @@
 import { isThenable, warn } from './callbacks.js'
+import type { BrokenCircuitError } from './errors.js'
+import type { StateChange } from './state.js'
 import { typeError } from './validate.js'
 
 /** Stops a subscription. */
@@ -61,3 +63,21 @@ function listenerThrew(error: unknown): void {
   warn('a breakwater listener threw', error, 'BREAKWATER_LISTENER')
 }
 
+/**
+ * The listeners of one breaker in one thread: shared by every handle a registry gives out for the
+ * name, so a transition made through one handle reaches the listeners of all of them.
+ */
+export class BreakerEvents {
+  readonly changes = new Listeners<StateChange>()
+  readonly successes = new Listeners<CallEvent>()
+  readonly failures = new Listeners<CallEvent>()
+  readonly rejections = new Listeners<BrokenCircuitError>()
+}
+
+/** A call's end, as the success and failure events report it. */
+export interface CallEvent {
+  /** How long the call took, in milliseconds. */
+  durationMs: number
+  /** The error, for failures. */
+  error?: unknown
+}

@@ -6,7 +6,7 @@
  * const marketData = circuitBreaker('market-data', { consecutiveFailures: 5, openFor: '30s' })
  * const quote = await marketData.execute(({ signal }) => fetch(url, { signal }), { timeout: '2s' })
  */
-export { CircuitBreaker, type CallContext, type CallEvent, type ExecuteOptions } from './breaker.js'
+export { CircuitBreaker, type CallContext, type ExecuteOptions } from './breaker.js'
 export { type Duration } from './duration.js'
 export {
   BrokenCircuitError,
@@ -16,7 +16,7 @@ export {
   isBulkheadRejectedError,
   isTimeoutError,
 } from './errors.js'
-export { type Disposer } from './events.js'
+export { type CallEvent, type Disposer } from './events.js'
 export { type LatencyStats, type Metrics } from './metrics.js'
 export { type BreakerOptions, type CallPolicy } from './options.js'
 export { circuitBreaker, Registry, registry, type RegistryOptions } from './registry.js'

@@ -1,4 +1,5 @@
-import { BreakerEvents, CircuitBreaker } from './breaker.js'
+import { CircuitBreaker } from './breaker.js'
+import { BreakerEvents } from './events.js'
 import { fromNative } from './errors.js'
 import { type Metrics, toMetrics } from './metrics.js'
 import { NativeFakeClock, NativeRegistry } from './native.js'

@@ -169,6 +169,20 @@ test('a refused sandbox() creates no breaker: a 249-byte name, a bad breaker opt
   t.deepEqual(registry.names(), [`${'y'.repeat(248)}:create`, `${'y'.repeat(248)}:execute`], 'the longest name that fits is accepted')
 })
 
+test('a zero killTimeout, executeTimeout or createTimeout is refused with a RangeError naming it (a zero killTimeout made every stop() reject)', (t) => {
+  const registry = new Registry()
+  for (const option of ['killTimeout', 'executeTimeout', 'createTimeout'] as const) {
+    for (const zero of [0, '0s', '0ms'] as const) {
+      t.throws(() => sandbox(LocalSandbox, { registry, [option]: zero }), {
+        instanceOf: RangeError,
+        code: 'ERR_BREAKWATER_INVALID_OPTION',
+        message: `${option} must be more than 0 ms, but was 0`,
+      })
+    }
+  }
+  t.deepEqual(registry.names(), [], 'nothing created')
+})
+
 test('sandbox options are own properties only: typos, null, call policies in breaker options and a wrong registry are refused', (t) => {
   const registry = new Registry()
   const invalid = { code: 'ERR_BREAKWATER_INVALID_OPTION', instanceOf: TypeError }

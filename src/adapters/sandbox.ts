@@ -1,6 +1,6 @@
 import type { CircuitBreaker } from '../breaker.js'
 import { answerOf } from '../callbacks.js'
-import { type Duration, toTimerMillis } from '../duration.js'
+import { type Duration, toTimeoutMillis } from '../duration.js'
 import { TimeoutError } from '../errors.js'
 import type { BreakerOptions } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'
@@ -39,13 +39,13 @@ export interface SandboxOptions {
    * that both names fit the 256 bytes a breaker name may hold. @default 'sandbox'
    */
   name?: string
-  /** Bound on creating a sandbox. @default '30s' */
+  /** Bound on creating a sandbox (more than 0). @default '30s' */
   createTimeout?: Duration
-  /** Bound on one execution; past it the sandbox is killed. @default '60s' */
+  /** Bound on one execution (more than 0); past it the sandbox is killed. @default '60s' */
   executeTimeout?: Duration
   /**
-   * Bound on killing a sandbox: `stop` rejects with a `TimeoutError` past it, and a kill the
-   * adapter started itself is reported as a `BREAKWATER_SANDBOX_KILL` warning. @default '10s'
+   * Bound on killing a sandbox (more than 0): `stop` rejects with a `TimeoutError` past it, and a
+   * kill the adapter started itself is reported as a `BREAKWATER_SANDBOX_KILL` warning. @default '10s'
    */
   killTimeout?: Duration
   /** Options of the creation breaker. @default breaker defaults */
@@ -117,9 +117,9 @@ export class SandboxPool<S extends SandboxLike> {
     const o = ownOptions<SandboxOptions>('sandbox', options, OPTION_KEYS)
     const name = checkPoolName(o.name === undefined ? 'sandbox' : o.name)
     const registry = registryOption(o.registry, processWide)
-    const createTimeoutMs = toTimerMillis('createTimeout', o.createTimeout === undefined ? '30s' : o.createTimeout)
-    this.#executeTimeoutMs = toTimerMillis('executeTimeout', o.executeTimeout === undefined ? '60s' : o.executeTimeout)
-    this.#killTimeoutMs = toTimerMillis('killTimeout', o.killTimeout === undefined ? '10s' : o.killTimeout)
+    const createTimeoutMs = toTimeoutMillis('createTimeout', o.createTimeout === undefined ? '30s' : o.createTimeout)
+    this.#executeTimeoutMs = toTimeoutMillis('executeTimeout', o.executeTimeout === undefined ? '60s' : o.executeTimeout)
+    this.#killTimeoutMs = toTimeoutMillis('killTimeout', o.killTimeout === undefined ? '10s' : o.killTimeout)
     if (o.isFailure !== undefined && typeof o.isFailure !== 'function') throw typeError(`isFailure must be a function, but was ${describe(o.isFailure)}`)
     this.#isFailure = o.isFailure ?? isSandboxFailure
     const createOptions = breakerOptions('createBreaker', o.createBreaker, { timeout: createTimeoutMs })

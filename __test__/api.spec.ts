@@ -277,6 +277,45 @@ test('caller bugs reject before the request leaves and never count against the A
   t.like(market.breaker.metrics(), { calls: 0, failures: 0, state: 'closed' })
 })
 
+test('a header fetch refuses or drops (connection: upgrade, host, a control character) rejects with our TypeError before the request leaves, never counted; whatever else is accepted reaches the server', async (t) => {
+  const { market } = client({ breaker: { consecutiveFailures: 1 } })
+  const refused: Array<[Record<string, string>, RegExp]> = [
+    [{ connection: 'upgrade' }, /^headers\["connection"\] must be close or keep-alive \(fetch manages the connection itself\), but was "upgrade"$/],
+    [{ Connection: 'keep-alive, Upgrade' }, /^headers\["Connection"\] must be close or keep-alive/],
+    [{ connection: 'x-custom' }, /must be close or keep-alive/],
+    [{ connection: '' }, /must be close or keep-alive/],
+    [{ host: 'example.com' }, /^headers\["host"\] cannot be given: fetch sets .*host itself$/],
+    [{ 'Content-Length': '0' }, /^headers\["Content-Length"\] cannot be given/],
+    [{ upgrade: 'websocket' }, /cannot be given/],
+  ]
+  // Every byte in a header value: what Headers accepts but undici refuses (control characters).
+  for (let code = 0; code < 256; code++) {
+    if (code === 9 || (code >= 0x20 && code !== 0x7f)) continue
+    refused.push([{ 'x-a': `a${String.fromCharCode(code)}b` }, /^headers\["x-a"\] is not a valid header value \(Latin-1 text without control characters but tab\)/])
+  }
+  const before = server.hits.get('/echo') ?? 0
+  for (const [headers, message] of refused) {
+    const error = await failure(market.get('/echo', { headers }))
+    t.like(error, { name: 'TypeError', code: 'ERR_BREAKWATER_INVALID_OPTION' }, JSON.stringify(headers))
+    t.regex((error as Error).message, message, JSON.stringify(headers))
+    // The same header as a default of the client is refused when it is made.
+    t.throws(() => api(`hdr-${next++}`, { baseUrl: server.url, registry: new Registry(), headers }), { code: 'ERR_BREAKWATER_INVALID_OPTION', message })
+  }
+  t.is(server.hits.get('/echo') ?? 0, before, 'no refused request left')
+  t.is(market.breaker.state, 'closed')
+  t.like(market.breaker.metrics(), { calls: 0, failures: 0 })
+
+  // What is accepted, fetch sends: every other byte, tab, and the connection values undici takes.
+  const accepted: Array<Record<string, string>> = [{ connection: 'close' }, { Connection: ' Keep-Alive ' }, { 'x-a': 'tab\there' }, { 'x-a': 'Latin-1 é ÿ' }]
+  for (let code = 0x20; code < 256; code++) if (code !== 0x7f) accepted.push({ 'x-a': `a${String.fromCharCode(code)}b` })
+  for (const headers of accepted) {
+    const echo = await market.get<{ headers: Record<string, string> }>('/echo', { headers })
+    const [name, value] = Object.entries(headers)[0]!
+    if (name === 'x-a') t.is(echo.headers['x-a'], value, JSON.stringify(headers))
+  }
+  t.like(market.breaker.metrics(), { successes: accepted.length, failures: 0 })
+})
+
 test('every request method rejects, never throws, whatever it is given', async (t) => {
   const { market } = client()
   const calls: Array<[string, () => Promise<unknown>]> = [

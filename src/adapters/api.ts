@@ -91,8 +91,23 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 /** Methods fetch refuses to send. */
 const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK'])
-/** Headers fetch manages itself: given by the caller, they make it fail before the request leaves. */
-const MANAGED_HEADERS = new Set(['content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'expect'])
+/**
+ * Headers fetch manages itself: given by the caller, undici fails the request before it leaves
+ * (`content-length`, `transfer-encoding`, `keep-alive`, `upgrade`, `expect`) or drops the value
+ * without a word (`host`, set from the URL).
+ */
+const MANAGED_HEADERS = new Set(['content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'expect', 'host'])
+/**
+ * The `connection` values every undici takes: `close` (end the connection after the response)
+ * and `keep-alive`. Older undici (bundled with some Node.js lines) fails the request for any
+ * other value; newer ones drop it without a word (fetch manages the connection).
+ */
+const CONNECTION_VALUES = new Set(['close', 'keep-alive'])
+/**
+ * A header value fetch can send: Latin-1 without control characters but tab. `Headers` accepts
+ * the other control characters (all but NUL, CR and LF), and undici then fails the request.
+ */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
 /** The statuses whose `Retry-After` means "come back later" (RFC 9110, RFC 6585). */
 const RETRY_AFTER_STATUSES = new Set([429, 503])
 /** The start of an HTTP date (IMF-fixdate, RFC 850 or asctime): a day name. */
@@ -314,11 +329,13 @@ function addHeaders(what: string, headers: unknown, into: Headers): Headers {
     if (MANAGED_HEADERS.has(name.toLowerCase())) {
       throw typeError(`${field} cannot be given: fetch sets ${[...MANAGED_HEADERS].join(', ')} itself`)
     }
-    try {
-      into.set(name, value)
-    } catch {
-      throw typeError(`${field} is not a valid header value (Latin-1 text without CR, LF or NUL), but was ${describe(value)}`)
+    if (!HEADER_VALUE.test(value)) {
+      throw typeError(`${field} is not a valid header value (Latin-1 text without control characters but tab), but was ${describe(value)}`)
     }
+    if (name.toLowerCase() === 'connection' && !CONNECTION_VALUES.has(value.trim().toLowerCase())) {
+      throw typeError(`${field} must be close or keep-alive (fetch manages the connection itself), but was ${describe(value)}`)
+    }
+    into.set(name, value)
   }
   return into
 }

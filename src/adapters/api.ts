@@ -128,9 +128,37 @@ export function isApiFailure(error: unknown): boolean {
 interface Prepared {
   method: string
   url: string
-  init: RequestInit
+  headers: Headers
+  /** The JSON text, or null without a body. */
+  body: string | null
   signal: AbortSignal | undefined
 }
+
+/**
+ * Every field of the fetch standard's RequestInit but `method`, `headers`, `body` and `signal`,
+ * at its default. undici copies the init it is given into a plain object and reads each field
+ * that was not given through `Object.prototype`: a polluted `Object.prototype.mode` would reach
+ * the request. Given as own properties, none is read there.
+ */
+const INIT_DEFAULTS = {
+  referrer: 'about:client',
+  referrerPolicy: '',
+  mode: 'cors',
+  credentials: 'same-origin',
+  cache: 'default',
+  redirect: 'follow',
+  integrity: '',
+  keepalive: false,
+  window: null,
+  duplex: 'half', // the only value; read only with a body
+  priority: 'auto',
+} as const
+/**
+ * RequestInit fields that undici reads through `Object.prototype` inside its own objects, whatever
+ * the init holds (`body` when it reads the response, `signal` in Node.js streams, `dispatcher`):
+ * polluted, they make fetch fail, so the call is refused before it leaves instead.
+ */
+const POLLUTABLE_INIT = ['body', 'signal', 'dispatcher'] as const
 
 /** A JSON HTTP API behind a breaker, and optionally retries. Make one with `api()`. */
 export class ApiClient {
@@ -223,11 +251,12 @@ export class ApiClient {
     const url = this.#url(path, options.query)
     const headers = addHeaders('headers', options.headers, new Headers(this.#headers))
     const signal = checkSignal(options.signal)
-    if (body === undefined) return { method: verb, url, init: { method: verb, headers }, signal }
+    checkPrototype()
+    if (body === undefined) return { method: verb, url, headers, body: null, signal }
     if (verb === 'GET' || verb === 'HEAD') throw typeError(`a ${verb} request cannot have a body, but was given ${describe(body)}`)
     const text = toJson(body)
     if (!headers.has('content-type')) headers.set('content-type', 'application/json')
-    return { method: verb, url, init: { method: verb, headers, body: text }, signal }
+    return { method: verb, url, headers, body: text, signal }
   }
 
   #url(path: unknown, query: unknown): string {
@@ -256,7 +285,7 @@ export class ApiClient {
   }
 
   async #send<T>(call: Prepared, signal: AbortSignal): Promise<T> {
-    const response = await this.#fetch(call.url, { ...call.init, signal })
+    const response = await this.#fetch(call.url, requestInit(call, signal))
     const text = await readBody(response, this.#maxResponseBytes, call)
     const type = response.headers.get('content-type')
     if (response.ok) return parse(text, type) as T
@@ -264,6 +293,21 @@ export class ApiClient {
     // Already capped at maxRetryAfter (a validated timer duration), so holdOff cannot refuse it.
     if (retryAfterMs !== undefined && retryAfterMs > 0 && this.#honorRetryAfter) this.breaker.holdOff(retryAfterMs)
     throw new HttpError(call.method, call.url, response.status, response.statusText, parseLeniently(text, type), retryAfterMs)
+  }
+}
+
+/** The init of one attempt: every field its own property, on no prototype (see `INIT_DEFAULTS`). */
+function requestInit(call: Prepared, signal: AbortSignal): RequestInit {
+  const init = { ...INIT_DEFAULTS, method: call.method, headers: call.headers, body: call.body, signal }
+  return Object.assign(Object.create(null) as RequestInit, init)
+}
+
+/** Refuses a call that fetch would fail for a polluted `Object.prototype` (see `POLLUTABLE_INIT`). */
+function checkPrototype(): void {
+  for (const key of POLLUTABLE_INIT) {
+    if (Object.hasOwn(Object.prototype, key)) {
+      throw typeError(`Object.prototype.${key} is set (prototype pollution): fetch reads ${key} through the prototype and would fail, so the request is not sent`)
+    }
   }
 }
 
@@ -310,7 +354,8 @@ function apiRetry(options: unknown, isFailure: (error: unknown) => boolean): Ret
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw typeError(`retry must be retry options or false, but was ${describe(options)}`)
   }
-  const own: RetryOptions = { ...(options as RetryOptions) }
+  // Without a prototype: a polluted Object.prototype.retryOn must not stand in for the API's judgement.
+  const own = Object.assign(Object.create(null) as RetryOptions, options)
   own.retryOn ??= (error) => isFailure(error) && !isResponseTooLargeError(error) // also for `retryOn: undefined`
   return retry(own)
 }

@@ -239,20 +239,7 @@ export class SandboxPool<S extends SandboxLike> {
     }
     const box = this.#live.get(id)
     if (!box) return Promise.reject(typeError(`no live sandbox ${describe(id)} was created here`))
-    // The breaker hears of this execution's end through `stopper`: the caller's abort (with the
-    // caller's reason), or a kill of ours under it (a `SandboxStoppedError`). Either way the
-    // breaker counts the call as ignored: neither is the sandbox service failing.
-    const stopper = new AbortController()
-    const onCallerAbort = () => stopper.abort(signal!.reason)
-    if (signal?.aborted) onCallerAbort()
-    else signal?.addEventListener('abort', onCallerAbort, { once: true })
-    const running = this.#running.get(id) ?? new Set<AbortController>()
-    this.#running.set(id, running.add(stopper))
-    const done = () => {
-      signal?.removeEventListener('abort', onCallerAbort)
-      running.delete(stopper)
-      if (running.size === 0 && this.#running.get(id) === running) this.#running.delete(id)
-    }
+    const { stopper, done } = this.#track(id, signal)
     const run = this.executeBreaker.execute(async ({ signal: stopped }) => {
       // Timed out or aborted: the sandbox is killed, and the other executions on it stopped.
       const onStop = () => this.#discard(id, isTimeoutError(stopped.reason) ? 'timeout' : 'abort', stopper, stopped.reason)
@@ -286,6 +273,27 @@ export class SandboxPool<S extends SandboxLike> {
     this.#live.delete(id)
     this.#stopRunning(id, 'stop')
     await this.#kill(box)
+  }
+
+  /**
+   * The stopper of one execution on sandbox `id`, held in `#running` until `done`. The breaker
+   * is told through it of the caller's abort (with the caller's reason) and of a kill of ours
+   * under the execution (a `SandboxStoppedError`): either way it counts the call as ignored,
+   * since neither is the sandbox service failing.
+   */
+  #track(id: string, signal: AbortSignal | undefined): { stopper: AbortController; done: () => void } {
+    const stopper = new AbortController()
+    const onCallerAbort = () => stopper.abort(signal!.reason)
+    if (signal?.aborted) onCallerAbort()
+    else signal?.addEventListener('abort', onCallerAbort, { once: true })
+    const running = this.#running.get(id) ?? new Set<AbortController>()
+    this.#running.set(id, running.add(stopper))
+    const done = () => {
+      signal?.removeEventListener('abort', onCallerAbort)
+      running.delete(stopper)
+      if (running.size === 0 && this.#running.get(id) === running) this.#running.delete(id)
+    }
+    return { stopper, done }
   }
 
   /** Whether an execution error counts against the sandbox (a filter that throws: it does). */

@@ -124,9 +124,9 @@ interface Tally {
 
 const HUNG = Symbol('hung')
 
-/** Runs calls one after the other on `lane` while `going()`, each judged against its plan. */
-async function runLane(lane: Lane, random: () => number, server: TestServer, going: () => boolean, tally: Tally): Promise<void> {
-  while (going()) {
+/** Runs calls one after the other on `lane` while `more()`, each judged against its plan. */
+async function runLane(lane: Lane, random: () => number, server: TestServer, more: () => boolean, tally: Tally): Promise<void> {
+  while (more()) {
     // Refusals and caller bugs settle at once: without a turn of the event loop between calls, a
     // lane would run on promise callbacks alone and starve the sockets and timers of the others.
     await new Promise((resolve) => setImmediate(resolve))
@@ -202,15 +202,16 @@ test('an API that lies and breaks at random points: every call ends once, in tim
   const plainTally: Tally = { calls: 0, outcomes: new Map(), problems: [] }
   const retryTally: Tally = { calls: 0, outcomes: new Map(), problems: [] }
   const count = (tally: Tally, ...outcomes: Outcome[]) => outcomes.reduce((n, o) => n + (tally.outcomes.get(o) ?? 0), 0)
-  // A loaded machine may see little in a few seconds (an open breaker refuses most calls): go on,
-  // up to four times as long, until the run has seen what it is about.
-  const enough = () => plainTally.calls > 20 && retryTally.calls > 5 && count(plainTally, 'caller-bug') > 0 && count(plainTally, 'too-large') > 0 && count(plainTally, 'timeout') > 0
-  const until = performance.now() + SECONDS * 1000
-  const hardUntil = performance.now() + 4 * SECONDS * 1000
-  const going = () => performance.now() < until || (!enough() && performance.now() < hardUntil)
+  const enough = () =>
+    plainTally.calls > 20 && retryTally.calls > 5 && count(plainTally, 'caller-bug') > 0 && count(plainTally, 'too-large') > 0 && count(plainTally, 'timeout') > 0
+  // A run whose breaker stayed open much of the time (refusals settle at once) may see little in a
+  // few seconds: go on, up to four times as long, until it has seen enough to mean something.
+  const deadline = performance.now() + SECONDS * 1000
+  const hardDeadline = performance.now() + 4 * SECONDS * 1000
+  const more = () => performance.now() < deadline || (!enough() && performance.now() < hardDeadline)
   const lanes: Promise<void>[] = []
-  for (let i = 0; i < 6; i++) lanes.push(runLane({ client: plain, boundMs: TIMEOUT_MS, strict: true }, seeded(random() * 2 ** 31), server, going, plainTally))
-  for (let i = 0; i < 3; i++) lanes.push(runLane({ client: retrying, boundMs: 3 * TIMEOUT_MS + 2 * 50, strict: false }, seeded(random() * 2 ** 31), server, going, retryTally))
+  for (let i = 0; i < 6; i++) lanes.push(runLane({ client: plain, boundMs: TIMEOUT_MS, strict: true }, seeded(random() * 2 ** 31), server, more, plainTally))
+  for (let i = 0; i < 3; i++) lanes.push(runLane({ client: retrying, boundMs: 3 * TIMEOUT_MS + 2 * 50, strict: false }, seeded(random() * 2 ** 31), server, more, retryTally))
   await Promise.all(lanes)
   await server.close()
 

@@ -277,6 +277,45 @@ test('caller bugs reject before the request leaves and never count against the A
   t.like(market.breaker.metrics(), { calls: 0, failures: 0, state: 'closed' })
 })
 
+test('a header fetch refuses or drops (connection: upgrade, host, a control character) rejects with our TypeError before the request leaves, never counted; whatever else is accepted reaches the server', async (t) => {
+  const { market } = client({ breaker: { consecutiveFailures: 1 } })
+  const refused: Array<[Record<string, string>, RegExp]> = [
+    [{ connection: 'upgrade' }, /^headers\["connection"\] must be close or keep-alive \(fetch manages the connection itself\), but was "upgrade"$/],
+    [{ Connection: 'keep-alive, Upgrade' }, /^headers\["Connection"\] must be close or keep-alive/],
+    [{ connection: 'x-custom' }, /must be close or keep-alive/],
+    [{ connection: '' }, /must be close or keep-alive/],
+    [{ host: 'example.com' }, /^headers\["host"\] cannot be given: fetch sets .*host itself$/],
+    [{ 'Content-Length': '0' }, /^headers\["Content-Length"\] cannot be given/],
+    [{ upgrade: 'websocket' }, /cannot be given/],
+  ]
+  // Every byte in a header value: what Headers accepts but undici refuses (control characters).
+  for (let code = 0; code < 256; code++) {
+    if (code === 9 || (code >= 0x20 && code !== 0x7f)) continue
+    refused.push([{ 'x-a': `a${String.fromCharCode(code)}b` }, /^headers\["x-a"\] is not a valid header value \(Latin-1 text without control characters but tab\)/])
+  }
+  const before = server.hits.get('/echo') ?? 0
+  for (const [headers, message] of refused) {
+    const error = await failure(market.get('/echo', { headers }))
+    t.like(error, { name: 'TypeError', code: 'ERR_BREAKWATER_INVALID_OPTION' }, JSON.stringify(headers))
+    t.regex((error as Error).message, message, JSON.stringify(headers))
+    // The same header as a default of the client is refused when it is made.
+    t.throws(() => api(`hdr-${next++}`, { baseUrl: server.url, registry: new Registry(), headers }), { code: 'ERR_BREAKWATER_INVALID_OPTION', message })
+  }
+  t.is(server.hits.get('/echo') ?? 0, before, 'no refused request left')
+  t.is(market.breaker.state, 'closed')
+  t.like(market.breaker.metrics(), { calls: 0, failures: 0 })
+
+  // What is accepted, fetch sends: every other byte, tab, and the connection values undici takes.
+  const accepted: Array<Record<string, string>> = [{ connection: 'close' }, { Connection: ' Keep-Alive ' }, { 'x-a': 'tab\there' }, { 'x-a': 'Latin-1 é ÿ' }]
+  for (let code = 0x20; code < 256; code++) if (code !== 0x7f) accepted.push({ 'x-a': `a${String.fromCharCode(code)}b` })
+  for (const headers of accepted) {
+    const echo = await market.get<{ headers: Record<string, string> }>('/echo', { headers })
+    const [name, value] = Object.entries(headers)[0]!
+    if (name === 'x-a') t.is(echo.headers['x-a'], value, JSON.stringify(headers))
+  }
+  t.like(market.breaker.metrics(), { successes: accepted.length, failures: 0 })
+})
+
 test('every request method rejects, never throws, whatever it is given', async (t) => {
   const { market } = client()
   const calls: Array<[string, () => Promise<unknown>]> = [
@@ -356,8 +395,8 @@ test.serial('a polluted Object.prototype changes no api option', async (t) => {
   await market.get('/status/429', { query: { after: 2 } }).catch(() => {})
   t.is(market.breaker.state, 'forced_open', 'Retry-After still honoured')
 
-  // Per-call options too: a request without options reads nothing inherited. (fetch reads its own
-  // options through the prototype while it starts, so it is started after the cleanup.)
+  // Per-call options too: a request without options reads nothing inherited. (A polluted body is
+  // refused: see the RequestInit spec.)
   const sent: string[] = []
   const { market: other } = client({
     fetch: async (url, init) => {
@@ -368,17 +407,90 @@ test.serial('a polluted Object.prototype changes no api option', async (t) => {
   })
   proto.query = { polluted: 'yes' }
   proto.headers = { authorization: 'polluted' }
-  proto.body = 'polluted'
   let call: Promise<unknown>
   try {
     call = other.get('/quotes/MSFT') // checked and built synchronously, before the prototype is cleaned
   } finally {
     delete proto.query
     delete proto.headers
-    delete proto.body
   }
   t.deepEqual(await call, { symbol: 'MSFT', bid: 101.5, query: {}, auth: null })
   t.deepEqual(sent, [`${server.url}/quotes/MSFT`, 'accept'])
+})
+
+/** A hostile value for every field of RequestInit (the fetch standard's, and undici's dispatcher). */
+const POLLUTED_INIT: Record<string, unknown> = {
+  method: 'DELETE',
+  headers: { 'x-polluted': 'yes' },
+  body: '{}',
+  referrer: 'http://evil.example/',
+  referrerPolicy: 'bogus',
+  mode: 'navigate',
+  credentials: 'bogus',
+  cache: 'only-if-cached',
+  redirect: 'bogus',
+  integrity: 'sha256-x',
+  keepalive: 'yes',
+  signal: AbortSignal.abort(new Error('polluted signal')),
+  window: 'polluted',
+  duplex: 'bogus',
+  priority: 'bogus',
+  dispatcher: { dispatch: () => { throw new Error('polluted dispatcher') } },
+}
+
+test.serial('a polluted Object.prototype never reaches fetch: with any RequestInit field polluted a GET and a POST go out as asked, and body, signal and dispatcher (which fetch itself reads through the prototype) reject with our TypeError before sending; nothing counts as a failure', async (t) => {
+  const { market } = client({ breaker: { consecutiveFailures: 1 } })
+  const proto = Object.prototype as Record<string, unknown>
+  const refused = new Set(['body', 'signal', 'dispatcher'])
+  const sends = [
+    ['GET', () => market.get<Record<string, unknown>>('/echo')],
+    ['POST', () => market.post<Record<string, unknown>>('/echo', { a: 1 })],
+  ] as const
+  const fields = [...Object.keys(POLLUTED_INIT).map((key) => [key]), Object.keys(POLLUTED_INIT).filter((key) => !refused.has(key))]
+  let sent = 0
+  for (const keys of fields) {
+    for (const [method, send] of sends) {
+      const what = `${method} with Object.prototype.${keys.join(', .')} polluted`
+      for (const key of keys) proto[key] = POLLUTED_INIT[key]
+      let call: Promise<unknown>
+      try {
+        call = send()
+        if (keys.length === 1 && refused.has(keys[0]!)) {
+          // Refused synchronously: the pollution goes before anything is awaited (Node.js streams read `signal` too).
+          for (const key of keys) delete proto[key]
+          const error = await failure(call)
+          t.like(error, { name: 'TypeError', code: 'ERR_BREAKWATER_INVALID_OPTION' }, what)
+          t.regex((error as Error).message, new RegExp(`^Object\\.prototype\\.${keys[0]} is set \\(prototype pollution\\)`), what)
+          continue
+        }
+        const echo = (await call) as { method: string; body: string; headers: Record<string, string> }
+        sent++
+        t.is(echo.method, method, what)
+        t.is(echo.body, method === 'POST' ? '{"a":1}' : '', what)
+        t.is(echo.headers['x-polluted'], undefined, what)
+        t.is(echo.headers.referer, undefined, what)
+      } catch (error) {
+        t.fail(`${what}: ${String(error)}`)
+      } finally {
+        for (const key of keys) delete proto[key]
+      }
+    }
+  }
+  t.like(market.breaker.metrics(), { successes: sent, failures: 0 })
+  t.is(market.breaker.state, 'closed')
+})
+
+test.serial("a polluted Object.prototype.retryOn does not replace the API's judgement: a 404 is still not retried", async (t) => {
+  const proto = Object.prototype as Record<string, unknown>
+  proto.retryOn = () => true
+  let market: ReturnType<typeof client>['market']
+  try {
+    market = client({ retry: { maxAttempts: 3, backoff: { strategy: 'constant', base: 0 } } }).market
+  } finally {
+    delete proto.retryOn
+  }
+  t.like(await failure(market.get('/status/404')), { status: 404 })
+  t.is(server.hits.get('/status/404'), 1, 'not retried')
 })
 
 test('per-call headers replace the default ones whatever their case', async (t) => {

@@ -8,7 +8,7 @@
 // processes to exit, each with an upper bound, never for a clock. A few seconds by default;
 // BREAKWATER_FAULT_SECONDS=60 runs longer, BREAKWATER_FAULT_SEED=n replays a run.
 import test from 'ava'
-import { type BreakerOptions, isBrokenCircuitError, isTimeoutError, Registry, sandbox } from '../src/index.ts'
+import { type BreakerOptions, isBrokenCircuitError, isSandboxStoppedError, isTimeoutError, Registry, sandbox } from '../src/index.ts'
 import { type KillFault, LocalSandbox } from './fixtures/local-sandbox.ts'
 
 const SECONDS = Number(process.env.BREAKWATER_FAULT_SECONDS ?? 3)
@@ -137,7 +137,7 @@ test.serial('sandboxes that crash, hang, run out of memory or are killed at rand
         if (kind === 'stop') return ended('stop-failed')
         if (isBrokenCircuitError(error)) return ended('rejected')
         if (isTimeoutError(error)) return ended('timeout')
-        if (error === aborted) return ended('ignored')
+        if (error === aborted || isSandboxStoppedError(error)) return ended('ignored') // stopped by a caller, or by a kill of ours
         if (error instanceof TypeError && /no live sandbox/.test(error.message)) return ended('not-live')
         if ((error as { name?: string }).name !== 'SandboxError') problems.push(`${kind} rejected with ${String(error)}`)
         const reason = String((error as Error).message).slice(0, 60)
@@ -192,14 +192,24 @@ test.serial('sandboxes that crash, hang, run out of memory or are killed at rand
         let code = pick(codes)
         if (template === 'small' && chance(0.3)) code = 'const hog = []; while (true) hog.push(new Array(1e6).fill(1.5))'
         if (chance(0.1)) chaos.push(killLater(() => (box.running ? [box.pid] : []), 300))
-        await track('execute', TIMEOUTS.execute, () => boxes.execute(box.sandboxId, code, maybeAbort()))
+        const runs: Array<Promise<unknown>> = [track('execute', TIMEOUTS.execute, () => boxes.execute(box.sandboxId, code, maybeAbort()))]
+        // Now and then a second execution on the same sandbox, or a stop() while it runs: a kill of
+        // ours under an execution stops it (ignored), never a failure of the service.
+        if (chance(0.15)) runs.push(track('execute', TIMEOUTS.execute, () => boxes.execute(box.sandboxId, pick(codes), maybeAbort())))
+        if (chance(0.08)) runs.push(stopLater(box, Math.floor(random() * 200)))
+        await Promise.all(runs)
       }
       if (chance(0.05)) chaos.push(killLater(() => (box.running ? [box.pid] : []), 50))
-      await track('stop', TIMEOUTS.kill, () => boxes.stop(box.sandboxId).catch((error: unknown) => {
-        reported.add(box.sandboxId) // the caller of stop() was told the kill failed
-        throw error
-      }))
+      await stopLater(box, 0)
     }
+  }
+  /** Stops `box` after `turns` event-loop turns; a stop() that rejects told its caller of the sandbox. */
+  async function stopLater(box: LocalSandbox, turns: number): Promise<void> {
+    for (let i = turns; i > 0; i--) await turn()
+    await track('stop', TIMEOUTS.kill, () => boxes.stop(box.sandboxId).catch((error: unknown) => {
+      reported.add(box.sandboxId) // the caller of stop() was told the kill failed
+      throw error
+    }))
   }
   await Promise.all(Array.from({ length: USERS }, user))
   await Promise.all(chaos)

@@ -1,7 +1,7 @@
 import test from 'ava'
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { isBrokenCircuitError, isTimeoutError, Registry, sandbox, type SandboxOptions, type SandboxPool } from '../src/index.ts'
+import { isBrokenCircuitError, isSandboxStoppedError, isTimeoutError, Registry, sandbox, SandboxStoppedError, type SandboxOptions, type SandboxPool } from '../src/index.ts'
 import { FakeClock } from '../src/testing.ts'
 import { LocalCommandSandbox, LocalSandbox, openGate } from './fixtures/local-sandbox.ts'
 import { withFakeTimers } from './timers.ts'
@@ -89,6 +89,73 @@ test.serial('a crash and running out of memory are failures; the dead sandbox is
   await boxes.stop(fresh.sandboxId)
 })
 
+/** Code that runs until its sandbox is killed. */
+const FOREVER = 'await new Promise(() => {})'
+
+test.serial('an execution ended by stop() rejects with a SandboxStoppedError and counts as ignored: two stops do not open a consecutiveFailures: 2 breaker', async (t) => {
+  const boxes = rig({ executeBreaker: { consecutiveFailures: 2 } })
+  for (let i = 0; i < 2; i++) {
+    const box = await boxes.create('base')
+    const run = boxes.execute(box.sandboxId, FOREVER).catch((e: unknown) => e)
+    await boxes.stop(box.sandboxId)
+    const error = await run
+    t.true(error instanceof SandboxStoppedError && isSandboxStoppedError(error), String(error))
+    t.like(error, { code: 'ERR_BREAKWATER_SANDBOX_STOPPED', sandboxId: box.sandboxId, why: 'stop' })
+    t.regex((error as Error).message, /was stopped: the sandbox was killed because stop\(\) was called/)
+    t.false(running(box.pid))
+  }
+  t.is(boxes.executeBreaker.state, 'closed')
+  t.like(boxes.executeBreaker.metrics(), { failures: 0, ignored: 2, inFlight: 0 })
+})
+
+test.serial("a caller's abort kills the sandbox: another execution on it rejects with a SandboxStoppedError (why: abort), and neither counts as a failure", async (t) => {
+  const boxes = rig({ executeBreaker: { consecutiveFailures: 1 } })
+  const box = await boxes.create('base')
+  const controller = new AbortController()
+  const gaveUp = new Error('A gave up')
+  const a = boxes.execute(box.sandboxId, FOREVER, { signal: controller.signal }).catch((e: unknown) => e)
+  const b = boxes.execute(box.sandboxId, FOREVER).catch((e: unknown) => e)
+  controller.abort(gaveUp)
+  t.is(await a, gaveUp, "the aborting caller gets its own reason")
+  t.like(await b, { name: 'SandboxStoppedError', code: 'ERR_BREAKWATER_SANDBOX_STOPPED', sandboxId: box.sandboxId, why: 'abort', cause: gaveUp })
+  t.is(boxes.executeBreaker.state, 'closed')
+  t.like(boxes.executeBreaker.metrics(), { failures: 0, ignored: 2, inFlight: 0 })
+  t.is(boxes.live, 0)
+  while (running(box.pid)) await new Promise((resolve) => setImmediate(resolve))
+})
+
+test.serial("another execution's timeout kills the sandbox: an execution on it rejects with a SandboxStoppedError (why: timeout), ignored; only the timeout counts", async (t) => {
+  await withFakeTimers(async (timers) => {
+    const boxes = rig({ executeTimeout: '5s', executeBreaker: { consecutiveFailures: 2 } })
+    const box = await boxes.create('base')
+    const first = t.throwsAsync(boxes.execute(box.sandboxId, FOREVER))
+    await timers.tickAsync(4000)
+    const second = boxes.execute(box.sandboxId, FOREVER).catch((e: unknown) => e)
+    await timers.tickAsync(1000) // the first times out; the second had 4 s left
+    t.true(isTimeoutError(await first))
+    const stopped = await second
+    t.like(stopped, { name: 'SandboxStoppedError', why: 'timeout' })
+    t.true(isTimeoutError((stopped as Error).cause), 'the cause is the other execution\'s timeout')
+    t.is(boxes.executeBreaker.state, 'closed')
+    t.like(boxes.executeBreaker.metrics(), { failures: 1, timeouts: 1, ignored: 1, inFlight: 0 })
+    while (running(box.pid)) await new Promise((resolve) => setImmediate(resolve))
+  })
+})
+
+test.serial('a crash under two executions counts once: the execution that hears of it first is a failure, the other is stopped (why: failure, with that error as cause) and ignored', async (t) => {
+  const boxes = rig({ executeBreaker: { consecutiveFailures: 2 } })
+  const box = await boxes.create('base')
+  const runs = [boxes.execute(box.sandboxId, FOREVER), boxes.execute(box.sandboxId, 'process.exit(3)')]
+  const outcomes = await Promise.all(runs.map((run) => run.then(() => new Error('resolved'), (e: unknown) => e as Error)))
+  const failed = outcomes.find((e) => e.name === 'SandboxError')
+  const stopped = outcomes.find(isSandboxStoppedError)
+  t.truthy(failed, outcomes.map(String).join('; '))
+  t.like(stopped, { why: 'failure', cause: failed })
+  t.regex(stopped!.message, /another execution on it failed first \(sandbox \S+ died \(3\)\)/)
+  t.is(boxes.executeBreaker.state, 'closed')
+  t.like(boxes.executeBreaker.metrics(), { failures: 1, ignored: 1, inFlight: 0 })
+})
+
 test.serial('a sandbox created under a call that already timed out is killed: none leak', async (t) => {
   const before = LocalSandbox.alive()
   await withFakeTimers(async (timers) => {
@@ -167,6 +234,20 @@ test('a refused sandbox() creates no breaker: a 249-byte name, a bad breaker opt
   }
   sandbox(LocalSandbox, { registry, name: 'y'.repeat(248) })
   t.deepEqual(registry.names(), [`${'y'.repeat(248)}:create`, `${'y'.repeat(248)}:execute`], 'the longest name that fits is accepted')
+})
+
+test('a zero killTimeout, executeTimeout or createTimeout is refused with a RangeError naming it (a zero killTimeout made every stop() reject)', (t) => {
+  const registry = new Registry()
+  for (const option of ['killTimeout', 'executeTimeout', 'createTimeout'] as const) {
+    for (const zero of [0, '0s', '0ms'] as const) {
+      t.throws(() => sandbox(LocalSandbox, { registry, [option]: zero }), {
+        instanceOf: RangeError,
+        code: 'ERR_BREAKWATER_INVALID_OPTION',
+        message: `${option} must be more than 0 ms, but was 0`,
+      })
+    }
+  }
+  t.deepEqual(registry.names(), [], 'nothing created')
 })
 
 test('sandbox options are own properties only: typos, null, call policies in breaker options and a wrong registry are refused', (t) => {

@@ -84,6 +84,45 @@ test('a refused tradingSystem() creates no breaker: a bad service after good one
   t.deepEqual(registry.names(), ['market-data', 'orders', 'price-predictor'])
 })
 
+test('orders.retry is refused with a TypeError naming it and why (a retried order may fill twice), never silently dropped; retry: false is taken', async (t) => {
+  const registry = new Registry()
+  for (const retry of [{ maxAttempts: 3 }, {}, true, null]) {
+    t.throws(() => tradingSystem({ registry, marketData: { baseUrl: server.url }, orders: { baseUrl: server.url, retry } as never }), {
+      instanceOf: TypeError,
+      code: 'ERR_BREAKWATER_INVALID_OPTION',
+      message: /^retry is not a tradingSystem orders option \(orders are never retried: a retried order may fill twice\), but was /,
+    })
+  }
+  t.deepEqual(registry.names(), [], 'nothing created')
+  const system = tradingSystem({ registry, orders: { baseUrl: server.url, name: 'orders-no-retry', retry: false } })
+  t.is(system.orders.retry, undefined)
+  const before = server.hits.get('/status/503') ?? 0
+  t.like(await system.orders.post('/status/503').catch((e: unknown) => e), { status: 503 })
+  t.is(server.hits.get('/status/503'), before + 1, 'one request: an order is sent once')
+})
+
+test("a service's own registry is refused with a TypeError naming it, never silently replaced by the system's", (t) => {
+  const registry = new Registry()
+  const other = new Registry()
+  const services = {
+    marketData: { baseUrl: server.url },
+    orders: { baseUrl: server.url },
+    predictor: { session },
+    db: { client: new Sqlite(':memory:') },
+    sandbox: { client: LocalSandbox },
+  }
+  for (const [service, options] of Object.entries(services)) {
+    t.throws(() => tradingSystem({ registry, [service]: { ...options, registry: other } }), {
+      instanceOf: TypeError,
+      code: 'ERR_BREAKWATER_INVALID_OPTION',
+      message: `registry is not a tradingSystem ${service} option (every service's breakers live in the system's registry: give registry to tradingSystem itself)`,
+    })
+  }
+  t.deepEqual(registry.names(), [])
+  t.deepEqual(other.names(), [])
+  services.db.client.close()
+})
+
 test('tradingSystem options are own properties only: typos, null services and inherited services are refused or not read', (t) => {
   const registry = new Registry()
   const invalid = { code: 'ERR_BREAKWATER_INVALID_OPTION', instanceOf: TypeError }

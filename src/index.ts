@@ -60,9 +60,12 @@ export {
 } from './adapters/neural.js'
 export {
   isSandboxFailure,
+  isSandboxStoppedError,
   sandbox,
   SandboxPool,
+  SandboxStoppedError,
   type ExecutionOf,
+  type SandboxStopReason,
   type SandboxCallOptions,
   type SandboxClientLike,
   type SandboxLike,

@@ -91,8 +91,23 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 /** Methods fetch refuses to send. */
 const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK'])
-/** Headers fetch manages itself: given by the caller, they make it fail before the request leaves. */
-const MANAGED_HEADERS = new Set(['content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'expect'])
+/**
+ * Headers fetch manages itself: given by the caller, undici fails the request before it leaves
+ * (`content-length`, `transfer-encoding`, `keep-alive`, `upgrade`, `expect`) or drops the value
+ * without a word (`host`, set from the URL).
+ */
+const MANAGED_HEADERS = new Set(['content-length', 'transfer-encoding', 'keep-alive', 'upgrade', 'expect', 'host'])
+/**
+ * The `connection` values every undici takes: `close` (end the connection after the response)
+ * and `keep-alive`. Older undici (bundled with some Node.js lines) fails the request for any
+ * other value; newer ones drop it without a word (fetch manages the connection).
+ */
+const CONNECTION_VALUES = new Set(['close', 'keep-alive'])
+/**
+ * A header value fetch can send: Latin-1 without control characters but tab. `Headers` accepts
+ * the other control characters (all but NUL, CR and LF), and undici then fails the request.
+ */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
 /** The statuses whose `Retry-After` means "come back later" (RFC 9110, RFC 6585). */
 const RETRY_AFTER_STATUSES = new Set([429, 503])
 /** The start of an HTTP date (IMF-fixdate, RFC 850 or asctime): a day name. */
@@ -113,9 +128,37 @@ export function isApiFailure(error: unknown): boolean {
 interface Prepared {
   method: string
   url: string
-  init: RequestInit
+  headers: Headers
+  /** The JSON text, or null without a body. */
+  body: string | null
   signal: AbortSignal | undefined
 }
+
+/**
+ * Every field of the fetch standard's RequestInit but `method`, `headers`, `body` and `signal`,
+ * at its default. undici copies the init it is given into a plain object and reads each field
+ * that was not given through `Object.prototype`: a polluted `Object.prototype.mode` would reach
+ * the request. Given as own properties, none is read there.
+ */
+const INIT_DEFAULTS = {
+  referrer: 'about:client',
+  referrerPolicy: '',
+  mode: 'cors',
+  credentials: 'same-origin',
+  cache: 'default',
+  redirect: 'follow',
+  integrity: '',
+  keepalive: false,
+  window: null,
+  duplex: 'half', // the only value; read only with a body
+  priority: 'auto',
+} as const
+/**
+ * RequestInit fields that undici reads through `Object.prototype` inside its own objects, whatever
+ * the init holds (`body` when it reads the response, `signal` in Node.js streams, `dispatcher`):
+ * polluted, they make fetch fail, so the call is refused before it leaves instead.
+ */
+const POLLUTABLE_INIT = ['body', 'signal', 'dispatcher'] as const
 
 /** A JSON HTTP API behind a breaker, and optionally retries. Make one with `api()`. */
 export class ApiClient {
@@ -208,11 +251,12 @@ export class ApiClient {
     const url = this.#url(path, options.query)
     const headers = addHeaders('headers', options.headers, new Headers(this.#headers))
     const signal = checkSignal(options.signal)
-    if (body === undefined) return { method: verb, url, init: { method: verb, headers }, signal }
+    checkPrototype()
+    if (body === undefined) return { method: verb, url, headers, body: null, signal }
     if (verb === 'GET' || verb === 'HEAD') throw typeError(`a ${verb} request cannot have a body, but was given ${describe(body)}`)
     const text = toJson(body)
     if (!headers.has('content-type')) headers.set('content-type', 'application/json')
-    return { method: verb, url, init: { method: verb, headers, body: text }, signal }
+    return { method: verb, url, headers, body: text, signal }
   }
 
   #url(path: unknown, query: unknown): string {
@@ -241,7 +285,7 @@ export class ApiClient {
   }
 
   async #send<T>(call: Prepared, signal: AbortSignal): Promise<T> {
-    const response = await this.#fetch(call.url, { ...call.init, signal })
+    const response = await this.#fetch(call.url, requestInit(call, signal))
     const text = await readBody(response, this.#maxResponseBytes, call)
     const type = response.headers.get('content-type')
     if (response.ok) return parse(text, type) as T
@@ -249,6 +293,21 @@ export class ApiClient {
     // Already capped at maxRetryAfter (a validated timer duration), so holdOff cannot refuse it.
     if (retryAfterMs !== undefined && retryAfterMs > 0 && this.#honorRetryAfter) this.breaker.holdOff(retryAfterMs)
     throw new HttpError(call.method, call.url, response.status, response.statusText, parseLeniently(text, type), retryAfterMs)
+  }
+}
+
+/** The init of one attempt: every field its own property, on no prototype (see `INIT_DEFAULTS`). */
+function requestInit(call: Prepared, signal: AbortSignal): RequestInit {
+  const init = { ...INIT_DEFAULTS, method: call.method, headers: call.headers, body: call.body, signal }
+  return Object.assign(Object.create(null) as RequestInit, init)
+}
+
+/** Refuses a call that fetch would fail for a polluted `Object.prototype` (see `POLLUTABLE_INIT`). */
+function checkPrototype(): void {
+  for (const key of POLLUTABLE_INIT) {
+    if (Object.hasOwn(Object.prototype, key)) {
+      throw typeError(`Object.prototype.${key} is set (prototype pollution): fetch reads ${key} through the prototype and would fail, so the request is not sent`)
+    }
   }
 }
 
@@ -295,7 +354,8 @@ function apiRetry(options: unknown, isFailure: (error: unknown) => boolean): Ret
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw typeError(`retry must be retry options or false, but was ${describe(options)}`)
   }
-  const own: RetryOptions = { ...(options as RetryOptions) }
+  // Without a prototype: a polluted Object.prototype.retryOn must not stand in for the API's judgement.
+  const own = Object.assign(Object.create(null) as RetryOptions, options)
   own.retryOn ??= (error) => isFailure(error) && !isResponseTooLargeError(error) // also for `retryOn: undefined`
   return retry(own)
 }
@@ -314,11 +374,13 @@ function addHeaders(what: string, headers: unknown, into: Headers): Headers {
     if (MANAGED_HEADERS.has(name.toLowerCase())) {
       throw typeError(`${field} cannot be given: fetch sets ${[...MANAGED_HEADERS].join(', ')} itself`)
     }
-    try {
-      into.set(name, value)
-    } catch {
-      throw typeError(`${field} is not a valid header value (Latin-1 text without CR, LF or NUL), but was ${describe(value)}`)
+    if (!HEADER_VALUE.test(value)) {
+      throw typeError(`${field} is not a valid header value (Latin-1 text without control characters but tab), but was ${describe(value)}`)
     }
+    if (name.toLowerCase() === 'connection' && !CONNECTION_VALUES.has(value.trim().toLowerCase())) {
+      throw typeError(`${field} must be close or keep-alive (fetch manages the connection itself), but was ${describe(value)}`)
+    }
+    into.set(name, value)
   }
   return into
 }

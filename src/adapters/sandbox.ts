@@ -1,10 +1,10 @@
 import type { CircuitBreaker } from '../breaker.js'
 import { answerOf } from '../callbacks.js'
-import { type Duration, toTimerMillis } from '../duration.js'
-import { TimeoutError } from '../errors.js'
+import { type Duration, toTimeoutMillis } from '../duration.js'
+import { branded, isTimeoutError, TimeoutError } from '../errors.js'
 import type { BreakerOptions } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'
-import { readCallOptions } from '../signal.js'
+import { checkSignal, readCallOptions } from '../signal.js'
 import { describe, ownOptions, rangeError, typeError } from '../validate.js'
 import { allOrNothing, breakerOptions, registryOption } from './setup.js'
 
@@ -39,13 +39,13 @@ export interface SandboxOptions {
    * that both names fit the 256 bytes a breaker name may hold. @default 'sandbox'
    */
   name?: string
-  /** Bound on creating a sandbox. @default '30s' */
+  /** Bound on creating a sandbox (more than 0). @default '30s' */
   createTimeout?: Duration
-  /** Bound on one execution; past it the sandbox is killed. @default '60s' */
+  /** Bound on one execution (more than 0); past it the sandbox is killed. @default '60s' */
   executeTimeout?: Duration
   /**
-   * Bound on killing a sandbox: `stop` rejects with a `TimeoutError` past it, and a kill the
-   * adapter started itself is reported as a `BREAKWATER_SANDBOX_KILL` warning. @default '10s'
+   * Bound on killing a sandbox (more than 0): `stop` rejects with a `TimeoutError` past it, and a
+   * kill the adapter started itself is reported as a `BREAKWATER_SANDBOX_KILL` warning. @default '10s'
    */
   killTimeout?: Duration
   /** Options of the creation breaker. @default breaker defaults */
@@ -63,7 +63,10 @@ export interface SandboxOptions {
 
 /** Per-call options. */
 export interface SandboxCallOptions {
-  /** Aborting it abandons the call; an aborted `execute` kills the sandbox. */
+  /**
+   * Aborting it abandons the call (rejects with its reason, counted as ignored); an aborted
+   * `execute` kills the sandbox, and other executions on it reject with a `SandboxStoppedError`.
+   */
   signal?: AbortSignal
 }
 
@@ -74,6 +77,56 @@ const MAX_BREAKER_NAME_BYTES = 256
 const LONGEST_SUFFIX = ':execute'
 /** The code of the warning that reports a sandbox the adapter could not kill. */
 const SANDBOX_KILL_WARNING = 'BREAKWATER_SANDBOX_KILL'
+
+/** Why the adapter killed a sandbox under an execution: what `SandboxStoppedError.why` says. */
+export type SandboxStopReason = 'stop' | 'timeout' | 'abort' | 'failure'
+
+const WHY: Record<SandboxStopReason, string> = {
+  stop: 'stop() was called',
+  timeout: 'another execution on it timed out',
+  abort: 'another execution on it was aborted by its caller',
+  failure: 'another execution on it failed first',
+}
+
+const STOPPED = Symbol.for('breakwater.SandboxStoppedError')
+
+/**
+ * The adapter killed the sandbox while this execution ran on it: `stop()` was called, or another
+ * execution on the same sandbox timed out, was aborted or failed (each of which kills the
+ * sandbox). Not a failure of the sandbox service: the execution breaker counts it as ignored.
+ * The code may or may not have run to its end.
+ *
+ * @example
+ * try { await sandboxes.execute(id, code) } catch (e) { if (isSandboxStoppedError(e)) console.log(e.why) }
+ */
+export class SandboxStoppedError extends Error {
+  /** Stable code for logs and switches. */
+  readonly code = 'ERR_BREAKWATER_SANDBOX_STOPPED'
+  readonly [STOPPED] = true
+
+  constructor(
+    /** The sandbox that was killed. */
+    readonly sandboxId: string,
+    /** The pool's name. */
+    readonly pool: string,
+    /** Why the adapter killed it. */
+    readonly why: SandboxStopReason,
+    /** What made the adapter kill it: the other execution's timeout, abort reason or error; none for `stop`. */
+    cause?: unknown,
+  ) {
+    const detail = why === 'failure' ? ` (${cause instanceof Error ? cause.message : describe(cause)})` : ''
+    super(
+      `the execution on sandbox ${sandboxId} of ${pool} was stopped: the sandbox was killed because ${WHY[why]}${detail}; not counted against the sandbox service`,
+      why === 'stop' ? undefined : { cause },
+    )
+    this.name = 'SandboxStoppedError'
+  }
+}
+
+/** Whether `e` is a `SandboxStoppedError`, from this copy of breakwater or any other. */
+export function isSandboxStoppedError(e: unknown): e is SandboxStoppedError {
+  return branded(e, STOPPED)
+}
 
 /** The default judgement of an execution error: the code's own non-zero exit is not the service failing. */
 export function isSandboxFailure(error: unknown): boolean {
@@ -105,6 +158,8 @@ export class SandboxPool<S extends SandboxLike> {
   readonly #killTimeoutMs: number
   readonly #isFailure: (error: unknown) => boolean
   readonly #live = new Map<string, S>()
+  /** The executions running on each live sandbox: a kill of ours stops them first (see `#stopRunning`). */
+  readonly #running = new Map<string, Set<AbortController>>()
 
   /**
    * @internal Made by `sandbox()`. Every option is checked before either breaker is created, and
@@ -117,9 +172,9 @@ export class SandboxPool<S extends SandboxLike> {
     const o = ownOptions<SandboxOptions>('sandbox', options, OPTION_KEYS)
     const name = checkPoolName(o.name === undefined ? 'sandbox' : o.name)
     const registry = registryOption(o.registry, processWide)
-    const createTimeoutMs = toTimerMillis('createTimeout', o.createTimeout === undefined ? '30s' : o.createTimeout)
-    this.#executeTimeoutMs = toTimerMillis('executeTimeout', o.executeTimeout === undefined ? '60s' : o.executeTimeout)
-    this.#killTimeoutMs = toTimerMillis('killTimeout', o.killTimeout === undefined ? '10s' : o.killTimeout)
+    const createTimeoutMs = toTimeoutMillis('createTimeout', o.createTimeout === undefined ? '30s' : o.createTimeout)
+    this.#executeTimeoutMs = toTimeoutMillis('executeTimeout', o.executeTimeout === undefined ? '60s' : o.executeTimeout)
+    this.#killTimeoutMs = toTimeoutMillis('killTimeout', o.killTimeout === undefined ? '10s' : o.killTimeout)
     if (o.isFailure !== undefined && typeof o.isFailure !== 'function') throw typeError(`isFailure must be a function, but was ${describe(o.isFailure)}`)
     this.#isFailure = o.isFailure ?? isSandboxFailure
     const createOptions = breakerOptions('createBreaker', o.createBreaker, { timeout: createTimeoutMs })
@@ -166,40 +221,48 @@ export class SandboxPool<S extends SandboxLike> {
    * Runs `code` in sandbox `id` (`runCode` if the sandbox has it, else `commands.run`). When the
    * call times out or is aborted the sandbox is killed, which ends the code's work; so is a
    * sandbox whose execution failed (crashed, ran out of memory, unreachable): create a new one.
-   * The call does not wait for that kill; a kill that fails is reported as a warning.
+   * The call does not wait for that kill; a kill that fails is reported as a warning. Other
+   * executions running on a sandbox the adapter kills (by `stop`, or for another execution's
+   * timeout, abort or failure) reject at once with a `SandboxStoppedError`, counted as ignored.
    *
    * @example
    * const result = await sandboxes.execute(box.sandboxId, 'python3 -c "print(6 * 7)"')
    */
   execute(id: string, code: string, options?: SandboxCallOptions): Promise<ExecutionOf<S>> {
-    let call: Partial<SandboxCallOptions>
+    let signal: AbortSignal | undefined
     try {
-      call = readCallOptions<SandboxCallOptions>('sandbox execute', options, ['signal'])
+      const call = readCallOptions<SandboxCallOptions>('sandbox execute', options, ['signal'])
+      signal = checkSignal(call.signal)
       if (typeof code !== 'string') throw typeError(`code must be a string, but was ${describe(code)}`)
     } catch (error) {
       return Promise.reject(error)
     }
     const box = this.#live.get(id)
     if (!box) return Promise.reject(typeError(`no live sandbox ${describe(id)} was created here`))
-    return this.executeBreaker.execute(async ({ signal }) => {
-      const onAbort = () => this.#discard(id)
-      signal.addEventListener('abort', onAbort, { once: true })
+    const { stopper, done } = this.#track(id, signal)
+    const run = this.executeBreaker.execute(async ({ signal: stopped }) => {
+      // Timed out or aborted: the sandbox is killed, and the other executions on it stopped.
+      const onStop = () => this.#discard(id, isTimeoutError(stopped.reason) ? 'timeout' : 'abort', stopper, stopped.reason)
+      stopped.addEventListener('abort', onStop, { once: true })
       const opts = { timeoutMs: this.#executeTimeoutMs }
       try {
         return (await (box.runCode ? box.runCode(code, opts) : box.commands.run(code, opts))) as ExecutionOf<S>
       } catch (error) {
-        if (this.#judge(error)) this.#discard(id)
+        if (this.#judge(error)) this.#discard(id, 'failure', stopper, error)
         throw error
       } finally {
-        signal.removeEventListener('abort', onAbort)
+        stopped.removeEventListener('abort', onStop)
       }
-    }, call)
+    }, { signal: stopper.signal })
+    run.then(done, done)
+    return run
   }
 
   /**
    * Kills sandbox `id` (not through a breaker: stopping must always be possible) and forgets it,
    * whether the kill succeeds or not. Rejects with the kill's error, or a `TimeoutError` when it
-   * takes longer than `killTimeout`; resolves at once for an id it does not hold.
+   * takes longer than `killTimeout`; resolves at once for an id it does not hold. Executions
+   * running on it reject at once with a `SandboxStoppedError` (why: `'stop'`), counted as ignored.
    *
    * @example
    * await sandboxes.stop(box.sandboxId)
@@ -208,7 +271,29 @@ export class SandboxPool<S extends SandboxLike> {
     const box = this.#live.get(id)
     if (!box) return
     this.#live.delete(id)
+    this.#stopRunning(id, 'stop')
     await this.#kill(box)
+  }
+
+  /**
+   * The stopper of one execution on sandbox `id`, held in `#running` until `done`. The breaker
+   * is told through it of the caller's abort (with the caller's reason) and of a kill of ours
+   * under the execution (a `SandboxStoppedError`): either way it counts the call as ignored,
+   * since neither is the sandbox service failing.
+   */
+  #track(id: string, signal: AbortSignal | undefined): { stopper: AbortController; done: () => void } {
+    const stopper = new AbortController()
+    const onCallerAbort = () => stopper.abort(signal!.reason)
+    if (signal?.aborted) onCallerAbort()
+    else signal?.addEventListener('abort', onCallerAbort, { once: true })
+    const running = this.#running.get(id) ?? new Set<AbortController>()
+    this.#running.set(id, running.add(stopper))
+    const done = () => {
+      signal?.removeEventListener('abort', onCallerAbort)
+      running.delete(stopper)
+      if (running.size === 0 && this.#running.get(id) === running) this.#running.delete(id)
+    }
+    return { stopper, done }
   }
 
   /** Whether an execution error counts against the sandbox (a filter that throws: it does). */
@@ -220,12 +305,28 @@ export class SandboxPool<S extends SandboxLike> {
     }
   }
 
-  /** Forgets sandbox `id` and kills it in the background. */
-  #discard(id: string): void {
+  /**
+   * Forgets sandbox `id`, stops the executions running on it but `by` (the one whose timeout,
+   * abort or failure `cause` is), and kills it in the background.
+   */
+  #discard(id: string, why: SandboxStopReason, by: AbortController, cause: unknown): void {
     const box = this.#live.get(id)
     if (!box) return
     this.#live.delete(id)
+    this.#stopRunning(id, why, by, cause)
     this.#killInBackground(box)
+  }
+
+  /**
+   * Ends every execution running on sandbox `id` (but `except`) with a `SandboxStoppedError`,
+   * before the kill: a call ended by our own kill is decided as stopped (ignored by the breaker),
+   * never left to fail with the dying sandbox's error and count against the service.
+   */
+  #stopRunning(id: string, why: SandboxStopReason, except?: AbortController, cause?: unknown): void {
+    const running = this.#running.get(id)
+    if (!running) return
+    this.#running.delete(id)
+    for (const stopper of running) if (stopper !== except) stopper.abort(new SandboxStoppedError(id, this.#name, why, cause))
   }
 
   /** Kills `box` without anyone waiting: a kill that fails or hangs is reported as a warning. */

@@ -25,19 +25,26 @@ export const TRADING_PRESETS = {
 
 type Named = { name?: string }
 
-/** The services to wire; give the ones the system has. */
+/**
+ * The services to wire; give the ones the system has. A service takes its adapter's options but
+ * `registry` (every breaker lives in the system's `registry`); a key the system sets itself is
+ * refused with a `TypeError` naming it, never silently replaced.
+ */
 export interface TradingSystemOptions {
   /** Market data API. Defaults: timeout 2 s, GETs retried twice, tolerant breaker. */
-  marketData?: ApiOptions & Named
-  /** Order API. Defaults: timeout 1 s, no retries, strict breaker. */
-  orders?: ApiOptions & Named
+  marketData?: Omit<ApiOptions, 'registry'> & Named
+  /** Order API. Defaults: timeout 1 s, strict breaker, never retried (`retry` other than `false` is refused). */
+  orders?: Omit<ApiOptions, 'registry' | 'retry'> & Named & {
+    /** Orders are never retried: a retried order may fill twice. Only `false` is taken. */
+    retry?: false
+  }
   /** The price predictor: a model runner and its options. Default timeout 200 ms. */
-  predictor?: NeuralOptions<ModelRunner> & Named & { session: ModelRunner }
+  predictor?: Omit<NeuralOptions<ModelRunner>, 'registry'> & Named & { session: ModelRunner }
   /** The database: a pg Pool or better-sqlite3 Database. Defaults: timeout 5 s, lenient breaker. */
-  db?: DatabaseOptions & Named & { client: PgPoolLike | SqliteLike }
+  db?: Omit<DatabaseOptions, 'registry'> & Named & { client: PgPoolLike | SqliteLike }
   /** The strategy sandbox: an E2B-shaped sandbox class. Defaults: create 30 s, execute 10 s. */
-  sandbox?: SandboxOptions & { client: SandboxClientLike<SandboxLike> }
-  /** Where the breakers live. @default the process-wide registry */
+  sandbox?: Omit<SandboxOptions, 'registry'> & { client: SandboxClientLike<SandboxLike> }
+  /** Where the breakers of every service live. @default the process-wide registry */
   registry?: Registry
 }
 
@@ -105,6 +112,7 @@ export function tradingSystem<const O extends TradingSystemOptions>(options: O):
     db: serviceOptions('db', o.db),
     sandbox: serviceOptions('sandbox', o.sandbox),
   }
+  refuseSetKeys(given)
   const services = allOrNothing(registry, breakerNames(given), (r) => wire(given, r))
   const breakers: CircuitBreaker[] = []
   for (const service of Object.values(services)) {
@@ -134,6 +142,22 @@ function serviceOptions(what: string, value: unknown): Record<string, unknown> |
   const own: Record<string, unknown> = Object.create(null) as Record<string, unknown>
   for (const [key, v] of Object.entries(value)) if (v !== undefined) own[key] = v
   return own
+}
+
+/**
+ * Refuses the keys of a service that `wire` sets itself, which would otherwise be silently
+ * replaced: a service's `registry` (the system's holds every breaker), and an order API's `retry`
+ * (orders are never retried; `false` says so and is taken).
+ */
+function refuseSetKeys(given: Given): void {
+  for (const [service, options] of Object.entries(given)) {
+    if (options && Object.hasOwn(options, 'registry')) {
+      throw typeError(`registry is not a tradingSystem ${service} option (every service's breakers live in the system's registry: give registry to tradingSystem itself)`)
+    }
+  }
+  if (given.orders && Object.hasOwn(given.orders, 'retry') && given.orders.retry !== false) {
+    throw typeError(`retry is not a tradingSystem orders option (orders are never retried: a retried order may fill twice), but was ${describe(given.orders.retry)}`)
+  }
 }
 
 /** The names of the breakers `wire` creates. */

@@ -10,13 +10,16 @@ import { MAX_TIMER_MS } from './duration.js'
 let pending = 0
 let anchor: NodeJS.Timeout | undefined
 let sweeping = false
+// The real timer functions, taken once: fake timers installed later (a test's) must neither run
+// nor keep this anchor, which only decides whether the process may exit.
+const { setInterval: keepInterval, clearInterval: dropInterval, setImmediate: nextTurn } = globalThis
 
 const noop = () => {}
 
 /** A call that waits on a timeout started: the process stays alive until `release()`. */
 export function hold(): void {
   pending += 1
-  if (anchor === undefined) anchor = setInterval(noop, MAX_TIMER_MS)
+  if (anchor === undefined) anchor = keepInterval(noop, MAX_TIMER_MS)
 }
 
 /** That call ended. */
@@ -24,14 +27,14 @@ export function release(): void {
   pending -= 1
   if (pending === 0 && !sweeping) {
     sweeping = true
-    setImmediate(sweep)
+    nextTurn(sweep)
   }
 }
 
 function sweep(): void {
   sweeping = false
   if (pending === 0 && anchor !== undefined) {
-    clearInterval(anchor)
+    dropInterval(anchor)
     anchor = undefined
   }
 }

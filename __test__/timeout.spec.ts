@@ -87,7 +87,9 @@ test.serial('thousands of calls leave no timer, no listener and no warning behin
     [],
     'no MaxListenersExceededWarning',
   )
-  t.is(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length, before, 'no timer left active')
+  // At most as many as before: a timer that ava itself had running then may have ended since.
+  const after = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+  t.true(after <= before, `no timer left active (${after} now, ${before} before)`)
 })
 
 test('bad timeout options name the option and the value', (t) => {

@@ -1,6 +1,6 @@
 import test from 'ava'
 import { circuitBreaker, isBrokenCircuitError } from '../src/index.ts'
-import { inWorker } from './worker.ts'
+import { inWorker, startWorker } from './worker.ts'
 
 test('a breaker opened by failures in a worker rejects in the main thread and in other workers', async (t) => {
   const name = `shared-${process.pid}`
@@ -60,4 +60,52 @@ test('the same options from two workers give one breaker; different options are 
   `)
   t.is(refused.code, 'ERR_BREAKWATER_OPTIONS_DIFFER')
   t.regex(refused.message, /consecutiveFailures is 2, given 3/)
+})
+
+test('a worker terminated while holding the only half-open probe frees it at once: the next call in the main thread probes', async (t) => {
+  const name = `held-probe-${process.pid}`
+  // A probe expiry of an hour: the spec cannot pass by waiting for it.
+  const main = circuitBreaker(name, { consecutiveFailures: 1, halfOpenProbes: 1, halfOpenSuccesses: 1, maxProbeTime: '1h' })
+  main.forceOpen()
+  t.true(main.halfOpen())
+  const { worker, result } = startWorker<string>(`
+    const b = bw.circuitBreaker('${name}')
+    b.execute(() => { parentPort.postMessage(b.state); return new Promise(() => {}) })
+  `)
+  t.is(await result, 'half_open', 'the worker runs the only probe, which never ends')
+  const refused = await main.execute(() => 'ok').then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  t.true(isBrokenCircuitError(refused), 'while the worker holds the probe, the main thread is refused')
+  await worker.terminate()
+  t.is(await main.execute(() => 'ok'), 'ok', 'the probe slot came back with the worker: this call probed')
+  t.is(main.state, 'closed')
+  const m = main.metrics()
+  t.like(m, { calls: 3, successes: 1, rejections: 1, ignored: 1, inFlight: 0 }, "the worker's probe counts as ignored")
+  t.is(m.calls, m.successes + m.failures + m.ignored + m.rejections + m.inFlight)
+})
+
+test('a worker that reported its probe before it was terminated frees no probe slot a second time', async (t) => {
+  const name = `reported-probe-${process.pid}`
+  const main = circuitBreaker(name, { consecutiveFailures: 1, halfOpenProbes: 1, halfOpenSuccesses: 2, maxProbeTime: '1h' })
+  main.forceOpen()
+  t.true(main.halfOpen())
+  const { worker, result } = startWorker<string>(`
+    const b = bw.circuitBreaker('${name}')
+    await b.execute(() => 'ok')
+    parentPort.postMessage(b.state)
+  `)
+  t.is(await result, 'half_open', 'one probe succeeded; one more closes the breaker')
+  let release!: () => void
+  const probing = main.execute(() => new Promise<string>((resolve) => (release = () => resolve('closed it'))))
+  await worker.terminate()
+  const refused = await main.execute(() => 'ok').then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  t.true(isBrokenCircuitError(refused), 'the main thread still holds the only probe slot')
+  release()
+  t.is(await probing, 'closed it')
+  t.is(main.state, 'closed')
 })

@@ -40,9 +40,12 @@ fn reason_index(r: Reason) -> u32 {
 
 /// What one JavaScript handle holds of its breaker: the breaker, and the handle's caller (made
 /// on its first call), which counts the calls the handle lets through so metrics see them while
-/// they run. The handle's functions and views each hold it; the last of them to be finalized (at
-/// the latest when the thread's environment ends) drops the caller, whose unreported calls then
-/// count as ignored.
+/// they run, and holds the half-open probes it took until they are reported. The handle's
+/// functions and views each hold it (one caller for all of them: a probe is reported through the
+/// handle that took it); the last of them to be finalized (at the latest when the thread's
+/// environment ends, as when a worker is terminated mid-call) drops the caller, whose unreported
+/// calls then count as ignored, its probes freeing their slots at once. None of its functions
+/// is left to report after that.
 pub(crate) struct Handle {
     pub(crate) breaker: Arc<Breaker>,
     caller: OnceCell<Caller>,
@@ -238,13 +241,21 @@ pub(crate) fn record(handle: &Handle, permit: f64, outcome: f64, elapsed_ms: f64
         2.0 => Outcome::Timeout,
         _ => Outcome::Ignored,
     };
-    let permit = Permit::from_raw((permit.max(0.0) % TRANSITION_UNIT) as u32);
+    let permit = Permit::from_raw(permit_bits(permit));
     let elapsed = if elapsed_ms.is_finite() && elapsed_ms > 0.0 {
         Duration::from_secs_f64((elapsed_ms / 1e3).min(1e9))
     } else {
         Duration::ZERO
     };
     transition_code(handle.breaker.record_as(handle.caller(), permit, outcome, elapsed))
+}
+
+/// The permit in a number `record` was given: its bits below `2^24`. In integers, because a
+/// float remainder is a libm call, a tenth of a report's native instructions. `as u64` saturates
+/// (NaN and negatives give 0); truncating before the remainder gives the same bits as after it
+/// below 2^64, and above it an unknown permit either way.
+fn permit_bits(permit: f64) -> u32 {
+    (permit as u64 % TRANSITION_UNIT as u64) as u32
 }
 
 /// A clock for tests: breakers of a registry made with it move only when it is advanced.
@@ -403,4 +414,32 @@ pub fn state_names() -> Vec<String> {
 #[napi(catch_unwind)]
 pub fn reason_names() -> Vec<String> {
     Reason::ALL.iter().map(|r| r.as_str().to_string()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permit_bits_match_the_float_remainder_they_replace() {
+        let edges = [
+            0.0,
+            1.0,
+            2.5,
+            16_777_215.0,
+            16_777_216.0,
+            16_777_218.9,
+            2f64.powi(53),
+            2f64.powi(63),
+        ];
+        let odd = [-1.0, -0.0, f64::NAN, f64::NEG_INFINITY];
+        for n in edges
+            .into_iter()
+            .chain(edges.map(|e| e + 3.0 * TRANSITION_UNIT))
+            .chain(odd)
+        {
+            assert_eq!(permit_bits(n), (n.max(0.0) % TRANSITION_UNIT) as u32, "{n}");
+        }
+        assert!(permit_bits(f64::INFINITY) < 1 << 24 && permit_bits(1e300) < 1 << 24);
+    }
 }

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::caller::Callers;
+use crate::caller::{Caller, Callers};
 use crate::clock::{Clock, MonotonicClock};
 use crate::config::{fail, Config, ConfigError, Violation};
 use crate::events::Listeners;
@@ -69,7 +69,7 @@ pub(crate) struct Inner {
     pub(crate) times_half_opened: AtomicU64,
     pub(crate) cas_retries: AtomicU64,
     pub(crate) listeners: Listeners,
-    pub(crate) callers: Arc<Callers>,
+    pub(crate) callers: Callers,
     pub(crate) isolation: Isolations,
 }
 
@@ -89,6 +89,23 @@ pub(crate) fn check_name(name: &str) -> Result<(), ConfigError> {
         );
     }
     Ok(())
+}
+
+/// Whether a report of `permit`, a current probe, may count: a probe not held by a caller may;
+/// one held by a caller only if `holder` is that caller, which lets go of it. Checked in
+/// half-open only, so the closed path pays nothing for it.
+#[inline(always)]
+fn let_go(holder: Option<&Caller>, permit: Permit) -> bool {
+    !permit.is_held() || holder.is_some_and(|caller| caller.let_go(permit))
+}
+
+/// A stale report of `permit` by `holder`: if `holder` holds it, it lets go of it all the same,
+/// so the probe is not reported again when the holder goes.
+#[inline(always)]
+fn forget(holder: Option<&Caller>, permit: Permit) {
+    if let Some(caller) = holder {
+        caller.let_go(permit);
+    }
 }
 
 /// Nanoseconds in `d`, saturating (in u64 arithmetic: `as_nanos` goes through u128).
@@ -130,7 +147,7 @@ impl Breaker {
                 times_half_opened: AtomicU64::new(0),
                 cas_retries: AtomicU64::new(0),
                 listeners: Listeners::default(),
-                callers: Arc::default(),
+                callers: Callers::default(),
                 isolation: Isolations::default(),
                 config,
             }),
@@ -285,6 +302,20 @@ impl Breaker {
     /// Reports how a permitted call ended and how long it took. Returns the transition this
     /// report made, if it made one (the same one listeners are told of).
     pub fn record(&self, permit: Permit, outcome: Outcome, elapsed: Duration) -> Option<Transition> {
+        self.record_by(None, permit, outcome, elapsed)
+    }
+
+    /// [`record`](Breaker::record), made by `holder` when a caller reports: a probe it holds is
+    /// let go of (see [`Caller`]). Inlined into both: `record` pays nothing for `holder`, and
+    /// the closed path of either nothing for held probes.
+    #[inline(always)]
+    pub(crate) fn record_by(
+        &self,
+        holder: Option<&Caller>,
+        permit: Permit,
+        outcome: Outcome,
+        elapsed: Duration,
+    ) -> Option<Transition> {
         let local = self.stripes.local();
         let elapsed = nanos(elapsed);
         match outcome {
@@ -294,10 +325,7 @@ impl Breaker {
                 local.bump(|c| &c.failures);
                 local.bump(|c| &c.timeouts);
             }
-            Outcome::Ignored => {
-                local.bump(|c| &c.ignored);
-                return self.record_ignored(permit, local);
-            }
+            Outcome::Ignored => return self.record_ignored(holder, permit, local),
         }
         let failed = outcome != Outcome::Success;
         let flags = self.inner.rules.flags(failed, elapsed);
@@ -309,23 +337,42 @@ impl Breaker {
         }
         let word = self.load();
         if !permit.is_current(word) {
+            forget(holder, permit);
             local.bump(|c| &c.stale);
             return None;
         }
         match word.state() {
             State::Closed => self.record_closed(word, local, flags, failed),
+            State::HalfOpen if !let_go(holder, permit) => {
+                local.bump(|c| &c.stale);
+                None
+            }
             State::HalfOpen if flags != 0 => self.reopen(word, Reason::ProbeFailed, self.clock.now_nanos()),
             State::HalfOpen => self.probe_succeeded(word),
             _ => None,
         }
     }
 
-    fn record_ignored(&self, permit: Permit, local: Local<'_>) -> Option<Transition> {
+    /// [`record`](Breaker::record) of an ignored outcome: counted, and a current probe's slot
+    /// freed. Its own function, so that a caller that goes, reporting the probes it holds, adds
+    /// no call site to `record`, which a binding then inlines into its hot path.
+    pub(crate) fn record_ignored(
+        &self,
+        holder: Option<&Caller>,
+        permit: Permit,
+        local: Local<'_>,
+    ) -> Option<Transition> {
+        local.bump(|c| &c.ignored);
         let word = self.load();
         if !permit.is_current(word) {
+            forget(holder, permit);
             local.bump(|c| &c.stale);
         } else if word.state() == State::HalfOpen {
-            self.release_probe(word);
+            if let_go(holder, permit) {
+                self.release_probe(word);
+            } else {
+                local.bump(|c| &c.stale);
+            }
         }
         None
     }

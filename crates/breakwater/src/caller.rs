@@ -7,14 +7,17 @@
 //! caller is dropped (its thread ended, or its handle was collected) its calls are folded into
 //! the breaker's totals, and the calls it never reported are counted as ignored, so nothing is
 //! left in flight by a thread that is gone.
+//!
+//! A caller also remembers the half-open probes it took and has not reported (permits marked as
+//! held by it), and reports them as ignored when it is dropped: a probe slot must not stay taken
+//! until the probe expiry (60 s by default) by a thread that can no longer report.
 
-use std::cell::Cell;
-use std::marker::PhantomData;
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::breaker::Breaker;
-use crate::permit::{Outcome, Permit, Rejected};
+use crate::permit::{Outcome, Permit, Rejected, HELD};
 use crate::state::Transition;
 use std::time::Duration;
 
@@ -93,11 +96,17 @@ impl Callers {
 /// locked instructions. Dropping it folds its counts into the breaker's; calls it let through and
 /// never reported are then counted as ignored.
 ///
+/// A half-open probe it takes ([`try_acquire_as`](Breaker::try_acquire_as)) is held by it until
+/// it reports it with [`record_as`](Breaker::record_as); one it still holds when dropped is
+/// reported then, as ignored, so its slot frees at once (if its half-open period has ended, the
+/// report is stale, as any late report). Report a held probe through this caller only: any other
+/// report of it counts as stale, so a slot is never freed twice.
+///
 /// ```
 /// use breakwater::{Breaker, Config, Outcome};
-/// use std::time::Duration;
+/// use std::{sync::Arc, time::Duration};
 ///
-/// let breaker = Breaker::new("quotes", Config::default())?;
+/// let breaker = Arc::new(Breaker::new("quotes", Config::default())?);
 /// let caller = breaker.caller();
 /// let permit = breaker.try_acquire_as(&caller).unwrap();
 /// assert_eq!(breaker.metrics().in_flight, 1);
@@ -107,9 +116,11 @@ impl Callers {
 /// ```
 #[derive(Debug)]
 pub struct Caller {
+    breaker: Arc<Breaker>,
     counts: Arc<Counts>,
-    callers: Arc<Callers>,
-    one_thread: PhantomData<Cell<()>>,
+    /// The probes it took and has not reported, as raw permits marked [`HELD`]. The `RefCell`
+    /// also keeps the caller out of `Sync`: its counts have one writer.
+    held: RefCell<Vec<u32>>,
 }
 
 impl Caller {
@@ -138,13 +149,42 @@ impl Caller {
     }
 
     fn belongs_to(&self, breaker: &Breaker) -> bool {
-        Arc::ptr_eq(&self.callers, &breaker.inner.callers)
+        std::ptr::eq(Arc::as_ptr(&self.breaker), breaker)
+    }
+
+    /// Takes `probe` as held by this caller, until it reports it or goes.
+    #[cold]
+    fn hold(&self, probe: Permit) -> Permit {
+        let held = probe.held();
+        self.held.borrow_mut().push(held.raw());
+        held
+    }
+
+    /// Lets go of `permit` if it is a probe this caller holds; returns whether it did. Probes of
+    /// one half-open period are alike, so which of two alike ones it lets go of does not matter:
+    /// each frees one slot, once.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn let_go(&self, permit: Permit) -> bool {
+        if !permit.is_held() {
+            return false;
+        }
+        let mut held = self.held.borrow_mut();
+        let found = held.iter().position(|&raw| raw == permit.raw());
+        found.map(|i| held.swap_remove(i)).is_some()
     }
 }
 
 impl Drop for Caller {
     fn drop(&mut self) {
-        let mut state = self.callers.lock();
+        // The probes it still holds are reported as its thread would have: ignored, freeing their
+        // slots now (or stale, if their half-open period has ended).
+        for raw in std::mem::take(self.held.get_mut()) {
+            self.finish();
+            let probe = Permit::from_raw(raw & !HELD);
+            self.breaker.record_ignored(None, probe, self.breaker.stripes.local());
+        }
+        let mut state = self.breaker.inner.callers.lock();
         let (started, running) = self.counts.read();
         state.live.retain(|c| !Arc::ptr_eq(c, &self.counts));
         state.retired = state.retired.saturating_add(started);
@@ -153,20 +193,21 @@ impl Drop for Caller {
 }
 
 impl Breaker {
-    /// A new caller of this breaker, for one thread (see [`Caller`]).
-    pub fn caller(&self) -> Caller {
+    /// A new caller of this breaker, for one thread (see [`Caller`]). It keeps the breaker alive:
+    /// when it goes, it reports the probes it still holds.
+    pub fn caller(self: &Arc<Self>) -> Caller {
         let counts = Arc::new(Counts::default());
-        let callers = self.inner.callers.clone();
-        callers.lock().live.push(counts.clone());
+        self.inner.callers.lock().live.push(counts.clone());
         Caller {
+            breaker: self.clone(),
             counts,
-            callers,
-            one_thread: PhantomData,
+            held: RefCell::default(),
         }
     }
 
     /// [`try_acquire`](Breaker::try_acquire), counting the call in `caller` (a caller of this
-    /// breaker).
+    /// breaker). A half-open probe is held by `caller` until it reports it with
+    /// [`record_as`](Breaker::record_as), or goes (see [`Caller`]).
     #[inline]
     pub fn try_acquire_as(&self, caller: &Caller) -> Result<Permit, Rejected> {
         if !caller.belongs_to(self) {
@@ -174,12 +215,16 @@ impl Breaker {
         }
         let permit = self.admit()?;
         caller.start();
+        if permit.is_probe() {
+            return Ok(caller.hold(permit));
+        }
         Ok(permit)
     }
 
     /// [`record`](Breaker::record) for a call `caller` let through: by
     /// [`try_acquire_as`](Breaker::try_acquire_as), or on the state word after counting it in
-    /// [`Caller::started`].
+    /// [`Caller::started`]. A probe `caller` holds is let go of; a probe held by another caller
+    /// (or reported already) counts as stale.
     #[inline]
     pub fn record_as(
         &self,
@@ -189,9 +234,17 @@ impl Breaker {
         elapsed: Duration,
     ) -> Option<Transition> {
         if !caller.belongs_to(self) {
-            return self.record(permit, outcome, elapsed);
+            return self.record_by_stranger(permit, outcome, elapsed);
         }
         caller.finish();
+        self.record_by(Some(caller), permit, outcome, elapsed)
+    }
+
+    /// [`record`](Breaker::record) for a caller of another breaker: out of line, so that the
+    /// hot path a binding inlines holds one copy of `record`.
+    #[cold]
+    #[inline(never)]
+    fn record_by_stranger(&self, permit: Permit, outcome: Outcome, elapsed: Duration) -> Option<Transition> {
         self.record(permit, outcome, elapsed)
     }
 }

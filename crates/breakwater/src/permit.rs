@@ -9,11 +9,22 @@ use crate::state::{State, Transition, Word, PERMIT_BITS};
 /// A permit is a plain value, not a guard, so it can cross an FFI boundary: [`Permit::raw`] and
 /// [`Permit::from_raw`] turn it into a `u32` and back. It remembers the breaker's generation, so
 /// an outcome reported after the breaker changed state is counted but cannot move the new state.
+///
+/// A half-open probe taken through a [`Caller`](crate::Caller) is *held* by it: only that
+/// caller's [`record_as`](crate::Breaker::record_as), or the caller going, frees its slot;
+/// reported any other way (or again) it counts as stale. So a probe whose caller went (its
+/// thread ended) frees its slot once, at once, and never a second time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Permit {
     raw: u32,
     transition: Option<Transition>,
 }
+
+/// The mark of a probe held by a caller, in a bit the permit does not take from the word (there,
+/// the lowest bit of the probes in flight): a report of a marked probe counts only if it is
+/// made by the caller that holds it (see [`Caller`](crate::Caller)).
+pub(crate) const HELD: u32 = 1 << 3;
+const _: () = assert!(HELD as u64 & PERMIT_BITS == 0);
 
 impl Permit {
     /// A permit is the state and generation bits of the word that issued it.
@@ -55,7 +66,23 @@ impl Permit {
         self.transition
     }
 
-    /// Whether the breaker is still in the state and generation that issued the permit.
+    /// The permit marked as held by a caller.
+    #[inline]
+    pub(crate) const fn held(self) -> Permit {
+        Permit {
+            raw: self.raw | HELD,
+            transition: self.transition,
+        }
+    }
+
+    /// Whether the permit is a probe held by a caller.
+    #[inline]
+    pub(crate) const fn is_held(&self) -> bool {
+        self.raw & HELD != 0
+    }
+
+    /// Whether the breaker is still in the state and generation that issued the permit (a held
+    /// probe's report counts only if its holder lets go of it, besides).
     #[inline]
     pub(crate) fn is_current(&self, word: Word) -> bool {
         (word.0 ^ u64::from(self.raw)) & PERMIT_BITS == 0

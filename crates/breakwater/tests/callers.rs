@@ -84,7 +84,7 @@ fn a_forged_report_cannot_make_in_flight_negative() {
 #[test]
 fn a_caller_of_another_breaker_counts_in_the_breakers_own_stripes() {
     let r = rig(Config::default());
-    let other = Breaker::new("other", Config::default()).unwrap();
+    let other = Arc::new(Breaker::new("other", Config::default()).unwrap());
     let stranger = other.caller();
     let p = r.breaker.try_acquire_as(&stranger).unwrap();
     r.breaker.record_as(&stranger, p, Outcome::Success, ms(1));

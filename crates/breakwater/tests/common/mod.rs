@@ -16,14 +16,14 @@ pub fn secs(n: u64) -> Duration {
 
 /// A breaker on a fresh fake clock, with every transition it makes collected.
 pub struct Rig {
-    pub breaker: Breaker,
+    pub breaker: Arc<Breaker>,
     pub clock: FakeClock,
     pub seen: Arc<Mutex<Vec<Transition>>>,
 }
 
 pub fn rig(config: Config) -> Rig {
     let clock = FakeClock::new();
-    let breaker = Breaker::with_clock("test", config, Arc::new(clock.clone())).expect("valid config");
+    let breaker = Arc::new(Breaker::with_clock("test", config, Arc::new(clock.clone())).expect("valid config"));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
     breaker.on_transition(move |t| sink.lock().unwrap().push(*t));

@@ -26,6 +26,21 @@ const enum Outcome {
 
 const EXECUTE_OPTIONS = ['signal', 'timeout'] as const
 
+/**
+ * `execute`'s options when they are a plain object of own `signal` and `timeout` only (neither
+ * null), read without a copy, since this runs on every call; `undefined` for anything else, which
+ * `readCallOptions` then reads and refuses with a message saying what is wrong.
+ */
+function plainExecuteOptions(options: unknown): ExecuteOptions | undefined {
+  if (typeof options !== 'object' || options === null || Object.getPrototypeOf(options) !== Object.prototype) return undefined
+  const keys = Object.keys(options)
+  for (let i = 0; i < keys.length; i++) if (keys[i] !== 'signal' && keys[i] !== 'timeout') return undefined
+  const o = options as ExecuteOptions
+  const signal = Object.hasOwn(o, 'signal') ? o.signal : undefined
+  const timeout = Object.hasOwn(o, 'timeout') ? o.timeout : undefined
+  return signal === null || timeout === null ? undefined : { signal, timeout }
+}
+
 /** What `execute` hands the function it runs. */
 export interface CallContext {
   /** Aborted when the caller's signal aborts or the call times out. */
@@ -128,7 +143,7 @@ export class CircuitBreaker<T = unknown> {
     let timeoutMs = this.#timeoutMs
     if (options !== undefined) {
       try {
-        const own = readCallOptions<ExecuteOptions>('execute', options, EXECUTE_OPTIONS)
+        const own = plainExecuteOptions(options) ?? readCallOptions<ExecuteOptions>('execute', options, EXECUTE_OPTIONS)
         signal = checkSignal(own.signal)
         if (own.timeout !== undefined) timeoutMs = toTimeoutMillis('timeout', own.timeout)
       } catch (e) {

@@ -114,7 +114,7 @@ test('a registry option that is not a registry is our TypeError, in tradingPause
 test('a random that returns NaN or a number outside [0, 1) is refused when drawn: no retry storm, no busy loop', async (t) => {
   let attempts = 0
   const policy = retry({ maxAttempts: 5, backoff: { base: '1s', jitter: 0.5, random: () => Number.NaN } })
-  await t.throwsAsync(
+  const refused = await t.throwsAsync(
     policy.execute(() => {
       attempts++
       return Promise.reject(new Error('flaky'))
@@ -122,6 +122,7 @@ test('a random that returns NaN or a number outside [0, 1) is refused when drawn
     { instanceOf: RangeError, message: 'backoff.random must return a number from 0 up to (not including) 1, but returned NaN' },
   )
   t.is(attempts, 1, 'no retry was made on a NaN wait')
+  t.like(refused?.cause, { message: 'flaky' }, "fn's error is kept as the cause")
   t.throws(() => backoff({ strategy: 'decorrelated', random: () => 1 })(2, 100), { instanceOf: RangeError, message: /^backoff.random must return a number from 0 up to \(not including\) 1, but returned 1$/ })
 })
 
@@ -129,4 +130,20 @@ test('errors name the option the caller wrote, with the value given', (t) => {
   const { breakers, name } = rig()
   t.throws(() => tradingPause(name, { registry: breakers, threshold: 'abc' as never }), { instanceOf: RangeError, message: 'threshold must be a duration like 250ms, 30s, 5m or 1h, but was "abc"' })
   t.throws(() => breakers.getOrCreate(name, { openFor: `${'9'.repeat(400)}h` as never }), { instanceOf: RangeError, message: /^openFor must be a duration like 250ms, 30s, 5m or 1h, but was "9{77}\.\.\."$/ })
+})
+
+test.serial('a recovery manager whose start fails (a random that returns NaN on an open breaker) leaves no listener behind', async (t) => {
+  const { breakers, name } = rig()
+  const b = breakers.getOrCreate(name, { consecutiveFailures: 1, openFor: '1h' })
+  await b.execute(() => Promise.reject(new Error('down'))).catch(() => undefined)
+  t.throws(() => recoveryManager(b, () => true, { random: () => Number.NaN }), { instanceOf: RangeError, message: /^random must return a number from 0/ })
+  const warnings: string[] = []
+  const onWarning = (w: Error) => warnings.push(w.message)
+  process.on('warning', onWarning)
+  b.reset()
+  await b.execute(() => Promise.reject(new Error('down again'))).catch(() => undefined)
+  await new Promise((resolve) => setImmediate(resolve))
+  process.off('warning', onWarning)
+  t.is(b.state, 'open')
+  t.deepEqual(warnings, [], 'no listener of the failed manager heard the reopening')
 })

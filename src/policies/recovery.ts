@@ -102,7 +102,12 @@ export class RecoveryManager {
     // Opens made in this thread arrive as events; opens made in other threads are found by a
     // look at the state every `base`.
     this.#unsubscribe = this.#breaker.onOpen((change) => change.to === 'open' && this.#opened())
-    this.#watch()
+    try {
+      this.#watch()
+    } catch (error) {
+      this.stop() // a start that fails (a `random` option that throws) leaves no listener or timer behind
+      throw error
+    }
     return this
   }
 

@@ -127,7 +127,14 @@ export class RetryPolicy implements Policy<RetryContext> {
       try {
         return await fn({ attempt, signal: signal ?? NEVER_ABORTS })
       } catch (error) {
-        const delay = this.#nextDelay(error, attempt, previousDelay, started, signal)
+        let delay: number | GiveUpEvent['reason']
+        try {
+          delay = this.#nextDelay(error, attempt, previousDelay, started, signal)
+        } catch (bug) {
+          // An option failed (a `random` that returned NaN): say so, with fn's error kept as its cause.
+          if (bug instanceof Error && bug.cause === undefined) bug.cause = error
+          throw bug
+        }
         if (typeof delay === 'string') throw this.#giveUp(attempt, error, delay)
         previousDelay = delay
         this.#stats.retries += 1

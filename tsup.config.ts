@@ -1,11 +1,18 @@
 import { defineConfig } from 'tsup'
 
 export default defineConfig({
-  entry: ['src/index.ts', 'src/testing.ts'],
+  entry: {
+    index: 'src/index.ts',
+    testing: 'src/testing.ts',
+    http: 'src/ops/http.ts',
+    prometheus: 'src/ops/prometheus.ts',
+    otel: 'src/ops/otel.ts',
+    logging: 'src/ops/logging.ts',
+  },
   format: ['esm', 'cjs'],
   dts: true,
   clean: true,
   target: 'node20',
   // The native loader stays a separate file next to the prebuilt binary.
-  external: [/\.\.\/index\.js$/],
+  external: [/\.\.\/index\.js$/, 'prom-client', '@opentelemetry/api'],
 })

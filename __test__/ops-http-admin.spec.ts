@@ -70,7 +70,7 @@ for (const kind of KINDS) {
       [{ action: 'close', reason: null }, /^reason must not be null/],
       [{ action: 'close', tmeout: 1 }, /^tmeout is not an admin request option \(known: action, duration, reason\)/],
       [{ action: 'close', names: ['orders'] }, /^names is not an admin request option/],
-      ['{"action": "close", "__proto__": {"isAdmin": true}}', /^"__proto__" is not an admin request option/],
+      ['{"action": "close", "__proto__": {"isAdmin": true}}', /^__proto__ is not an admin request option/],
       ['{"action": "close", "constructor": {"prototype": {}}}', /^constructor is not an admin request option/],
     ]
     for (const [body, message] of cases) {

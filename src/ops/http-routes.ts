@@ -43,7 +43,8 @@ export function matchRoute(method: string | undefined, url: string | undefined, 
   if (name === '') return undefined
   if (last === undefined) {
     if (get) return { found: { kind: 'breaker', name } }
-    if (admin && name === 'state') return post ? { found: { kind: 'actMany' } } : { allow: 'GET, POST' }
+    if (name === 'state' && admin) return post ? { found: { kind: 'actMany' } } : { allow: 'GET, POST' }
+    if (name === 'state' && post) return undefined // the admin route does not exist without a token
     return { allow: 'GET' }
   }
   if (last !== 'state' || !admin) return undefined

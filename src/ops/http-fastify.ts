@@ -27,7 +27,7 @@ export interface FastifyInstanceLike {
   route(options: FastifyRouteLike): unknown
   removeAllContentTypeParsers(): unknown
   addContentTypeParser(contentType: string, parser: (request: unknown, payload: unknown, done: (error: Error | null, body?: unknown) => void) => void): unknown
-  addHook(name: 'onClose', hook: (instance: unknown, done: () => void) => void): unknown
+  addHook(name: 'preClose', hook: (done: () => void) => void): unknown
 }
 
 /** A Fastify plugin (`fastify.register(plugin, { prefix })`). */
@@ -38,7 +38,7 @@ export type FastifyPlugin = (instance: FastifyInstanceLike, options: unknown) =>
  * answers, token, log and event streams. Its body parsing is its own: inside the plugin's
  * (encapsulated) context Fastify's parsers are set aside, so the admin routes read the raw body
  * with their own limit, timeout and answers (415, 413, 400). Open event streams end when Fastify
- * closes.
+ * closes (`preClose`).
  *
  * @throws TypeError (code `ERR_BREAKWATER_INVALID_OPTION`) for a handler not made by `breakwaterHttp`.
  * @example
@@ -51,7 +51,8 @@ export function breakwaterFastify(handler: (req: IncomingMessage, res: ServerRes
   return async function breakwater(instance) {
     instance.removeAllContentTypeParsers()
     instance.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined))
-    instance.addHook('onClose', (_instance, done) => {
+    // Before Fastify waits for requests in flight: an open stream would hold its close up for ever.
+    instance.addHook('preClose', (done) => {
       core.close()
       done()
     })

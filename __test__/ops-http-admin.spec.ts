@@ -11,6 +11,7 @@ let unhandled = 0
 const onUnhandled = () => unhandled++
 test.before(() => process.on('unhandledRejection', onUnhandled))
 test.after.always(() => process.off('unhandledRejection', onUnhandled))
+test.after('no admin request left an unhandled rejection', (t) => t.is(unhandled, 0))
 
 for (const kind of KINDS) {
   test(`${kind}: the admin routes answer 401 with WWW-Authenticate unless the bearer token is right`, async (t) => {
@@ -430,4 +431,29 @@ test('node:http: with a prefix, only paths under it are answered', async (t) => 
   t.is((await request(`${server.origin}/breakers/orders`)).status, 404)
   t.is((await request(`${server.origin}/ops/v1x/breakers/orders`)).status, 404)
   t.is((await request(`${server.origin}/ops/breakers/orders`)).status, 404)
+})
+
+test.serial('by default every admin action is one JSON line on the console: info when done, warn when refused', async (t) => {
+  const r = handlerOf()
+  const handler = breakwaterHttp(r.registry, { token: TOKEN })
+  r.breakers.getOrCreate('orders')
+  const server = await serve('node:http', handler)
+  t.teardown(() => server.close())
+  const lines: Array<[string, string]> = []
+  const { info, warn } = console
+  console.info = (line: string) => lines.push(['info', line])
+  console.warn = (line: string) => lines.push(['warn', line])
+  try {
+    await post(`${server.base}/breakers/orders/state`, { action: 'force_open' })
+    await post(`${server.base}/breakers/orders/state`, { action: 'close' }, 'wrong')
+  } finally {
+    Object.assign(console, { info, warn })
+  }
+  t.deepEqual(
+    lines.map(([level, line]) => [level, JSON.parse(line)]),
+    [
+      ['info', { msg: 'breakwater admin action', actor: '127.0.0.1', address: '127.0.0.1', route: 'POST /breakers/:name/state', action: 'force_open', breakers: ['orders'], duration: null, reason: null, status: 200, result: 'done' }],
+      ['warn', { msg: 'breakwater admin action', actor: '127.0.0.1', address: '127.0.0.1', route: 'POST /breakers/:name/state', action: null, breakers: ['orders'], duration: null, reason: null, status: 401, result: 'the bearer token is not right' }],
+    ],
+  )
 })

@@ -457,3 +457,46 @@ test.serial('by default every admin action is one JSON line on the console: info
     ],
   )
 })
+
+test('a request refused before its body is read is answered and its connection closed, the body never drained', async (t) => {
+  const { handler, breakers } = handlerOf({ token: TOKEN })
+  breakers.getOrCreate('orders')
+  const server = await serve('node:http', handler)
+  t.teardown(() => server.close())
+  const client = rawConnection(server.port)
+  t.teardown(() => client.socket.destroy())
+  await client.connected
+  client.socket.write('POST /breakers/orders/state HTTP/1.1\r\nhost: x\r\nauthorization: Bearer wrong\r\ncontent-type: application/json\r\ncontent-length: 10000000000\r\n\r\n{')
+  await client.whenClosed
+  t.regex(client.received, /^HTTP\/1\.1 401 /)
+  t.regex(client.received, /connection: close/i)
+})
+
+test('an error inside the registry answers 500 and is logged; the server goes on', async (t) => {
+  const r = handlerOf()
+  const logged: any[] = []
+  let broken = true
+  const flaky = {
+    ...r.registry,
+    health: () => {
+      if (broken) throw new Error('native registry unavailable')
+      return r.registry.health()
+    },
+    names: () => {
+      if (broken) throw new Error('native registry unavailable')
+      return r.registry.names()
+    },
+  }
+  const handler = breakwaterHttp(flaky, { token: TOKEN, log: (e) => logged.push(e) })
+  r.breakers.getOrCreate('orders')
+  const server = await serve('node:http', handler)
+  t.teardown(() => server.close())
+  const list = await request(`${server.base}/breakers`)
+  t.is(list.status, 500)
+  t.is(list.json.message, 'breakwater could not answer: native registry unavailable')
+  const all = await post(`${server.base}/breakers/state`, { action: 'close', all: true })
+  t.is(all.status, 500)
+  t.like(logged.at(-1), { status: 500, action: 'close', result: 'breakwater could not answer: native registry unavailable' })
+  broken = false
+  t.is((await request(`${server.base}/breakers`)).status, 200)
+})

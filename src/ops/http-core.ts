@@ -57,7 +57,7 @@ export class HttpCore {
           return this.#streams.open(req, res)
         case 'act':
         case 'actMany':
-          this.#admin(route, req, res).catch((error: unknown) => failed(res, error))
+          this.#admin(route, req, res).catch((error: unknown) => failed(res, error)) // #admin answers its own errors: this is a last guard
           return
       }
     } catch (error) {
@@ -100,9 +100,65 @@ export class HttpCore {
     sendJson(res, failing.length > 0 ? 503 : 200, body, headers)
   }
 
-  /** An admin request: token, content type, body, command, then the action, logged whatever happens. */
-  async #admin(route: { kind: 'act'; name: string } | { kind: 'actMany' }, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const entry: AdminLogEntry = {
+  /** An admin request: admitted (or refused), performed, answered, and logged whatever happens. */
+  async #admin(route: AdminRoute, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const entry = this.#entryOf(route, req)
+    let answer: AdminAnswer
+    let command: AdminCommand | undefined
+    try {
+      const admitted = await this.#admit(route, req)
+      if ('status' in admitted) answer = admitted
+      else answer = this.#perform(route, (command = admitted.command))
+    } catch (error) {
+      answer = { ...refusal(500, `breakwater could not answer: ${error instanceof Error ? error.message : 'unknown error'}`), command }
+    }
+    // A body left unread (refused early, or past its limit or time) is not read to its end: the
+    // connection closes instead of keeping alive.
+    const headers = req.complete ? answer.headers : { ...answer.headers, connection: 'close' }
+    if (res.headersSent) res.destroy()
+    else sendJson(res, answer.status, answer.body, headers)
+    command = answer.command
+    const { results } = answer
+    if (command) Object.assign(entry, { action: command.action, duration: command.duration ?? null, reason: command.reason ?? null })
+    if (command?.targets) entry.breakers = command.targets
+    this.config.log({ ...entry, status: answer.status, result: answer.result, ...(results ? { results: results.map(({ name, status, from, to }) => ({ name, status, from, to })) } : {}) })
+  }
+
+  /** The token, the content type, the body and the command, in that order: the command, or why not. */
+  async #admit(route: AdminRoute, req: IncomingMessage): Promise<{ command: AdminCommand } | AdminAnswer> {
+    const credentials = checkBearer(req, this.config.tokenDigest!)
+    if (credentials !== 'right') {
+      const message = credentials === 'missing' ? 'an Authorization: Bearer token is required' : 'the bearer token is not right'
+      return refusal(401, message, { 'www-authenticate': challenge(credentials) })
+    }
+    const type = req.headers['content-type']
+    if (!isJsonContentType(type)) return refusal(415, `the request body must be application/json, but was ${describe(type ?? 'of no content type')}`)
+    const body = await readJsonBody(req, this.config.bodyLimit, this.config.bodyTimeoutMs)
+    if (!body.ok) return refusal(body.status, body.message)
+    try {
+      return { command: readCommand(body.value, route.kind === 'actMany') }
+    } catch (error) {
+      return refusal(400, (error as Error).message)
+    }
+  }
+
+  /** Does an admitted command, on one breaker or several. */
+  #perform(route: AdminRoute, command: AdminCommand): AdminAnswer {
+    if (route.kind === 'act') {
+      const result = this.#act(route.name, command)
+      const body =
+        result.status === 200
+          ? { action: command.action, ...result, breaker: breakerView(route.name, this.#lookup(route.name)!.metrics()) }
+          : { error: ERROR_NAMES[result.status], ...result }
+      return { status: result.status, body, headers: {}, result: result.message ?? 'done', command }
+    }
+    const names = command.targets === 'all' ? this.#registry.names() : command.targets!
+    const results = names.map((name) => this.#act(name, command))
+    return { status: 200, body: { action: command.action, results }, headers: {}, result: 'done', command, results }
+  }
+
+  #entryOf(route: AdminRoute, req: IncomingMessage): AdminLogEntry {
+    return {
       actor: this.#actor(req),
       address: req.socket?.remoteAddress ?? null,
       route: route.kind === 'act' ? 'POST /breakers/:name/state' : 'POST /breakers/state',
@@ -113,39 +169,6 @@ export class HttpCore {
       status: 0,
       result: '',
     }
-    const refuse = (status: number, message: string, headers: Record<string, string> = {}) => {
-      if (status === 413 || status === 408) headers = { ...headers, connection: 'close' }
-      sendJson(res, status, { error: ERROR_NAMES[status] ?? 'Error', message }, headers)
-      this.config.log({ ...entry, status, result: message })
-    }
-    const credentials = checkBearer(req, this.config.tokenDigest!)
-    if (credentials !== 'right') {
-      return refuse(401, credentials === 'missing' ? 'an Authorization: Bearer token is required' : 'the bearer token is not right', { 'www-authenticate': challenge(credentials) })
-    }
-    if (!isJsonContentType(req.headers['content-type'])) {
-      return refuse(415, `the request body must be application/json, but was ${describe(req.headers['content-type'] ?? 'of no content type')}`)
-    }
-    const body = await readJsonBody(req, this.config.bodyLimit, this.config.bodyTimeoutMs)
-    if (!body.ok) return refuse(body.status, body.message)
-    let command: AdminCommand
-    try {
-      command = readCommand(body.value, route.kind === 'actMany')
-    } catch (error) {
-      return refuse(400, (error as Error).message)
-    }
-    Object.assign(entry, { action: command.action, duration: command.duration ?? null, reason: command.reason ?? null })
-    if (route.kind === 'act') {
-      const result = this.#act(route.name, command)
-      const status = result.status
-      if (status === 200) sendJson(res, 200, { action: command.action, ...result, breaker: breakerView(route.name, this.#lookup(route.name)!.metrics()) })
-      else sendJson(res, status, { error: ERROR_NAMES[status], ...result })
-      this.config.log({ ...entry, status, result: result.message ?? 'done' })
-      return
-    }
-    const names = command.targets === 'all' ? this.#registry.names() : command.targets!
-    const results = names.map((name) => this.#act(name, command))
-    sendJson(res, 200, { action: command.action, results })
-    this.config.log({ ...entry, breakers: command.targets!, status: 200, result: 'done', results: results.map(({ name, status, from, to }) => ({ name, status, from, to })) })
   }
 
   #act(name: string, command: AdminCommand): ActionResult {
@@ -169,6 +192,23 @@ export class HttpCore {
     if (value) return value.length > MAX_ACTOR ? `${value.slice(0, MAX_ACTOR)}...` : value
     return req.socket?.remoteAddress ?? 'unknown'
   }
+}
+
+type AdminRoute = Extract<Route, { kind: 'act' | 'actMany' }>
+
+/** An admin request's answer, and what the log says of it. */
+interface AdminAnswer {
+  status: number
+  body: unknown
+  headers: Record<string, string>
+  /** `'done'`, or why not. */
+  result: string
+  command?: AdminCommand
+  results?: ActionResult[]
+}
+
+function refusal(status: number, message: string, headers: Record<string, string> = {}): AdminAnswer {
+  return { status, body: { error: ERROR_NAMES[status] ?? 'Error', message }, headers, result: message }
 }
 
 /** The longest actor kept in a log entry (it is whatever a caller sent). */

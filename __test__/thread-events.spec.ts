@@ -3,9 +3,10 @@
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { circuitBreaker, registry, type StateChange } from '../src/index.ts'
+import { circuitBreaker, recoveryManager, registry, type StateChange } from '../src/index.ts'
 import { rig } from './helpers.ts'
 import { inWorker, startWorker } from './worker.ts'
+import { until, withFakeTimers } from './timers.ts'
 
 let next = 0
 const fresh = () => `thread-events-${process.pid}-${next++}`
@@ -186,4 +187,24 @@ test('workers terminated while subscribed, and while moving a breaker, leave the
     events.seen.map((c) => c.to),
     ['forced_open', 'closed'],
   )
+})
+
+test.serial('a recovery manager in the main thread starts checking when a worker opens the breaker, and sets no timer before that (no polling)', async (t) => {
+  await withFakeTimers(async (timers) => {
+    const name = fresh()
+    const b = circuitBreaker(name, { consecutiveFailures: 1, openFor: '1h' })
+    let checks = 0
+    const manager = recoveryManager(b, () => ++checks > 0, { base: 50, jitter: 0 })
+    t.is(timers.countTimers(), 0, 'a manager of a closed breaker waits for an event, not a timer')
+    const opened = new Promise<void>((resolve) => {
+      const stop = b.onOpen(() => (stop(), resolve()))
+    })
+    await inWorker(`try { bw.circuitBreaker(${JSON.stringify(name)}).executeSync(() => { throw new Error('down') }) } catch {} parentPort.postMessage('done')`)
+    await opened
+    t.is(b.state, 'open')
+    await timers.tickAsync(50)
+    await until(() => checks === 1 && b.state === 'half_open')
+    t.is(b.state, 'half_open', 'the check passed and half-opened the breaker the worker opened')
+    manager.stop()
+  })
 })

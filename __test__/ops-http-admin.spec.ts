@@ -500,3 +500,39 @@ test('an error inside the registry answers 500 and is logged; the server goes on
   broken = false
   t.is((await request(`${server.base}/breakers`)).status, 200)
 })
+
+for (const kind of KINDS) {
+  test(`${kind}: clients that vanish at random points of an admin request leave one log entry each, no hang and no unhandled rejection`, async (t) => {
+    const { handler, breakers, logged } = handlerOf({ token: TOKEN })
+    const orders = breakers.getOrCreate('orders')
+    const server = await serve(kind, handler)
+    t.teardown(() => server.close())
+    const body = JSON.stringify({ action: 'force_open', reason: 'cut anywhere' })
+    const head = `POST /breakers/orders/state HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TOKEN}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`
+    const whole = head + body
+    let seed = Number(process.env.OPS_HTTP_SEED ?? Date.now() % 100_000)
+    t.log(`seed ${seed} (OPS_HTTP_SEED=${seed} repeats it)`)
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648)
+    // Every cut in the body and around the end of the headers, and random ones in the headers.
+    const cuts = [...Array.from({ length: 10 }, () => Math.floor(random() * head.length)), head.length - 1, ...Array.from({ length: body.length + 1 }, (_, i) => head.length + i)]
+    let expected = 0
+    for (const cut of cuts) {
+      orders.reset()
+      const client = rawConnection(server.port)
+      await client.connected
+      client.socket.write(whole.slice(0, cut), () => client.socket.destroy())
+      await client.whenClosed
+      if (cut >= head.length) {
+        expected++
+        await until(() => logged.length === expected)
+        const entry = logged.at(-1)
+        if (cut === whole.length) t.like(entry, { status: 200, action: 'force_open' }, `cut at ${cut}`)
+        else t.like(entry, { status: 400, action: null, result: 'the request body was cut short' }, `cut at ${cut}`)
+        t.is(orders.state, cut === whole.length ? 'forced_open' : 'closed', `cut at ${cut}`)
+      }
+    }
+    t.is(logged.length, expected, 'a request cut inside its headers never reaches the handler')
+    t.is((await post(`${server.base}/breakers/orders/state`, { action: 'close' })).status, 200, 'the server still answers')
+    t.is(unhandled, 0)
+  })
+}

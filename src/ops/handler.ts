@@ -33,7 +33,7 @@ export interface BreakwaterHttpHandler {
  *   (whole seconds, rounded up; left out when forced open without a deadline) when open or
  *   forced open; 404 for an unknown name. Names are percent-encoded path segments (`a%2Fb`).
  * - `GET /health`: 503 while a `critical` breaker is open or forced open, else 200; the body
- *   says which (`failing`), every critical breaker's state, and every open breaker.
+ *   says which (`failing`) and every critical breaker's state; it reads only the critical breakers.
  * - `POST /breakers/:name/state` and `POST /breakers/state` (only with a `token`): JSON
  *   `{ action, duration?, reason? }` (`names: [...]` or `all: true` for the second), with
  *   `Authorization: Bearer <token>`. Every request to them is logged through `log`.

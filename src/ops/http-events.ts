@@ -42,7 +42,6 @@ export class EventStreams {
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
-      connection: 'keep-alive',
       'x-accel-buffering': 'no', // nginx would otherwise hold events back
     })
     res.write(': breakwater transitions\n\n')

@@ -3,35 +3,35 @@ import type { Route } from './http-routes.js'
 import { coreOf } from './http-core.js'
 
 /** What the plugin reads of a Fastify request. */
-export interface FastifyRequestLike {
+export interface HttpFastifyRequest {
   raw: IncomingMessage
   params: unknown
 }
 
 /** What the plugin uses of a Fastify reply: the raw response, after taking it over. */
-export interface FastifyReplyLike {
+export interface HttpFastifyReply {
   raw: ServerResponse
   hijack(): unknown
 }
 
 /** The route options the plugin passes to Fastify's `route`. */
-export interface FastifyRouteLike {
+export interface HttpFastifyRoute {
   method: 'GET' | 'POST'
   url: string
   exposeHeadRoute: boolean
-  handler(request: FastifyRequestLike, reply: FastifyReplyLike): void
+  handler(request: HttpFastifyRequest, reply: HttpFastifyReply): void
 }
 
 /** What the plugin uses of a Fastify 5 instance (described here, so the types need no Fastify installed). */
-export interface FastifyInstanceLike {
-  route(options: FastifyRouteLike): unknown
+export interface HttpFastifyInstance {
+  route(options: HttpFastifyRoute): unknown
   removeAllContentTypeParsers(): unknown
   addContentTypeParser(contentType: string, parser: (request: unknown, payload: unknown, done: (error: Error | null, body?: unknown) => void) => void): unknown
   addHook(name: 'preClose', hook: (done: () => void) => void): unknown
 }
 
 /** A Fastify plugin (`fastify.register(plugin, { prefix })`). */
-export type FastifyPlugin = (instance: FastifyInstanceLike, options: unknown) => Promise<void>
+export type HttpFastifyPlugin = (instance: HttpFastifyInstance, options: unknown) => Promise<void>
 
 /**
  * A Fastify 5 plugin with the routes of `handler` (made by `breakwaterHttp`): the same routes,
@@ -45,7 +45,7 @@ export type FastifyPlugin = (instance: FastifyInstanceLike, options: unknown) =>
  * const ops = breakwaterHttp(registry, { token: process.env.OPS_TOKEN })
  * await app.register(breakwaterFastify(ops), { prefix: '/ops' })
  */
-export function breakwaterFastify(handler: (req: IncomingMessage, res: ServerResponse) => void): FastifyPlugin {
+export function breakwaterFastify(handler: (req: IncomingMessage, res: ServerResponse) => void): HttpFastifyPlugin {
   const core = coreOf(handler)
   const { prefix, tokenDigest } = core.config
   return async function breakwater(instance) {

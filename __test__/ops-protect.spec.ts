@@ -39,6 +39,7 @@ async function service(
     kit,
     /** Resolves when the next request enters `/hang`. */
     nextHang: () => (hung = deferred<AbortSignal | undefined>()).promise,
+    url: running.url,
     get: (path: string) => fetchPath(running.url, path).answer,
     open: (path: string) => fetchPath(running.url, path),
     close: () => running.close(),

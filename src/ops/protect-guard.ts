@@ -155,7 +155,10 @@ export class RequestGuard {
     guards.push(this)
     this.#res.once('finish', () => this.#finished())
     this.#res.once('close', () => {
-      if (this.#decided || this.#res.writableFinished) return
+      if (this.#decided) return
+      // The route ended its answer and only the delivery was cut (then `finish` may never come):
+      // the outcome is the route's. Otherwise the client left before the answer: ignored.
+      if (this.#res.writableEnded) return this.#finished()
       this.#gone = true
       this.#client.abort()
     })

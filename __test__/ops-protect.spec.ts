@@ -1,6 +1,10 @@
 // Issue 11, part 3: protect(breaker) puts a server's own routes behind a breaker, on real
 // node:http, Express 5 and Fastify 5 servers on loopback, with real requests.
 import test from 'ava'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import express from 'express'
+import Fastify from 'fastify'
 import { isBrokenCircuitError, type CircuitBreaker } from '../src/index.ts'
 import { breakerErrorHandler, brokenCircuitAnswer, fastifyBreakerErrorHandler, isServerFailure, protect, timeoutAnswer, type Protection, type ProtectOptions } from '../src/ops/http.ts'
 import { fetchPath, nodeHttp, SERVERS, type Kit, type Running, type ServerKind } from './fixtures/ops-protect-servers.ts'
@@ -260,6 +264,105 @@ test('node:http: a handler that throws after it began answering counts as a fail
   }
 })
 
+test('node:http: a handler that throws synchronously answers 500 and counts as a failure', async (t) => {
+  const { breakers, name } = rig()
+  const breaker = breakers.getOrCreate(name)
+  const server = createServer(
+    protect(breaker).wrap(() => {
+      throw new Error('sync failure')
+    }),
+  )
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  try {
+    const answer = await fetchPath(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, '/').answer
+    t.is(answer.status, 500)
+    t.deepEqual(JSON.parse(answer.body), { error: 'InternalServerError' }, 'nothing of the error reaches the client')
+    await settled(breaker)
+    t.like(breaker.metrics(), { calls: 1, failures: 1, inFlight: 0 })
+  } finally {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  }
+})
+
+test('Express 5: a request whose client left before it reached protect takes no permit', async (t) => {
+  const { breakers, name } = rig()
+  const breaker = breakers.getOrCreate(name)
+  const arrived = deferred()
+  const reachedProtect = deferred()
+  const clientGone = deferred()
+  const app = express()
+  // A slow middleware before protect (a body parser, an auth check): the client leaves meanwhile.
+  app.use((_req, res, next) => {
+    arrived.resolve()
+    res.once('close', () => clientGone.resolve())
+    clientGone.promise.then(() => {
+      next()
+      reachedProtect.resolve()
+    })
+  })
+  app.use(protect(breaker).express)
+  app.get('/', (_req, res) => void res.send('ok'))
+  const server = createServer(app)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  try {
+    const { answer, request } = fetchPath(`http://127.0.0.1:${(server.address() as AddressInfo).port}`, '/')
+    answer.catch(() => undefined)
+    await arrived.promise
+    request.destroy()
+    await reachedProtect.promise
+    await settled(breaker)
+    t.like(breaker.metrics(), { calls: 0, ignored: 0, inFlight: 0 })
+  } finally {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  }
+})
+
+test('Fastify 5: the plugin guards the routes of the scope that registers it, and no others', async (t) => {
+  const { breakers, name } = rig()
+  const breaker = breakers.getOrCreate(name)
+  const app = Fastify()
+  app.get('/public', async () => 'public')
+  await app.register(async (scope) => {
+    await scope.register(protect(breaker).fastify)
+    scope.get('/guarded', async () => 'guarded')
+  })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  try {
+    const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+    breaker.forceOpen('10s')
+    t.is((await fetchPath(url, '/public').answer).status, 200)
+    t.is((await fetchPath(url, '/guarded').answer).status, 503)
+    breaker.reset()
+    t.is((await fetchPath(url, '/guarded').answer).body, 'guarded')
+    await settled(breaker)
+    t.like(breaker.metrics(), { calls: 2, successes: 1, rejections: 1, inFlight: 0 })
+  } finally {
+    await app.close()
+  }
+})
+
+test('Express 5: protect as one route\'s middleware guards that route only', async (t) => {
+  const { breakers, name } = rig()
+  const breaker = breakers.getOrCreate(name)
+  const app = express()
+  app.get('/public', (_req, res) => void res.send('public'))
+  app.get('/guarded', protect(breaker).express, (_req, res) => void res.send('guarded'))
+  const server = createServer(app)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  try {
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    breaker.forceOpen('10s')
+    t.is((await fetchPath(url, '/public').answer).status, 200)
+    t.is((await fetchPath(url, '/guarded').answer).status, 503)
+    t.like(breaker.metrics(), { calls: 1, rejections: 1, inFlight: 0 })
+  } finally {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  }
+})
+
 test('a breaker forced open without a deadline answers 503 with no Retry-After and retryAfterMs null', async (t) => {
   const s = await service(nodeHttp)
   try {
@@ -284,7 +387,8 @@ test('a breaker with a fallback still answers a refused request 503, and its fal
     s.breaker.forceOpen('5s')
     const answer = await s.get('/ok')
     t.is(answer.status, 503)
-    t.is(JSON.parse(answer.body).breaker, s.name)
+    t.is(answer.headers['retry-after'], '5')
+    t.like(JSON.parse(answer.body), { error: 'CircuitBreakerOpen', breaker: s.name, retryAfterMs: 5000 }, "the breaker's metrics say when, as the refusal would")
     t.like(s.breaker.metrics(), { rejections: 1, inFlight: 0 })
   } finally {
     await s.close()

@@ -35,7 +35,7 @@ for (const kind of SERVERS) {
     const next = random(seed)
     const { clock, breakers, name } = rig()
     // Opens now and then (three quarters of the window failing), so refusals are part of the mix too.
-    const breaker = breakers.getOrCreate(name, { consecutiveFailures: false, failureRate: 75, minimumCalls: 20, windowSize: 20, openFor: '1s' })
+    const breaker = breakers.getOrCreate(name, { consecutiveFailures: false, failureRate: 75, minimumCalls: 20, windowSize: 20, openFor: '1s', openMultiplier: 1 })
     const downstream = breakers.getOrCreate(`${name}-quotes`)
     downstream.forceOpen()
     const kit: Kit = { downstream, hits: new Map(), onHang: () => {} }

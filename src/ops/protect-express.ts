@@ -9,16 +9,16 @@ import { noteRouteError, type Protector, RequestGuard } from './protect-guard.js
  */
 
 /** Express's `next`. */
-export type ExpressNext = (error?: unknown) => void
+export type ProtectExpressNext = (error?: unknown) => void
 
 /** An Express middleware. */
-export type ExpressMiddleware = (req: IncomingMessage, res: ServerResponse, next: ExpressNext) => void
+export type ProtectExpressMiddleware = (req: IncomingMessage, res: ServerResponse, next: ProtectExpressNext) => void
 
 /** An Express error handler (four parameters: that is how Express tells one). */
-export type ExpressErrorHandler = (error: unknown, req: IncomingMessage, res: ServerResponse, next: ExpressNext) => void
+export type ExpressBreakerErrorHandler = (error: unknown, req: IncomingMessage, res: ServerResponse, next: ProtectExpressNext) => void
 
 /** Express middleware that runs the rest of the request's chain behind the breaker. */
-export function expressMiddleware(protector: Protector): ExpressMiddleware {
+export function expressMiddleware(protector: Protector): ProtectExpressMiddleware {
   return (req, res, next) => {
     const guard = new RequestGuard(protector, res, (answer) => sendAnswer(res, answer))
     guard.start(req, () => next())
@@ -34,7 +34,7 @@ export function expressMiddleware(protector: Protector): ExpressMiddleware {
  * @example
  * app.use(breakerErrorHandler)
  */
-export const breakerErrorHandler: ExpressErrorHandler = (error, req, res, next) => {
+export const breakerErrorHandler: ExpressBreakerErrorHandler = (error, req, res, next) => {
   noteRouteError(req, error)
   if (!isBrokenCircuitError(error) || res.headersSent) return next(error)
   sendAnswer(res, brokenCircuitAnswer(error))

@@ -9,12 +9,12 @@ import { noteRouteError, type Protector, RequestGuard } from './protect-guard.js
  */
 
 /** The part of Fastify's request that is used. */
-export interface FastifyRequestLike {
+export interface ProtectFastifyRequest {
   readonly raw: IncomingMessage
 }
 
 /** The part of Fastify's reply that is used. */
-export interface FastifyReplyLike {
+export interface ProtectFastifyReply {
   readonly raw: ServerResponse
   code(statusCode: number): unknown
   header(key: string, value: string): unknown
@@ -22,25 +22,25 @@ export interface FastifyReplyLike {
 }
 
 /** An `onRequest` hook, callback style. */
-export type FastifyOnRequestHook = (request: FastifyRequestLike, reply: FastifyReplyLike, done: (error?: Error) => void) => void
+export type ProtectFastifyOnRequestHook = (request: ProtectFastifyRequest, reply: ProtectFastifyReply, done: (error?: Error) => void) => void
 
 /** An `onError` hook. */
-export type FastifyOnErrorHook = (request: FastifyRequestLike, reply: FastifyReplyLike, error: unknown, done: () => void) => void
+export type ProtectFastifyOnErrorHook = (request: ProtectFastifyRequest, reply: ProtectFastifyReply, error: unknown, done: () => void) => void
 
 /** The part of a Fastify instance the plugin uses. */
-export interface FastifyScope {
-  addHook(name: 'onRequest', hook: FastifyOnRequestHook): unknown
-  addHook(name: 'onError', hook: FastifyOnErrorHook): unknown
+export interface ProtectFastifyScope {
+  addHook(name: 'onRequest', hook: ProtectFastifyOnRequestHook): unknown
+  addHook(name: 'onError', hook: ProtectFastifyOnErrorHook): unknown
 }
 
 /** A Fastify plugin (callback style). */
-export type FastifyProtectPlugin = (instance: FastifyScope, options: unknown, done: (error?: Error) => void) => void
+export type ProtectFastifyPlugin = (instance: ProtectFastifyScope, options: unknown, done: (error?: Error) => void) => void
 
 /** A handler for Fastify's `setErrorHandler`. */
-export type FastifyErrorHandler = (error: unknown, request: FastifyRequestLike, reply: FastifyReplyLike) => void
+export type FastifyBreakerErrorHandler = (error: unknown, request: ProtectFastifyRequest, reply: ProtectFastifyReply) => void
 
 /** Sends one of our answers through Fastify's reply, so its hooks and logs see it. */
-function sendFastify(reply: FastifyReplyLike, answer: ProtectAnswer): void {
+function sendFastify(reply: ProtectFastifyReply, answer: ProtectAnswer): void {
   reply.code(answer.status)
   reply.header('content-type', 'application/json; charset=utf-8')
   reply.header('cache-control', 'no-store')
@@ -56,17 +56,17 @@ function sendFastify(reply: FastifyReplyLike, answer: ProtectAnswer): void {
  * skip Fastify's encapsulation, as `fastify-plugin` does: it guards the routes of the scope that
  * registers it.
  */
-export function fastifyPlugin(protector: Protector): FastifyProtectPlugin {
-  const onRequest: FastifyOnRequestHook = (request, reply, done) => {
+export function fastifyPlugin(protector: Protector): ProtectFastifyPlugin {
+  const onRequest: ProtectFastifyOnRequestHook = (request, reply, done) => {
     const guard = new RequestGuard(protector, reply.raw, (answer) => sendFastify(reply, answer))
     // Refused, `done` is never called: Fastify's way to answer from a callback hook.
     guard.start(request.raw, () => done())
   }
-  const onError: FastifyOnErrorHook = (request, _reply, error, done) => {
+  const onError: ProtectFastifyOnErrorHook = (request, _reply, error, done) => {
     noteRouteError(request.raw, error)
     done()
   }
-  const plugin: FastifyProtectPlugin = (instance, _options, done) => {
+  const plugin: ProtectFastifyPlugin = (instance, _options, done) => {
     instance.addHook('onRequest', onRequest)
     instance.addHook('onError', onError)
     done()
@@ -86,7 +86,7 @@ export function fastifyPlugin(protector: Protector): FastifyProtectPlugin {
  * @example
  * app.setErrorHandler(fastifyBreakerErrorHandler)
  */
-export const fastifyBreakerErrorHandler: FastifyErrorHandler = (error, request, reply) => {
+export const fastifyBreakerErrorHandler: FastifyBreakerErrorHandler = (error, request, reply) => {
   noteRouteError(request.raw, error)
   if (!isBrokenCircuitError(error) || reply.raw.headersSent) throw error
   sendFastify(reply, brokenCircuitAnswer(error))

@@ -1,22 +1,20 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { type Duration, toTimeoutMillis } from '../duration.js'
 import { describe, ownOptions, typeError } from '../validate.js'
-import { type ExpressMiddleware, expressMiddleware } from './protect-express.js'
-import { type FastifyProtectPlugin, fastifyPlugin } from './protect-fastify.js'
+import { type ProtectExpressMiddleware, expressMiddleware } from './protect-express.js'
+import { type ProtectFastifyPlugin, fastifyPlugin } from './protect-fastify.js'
 import type { ProtectedBreaker, Protector } from './protect-guard.js'
 import { type ProtectedHandler, wrapHandler } from './protect-node.js'
 
 export { brokenCircuitAnswer, timeoutAnswer, type BreakerRefusal, type BrokenCircuitBody, type ProtectAnswer } from './protect-answer.js'
-export { breakerErrorHandler, type ExpressErrorHandler, type ExpressMiddleware, type ExpressNext } from './protect-express.js'
+export { breakerErrorHandler, type ExpressBreakerErrorHandler, type ProtectExpressMiddleware, type ProtectExpressNext } from './protect-express.js'
 export {
   fastifyBreakerErrorHandler,
-  type FastifyErrorHandler,
-  type FastifyOnErrorHook,
-  type FastifyOnRequestHook,
-  type FastifyProtectPlugin,
-  type FastifyReplyLike,
-  type FastifyRequestLike,
-  type FastifyScope,
+  type FastifyBreakerErrorHandler,
+  type ProtectFastifyPlugin,
+  type ProtectFastifyReply,
+  type ProtectFastifyRequest,
+  type ProtectFastifyScope,
 } from './protect-fastify.js'
 export { FailedResponseError, type ProtectContext, type ProtectedBreaker } from './protect-guard.js'
 export { type ProtectedHandler } from './protect-node.js'
@@ -53,9 +51,9 @@ export interface Protection {
     handler: ProtectedHandler<Req, Res>,
   ): (req: Req, res: Res) => void
   /** Express 5 middleware: `app.use(p.express)` for every route after it, or per route. */
-  readonly express: ExpressMiddleware
+  readonly express: ProtectExpressMiddleware
   /** A Fastify 5 plugin guarding the routes of the scope that registers it: `app.register(p.fastify)`. */
-  readonly fastify: FastifyProtectPlugin
+  readonly fastify: ProtectFastifyPlugin
 }
 
 /**

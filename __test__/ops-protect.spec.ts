@@ -9,7 +9,7 @@ import { isBrokenCircuitError, type CircuitBreaker } from '../src/index.ts'
 import { breakerErrorHandler, brokenCircuitAnswer, fastifyBreakerErrorHandler, isServerFailure, protect, timeoutAnswer, type Protection, type ProtectOptions } from '../src/ops/http.ts'
 import { fetchPath, nodeHttp, SERVERS, type Kit, type Running, type ServerKind } from './fixtures/ops-protect-servers.ts'
 import { rig } from './helpers.ts'
-import { deferred, until, withFakeTimers } from './timers.ts'
+import { deferred, turn, until, withFakeTimers } from './timers.ts'
 
 let unhandled = 0
 process.on('unhandledRejection', () => unhandled++)
@@ -187,6 +187,33 @@ for (const kind of SERVERS) {
       ])
       t.like(s.breaker.metrics(), { successes: 2, failures: 1 })
     } finally {
+      await s.close()
+    }
+  })
+
+  test.serial(`${kind.name}: a route that answers after its timeout changes nothing: one outcome, no warning, nothing unhandled`, async (t) => {
+    const s = await service(kind, { timeout: '1s' })
+    const warnings: string[] = []
+    const onWarning = (w: Error) => warnings.push(w.message)
+    process.on('warning', onWarning)
+    const late = deferred()
+    s.kit.late = late.promise
+    try {
+      await withFakeTimers(async (timers) => {
+        const hang = s.nextHang()
+        const { answer } = s.open('/late')
+        await hang
+        timers.tick(1000)
+        t.is((await answer).status, 503)
+      })
+      late.resolve()
+      await settled(s.breaker)
+      for (let i = 0; i < 20; i++) await turn()
+      t.like(s.breaker.metrics(), { calls: 1, timeouts: 1, failures: 1, successes: 0, inFlight: 0 })
+      t.is((await s.get('/ok')).status, 200, 'the server goes on serving')
+      t.deepEqual(warnings, [])
+    } finally {
+      process.off('warning', onWarning)
       await s.close()
     }
   })

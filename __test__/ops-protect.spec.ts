@@ -390,6 +390,25 @@ test('Express 5: protect as one route\'s middleware guards that route only', asy
   }
 })
 
+test('an isFailure that throws, or answers with a promise, counts the request as a failure; its promise is handled', async (t) => {
+  const filters = [
+    () => {
+      throw new Error('filter bug')
+    },
+    () => Promise.reject(new Error('an async filter')) as never,
+  ]
+  for (const isFailure of filters) {
+    const s = await service(nodeHttp, { isFailure })
+    try {
+      t.is((await s.get('/ok')).status, 200)
+      await settled(s.breaker)
+      t.like(s.breaker.metrics(), { successes: 0, failures: 1, inFlight: 0 })
+    } finally {
+      await s.close()
+    }
+  }
+})
+
 test('a breaker forced open without a deadline answers 503 with no Retry-After and retryAfterMs null', async (t) => {
   const s = await service(nodeHttp)
   try {

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { answerOf } from '../callbacks.js'
+import { answerOf, warn } from '../callbacks.js'
 import { isBrokenCircuitError, isTimeoutError } from '../errors.js'
 import { brokenCircuitAnswer, type BreakerRefusal, type ProtectAnswer, timeoutAnswer } from './protect-answer.js'
 
@@ -123,8 +123,9 @@ export class RequestGuard {
    */
   start(req: IncomingMessage, proceed: (context: ProtectContext) => void): void {
     const res = this.#res
-    // A client that left before the request reached us: no `close` will come to end a call, so
-    // none is started, and the request goes on as it would without protect.
+    // A client that left before the request reached us (or a response already sent): no `close`
+    // or `finish` will come to end a call, so none is started, and the request goes on as it
+    // would without protect.
     if (res.destroyed || res.writableEnded) return proceed(UNGUARDED)
     const ended = new Promise<{ error: unknown } | undefined>((resolve) => (this.#settle = resolve))
     let admitted = false
@@ -146,8 +147,18 @@ export class RequestGuard {
     } catch (error) {
       call = Promise.reject(error) // a breaker-shaped object that throws instead of rejecting
     }
-    const end = (error: unknown) => (admitted ? this.#ended(error) : this.#refused(error))
-    call.then(() => end(undefined), end)
+    const end = (error: unknown) => {
+      try {
+        if (admitted) this.#ended(error)
+        else this.#refused(error)
+      } catch (failure) {
+        // Our answer could not be written (a framework that refuses it now): cut the response
+        // rather than leave the client waiting, and say why.
+        this.#res.destroy()
+        warn('protect could not answer a request', failure, 'BREAKWATER_PROTECT')
+      }
+    }
+    Promise.resolve(call).then(() => end(undefined), end)
   }
 
   #watch(req: IncomingMessage): void {

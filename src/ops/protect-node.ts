@@ -48,7 +48,13 @@ function handlerFailed(guard: RequestGuard, res: ServerResponse, error: unknown)
   guard.note(error)
   // Cut by the timeout or left by its client: the handler was told (its signal); nothing to send.
   if (guard.abandoned || res.destroyed) return
-  if (!res.headersSent) return sendAnswer(res, isBrokenCircuitError(error) ? brokenCircuitAnswer(error) : INTERNAL_ERROR_ANSWER)
+  if (!res.headersSent) {
+    try {
+      return sendAnswer(res, isBrokenCircuitError(error) ? brokenCircuitAnswer(error) : INTERNAL_ERROR_ANSWER)
+    } catch {
+      // the handler left the response in a state no answer can be written in: cut it below
+    }
+  }
   if (!res.writableEnded) {
     guard.fail(error)
     res.destroy()

@@ -54,7 +54,7 @@ export declare class NativeBreaker {
   /** Whether a call would be permitted now, without taking a permit. */
   isCallPermitted(): boolean
   /** A metrics snapshot. */
-  metrics(): NativeMetrics
+  metrics(): Float64Array
   /** Closes the breaker; returns the transition code. */
   reset(): number
   /** Lets every call through; returns the transition code. */
@@ -158,8 +158,8 @@ export declare class NativeRegistry {
    * the subscription's `drain()` returns.
    */
   subscribe(wake: () => void): NativeSubscription
-  /** Every breaker's metrics, sorted by name. */
-  health(): Array<NativeHealthEntry>
+  /** Every breaker's metrics, sorted by name, as one array of records. */
+  health(): NativeHealth
 }
 
 /**
@@ -174,6 +174,12 @@ export declare class NativeSubscription {
   /** Stops the events; what waits is dropped. */
   close(): void
 }
+
+/**
+ * The names of a metrics record's numbers, in order; the 25 transition counts (`[from * 5 + to]`
+ * by state number) follow the ones named.
+ */
+export declare function metricFields(): Array<string>
 
 /** A bulkhead's use. */
 export interface NativeBulkheadStats {
@@ -193,53 +199,15 @@ export interface NativeBulkheadStats {
   cancelled: number
 }
 
-/** One breaker's entry of a health view. */
-export interface NativeHealthEntry {
-  /** The breaker's name. */
-  name: string
-  /** Its metrics. */
-  metrics: NativeMetrics
-}
-
-/** Latency percentiles in milliseconds. */
-export interface NativeLatency {
-  count: number
-  min: number
-  mean: number
-  p50: number
-  p95: number
-  p99: number
-  max: number
-}
-
-/** A breaker's metrics snapshot. */
-export interface NativeMetrics {
-  state: number
-  stateSinceMs: number
-  calls: number
-  successes: number
-  failures: number
-  ignored: number
-  rejections: number
-  inFlight: number
-  timeouts: number
-  slowCalls: number
-  stale: number
-  timesOpened: number
-  timesHalfOpened: number
-  timeOpenMs: number
-  successRate: number
-  consecutiveFailures: number
-  windowCalls: number
-  windowFailures: number
-  windowSlowCalls: number
-  windowFailureRate: number
-  windowSlowCallRate: number
-  latency?: NativeLatency
-  timeInStateMs: number
-  retryAfterMs?: number
-  /** Transitions made, `[from * 5 + to]` by state number. */
-  transitions: Array<number>
+/**
+ * Every breaker's metrics: `names[i]`'s record is `records[i * len .. (i + 1) * len]`, where len
+ * is the length of one record (`metricFields()` and the transition counts).
+ */
+export interface NativeHealth {
+  /** The names, sorted. */
+  names: Array<string>
+  /** The records, one after the other. */
+  records: Float64Array
 }
 
 /**

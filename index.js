@@ -773,13 +773,14 @@ if (
   }
 }
 
-const { NativeBreaker, NativeBulkhead, NativeFakeClock, NativeIsolation, NativeRegistry, NativeSubscription, reasonNames, stateNames } = nativeBinding
+const { NativeBreaker, NativeBulkhead, NativeFakeClock, NativeIsolation, NativeRegistry, NativeSubscription, metricFields, reasonNames, stateNames } = nativeBinding
 export { NativeBreaker }
 export { NativeBulkhead }
 export { NativeFakeClock }
 export { NativeIsolation }
 export { NativeRegistry }
 export { NativeSubscription }
+export { metricFields }
 export { reasonNames }
 export { stateNames }
 export const __napiBindingTarget = __napiLoadedBindingTarget

@@ -1,4 +1,4 @@
-import type { NativeMetrics } from './native.js'
+import { metricFields } from './native.js'
 import { type StateName, STATES } from './state.js'
 
 /** Latency of every measured call, in milliseconds (percentiles within 1 %). */
@@ -63,29 +63,74 @@ export interface TransitionCount {
   count: number
 }
 
-export function toMetrics(m: NativeMetrics): Metrics {
-  const { windowCalls, windowFailures, windowSlowCalls, windowFailureRate, windowSlowCallRate, latency, state, retryAfterMs, transitions, ...rest } = m
-  return {
-    ...rest,
-    state: STATES[state]!,
-    ...(retryAfterMs === undefined ? {} : { retryAfterMs: Math.ceil(retryAfterMs) }),
-    transitions: transitionCounts(transitions),
+const FIELDS = metricFields()
+const STATE_COUNT = STATES.length
+/** Numbers in one breaker's record: the named fields, then the transition counts. */
+export const RECORD_LEN = FIELDS.length + STATE_COUNT * STATE_COUNT
+
+const NAMES = [
+  'state', 'stateSinceMs', 'timeInStateMs', 'retryAfterMs', 'calls', 'successes', 'failures', 'ignored',
+  'rejections', 'inFlight', 'timeouts', 'slowCalls', 'stale', 'timesOpened', 'timesHalfOpened', 'timeOpenMs',
+  'successRate', 'consecutiveFailures', 'windowCalls', 'windowFailures', 'windowSlowCalls', 'windowFailureRate',
+  'windowSlowCallRate', 'latencyCount', 'latencyMin', 'latencyMean', 'latencyP50', 'latencyP95', 'latencyP99', 'latencyMax',
+] as const
+/** Where each field is in a record, as the binding lays it out. */
+const F = Object.fromEntries(NAMES.map((name) => [name, FIELDS.indexOf(name)])) as Record<(typeof NAMES)[number], number>
+const unknown = NAMES.filter((name) => F[name] < 0)
+if (unknown.length > 0) throw new Error(`the breakwater binding does not match this facade: no metrics ${unknown.join(', ')}`)
+
+/** The metrics in the binding's record at `at` of `r`. */
+export function toMetrics(r: Float64Array, at = 0): Metrics {
+  const n = (field: (typeof NAMES)[number]) => r[at + F[field]]!
+  const retryAfterMs = n('retryAfterMs')
+  const m: Metrics = {
+    state: STATES[n('state')]!,
+    stateSinceMs: n('stateSinceMs'),
+    timeInStateMs: n('timeInStateMs'),
+    calls: n('calls'),
+    successes: n('successes'),
+    failures: n('failures'),
+    ignored: n('ignored'),
+    rejections: n('rejections'),
+    inFlight: n('inFlight'),
+    timeouts: n('timeouts'),
+    slowCalls: n('slowCalls'),
+    stale: n('stale'),
+    timesOpened: n('timesOpened'),
+    timesHalfOpened: n('timesHalfOpened'),
+    timeOpenMs: n('timeOpenMs'),
+    successRate: n('successRate'),
+    consecutiveFailures: n('consecutiveFailures'),
     window: {
-      calls: windowCalls,
-      failures: windowFailures,
-      slowCalls: windowSlowCalls,
-      failureRate: windowFailureRate,
-      slowCallRate: windowSlowCallRate,
+      calls: n('windowCalls'),
+      failures: n('windowFailures'),
+      slowCalls: n('windowSlowCalls'),
+      failureRate: n('windowFailureRate'),
+      slowCallRate: n('windowSlowCallRate'),
     },
-    ...(latency ? { latency } : {}),
+    transitions: transitionCounts(r, at + FIELDS.length),
   }
+  if (!Number.isNaN(retryAfterMs)) m.retryAfterMs = Math.ceil(retryAfterMs)
+  if (!Number.isNaN(n('latencyCount'))) {
+    m.latency = {
+      count: n('latencyCount'),
+      min: n('latencyMin'),
+      mean: n('latencyMean'),
+      p50: n('latencyP50'),
+      p95: n('latencyP95'),
+      p99: n('latencyP99'),
+      max: n('latencyMax'),
+    }
+  }
+  return m
 }
 
-/** The nonzero counts of the binding's `[from * 5 + to]` table. */
-function transitionCounts(table: number[]): TransitionCount[] {
+/** The nonzero counts of the record's `[from * 5 + to]` table at `at`. */
+function transitionCounts(r: Float64Array, at: number): TransitionCount[] {
   const counts: TransitionCount[] = []
-  for (let i = 0; i < table.length; i++) {
-    if (table[i]! > 0) counts.push({ from: STATES[Math.floor(i / 5)]!, to: STATES[i % 5]!, count: table[i]! })
+  for (let i = 0; i < STATE_COUNT * STATE_COUNT; i++) {
+    const count = r[at + i]!
+    if (count > 0) counts.push({ from: STATES[Math.floor(i / STATE_COUNT)]!, to: STATES[i % STATE_COUNT]!, count })
   }
   return counts
 }

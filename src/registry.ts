@@ -2,7 +2,7 @@ import { CircuitBreaker } from './breaker.js'
 import type { Disposer } from './events.js'
 import { TransitionHub } from './hub.js'
 import { fromNative } from './errors.js'
-import { type Metrics, toMetrics } from './metrics.js'
+import { type Metrics, RECORD_LEN, toMetrics } from './metrics.js'
 import { NativeFakeClock, NativeRegistry } from './native.js'
 import { type BreakerOptions, type CallPolicy, readBreakerOptions } from './options.js'
 import type { StateChange } from './state.js'
@@ -126,7 +126,9 @@ export class Registry {
 
   /** Every breaker's metrics by name: the health view. */
   health(): Record<string, Metrics> {
-    return Object.fromEntries(this.#registry.health().map((e) => [e.name, toMetrics(e.metrics)]))
+    const { names, records } = this.#registry.health()
+    // fromEntries: a breaker called `__proto__` is an entry like any other.
+    return Object.fromEntries(names.map((name, i) => [name, toMetrics(records, i * RECORD_LEN)]))
   }
 }
 

@@ -17,14 +17,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use breakwater::{Breaker, Caller, FakeClock, Outcome, Permit, Reason, Registry, State, Transition};
-use napi::bindgen_prelude::Function;
+use napi::bindgen_prelude::{Float64Array, Function};
 use napi::Env;
 use napi_derive::napi;
 
 use crate::errors::{js_string, throw_options_differ, Invalid};
 use crate::events::NativeSubscription;
 use crate::isolation::NativeIsolation;
-use crate::metrics::NativeMetrics;
+
 use crate::options::{differences, millis, NativeOptions};
 
 /// Permits are below 2^24; an acquire that also moved the breaker adds `2^24 * transition code`.
@@ -162,8 +162,8 @@ impl NativeBreaker {
 
     /// A metrics snapshot.
     #[napi(catch_unwind)]
-    pub fn metrics(&self) -> NativeMetrics {
-        NativeMetrics::from(self.inner.metrics())
+    pub fn metrics(&self) -> Float64Array {
+        metrics::record(&self.inner.metrics())
     }
 
     /// Closes the breaker; returns the transition code.
@@ -325,13 +325,14 @@ impl NativeRegistry {
     }
 }
 
-/// One breaker's entry of a health view.
+/// Every breaker's metrics: `names[i]`'s record is `records[i * len .. (i + 1) * len]`, where len
+/// is the length of one record (`metricFields()` and the transition counts).
 #[napi(object)]
-pub struct NativeHealthEntry {
-    /// The breaker's name.
-    pub name: String,
-    /// Its metrics.
-    pub metrics: NativeMetrics,
+pub struct NativeHealth {
+    /// The names, sorted.
+    pub names: Vec<String>,
+    /// The records, one after the other.
+    pub records: Float64Array,
 }
 
 #[napi]
@@ -408,17 +409,20 @@ impl NativeRegistry {
         NativeSubscription::new(self.inner.clone(), wake)
     }
 
-    /// Every breaker's metrics, sorted by name.
+    /// Every breaker's metrics, sorted by name, as one array of records.
     #[napi(catch_unwind)]
-    pub fn health(&self) -> Vec<NativeHealthEntry> {
-        self.get_ref()
-            .snapshot()
-            .into_iter()
-            .map(|(name, m)| NativeHealthEntry {
-                name,
-                metrics: NativeMetrics::from(m),
-            })
-            .collect()
+    pub fn health(&self) -> NativeHealth {
+        let snapshot = self.get_ref().snapshot();
+        let mut records = Vec::with_capacity(snapshot.len() * metrics::RECORD_LEN);
+        let mut names = Vec::with_capacity(snapshot.len());
+        for (name, m) in snapshot {
+            metrics::pack(&m, &mut records);
+            names.push(name);
+        }
+        NativeHealth {
+            names,
+            records: Float64Array::new(records),
+        }
     }
 }
 

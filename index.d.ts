@@ -152,8 +152,27 @@ export declare class NativeRegistry {
   remove(name: string): boolean
   /** Every name, sorted. */
   names(): Array<string>
+  /**
+   * Subscribes this thread to every transition of the registry's breakers, made in any
+   * thread: `wake()` is called (without keeping the thread alive) when events wait, which
+   * the subscription's `drain()` returns.
+   */
+  subscribe(wake: () => void): NativeSubscription
   /** Every breaker's metrics, sorted by name. */
   health(): Array<NativeHealthEntry>
+}
+
+/**
+ * One thread's subscription to every transition of a registry's breakers. Dropped (when the
+ * facade closes it, or at the latest when the thread's environment ends), it unsubscribes.
+ */
+export declare class NativeSubscription {
+  /** The events waiting, oldest first; the next event wakes the thread again. */
+  drain(): Array<NativeTransition>
+  /** Events dropped because the inbox was full (a thread that did not empty it). */
+  get dropped(): number
+  /** Stops the events; what waits is dropped. */
+  close(): void
 }
 
 /** A bulkhead's use. */
@@ -217,6 +236,10 @@ export interface NativeMetrics {
   windowFailureRate: number
   windowSlowCallRate: number
   latency?: NativeLatency
+  timeInStateMs: number
+  retryAfterMs?: number
+  /** Transitions made, `[from * 5 + to]` by state number. */
+  transitions: Array<number>
 }
 
 /**
@@ -264,6 +287,18 @@ export interface NativeOptions {
   callTimeoutMs?: number
   /** Keep latency percentiles in metrics. */
   trackLatency?: boolean
+}
+
+/** A transition as a subscribing thread gets it. */
+export interface NativeTransition {
+  /** The breaker's name. */
+  name: string
+  /** `1 + from + 8 * to + 64 * reason`, as the calls that move a breaker return it. */
+  code: number
+  /** When, in milliseconds since the Unix epoch. */
+  at: number
+  /** On a move to open or forced open with a deadline: milliseconds until a probe may pass. */
+  retryAfterMs?: number
 }
 
 /** The reason names, indexed by the reason part of a transition code. */

@@ -773,12 +773,13 @@ if (
   }
 }
 
-const { NativeBreaker, NativeBulkhead, NativeFakeClock, NativeIsolation, NativeRegistry, reasonNames, stateNames } = nativeBinding
+const { NativeBreaker, NativeBulkhead, NativeFakeClock, NativeIsolation, NativeRegistry, NativeSubscription, reasonNames, stateNames } = nativeBinding
 export { NativeBreaker }
 export { NativeBulkhead }
 export { NativeFakeClock }
 export { NativeIsolation }
 export { NativeRegistry }
+export { NativeSubscription }
 export { reasonNames }
 export { stateNames }
 export const __napiBindingTarget = __napiLoadedBindingTarget

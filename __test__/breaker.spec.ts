@@ -27,11 +27,16 @@ test('probes after the open duration and closes after two successful probes', as
   t.is(b.state, 'half_open')
   await b.execute(async () => 'probe 2')
   t.is(b.state, 'closed')
-  t.deepEqual(changes, [
-    { from: 'closed', to: 'open', reason: 'consecutive_failures' },
-    { from: 'open', to: 'half_open', reason: 'open_elapsed' },
-    { from: 'half_open', to: 'closed', reason: 'probes_succeeded' },
-  ])
+  const before = Date.now()
+  for (const c of changes) t.true(c.at >= before - 60_000 && c.at <= Date.now() && Number.isInteger(c.at), `at is wall-clock ms: ${c.at}`)
+  t.deepEqual(
+    changes.map(({ at: _, ...c }) => c),
+    [
+      { name, from: 'closed', to: 'open', reason: 'consecutive_failures', retryAfterMs: 100 },
+      { name, from: 'open', to: 'half_open', reason: 'open_elapsed' },
+      { name, from: 'half_open', to: 'closed', reason: 'probes_succeeded' },
+    ],
+  )
 })
 
 test('an error the filter clears is not a failure', async (t) => {

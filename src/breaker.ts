@@ -5,7 +5,8 @@ import { BrokenCircuitError, isTimeoutError, TimeoutError } from './errors.js'
 import { type BreakerEvents, type CallEvent, type Disposer, Listeners } from './events.js'
 import type { NativeBreaker } from './native.js'
 import type { CallPolicy } from './options.js'
-import { decodeTransition, type StateChange, type StateName, STATES } from './state.js'
+import { type StateChange, type StateName, STATES } from './state.js'
+import type { TransitionHub } from './hub.js'
 import { type LatencyStats, type Metrics, toMetrics } from './metrics.js'
 import type { POLICY_TYPES } from './policies/policy.js'
 import { checkSignal, LazyAbort, NEVER_ABORTS, readCallOptions } from './signal.js'
@@ -88,6 +89,7 @@ export class CircuitBreaker<T = unknown> {
   /** Whether the native breaker reads call durations; if not, calls are timed only for listeners. */
   readonly #usesDuration: boolean
   readonly #changes: Listeners<StateChange>
+  readonly #hub: TransitionHub
   readonly #successes: Listeners<CallEvent>
   readonly #failures: Listeners<CallEvent>
   readonly #rejections: Listeners<BrokenCircuitError>
@@ -96,6 +98,7 @@ export class CircuitBreaker<T = unknown> {
   constructor(native: NativeBreaker, policy: CallPolicy<T>, timeoutMs: number | undefined, events: BreakerEvents) {
     this.#native = native
     this.#changes = events.changes
+    this.#hub = events.hub
     this.#successes = events.successes
     this.#failures = events.failures
     this.#rejections = events.rejections
@@ -369,26 +372,32 @@ export class CircuitBreaker<T = unknown> {
     return error
   }
 
+  /** A transition this thread just made (code 0: none) reaches the listeners before the call returns. */
   #announce(code: number): void {
-    if (code !== 0 && this.#changes.active) this.#changes.emit(decodeTransition(code))
+    if (code !== 0) this.#hub.drain()
   }
 
-  /** Calls `listener` on every state change this thread makes. @returns a disposer */
+  /**
+   * Calls `listener` on every state change of the breaker, made by any thread of the process
+   * (any worker, either module copy, the native core itself), once each and in order. A change
+   * this thread makes is delivered before the call that made it returns; one made elsewhere
+   * soon after (the listener never keeps the process alive). @returns a disposer
+   */
   onStateChange(listener: (change: StateChange) => void): Disposer {
     return this.#changes.add(listener)
   }
 
-  /** Calls `listener` when this thread opens (or forces open) the breaker. @returns a disposer */
+  /** Calls `listener` when the breaker opens (or is forced open), in any thread. @returns a disposer */
   onOpen(listener: (change: StateChange) => void): Disposer {
     return this.#onEntering(['open', 'forced_open'], listener)
   }
 
-  /** Calls `listener` when this thread moves the breaker to half-open. @returns a disposer */
+  /** Calls `listener` when the breaker moves to half-open, in any thread. @returns a disposer */
   onHalfOpen(listener: (change: StateChange) => void): Disposer {
     return this.#onEntering(['half_open'], listener)
   }
 
-  /** Calls `listener` when this thread closes the breaker. @returns a disposer */
+  /** Calls `listener` when the breaker closes, in any thread. @returns a disposer */
   onClose(listener: (change: StateChange) => void): Disposer {
     return this.#onEntering(['closed'], listener)
   }
@@ -398,17 +407,17 @@ export class CircuitBreaker<T = unknown> {
     return this.#changes.add((change) => states.includes(change.to) && listener(change))
   }
 
-  /** Calls `listener` after every successful call. @returns a disposer */
+  /** Calls `listener` after every successful call this thread makes through the breaker. @returns a disposer */
   onSuccess(listener: (event: CallEvent) => void): Disposer {
     return this.#successes.add(listener)
   }
 
-  /** Calls `listener` after every failed or timed-out call. @returns a disposer */
+  /** Calls `listener` after every failed or timed-out call this thread makes. @returns a disposer */
   onFailure(listener: (event: CallEvent) => void): Disposer {
     return this.#failures.add(listener)
   }
 
-  /** Calls `listener` for every refused call. @returns a disposer */
+  /** Calls `listener` for every call this thread was refused. @returns a disposer */
   onReject(listener: (error: BrokenCircuitError) => void): Disposer {
     return this.#rejections.add(listener)
   }

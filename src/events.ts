@@ -1,5 +1,6 @@
 import { isThenable, warn } from './callbacks.js'
 import type { BrokenCircuitError } from './errors.js'
+import type { TransitionHub } from './hub.js'
 import type { StateChange } from './state.js'
 import { typeError } from './validate.js'
 
@@ -18,6 +19,12 @@ export class Listeners<T> {
   #list: Array<(event: T) => unknown> = []
   /** Events waiting while an earlier one is being delivered; `undefined` when none is. */
   #queue: T[] | undefined
+  /** Told of each listener added (+1) and removed (-1). */
+  readonly #onCount: ((delta: 1 | -1) => void) | undefined
+
+  constructor(onCount?: (delta: 1 | -1) => void) {
+    this.#onCount = onCount
+  }
 
   /** Whether anyone listens (so callers can skip building the event). */
   get active(): boolean {
@@ -29,8 +36,13 @@ export class Listeners<T> {
       throw typeError(`a listener must be a function, but was ${typeof listener}`)
     }
     this.#list = [...this.#list, listener]
+    this.#onCount?.(1)
+    let removed = false
     return () => {
+      if (removed) return
+      removed = true
       this.#list = this.#list.filter((l) => l !== listener)
+      this.#onCount?.(-1)
     }
   }
 
@@ -65,10 +77,18 @@ function listenerThrew(error: unknown): void {
 
 /**
  * The listeners of one breaker in one thread: shared by every handle a registry gives out for the
- * name, so a transition made through one handle reaches the listeners of all of them.
+ * name. State changes come from the registry's hub (made in any thread); call events are this
+ * thread's.
  */
 export class BreakerEvents {
-  readonly changes = new Listeners<StateChange>()
+  readonly hub: TransitionHub
+  readonly changes: Listeners<StateChange>
+
+  constructor(hub: TransitionHub) {
+    this.hub = hub
+    this.changes = new Listeners<StateChange>(hub.counter)
+  }
+
   readonly successes = new Listeners<CallEvent>()
   readonly failures = new Listeners<CallEvent>()
   readonly rejections = new Listeners<BrokenCircuitError>()

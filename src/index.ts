@@ -17,7 +17,7 @@ export {
   isTimeoutError,
 } from './errors.js'
 export { type CallEvent, type Disposer } from './events.js'
-export { type LatencyStats, type Metrics } from './metrics.js'
+export { type LatencyStats, type Metrics, type TransitionCount } from './metrics.js'
 export { type BreakerOptions, type CallPolicy } from './options.js'
 export { circuitBreaker, Registry, registry, type RegistryOptions } from './registry.js'
 export { type ReasonName, type StateChange, type StateName } from './state.js'

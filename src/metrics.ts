@@ -22,6 +22,13 @@ export interface Metrics {
   state: StateName
   /** When the state began, in milliseconds of the breaker's clock. */
   stateSinceMs: number
+  /** How long the breaker has been in its state, in milliseconds (`Date.now() - timeInStateMs` is when it began). */
+  timeInStateMs: number
+  /**
+   * Open or forced open until a deadline: milliseconds until a call may probe (0 once the deadline
+   * has passed: the next call probes). Absent in other states, and when forced open until `reset()`.
+   */
+  retryAfterMs?: number
   /** Every call asked for, counted when it is let through: successes + failures + ignored + rejections + inFlight. */
   calls: number
   successes: number
@@ -45,13 +52,24 @@ export interface Metrics {
   window: { calls: number; failures: number; slowCalls: number; failureRate: number; slowCallRate: number }
   /** Present when the breaker tracks latency (`trackLatency` or a latency rule). */
   latency?: LatencyStats
+  /** Every kind of transition the breaker has made since it was created, with how often. */
+  transitions: TransitionCount[]
+}
+
+/** How often a breaker has moved from one state to another. */
+export interface TransitionCount {
+  from: StateName
+  to: StateName
+  count: number
 }
 
 export function toMetrics(m: NativeMetrics): Metrics {
-  const { windowCalls, windowFailures, windowSlowCalls, windowFailureRate, windowSlowCallRate, latency, state, ...rest } = m
+  const { windowCalls, windowFailures, windowSlowCalls, windowFailureRate, windowSlowCallRate, latency, state, retryAfterMs, transitions, ...rest } = m
   return {
     ...rest,
     state: STATES[state]!,
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs: Math.ceil(retryAfterMs) }),
+    transitions: transitionCounts(transitions),
     window: {
       calls: windowCalls,
       failures: windowFailures,
@@ -61,4 +79,13 @@ export function toMetrics(m: NativeMetrics): Metrics {
     },
     ...(latency ? { latency } : {}),
   }
+}
+
+/** The nonzero counts of the binding's `[from * 5 + to]` table. */
+function transitionCounts(table: number[]): TransitionCount[] {
+  const counts: TransitionCount[] = []
+  for (let i = 0; i < table.length; i++) {
+    if (table[i]! > 0) counts.push({ from: STATES[Math.floor(i / 5)]!, to: STATES[i % 5]!, count: table[i]! })
+  }
+  return counts
 }

@@ -1,9 +1,11 @@
 import { CircuitBreaker } from './breaker.js'
-import { BreakerEvents } from './events.js'
+import type { Disposer } from './events.js'
+import { TransitionHub } from './hub.js'
 import { fromNative } from './errors.js'
 import { type Metrics, toMetrics } from './metrics.js'
 import { NativeFakeClock, NativeRegistry } from './native.js'
 import { type BreakerOptions, type CallPolicy, readBreakerOptions } from './options.js'
+import type { StateChange } from './state.js'
 import { checkName, describe, ownOptions, typeError } from './validate.js'
 
 /** Options of a private registry. */
@@ -28,14 +30,8 @@ function nativeClock(clock: unknown): NativeFakeClock {
 /** Breakers by name. The process-wide one, `registry`, is the same in every worker thread. */
 export class Registry {
   readonly #registry: NativeRegistry
-  /** This thread's listeners per breaker name, shared by all handles of the breaker. */
-  readonly #events = new Map<string, BreakerEvents>()
-
-  #eventsOf(name: string): BreakerEvents {
-    let events = this.#events.get(name)
-    if (!events) this.#events.set(name, (events = new BreakerEvents()))
-    return events
-  }
+  /** This thread's listeners, per breaker and of all, fed with every thread's transitions. */
+  readonly #hub: TransitionHub
 
   /**
    * A private registry, isolated from the process-wide one.
@@ -46,10 +42,11 @@ export class Registry {
   constructor(options: RegistryOptions = {}) {
     if ((options as { [PROCESS_WIDE]?: true } | null)?.[PROCESS_WIDE] === true) {
       this.#registry = NativeRegistry.global()
-      return
+    } else {
+      const { clock } = ownOptions<RegistryOptions>('registry', options, ['clock'])
+      this.#registry = new NativeRegistry(clock === undefined ? undefined : nativeClock(clock))
     }
-    const { clock } = ownOptions<RegistryOptions>('registry', options, ['clock'])
-    this.#registry = new NativeRegistry(clock === undefined ? undefined : nativeClock(clock))
+    this.#hub = new TransitionHub(this.#registry)
   }
 
   /**
@@ -77,7 +74,7 @@ export class Registry {
     } catch (e) {
       throw fromNative(e)
     }
-    return new CircuitBreaker<T>(breaker, policy, breaker.callTimeoutMs ?? undefined, this.#eventsOf(name))
+    return new CircuitBreaker<T>(breaker, policy, breaker.callTimeoutMs ?? undefined, this.#hub.eventsOf(name))
   }
 
   /**
@@ -90,7 +87,7 @@ export class Registry {
   get<T = unknown>(name: string): CircuitBreaker<T> | undefined {
     checkName(name)
     const native = this.#registry.get(name)
-    return native ? new CircuitBreaker<T>(native, {}, native.callTimeoutMs ?? undefined, this.#eventsOf(name)) : undefined
+    return native ? new CircuitBreaker<T>(native, {}, native.callTimeoutMs ?? undefined, this.#hub.eventsOf(name)) : undefined
   }
 
   /**
@@ -101,13 +98,30 @@ export class Registry {
    */
   remove(name: string): boolean {
     checkName(name)
-    this.#events.delete(name)
+    this.#hub.forget(name)
     return this.#registry.remove(name)
   }
 
   /** Every breaker's name, sorted. */
   names(): string[] {
     return this.#registry.names()
+  }
+
+  /**
+   * Calls `listener` on every state change of every breaker of the registry (ones created later
+   * too), made by any thread of the process (any worker, either module copy of the package, the
+   * native core itself), once each and in the order each breaker made them. A change this
+   * thread makes is delivered before the call that made it returns, one made elsewhere soon
+   * after; the subscription never keeps the process alive. A listener that throws is reported
+   * as a process warning and reaches nothing else. Call events (success, failure, refusal) stay
+   * with the thread that made the call.
+   *
+   * @returns a disposer
+   * @example
+   * const stop = registry.onStateChange(({ name, from, to, reason }) => console.log(`${name}: ${from} -> ${to} (${reason})`))
+   */
+  onStateChange(listener: (change: StateChange) => void): Disposer {
+    return this.#hub.all.add(listener)
   }
 
   /** Every breaker's metrics by name: the health view. */

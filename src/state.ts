@@ -20,18 +20,27 @@ export type ReasonName =
   | 'health_check'
   | 'retry_after'
 
-/** One change of state. */
+/**
+ * One change of state, made by any thread of the process (or by the native core itself), as every
+ * listener in every thread receives it.
+ */
 export interface StateChange {
+  /** The breaker's name. */
+  name: string
   from: StateName
   to: StateName
   reason: ReasonName
+  /** When it happened: wall-clock milliseconds since the Unix epoch, like `Date.now()`. */
+  at: number
+  /** On a move to `open` or `forced_open` with a deadline: milliseconds until a call may probe. */
+  retryAfterMs?: number
 }
 
 export const STATES = stateNames() as StateName[]
 const REASONS = reasonNames() as ReasonName[]
 
 /** Decodes the binding's transition code, `1 + from + 8 * to + 64 * reason`. */
-export function decodeTransition(code: number): StateChange {
+export function decodeTransition(code: number): Pick<StateChange, 'from' | 'to' | 'reason'> {
   const n = code - 1
   return { from: STATES[n & 7]!, to: STATES[(n >> 3) & 7]!, reason: REASONS[n >> 6]! }
 }

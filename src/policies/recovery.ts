@@ -35,7 +35,7 @@ export interface RecoveryOptions {
 }
 
 const OPTIONS = ['base', 'multiplier', 'max', 'jitter', 'random', 'checkTimeout'] as const
-/** The shortest `base`: a manager polls the state every `base`, and a poll every millisecond is a busy loop. */
+/** The shortest `base`: checks every millisecond would be a busy loop. */
 const MIN_BASE_MS = 10
 
 /** One health check's result. */
@@ -75,7 +75,7 @@ export class RecoveryManager {
     this.#check = check
     const base = options.base ?? 1000
     this.#pollMs = toTimerMillis('base', base)
-    if (this.#pollMs < MIN_BASE_MS) throw rangeError(`base must be at least ${MIN_BASE_MS} ms (the state is looked at every base), but was ${this.#pollMs}`)
+    if (this.#pollMs < MIN_BASE_MS) throw rangeError(`base must be at least ${MIN_BASE_MS} ms (checks that often would be a busy loop), but was ${this.#pollMs}`)
     this.#checkTimeoutMs = toTimeoutMillis('checkTimeout', options.checkTimeout ?? 10_000)
     this.#delay = checkedBackoff(
       {
@@ -99,9 +99,8 @@ export class RecoveryManager {
   start(): this {
     if (this.running) return this
     this.#abort = new AbortController()
-    // Opens made in this thread arrive as events; opens made in other threads are found by a
-    // look at the state every `base`.
-    this.#unsubscribe = this.#breaker.onOpen((change) => change.to === 'open' && this.#opened())
+    // Opens made in any thread arrive as events: nothing polls.
+    this.#unsubscribe = this.#breaker.onOpen((change) => change.to === 'open' && this.#guarded(() => this.#opened()))
     try {
       this.#watch()
     } catch (error) {
@@ -131,10 +130,9 @@ export class RecoveryManager {
     return this.#checks.add(listener)
   }
 
-  /** Idle: look at the state now and then, for opens this thread was not told of. */
+  /** Starts checking if the breaker is open now; otherwise its next open starts it. */
   #watch(): void {
-    if (this.#breaker.state === 'open') return this.#opened()
-    this.#schedule(this.#pollMs, () => this.#watch())
+    if (this.#breaker.state === 'open') this.#opened()
   }
 
   #opened(): void {
@@ -148,7 +146,10 @@ export class RecoveryManager {
   #checkNow(): void {
     this.#runCheck().catch((error: unknown) => {
       warn('a breakwater recovery manager failed', error, 'BREAKWATER_RECOVERY')
-      if (this.running) this.#idle()
+      this.#checking = false
+      this.#idle()
+      // Looks again after `base`: the open this failure interrupted sends no second event.
+      if (this.running) this.#schedule(this.#pollMs, () => this.#watch())
     })
   }
 
@@ -204,9 +205,11 @@ export class RecoveryManager {
     }
   }
 
+  /** Waits for the next open. */
   #idle(): void {
     this.#attempt = 0
-    if (this.running) this.#schedule(this.#pollMs, () => this.#watch())
+    clearTimeout(this.#timer)
+    this.#timer = undefined
   }
 
   #schedule(ms: number, then: () => void): void {
@@ -223,6 +226,7 @@ export class RecoveryManager {
       warn('a breakwater recovery manager failed', error, 'BREAKWATER_RECOVERY')
       this.#attempt = 0
       this.#checking = false
+      // Looks again after `base`: the open this failure interrupted sends no second event.
       if (this.running) this.#schedule(this.#pollMs, () => this.#watch())
     }
   }

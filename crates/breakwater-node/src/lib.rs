@@ -4,6 +4,7 @@
 
 mod bulkhead;
 mod errors;
+mod events;
 mod fast;
 mod isolation;
 mod metrics;
@@ -16,10 +17,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use breakwater::{Breaker, Caller, FakeClock, Outcome, Permit, Reason, Registry, State, Transition};
+use napi::bindgen_prelude::Function;
 use napi::Env;
 use napi_derive::napi;
 
 use crate::errors::{js_string, throw_options_differ, Invalid};
+use crate::events::NativeSubscription;
 use crate::isolation::NativeIsolation;
 use crate::metrics::NativeMetrics;
 use crate::options::{differences, millis, NativeOptions};
@@ -28,7 +31,7 @@ use crate::options::{differences, millis, NativeOptions};
 const TRANSITION_UNIT: f64 = 16_777_216.0;
 
 /// A transition as one small number: `1 + from + 8 * to + 64 * reason` (0: none).
-fn transition_code(t: Option<Transition>) -> f64 {
+pub(crate) fn transition_code(t: Option<Transition>) -> f64 {
     t.map_or(0.0, |t| {
         f64::from(1 + t.from as u32 + 8 * t.to as u32 + 64 * reason_index(t.reason))
     })
@@ -301,17 +304,24 @@ pub struct NativeRegistry {
     inner: RegistryRef,
 }
 
-enum RegistryRef {
+#[derive(Clone)]
+pub(crate) enum RegistryRef {
     Global,
     Own(Arc<Registry>),
 }
 
-impl NativeRegistry {
-    fn get_ref(&self) -> &Registry {
-        match &self.inner {
+impl RegistryRef {
+    pub(crate) fn get(&self) -> &Registry {
+        match self {
             RegistryRef::Global => Registry::global(),
             RegistryRef::Own(r) => r,
         }
+    }
+}
+
+impl NativeRegistry {
+    fn get_ref(&self) -> &Registry {
+        self.inner.get()
     }
 }
 
@@ -388,6 +398,14 @@ impl NativeRegistry {
     #[napi(catch_unwind)]
     pub fn names(&self) -> Vec<String> {
         self.get_ref().names()
+    }
+
+    /// Subscribes this thread to every transition of the registry's breakers, made in any
+    /// thread: `wake()` is called (without keeping the thread alive) when events wait, which
+    /// the subscription's `drain()` returns.
+    #[napi(catch_unwind)]
+    pub fn subscribe(&self, wake: Function<(), ()>) -> napi::Result<NativeSubscription> {
+        NativeSubscription::new(self.inner.clone(), wake)
     }
 
     /// Every breaker's metrics, sorted by name.

@@ -40,6 +40,10 @@ pub struct NativeMetrics {
     pub window_failure_rate: f64,
     pub window_slow_call_rate: f64,
     pub latency: Option<NativeLatency>,
+    pub time_in_state_ms: f64,
+    pub retry_after_ms: Option<f64>,
+    /// Transitions made, `[from * 5 + to]` by state number.
+    pub transitions: Vec<f64>,
 }
 
 fn ms(d: std::time::Duration) -> f64 {
@@ -70,6 +74,9 @@ impl From<Metrics> for NativeMetrics {
             window_slow_calls: m.window.slow as f64,
             window_failure_rate: m.window_failure_rate,
             window_slow_call_rate: m.window_slow_call_rate,
+            time_in_state_ms: ms(m.time_in_state),
+            retry_after_ms: m.retry_after.map(ms),
+            transitions: m.transitions.iter().flatten().map(|&n| n as f64).collect(),
             latency: m.latency.map(|l| NativeLatency {
                 count: l.count as f64,
                 min: ms(l.min),

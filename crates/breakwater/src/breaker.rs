@@ -1,13 +1,13 @@
 //! The breaker: its fields and the hot path, `try_acquire` and `record`.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::caller::{Caller, Callers};
 use crate::clock::{Clock, MonotonicClock};
 use crate::config::{fail, Config, ConfigError, Violation};
-use crate::events::Listeners;
+use crate::events::{Listeners, TransitionEvent};
 use crate::histogram::Histogram;
 use crate::isolation::Isolations;
 use crate::permit::{Outcome, Permit, Rejected};
@@ -68,7 +68,14 @@ pub(crate) struct Inner {
     pub(crate) times_opened: AtomicU64,
     pub(crate) times_half_opened: AtomicU64,
     pub(crate) cas_retries: AtomicU64,
-    pub(crate) listeners: Listeners,
+    /// Transitions made, `[from * 5 + to]` in [`State::ALL`] order.
+    pub(crate) transition_counts: [AtomicU64; 25],
+    pub(crate) listeners: Listeners<Transition>,
+    /// The subscribers of the registry the breaker belongs to, if it belongs to one.
+    pub(crate) hub: Option<Arc<Listeners<TransitionEvent>>>,
+    /// Held from a transition's swap to its announcement to the hub while anyone subscribes,
+    /// so subscribers hear of a breaker's transitions in the order they happened.
+    pub(crate) order: Mutex<()>,
     pub(crate) callers: Callers,
     pub(crate) isolation: Isolations,
 }
@@ -146,7 +153,10 @@ impl Breaker {
                 times_opened: AtomicU64::new(0),
                 times_half_opened: AtomicU64::new(0),
                 cas_retries: AtomicU64::new(0),
+                transition_counts: Default::default(),
                 listeners: Listeners::default(),
+                hub: None,
+                order: Mutex::new(()),
                 callers: Callers::default(),
                 isolation: Isolations::default(),
                 config,
@@ -269,15 +279,22 @@ impl Breaker {
                 }
                 State::HalfOpen => return Err(self.reject(word, now, made)),
             };
-            match self.word.compare_exchange_weak(word.0, next.0, AcqRel, Acquire) {
-                Ok(_) => {
-                    let moved = reason.map(|r| self.after_transition(word.state(), State::HalfOpen, r, now));
+            let swapped = match reason {
+                Some(reason) => self.swap_state(word, next, reason, now).map(Some),
+                None => self
+                    .word
+                    .compare_exchange_weak(word.0, next.0, AcqRel, Acquire)
+                    .map(|_| None)
+                    .map_err(|actual| self.lost_swap(actual)),
+            };
+            match swapped {
+                Ok(moved) => {
+                    if let Some(t) = &moved {
+                        self.inner.listeners.notify(t);
+                    }
                     return Ok(Permit::new(next, moved.or(made)));
                 }
-                Err(actual) => {
-                    self.inner.cas_retries.fetch_add(1, Relaxed);
-                    word = Word(actual);
-                }
+                Err(actual) => word = actual,
             }
         }
     }

@@ -1,26 +1,51 @@
-//! Transition listeners: registered and removed under a mutex, called outside it.
+//! Transition listeners: registered and removed under a mutex, called outside it. A breaker has
+//! its own (called on the thread that made the transition); a registry has subscribers, told of
+//! every transition of its breakers in the order they happened.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use crate::breaker::Breaker;
 use crate::state::Transition;
 
-type Listener = Arc<dyn Fn(&Transition) + Send + Sync>;
+type Listener<E> = Arc<dyn Fn(&E) + Send + Sync>;
+
+/// A transition of one of a registry's breakers, as the registry's
+/// [subscribers](crate::Registry::subscribe) get it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransitionEvent {
+    /// The breaker's name.
+    pub name: Arc<str>,
+    /// What changed.
+    pub transition: Transition,
+    /// On a move to open or forced open with a deadline: how long until the breaker lets a
+    /// probe through.
+    pub retry_after: Option<Duration>,
+}
 
 /// Names a registered listener, to remove it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ListenerId(u64);
 
-#[derive(Default)]
-pub(crate) struct Listeners {
+pub(crate) struct Listeners<E> {
     any: AtomicBool,
     next_id: AtomicU64,
-    list: Mutex<Vec<(u64, Listener)>>,
+    list: Mutex<Vec<(u64, Listener<E>)>>,
 }
 
-impl std::fmt::Debug for Listeners {
+impl<E> Default for Listeners<E> {
+    fn default() -> Self {
+        Self {
+            any: AtomicBool::new(false),
+            next_id: AtomicU64::new(0),
+            list: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl<E> std::fmt::Debug for Listeners<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Listeners")
             .field("any", &self.any.load(Relaxed))
@@ -28,8 +53,8 @@ impl std::fmt::Debug for Listeners {
     }
 }
 
-impl Listeners {
-    fn with_list<T>(&self, f: impl FnOnce(&mut Vec<(u64, Listener)>) -> T) -> T {
+impl<E> Listeners<E> {
+    fn with_list<T>(&self, f: impl FnOnce(&mut Vec<(u64, Listener<E>)>) -> T) -> T {
         // A listener never runs under this lock, so it cannot be poisoned by one; recover anyway.
         let mut list = self.list.lock().unwrap_or_else(PoisonError::into_inner);
         let out = f(&mut list);
@@ -37,16 +62,36 @@ impl Listeners {
         out
     }
 
-    /// Calls every listener with `t`, after copying the list out of the lock. A listener that
-    /// panics is skipped; the breaker and the other listeners carry on.
-    pub(crate) fn notify(&self, t: &Transition) {
-        if !self.any.load(Acquire) {
+    /// Whether anyone listens.
+    #[inline]
+    pub(crate) fn any(&self) -> bool {
+        self.any.load(Acquire)
+    }
+
+    /// Calls every listener with `event`, after copying the list out of the lock. A listener
+    /// that panics is skipped; the breaker and the other listeners carry on.
+    pub(crate) fn notify(&self, event: &E) {
+        if !self.any() {
             return;
         }
-        let listeners: Vec<Listener> = self.with_list(|list| list.iter().map(|(_, l)| l.clone()).collect());
+        let listeners: Vec<Listener<E>> = self.with_list(|list| list.iter().map(|(_, l)| l.clone()).collect());
         for listener in listeners {
-            let _ = catch_unwind(AssertUnwindSafe(|| listener(t)));
+            let _ = catch_unwind(AssertUnwindSafe(|| listener(event)));
         }
+    }
+
+    pub(crate) fn add(&self, listener: Listener<E>) -> ListenerId {
+        let id = self.next_id.fetch_add(1, Relaxed);
+        self.with_list(|list| list.push((id, listener)));
+        ListenerId(id)
+    }
+
+    pub(crate) fn remove(&self, id: ListenerId) -> bool {
+        self.with_list(|list| {
+            let before = list.len();
+            list.retain(|(i, _)| *i != id.0);
+            list.len() != before
+        })
     }
 }
 
@@ -66,18 +111,11 @@ impl Breaker {
     /// assert!(breaker.remove_listener(id));
     /// ```
     pub fn on_transition(&self, listener: impl Fn(&Transition) + Send + Sync + 'static) -> ListenerId {
-        let listeners = &self.inner.listeners;
-        let id = listeners.next_id.fetch_add(1, Relaxed);
-        listeners.with_list(|list| list.push((id, Arc::new(listener))));
-        ListenerId(id)
+        self.inner.listeners.add(Arc::new(listener))
     }
 
     /// Removes a listener; `false` if it was not registered.
     pub fn remove_listener(&self, id: ListenerId) -> bool {
-        self.inner.listeners.with_list(|list| {
-            let before = list.len();
-            list.retain(|(i, _)| *i != id.0);
-            list.len() != before
-        })
+        self.inner.listeners.remove(id)
     }
 }

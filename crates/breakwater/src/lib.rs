@@ -69,7 +69,7 @@ pub use call::CallError;
 pub use caller::Caller;
 pub use clock::{Clock, FakeClock, MonotonicClock};
 pub use config::*;
-pub use events::ListenerId;
+pub use events::{ListenerId, TransitionEvent};
 pub use histogram::LatencySummary;
 pub use isolation::Isolation;
 pub use metrics::Metrics;

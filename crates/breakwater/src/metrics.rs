@@ -3,10 +3,10 @@
 use std::sync::atomic::Ordering::*;
 use std::time::Duration;
 
-use crate::breaker::Breaker;
+use crate::breaker::{Breaker, NANOS_PER_MS};
 use crate::histogram::LatencySummary;
 use crate::rules::WindowCounts;
-use crate::state::State;
+use crate::state::{State, NEVER_MS};
 
 /// What a breaker has seen since it was created. Counters are read one by one while calls go
 /// on, so a snapshot taken under load may be off by the calls in flight at that moment; but it
@@ -18,6 +18,11 @@ pub struct Metrics {
     pub state: State,
     /// Since when, in nanoseconds of the breaker's clock.
     pub state_since_nanos: u64,
+    /// How long the breaker has been in its state.
+    pub time_in_state: Duration,
+    /// Open or forced open until a deadline: how long until it lets a probe through (zero once
+    /// the deadline has passed and the next call will probe).
+    pub retry_after: Option<Duration>,
     /// Every call asked for: `successes + failures + ignored + rejections + in_flight`.
     pub calls: u64,
     /// Calls that succeeded.
@@ -58,6 +63,8 @@ pub struct Metrics {
     pub latency: Option<LatencySummary>,
     /// Compare-and-swap attempts lost to another thread: contention on transitions.
     pub cas_retries: u64,
+    /// Transitions made since the breaker was created, `[from][to]` in [`State::ALL`] order.
+    pub transitions: [[u64; 5]; 5],
 }
 
 impl Breaker {
@@ -86,6 +93,9 @@ impl Breaker {
         Metrics {
             state: word.state(),
             state_since_nanos: since,
+            time_in_state: Duration::from_nanos(now.saturating_sub(since)),
+            retry_after: (word.state().is_open() && word.deadline_ms() != NEVER_MS)
+                .then(|| Duration::from_nanos((word.deadline_ms() * NANOS_PER_MS).saturating_sub(now))),
             calls: acquired.saturating_add(rejections),
             successes,
             failures,
@@ -109,6 +119,9 @@ impl Breaker {
             window,
             latency: self.histogram.as_ref().map(|h| h.summary()),
             cas_retries: inner.cas_retries.load(Relaxed),
+            transitions: std::array::from_fn(|from| {
+                std::array::from_fn(|to| inner.transition_counts[from * 5 + to].load(Relaxed))
+            }),
         }
     }
 }

@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 use crate::breaker::{check_name, Breaker};
 use crate::clock::{Clock, MonotonicClock};
 use crate::config::{Config, ConfigError};
+use crate::events::{ListenerId, Listeners, TransitionEvent};
 use crate::metrics::Metrics;
 
 /// Breakers by name. Lookups are lock-free (a concurrent hash map with epoch-based reclamation);
@@ -23,6 +24,7 @@ use crate::metrics::Metrics;
 pub struct Registry {
     map: papaya::HashMap<Arc<str>, Arc<Breaker>>,
     clock: Arc<dyn Clock>,
+    hub: Arc<Listeners<TransitionEvent>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -48,6 +50,7 @@ impl Registry {
         Self {
             map: papaya::HashMap::new(),
             clock,
+            hub: Arc::default(),
         }
     }
 
@@ -67,12 +70,44 @@ impl Registry {
         if let Some(existing) = self.get(name) {
             return Ok(existing);
         }
-        let breaker = Arc::new(Breaker::with_clock(name, config, self.clock.clone())?);
+        let mut breaker = Breaker::with_clock(name, config, self.clock.clone())?;
+        breaker.inner.hub = Some(self.hub.clone());
+        let breaker = Arc::new(breaker);
         let map = self.map.pin();
         Ok(match map.try_insert(Arc::from(name), breaker) {
             Ok(inserted) => inserted.clone(),
             Err(occupied) => occupied.current.clone(),
         })
+    }
+
+    /// Calls `subscriber` with every transition of every breaker of the registry (ones created
+    /// later too), whichever thread makes it, in the order each breaker made them. It runs on the
+    /// thread that made the transition, while that breaker's next transition waits for it: keep
+    /// it short (queue the event and return) and never move a breaker from it (that breaker's
+    /// next transition would wait for itself). A subscriber that panics is skipped. While nobody
+    /// subscribes, transitions cost what they did without subscribers.
+    ///
+    /// ```
+    /// use breakwater::{Config, Registry, State};
+    /// use std::sync::{mpsc, Arc};
+    ///
+    /// let registry = Registry::new();
+    /// let (tx, rx) = mpsc::channel();
+    /// let tx = std::sync::Mutex::new(tx);
+    /// let id = registry.subscribe(move |e| tx.lock().unwrap().send((e.name.clone(), e.transition.to)).unwrap());
+    /// let orders = registry.get_or_create("orders", Config::default())?;
+    /// std::thread::spawn(move || orders.force_open(None)).join().unwrap();
+    /// assert_eq!(rx.recv().unwrap(), (Arc::from("orders"), State::ForcedOpen));
+    /// assert!(registry.unsubscribe(id));
+    /// # Ok::<(), breakwater::ConfigError>(())
+    /// ```
+    pub fn subscribe(&self, subscriber: impl Fn(&TransitionEvent) + Send + Sync + 'static) -> ListenerId {
+        self.hub.add(Arc::new(subscriber))
+    }
+
+    /// Removes a subscriber; `false` if it was not subscribed.
+    pub fn unsubscribe(&self, id: ListenerId) -> bool {
+        self.hub.remove(id)
     }
 
     /// The breaker called `name`, if any.

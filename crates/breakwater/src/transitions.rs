@@ -2,10 +2,12 @@
 //! and the manual controls.
 
 use std::sync::atomic::Ordering::*;
+use std::sync::PoisonError;
 use std::time::Duration;
 
 use crate::backoff::unit_random;
 use crate::breaker::{nanos, Breaker, NANOS_PER_MS};
+use crate::events::TransitionEvent;
 use crate::state::{is_legal, Reason, State, Transition, Word, NEVER_MS};
 
 impl Breaker {
@@ -39,23 +41,36 @@ impl Breaker {
             // in the states a breaker closes from.
             self.clear_closed_state();
         }
-        match self
-            .word
-            .compare_exchange(from.0, from.next(to, deadline_ms).0, AcqRel, Acquire)
-        {
-            Ok(_) => Ok(self.bookkeep(from.state(), to, reason, now)),
-            Err(actual) => {
-                self.inner.cas_retries.fetch_add(1, Relaxed);
-                Err(Word(actual))
+        self.swap_state(from, from.next(to, deadline_ms), reason, now)
+    }
+
+    /// The swap of every transition: `from -> next`. Its winner does the bookkeeping and tells
+    /// the registry's subscribers; with anyone subscribed it holds the breaker's order lock from
+    /// the swap to the telling, so they hear of its transitions in the order they happened. The
+    /// breaker's own listeners are the caller's to tell, outside any loop or lock.
+    pub(crate) fn swap_state(&self, from: Word, next: Word, reason: Reason, now: u64) -> Result<Transition, Word> {
+        let hub = self.inner.hub.as_deref().filter(|hub| hub.any());
+        let _order = hub.map(|_| self.inner.order.lock().unwrap_or_else(PoisonError::into_inner));
+        match self.word.compare_exchange(from.0, next.0, AcqRel, Acquire) {
+            Ok(_) => {
+                let transition = self.bookkeep(from.state(), next.state(), reason, now);
+                if let Some(hub) = hub {
+                    hub.notify(&TransitionEvent {
+                        name: self.inner.name.clone(),
+                        transition,
+                        retry_after: retry_after(next, now),
+                    });
+                }
+                Ok(transition)
             }
+            Err(actual) => Err(self.lost_swap(actual)),
         }
     }
 
-    /// Bookkeeping of the winner of a transition, then the listeners, outside any loop or lock.
-    pub(crate) fn after_transition(&self, from: State, to: State, reason: Reason, now: u64) -> Transition {
-        let transition = self.bookkeep(from, to, reason, now);
-        self.inner.listeners.notify(&transition);
-        transition
+    /// Counts a swap lost to another thread; the word it found.
+    pub(crate) fn lost_swap(&self, actual: u64) -> Word {
+        self.inner.cas_retries.fetch_add(1, Relaxed);
+        Word(actual)
     }
 
     /// The winner's bookkeeping of a transition: time open, counts, backoff.
@@ -65,6 +80,7 @@ impl Breaker {
         if from.is_open() {
             inner.open_nanos_total.fetch_add(now.saturating_sub(since), Relaxed);
         }
+        inner.transition_counts[from as usize * 5 + to as usize].fetch_add(1, Relaxed);
         match to {
             State::Open | State::ForcedOpen => inner.times_opened.fetch_add(1, Relaxed),
             State::HalfOpen => inner.times_half_opened.fetch_add(1, Relaxed),
@@ -293,4 +309,12 @@ impl Breaker {
 /// (finer than the coarse clock), but never reports a `retry_after` above its open duration.
 fn deadline_ms(now: u64, after: Duration) -> u64 {
     now.saturating_add(nanos(after)) / NANOS_PER_MS
+}
+
+/// How long after `now` a breaker moved to `next` lets a probe through, if it opened until a
+/// deadline.
+fn retry_after(next: Word, now: u64) -> Option<Duration> {
+    let deadline = next.deadline_ms();
+    (next.state().is_open() && deadline != NEVER_MS)
+        .then(|| Duration::from_nanos((deadline * NANOS_PER_MS).saturating_sub(now)))
 }

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { Counter, Registry as PromRegistry } from 'prom-client'
+import { Counter, type OpenMetricsContentType, Registry as PromRegistry, type RegistryContentType } from 'prom-client'
 import { bulkhead, retry, type Metrics } from '../src/index.ts'
 import { prometheusMetrics } from '../src/ops/prometheus.ts'
 import { fail, failTimes, rig } from './helpers.ts'
@@ -10,7 +10,7 @@ let next = 0
 const fresh = (what: string) => `${what}-${process.pid}-${next++}`
 
 /** Scrapes `register` over HTTP and parses every line; fails the test on any malformed line. */
-async function scraped(register: PromRegistry, openMetrics = false): Promise<Map<string, Family>> {
+async function scraped(register: PromRegistry<RegistryContentType>, openMetrics = false): Promise<Map<string, Family>> {
   const { status, contentType, text } = await scrape(register)
   if (status !== 200) throw new Error(`scrape answered ${status}: ${text}`)
   if (contentType !== register.contentType) throw new Error(`content type ${contentType}`)
@@ -303,7 +303,8 @@ test('OpenMetrics exposition: counters are typed without _total and sampled with
   const { breakers, name } = rig()
   const b = breakers.getOrCreate(name)
   await b.execute(async () => 'ok')
-  const register = new PromRegistry(PromRegistry.OPENMETRICS_CONTENT_TYPE)
+  const register = new PromRegistry<OpenMetricsContentType>()
+  register.setContentType(PromRegistry.OPENMETRICS_CONTENT_TYPE)
   const dispose = prometheusMetrics(breakers, { register })
   const families = await scraped(register, true)
   t.is(families.get('breakwater_circuitbreaker_calls')?.type, 'counter')

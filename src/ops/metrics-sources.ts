@@ -18,11 +18,8 @@ export interface HealthSource {
 /** A registry as `logTransitions` reads it. */
 export interface TransitionSource {
   /** Calls `listener` on every transition of every breaker; returns a disposer. */
-  onStateChange(listener: (change: SourceChange) => void): () => void
+  onStateChange(listener: (change: StateChange) => void): () => void
 }
-
-/** A transition with the fields the ops contract adds (until they land on main). */
-export type SourceChange = StateChange & { name: string; at: number; retryAfterMs?: number }
 
 /** A bulkhead as the collectors read it: what `bulkhead()` returns. */
 export interface BulkheadSource {
@@ -43,16 +40,9 @@ type Unlisted = Exclude<StateName, (typeof STATE_NAMES)[number]>
 const everyStateListed: [Unlisted] extends [never] ? true : never = true
 void everyStateListed
 
-/** Metrics with the fields the ops contract adds (until they land on main). */
-export type SourceMetrics = Metrics & {
-  transitions?: Array<{ from: StateName; to: StateName; count: number }>
-  retryAfterMs?: number
-  timeInStateMs?: number
-}
-
 /** One snapshot of everything a collector exports, read once per collection. */
 export interface Snapshot {
-  breakers: [string, SourceMetrics][]
+  breakers: [string, Metrics][]
   bulkheads: [string, BulkheadStats][]
   retries: [string, RetryStats][]
 }

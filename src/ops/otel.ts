@@ -128,7 +128,7 @@ const BREAKER_INSTRUMENTS: InstrumentSpec[] = [
   breakerValue('breaker.failure_rate', 'gauge', '%', 'Failure rate of the window.', (m) => m.window.failureRate),
   breakerValue('breaker.slow_call_rate', 'gauge', '%', 'Slow call rate of the window.', (m) => m.window.slowCallRate),
   breakerValue('breaker.slow_calls', 'counter', '{call}', 'Calls that took at least slowCallDuration.', (m) => m.slowCalls),
-  breakerValue('breaker.time_in_state', 'gauge', 's', 'Seconds since the circuit breaker entered its state.', (m) => (m.timeInStateMs ?? 0) / 1000),
+  breakerValue('breaker.time_in_state', 'gauge', 's', 'Seconds since the circuit breaker entered its state.', (m) => m.timeInStateMs / 1000),
   {
     name: 'breaker.transitions',
     kind: 'counter',
@@ -136,7 +136,7 @@ const BREAKER_INSTRUMENTS: InstrumentSpec[] = [
     description: "Changes of state, by the state left and the state entered; event.name in Polly's words.",
     observe: (result, instrument, s) => {
       for (const [breaker, m] of s.breakers) {
-        for (const { from, to, count } of m.transitions ?? []) {
+        for (const { from, to, count } of m.transitions) {
           result.observe(instrument, count, { 'breaker.name': breaker, 'event.name': EVENT_OF_STATE[to], from, to })
         }
       }

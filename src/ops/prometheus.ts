@@ -102,7 +102,7 @@ const BREAKER_FAMILIES: FamilySpec[] = [
     },
   },
   breakerValue('circuitbreaker_slow_calls_total', 'counter', 'Calls that took at least slowCallDuration.', (m) => m.slowCalls),
-  breakerValue('circuitbreaker_state_seconds', 'gauge', 'Seconds since the circuit breaker entered its state.', (m) => (m.timeInStateMs ?? 0) / 1000, 'max'),
+  breakerValue('circuitbreaker_state_seconds', 'gauge', 'Seconds since the circuit breaker entered its state.', (m) => m.timeInStateMs / 1000, 'max'),
   {
     name: 'circuitbreaker_transitions_total',
     type: 'counter',
@@ -110,7 +110,7 @@ const BREAKER_FAMILIES: FamilySpec[] = [
     aggregator: 'sum',
     emit: (out, s) => {
       for (const [name, m] of s.breakers) {
-        for (const t of m.transitions ?? []) out.push({ labels: { name, from: t.from, to: t.to }, value: t.count })
+        for (const t of m.transitions) out.push({ labels: { name, from: t.from, to: t.to }, value: t.count })
       }
     },
   },

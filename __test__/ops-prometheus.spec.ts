@@ -1,5 +1,5 @@
 import test from 'ava'
-import { Counter, type OpenMetricsContentType, Registry as PromRegistry, type RegistryContentType } from 'prom-client'
+import { AggregatorRegistry, Counter, type OpenMetricsContentType, Registry as PromRegistry, type RegistryContentType } from 'prom-client'
 import { bulkhead, retry, type Metrics } from '../src/index.ts'
 import { prometheusMetrics } from '../src/ops/prometheus.ts'
 import { fail, failTimes, rig } from './helpers.ts'
@@ -399,4 +399,41 @@ test.serial('a polluted Object.prototype changes nothing', async (t) => {
     delete proto.prefix
     delete proto.bulkheads
   }
+})
+
+test("getMetricsAsJSON gives each sample its whole label set, and the cluster aggregator sums two workers' totals", async (t) => {
+  const first = rig()
+  const second = rig()
+  const name = 'orders'
+  await first.breakers.getOrCreate(name).execute(async () => 'ok')
+  for (let i = 0; i < 2; i++) await second.breakers.getOrCreate(name).execute(async () => 'ok')
+  const registers = [new PromRegistry(), new PromRegistry()]
+  prometheusMetrics(first.breakers, { register: registers[0]! })
+  prometheusMetrics(second.breakers, { register: registers[1]! })
+  const [a, b] = await Promise.all(registers.map((r) => r.getMetricsAsJSON()))
+  const calls = a!.find((m) => m.name === 'breakwater_circuitbreaker_calls_total')!
+  t.like(calls, { type: 'counter', aggregator: 'sum' })
+  t.deepEqual(calls.values.map((v) => v.labels), ['successful', 'failed', 'ignored', 'timeout'].map((kind) => ({ name, kind })))
+  const merged = AggregatorRegistry.aggregate([a!, b!])
+  const families = parseExposition(await merged.metrics())
+  t.is(valueOf(families, 'breakwater_circuitbreaker_calls_total', { name, kind: 'successful' }), 3)
+  t.is(valueOf(families, 'breakwater_circuitbreaker_state', { name, state: 'closed' }), 2)
+  // A caller changing what it got changes nothing in the next scrape.
+  ;(calls.values[0]!.labels as Record<string, string>).name = 'changed'
+  t.is(valueOf(await scraped(registers[0]!), 'breakwater_circuitbreaker_calls_total', { name, kind: 'successful' }), 1)
+})
+
+test('a breaker removed and made again under the same name is scraped with its new values', async (t) => {
+  const { breakers, name } = rig()
+  await failTimes(breakers.getOrCreate(name, { consecutiveFailures: 1 }), 1)
+  const register = new PromRegistry()
+  prometheusMetrics(breakers, { register })
+  t.is(valueOf(await scraped(register), 'breakwater_circuitbreaker_state', { name, state: 'open' }), 1)
+  breakers.remove(name)
+  t.is(valueOf(await scraped(register), 'breakwater_circuitbreaker_state', { name, state: 'open' }), undefined)
+  await breakers.getOrCreate(name).execute(async () => 'ok')
+  const families = await scraped(register)
+  t.is(valueOf(families, 'breakwater_circuitbreaker_state', { name, state: 'closed' }), 1)
+  t.is(valueOf(families, 'breakwater_circuitbreaker_calls_total', { name, kind: 'failed' }), 0)
+  t.is(valueOf(families, 'breakwater_circuitbreaker_transitions_total', { name, from: 'closed', to: 'open' }), undefined)
 })

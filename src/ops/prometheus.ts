@@ -34,14 +34,10 @@ export interface PrometheusOptions {
   retries?: Readonly<Record<string, RetrySource>>
 }
 
-type Labels = Record<string, string>
-/** One exposition line: `metricName` for a summary's `_sum` and `_count`. */
-interface Sample {
-  labels: Labels
-  value: number
-  metricName?: string
-}
-type Emit = (out: Sample[], snapshot: Snapshot, family: string) => void
+type Labels = Readonly<Record<string, string>>
+/** Writes one sample: its whole label set (a cached object), its value, a suffix for a summary's `_sum` / `_count`. */
+type Put = (labels: Labels, value: number, suffix?: '_sum' | '_count') => void
+type Emit = (put: Put, scrape: Scrape) => void
 
 /** One metric family: what prom-client's registry asks of a metric. */
 interface FamilySpec {
@@ -51,6 +47,64 @@ interface FamilySpec {
   /** How prom-client's cluster registry merges workers' values. */
   aggregator: 'sum' | 'average' | 'max'
   emit: Emit
+}
+
+/**
+ * The label sets of one name's series, one object per series, kept from scrape to scrape:
+ * prom-client formats a sample's `sharedLabels` once per object (a WeakMap), so a series costs a
+ * lookup after its first scrape instead of escaping and joining its labels again.
+ */
+class SeriesLabels {
+  /** `{ name }` */
+  readonly base: Labels
+  readonly #more = new Map<string, Labels>()
+
+  constructor(name: string) {
+    this.base = { name }
+  }
+
+  /** `{ name, [k1]: v1, [k2]: v2 }`, the same object for the same `key` (which names the pairs). */
+  with(key: string, k1: string, v1: string, k2?: string, v2?: string): Labels {
+    let labels = this.#more.get(key)
+    if (!labels) {
+      const made: Record<string, string> = { name: this.base.name! }
+      made[k1] = v1
+      if (k2 !== undefined) made[k2] = v2!
+      this.#more.set(key, (labels = made))
+    }
+    return labels
+  }
+}
+
+/** Every name's series labels, by source; those of names gone from the snapshot are dropped. */
+class LabelSets {
+  #sets: Record<'breakers' | 'bulkheads' | 'retries', Map<string, SeriesLabels>> = { breakers: new Map(), bulkheads: new Map(), retries: new Map() }
+
+  of(source: 'breakers' | 'bulkheads' | 'retries', name: string): SeriesLabels {
+    const sets = this.#sets[source]
+    let labels = sets.get(name)
+    if (!labels) sets.set(name, (labels = new SeriesLabels(name)))
+    return labels
+  }
+
+  /** Forgets the label sets of names not in `snapshot`. */
+  keepOnly(snapshot: Snapshot): void {
+    for (const source of ['breakers', 'bulkheads', 'retries'] as const) {
+      const old = this.#sets[source]
+      const kept = new Map<string, SeriesLabels>()
+      for (const [name] of snapshot[source]) {
+        const labels = old.get(name)
+        if (labels) kept.set(name, labels)
+      }
+      this.#sets[source] = kept
+    }
+  }
+}
+
+/** What one scrape reads: the snapshot and the label sets. */
+interface Scrape {
+  snapshot: Snapshot
+  labels: LabelSets
 }
 
 const QUANTILES = [
@@ -65,9 +119,10 @@ const BREAKER_FAMILIES: FamilySpec[] = [
     type: 'gauge',
     help: 'The state of the circuit breaker: 1 for the state it is in, 0 for the others.',
     aggregator: 'sum',
-    emit: (out, s) => {
-      for (const [name, m] of s.breakers) {
-        for (const state of STATE_NAMES) out.push({ labels: { name, state }, value: m.state === state ? 1 : 0 })
+    emit: (put, { snapshot, labels }) => {
+      for (const [name, m] of snapshot.breakers) {
+        const l = labels.of('breakers', name)
+        for (const state of STATE_NAMES) put(l.with(state, 'state', state), m.state === state ? 1 : 0)
       }
     },
   },
@@ -76,12 +131,13 @@ const BREAKER_FAMILIES: FamilySpec[] = [
     type: 'counter',
     help: 'Calls ended, by kind: successful, failed (timeouts not included), ignored, timeout. The kinds add up to every ended call.',
     aggregator: 'sum',
-    emit: (out, s) => {
-      for (const [name, m] of s.breakers) {
-        out.push({ labels: { name, kind: 'successful' }, value: m.successes })
-        out.push({ labels: { name, kind: 'failed' }, value: Math.max(0, m.failures - m.timeouts) })
-        out.push({ labels: { name, kind: 'ignored' }, value: m.ignored })
-        out.push({ labels: { name, kind: 'timeout' }, value: m.timeouts })
+    emit: (put, { snapshot, labels }) => {
+      for (const [name, m] of snapshot.breakers) {
+        const l = labels.of('breakers', name)
+        put(l.with('successful', 'kind', 'successful'), m.successes)
+        put(l.with('failed', 'kind', 'failed'), Math.max(0, m.failures - m.timeouts))
+        put(l.with('ignored', 'kind', 'ignored'), m.ignored)
+        put(l.with('timeout', 'kind', 'timeout'), m.timeouts)
       }
     },
   },
@@ -94,10 +150,11 @@ const BREAKER_FAMILIES: FamilySpec[] = [
     type: 'gauge',
     help: 'Calls in the window, by kind: successful, failed.',
     aggregator: 'sum',
-    emit: (out, s) => {
-      for (const [name, m] of s.breakers) {
-        out.push({ labels: { name, kind: 'successful' }, value: Math.max(0, m.window.calls - m.window.failures) })
-        out.push({ labels: { name, kind: 'failed' }, value: m.window.failures })
+    emit: (put, { snapshot, labels }) => {
+      for (const [name, m] of snapshot.breakers) {
+        const l = labels.of('breakers', name)
+        put(l.with('successful', 'kind', 'successful'), Math.max(0, m.window.calls - m.window.failures))
+        put(l.with('failed', 'kind', 'failed'), m.window.failures)
       }
     },
   },
@@ -108,9 +165,10 @@ const BREAKER_FAMILIES: FamilySpec[] = [
     type: 'counter',
     help: 'Changes of state, by the state left and the state entered.',
     aggregator: 'sum',
-    emit: (out, s) => {
-      for (const [name, m] of s.breakers) {
-        for (const t of m.transitions) out.push({ labels: { name, from: t.from, to: t.to }, value: t.count })
+    emit: (put, { snapshot, labels }) => {
+      for (const [name, m] of snapshot.breakers) {
+        const l = labels.of('breakers', name)
+        for (const t of m.transitions) put(l.with(`${t.from}>${t.to}`, 'from', t.from, 'to', t.to), t.count)
       }
     },
   },
@@ -119,13 +177,14 @@ const BREAKER_FAMILIES: FamilySpec[] = [
     type: 'summary',
     help: 'Duration of the calls since the circuit breaker was created (breakers that track latency only), quantiles within 1 %.',
     aggregator: 'average',
-    emit: (out, s, family) => {
-      for (const [name, m] of s.breakers) {
+    emit: (put, { snapshot, labels }) => {
+      for (const [name, m] of snapshot.breakers) {
         const l = m.latency
         if (!l) continue
-        for (const [quantile, key] of QUANTILES) out.push({ labels: { name, quantile }, value: l[key] / 1000 })
-        out.push({ labels: { name }, value: (l.mean * l.count) / 1000, metricName: `${family}_sum` })
-        out.push({ labels: { name }, value: l.count, metricName: `${family}_count` })
+        const series = labels.of('breakers', name)
+        for (const [quantile, key] of QUANTILES) put(series.with(quantile, 'quantile', quantile), l[key] / 1000)
+        put(series.base, (l.mean * l.count) / 1000, '_sum')
+        put(series.base, l.count, '_count')
       }
     },
   },
@@ -134,8 +193,8 @@ const BREAKER_FAMILIES: FamilySpec[] = [
     type: 'gauge',
     help: 'The longest call since the circuit breaker was created (breakers that track latency only).',
     aggregator: 'max',
-    emit: (out, s) => {
-      for (const [name, m] of s.breakers) if (m.latency) out.push({ labels: { name }, value: m.latency.max / 1000 })
+    emit: (put, { snapshot, labels }) => {
+      for (const [name, m] of snapshot.breakers) if (m.latency) put(labels.of('breakers', name).base, m.latency.max / 1000)
     },
   },
 ]
@@ -161,15 +220,55 @@ type BulkheadStats = Snapshot['bulkheads'][number][1]
 type RetryStats = Snapshot['retries'][number][1]
 
 function breakerValue(name: string, type: 'counter' | 'gauge', help: string, value: (m: BreakerMetrics) => number, aggregator: FamilySpec['aggregator'] = 'sum'): FamilySpec {
-  return { name, type, help, aggregator, emit: (out, s) => { for (const [n, m] of s.breakers) out.push({ labels: { name: n }, value: value(m) }) } }
+  return {
+    name,
+    type,
+    help,
+    aggregator,
+    emit: (put, { snapshot, labels }) => {
+      for (const [n, m] of snapshot.breakers) put(labels.of('breakers', n).base, value(m))
+    },
+  }
 }
 
 function bulkheadValue(name: string, type: 'counter' | 'gauge', help: string, value: (b: BulkheadStats) => number): FamilySpec {
-  return { name, type, help, aggregator: 'sum', emit: (out, s) => { for (const [n, b] of s.bulkheads) out.push({ labels: { name: n }, value: value(b) }) } }
+  return {
+    name,
+    type,
+    help,
+    aggregator: 'sum',
+    emit: (put, { snapshot, labels }) => {
+      for (const [n, b] of snapshot.bulkheads) put(labels.of('bulkheads', n).base, value(b))
+    },
+  }
 }
 
 function retryValue(name: string, help: string, value: (r: RetryStats) => number): FamilySpec {
-  return { name, type: 'counter', help, aggregator: 'sum', emit: (out, s) => { for (const [n, r] of s.retries) out.push({ labels: { name: n }, value: value(r) }) } }
+  return {
+    name,
+    type: 'counter',
+    help,
+    aggregator: 'sum',
+    emit: (put, { snapshot, labels }) => {
+      for (const [n, r] of snapshot.retries) put(labels.of('retries', n).base, value(r))
+    },
+  }
+}
+
+/** A sample as prom-client reads it. */
+interface Sample {
+  labels?: Labels
+  sharedLabels?: Labels
+  value: number
+  metricName?: string
+}
+/** A family's values as prom-client reads them. */
+interface FamilyValues {
+  name: string
+  help: string
+  type: string
+  aggregator: string
+  values: Sample[]
 }
 
 /**
@@ -184,9 +283,9 @@ class Family {
   readonly type: FamilySpec['type']
   readonly aggregator: FamilySpec['aggregator']
   readonly #emit: Emit
-  readonly #read: () => Snapshot
+  readonly #read: () => Scrape
 
-  constructor(spec: FamilySpec, prefix: string, read: () => Snapshot) {
+  constructor(spec: FamilySpec, prefix: string, read: () => Scrape) {
     this.key = this.name = prefix + spec.name
     this.help = spec.help
     this.type = spec.type
@@ -195,10 +294,21 @@ class Family {
     this.#read = read
   }
 
-  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: Sample[] }> {
+  /** The values with plain labels (copies: the caller may change them): for `getMetricsAsJSON()` and the cluster aggregator. */
+  get(): Promise<FamilyValues> {
+    return Promise.resolve(this.#values((labels, value, metricName) => ({ labels: { ...labels }, value, metricName })))
+  }
+
+  /** The values for the text exposition, each label set given as `sharedLabels` (formatted once per object). */
+  getForPromString(): Promise<FamilyValues> {
+    return Promise.resolve(this.#values((sharedLabels, value, metricName) => ({ sharedLabels, value, metricName })))
+  }
+
+  #values(sample: (labels: Labels, value: number, metricName: string | undefined) => Sample): FamilyValues {
     const values: Sample[] = []
-    this.#emit(values, this.#read(), this.name)
-    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values })
+    const name = this.name
+    this.#emit((labels, value, suffix) => values.push(sample(labels, value, suffix && name + suffix)), this.#read())
+    return { name, help: this.help, type: this.type, aggregator: this.aggregator, values }
   }
 
   /** The values are the breakers' own totals: prom-client's `resetMetrics()` leaves them. */
@@ -272,11 +382,14 @@ export function prometheusMetrics(registry: HealthSource, options: PrometheusOpt
  * One snapshot per scrape: prom-client asks every family for its values in one synchronous run,
  * so the first asks the registry and the others reuse its answer until the microtask queue runs.
  */
-function sharedSnapshot(sources: Sources): () => Snapshot {
-  let cached: Snapshot | undefined
+function sharedSnapshot(sources: Sources): () => Scrape {
+  const labels = new LabelSets()
+  let cached: Scrape | undefined
   return () => {
     if (cached) return cached
-    cached = snapshotOf(sources)
+    const snapshot = snapshotOf(sources)
+    labels.keepOnly(snapshot)
+    cached = { snapshot, labels }
     queueMicrotask(() => {
       cached = undefined
     })

@@ -437,3 +437,14 @@ test('a breaker removed and made again under the same name is scraped with its n
   t.is(valueOf(families, 'breakwater_circuitbreaker_calls_total', { name, kind: 'failed' }), 0)
   t.is(valueOf(families, 'breakwater_circuitbreaker_transitions_total', { name, from: 'closed', to: 'open' }), undefined)
 })
+
+test("the register's default labels are added to every series", async (t) => {
+  const { breakers, name } = rig()
+  breakers.getOrCreate(name)
+  const register = new PromRegistry()
+  register.setDefaultLabels({ service: 'checkout' })
+  prometheusMetrics(breakers, { register })
+  const families = await scraped(register)
+  t.is(valueOf(families, 'breakwater_circuitbreaker_state', { name, state: 'closed', service: 'checkout' }), 1)
+  t.true([...families.values()].every((f) => f.samples.every((s) => s.labels.service === 'checkout')))
+})

@@ -283,7 +283,7 @@ test('bulkhead and retry families are there only when bulkheads or retries are g
   t.deepEqual(typesOf(await scraped(register)), BREAKER_TYPES)
 })
 
-test("prefix renames every family; 'resilience4j_' gives resilience4j's own names", async (t) => {
+test("prefix renames every family: 'resilience4j_' for boards made for resilience4j, '' for bare names", async (t) => {
   const { breakers, name } = rig()
   breakers.getOrCreate(name)
   const register = new PromRegistry()

@@ -1,9 +1,10 @@
 import test from 'ava'
 import { AggregatorRegistry, Counter, type OpenMetricsContentType, Registry as PromRegistry, type RegistryContentType } from 'prom-client'
-import { bulkhead, retry, type Metrics } from '../src/index.ts'
+import { bulkhead, registry, retry, type Metrics } from '../src/index.ts'
 import { prometheusMetrics } from '../src/ops/prometheus.ts'
 import { fail, failTimes, rig } from './helpers.ts'
 import { deferred, turn, withFakeTimers } from './timers.ts'
+import { inWorker } from './worker.ts'
 import { type Family, parseExposition, scrape, valueOf } from './fixtures/ops-metrics-exposition.ts'
 
 let next = 0
@@ -447,4 +448,42 @@ test("the register's default labels are added to every series", async (t) => {
   const families = await scraped(register)
   t.is(valueOf(families, 'breakwater_circuitbreaker_state', { name, state: 'closed', service: 'checkout' }), 1)
   t.true([...families.values()].every((f) => f.samples.every((s) => s.labels.service === 'checkout')))
+})
+
+test('a breaker a worker thread opened and called is scraped from the main thread with its counts', async (t) => {
+  const name = fresh('scraped-from-worker')
+  const register = new PromRegistry()
+  const dispose = prometheusMetrics(registry, { register })
+  try {
+    const state = await inWorker<string>(`
+      const b = bw.circuitBreaker(${JSON.stringify(name)}, { consecutiveFailures: 2 })
+      await b.execute(async () => 'ok')
+      for (let i = 0; i < 3; i++) await b.execute(async () => { throw new Error('down') }).catch(() => {})
+      parentPort.postMessage(b.state)`)
+    t.is(state, 'open')
+    const families = await scraped(register)
+    t.is(valueOf(families, 'breakwater_circuitbreaker_state', { name, state: 'open' }), 1)
+    t.is(valueOf(families, 'breakwater_circuitbreaker_calls_total', { name, kind: 'successful' }), 1)
+    t.is(valueOf(families, 'breakwater_circuitbreaker_calls_total', { name, kind: 'failed' }), 2)
+    t.is(valueOf(families, 'breakwater_circuitbreaker_not_permitted_calls_total', { name }), 1)
+    t.is(valueOf(families, 'breakwater_circuitbreaker_transitions_total', { name, from: 'closed', to: 'open' }), 1)
+  } finally {
+    dispose()
+    registry.remove(name)
+  }
+})
+
+test('a register that refuses a family midway is left with none of them', (t) => {
+  const { breakers } = rig()
+  const register = new PromRegistry()
+  const refusing = {
+    registerMetric(metric: { name: string }) {
+      if (metric.name === 'breakwater_circuitbreaker_failure_rate') throw new Error('register full')
+      register.registerMetric(metric as never)
+    },
+    getSingleMetric: (name: string) => register.getSingleMetric(name),
+    removeSingleMetric: (name: string) => register.removeSingleMetric(name),
+  }
+  t.throws(() => prometheusMetrics(breakers, { register: refusing as never }), { message: 'register full' })
+  t.deepEqual(register.getMetricsAsArray(), [])
 })

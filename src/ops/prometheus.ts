@@ -158,12 +158,18 @@ export function prometheusMetrics(registry: HealthSource, options: PrometheusOpt
       throw rangeError(`register already has a metric called ${family.key}: dispose the earlier prometheusMetrics, or give another prefix`)
     }
   }
-  for (const family of families) register!.registerMetric(family as unknown as Metric)
-  return () => {
+  const dispose = () => {
     for (const family of families) {
       if ((register!.getSingleMetric(family.key) as unknown) === family) register!.removeSingleMetric(family.key)
     }
   }
+  try {
+    for (const family of families) register!.registerMetric(family as unknown as Metric)
+  } catch (error) {
+    dispose() // a register that refused one family keeps none
+    throw error
+  }
+  return dispose
 }
 
 /**

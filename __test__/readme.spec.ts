@@ -23,7 +23,14 @@ test('every TypeScript example in the README type-checks', (t) => {
     skipLibCheck: true,
     allowImportingTsExtensions: true,
     types: ['node'],
-    paths: { breakwater: ['../../src/index.ts'], 'breakwater/testing': ['../../src/testing.ts'] },
+    paths: {
+      breakwater: ['../../src/index.ts'],
+      'breakwater/testing': ['../../src/testing.ts'],
+      'breakwater/http': ['../../src/ops/http.ts'],
+      'breakwater/prometheus': ['../../src/ops/prometheus.ts'],
+      'breakwater/otel': ['../../src/ops/otel.ts'],
+      'breakwater/logging': ['../../src/ops/logging.ts'],
+    },
   }
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, include: ['*.ts'] }))
   try {

@@ -1,0 +1,92 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Disposer } from '../events.js'
+import type { StateChange } from '../state.js'
+import { sendJson } from './respond.js'
+
+/** What the event stream needs of a registry: transitions made in any thread. */
+export interface ChangeSource {
+  onStateChange(listener: (change: StateChange) => void): Disposer
+}
+
+/** A client that has this much unsent is too slow to follow: it is dropped rather than buffered for. */
+const MAX_UNSENT_BYTES = 1_048_576
+
+/**
+ * The open `GET /events` streams: each one has its own registry listener, removed when the
+ * client goes away; one heartbeat timer (unref'd) serves them all while any is open.
+ */
+export class EventStreams {
+  readonly #source: ChangeSource
+  readonly #heartbeatMs: number
+  readonly #max: number
+  readonly #open = new Set<ServerResponse>()
+  #heartbeat: NodeJS.Timeout | undefined
+
+  constructor(source: ChangeSource, heartbeatMs: number, max: number) {
+    this.#source = source
+    this.#heartbeatMs = heartbeatMs
+    this.#max = max
+  }
+
+  /** How many streams are open. */
+  get size(): number {
+    return this.#open.size
+  }
+
+  /** Answers `req` with a stream of every transition from now on, until the client goes away. */
+  open(req: IncomingMessage, res: ServerResponse): void {
+    if (this.#open.size >= this.#max) {
+      sendJson(res, 503, { error: 'ServiceUnavailable', message: `too many event streams are open (at most ${this.#max})` }, { 'retry-after': '5' })
+      return
+    }
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no', // nginx would otherwise hold events back
+    })
+    res.write(': breakwater transitions\n\n')
+    const stop = this.#source.onStateChange((change) => send(res, `event: state\ndata: ${JSON.stringify(wire(change))}\n\n`))
+    const end = () => {
+      if (!this.#open.delete(res)) return
+      stop()
+      if (this.#open.size === 0) this.#stopHeartbeat()
+    }
+    res.once('close', end)
+    res.on('error', end)
+    req.on('error', end)
+    this.#open.add(res)
+    this.#heartbeat ??= setInterval(() => this.#beat(), this.#heartbeatMs).unref()
+  }
+
+  /** Ends every open stream (for a server that shuts down: open streams would hold it up). */
+  closeAll(): void {
+    for (const res of [...this.#open]) res.end()
+  }
+
+  #beat(): void {
+    for (const res of this.#open) send(res, ': heartbeat\n\n')
+  }
+
+  #stopHeartbeat(): void {
+    clearInterval(this.#heartbeat)
+    this.#heartbeat = undefined
+  }
+}
+
+function send(res: ServerResponse, text: string): void {
+  if (res.destroyed || res.writableEnded) return
+  if (res.writableLength > MAX_UNSENT_BYTES) res.destroy()
+  else res.write(text)
+}
+
+/** A transition as the stream sends it: the documented fields only, every key present. */
+function wire(change: StateChange) {
+  return {
+    name: change.name,
+    from: change.from,
+    to: change.to,
+    reason: change.reason,
+    at: change.at,
+    retryAfterMs: change.retryAfterMs ?? null,
+  }
+}

@@ -4,15 +4,18 @@
 // of the timed rounds) with the part spent reading the native snapshot. Then a same-process A/B of
 // a closed breaker's execute with the three integrations attached to its registry and not
 // (interleaved rounds, a loop compiled per case, median ns per call).
-//   node --import tsx bench/ops-scrape.mjs [--json]
+//   node --import tsx bench/ops-scrape.mjs [--json] [--quick]   (also part of `npm run bench`)
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics'
 import { Registry as PromRegistry } from 'prom-client'
 import { Registry } from '../src/index.ts'
 import { openTelemetryMetrics } from '../src/ops/otel.ts'
 import { logTransitions } from '../src/ops/logging.ts'
 import { prometheusMetrics } from '../src/ops/prometheus.ts'
+import { breakwaterHttp } from '../src/ops/http.ts'
+import { createServer, get } from 'node:http'
 
-const SIZES = [1_000, 10_000]
+const quick = process.argv.includes('--quick')
+const SIZES = quick ? [1_000] : [1_000, 10_000]
 const json = process.argv.includes('--json')
 
 class CollectingReader extends MetricReader {
@@ -67,7 +70,10 @@ for (const n of SIZES) {
   })
 }
 
-/** ns per closed `execute` with nothing attached (A) and with Prometheus, OpenTelemetry and logging attached (B). */
+/**
+ * ns per closed `execute` with nothing attached (A) and with Prometheus, OpenTelemetry, logging and
+ * the HTTP handler's event stream (a client connected) attached (B).
+ */
 async function attachedAB(rounds = 11, n = 50_000) {
   const breakers = new Registry()
   const b = breakers.getOrCreate('ab')
@@ -78,6 +84,12 @@ async function attachedAB(rounds = 11, n = 50_000) {
   const reader = new CollectingReader()
   const meter = new MeterProvider({ readers: [reader] }).getMeter('ab')
   const lines = { info() {}, warn() {} }
+  // The HTTP handler with a client on its event stream (one more state-change listener).
+  const ops = breakwaterHttp(breakers)
+  const server = createServer(ops).listen(0, '127.0.0.1')
+  await new Promise((resolve) => server.once('listening', resolve))
+  const stream = await new Promise((resolve) => get(`http://127.0.0.1:${server.address().port}/events`, resolve))
+  stream.resume()
   for (let r = 0; r < rounds; r++) {
     let start = process.hrtime.bigint()
     await plain(b, fn, n)
@@ -88,10 +100,13 @@ async function attachedAB(rounds = 11, n = 50_000) {
     samples.attached.push(Number(process.hrtime.bigint() - start) / n)
     for (const stop of stops) stop()
   }
+  stream.destroy()
+  ops.close()
+  server.close()
   const median = (xs) => [...xs.slice(1)].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)] // round 1 warms up
   return { plainNs: median(samples.plain), attachedNs: median(samples.attached) }
 }
-const ab = await attachedAB()
+const ab = await attachedAB(quick ? 5 : 11, quick ? 10_000 : 50_000)
 
 if (json) console.log(JSON.stringify({ node: process.version, rows, ab }, null, 2))
 else {
@@ -105,7 +120,7 @@ else {
     )
   }
   console.log(
-    `closed execute: ${f(ab.plainNs)} ns alone, ${f(ab.attachedNs)} ns with Prometheus, OpenTelemetry and logging attached ` +
+    `closed execute: ${f(ab.plainNs)} ns alone, ${f(ab.attachedNs)} ns with Prometheus, OpenTelemetry, logging and an /events client attached ` +
       `(ratio ${(ab.attachedNs / ab.plainNs).toFixed(2)})`,
   )
 }

@@ -81,6 +81,18 @@ export function writeReport(run, dir) {
     `Opened in one worker (state there: ${run.workers.propagation.stateThere}); the next call in another worker refused: ${run.workers.propagation.nextCallInWorker2Refused}.`,
     '',
   )
+  if (run.ops) {
+    lines.push(
+      '## Operations attached (same process, interleaved rounds)',
+      '',
+      `Closed \`execute\`: ${fmt(run.ops.ab.plainNs, 1)} ns with nothing attached, ${fmt(run.ops.ab.attachedNs, 1)} ns with Prometheus, OpenTelemetry, transition logging and an HTTP \`/events\` client attached (ratio ${ratio(run.ops.ab.attachedNs, run.ops.ab.plainNs)}).`,
+      '',
+      '| breakers | Prometheus scrape, ms (median) | samples | of which registry.health(), ms | OpenTelemetry collect, ms |',
+      '|---|---|---|---|---|',
+      ...run.ops.rows.map((o) => `| ${o.breakers} | ${fmt(o.scrapeMs.median, 1)} | ${o.lines} | ${fmt(o.healthMs.median, 1)} | ${fmt(o.otelCollectMs.median, 1)} |`),
+      '',
+    )
+  }
   if (run.rust.length) {
     lines.push('## Rust core (criterion medians)', '', '| group | case | ns |', '|---|---|---|')
     for (const x of run.rust) lines.push(`| ${x.suite} | ${x.case}${x.parameter ? ` (${x.parameter})` : ''} | ${fmt(x.nsPerOp, 1)} |`)

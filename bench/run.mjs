@@ -63,6 +63,12 @@ function workerSuite() {
   return JSON.parse(out)
 }
 
+/** Closed execute with the ops integrations attached vs not, and scrape times (bench/ops-scrape.mjs). */
+function opsSuite() {
+  const out = execFileSync(process.execPath, ['--import=tsx', 'bench/ops-scrape.mjs', '--json', ...(quick ? ['--quick'] : [])], { cwd: root, encoding: 'utf8' })
+  return JSON.parse(out)
+}
+
 function rustSuite() {
   if (skipRust) return []
   execFileSync('cargo', ['bench', '-p', 'breakwater', '--bench', 'breaker', '--', ...(quick ? ['--quick'] : [])], { cwd: root, stdio: 'inherit' })
@@ -82,6 +88,7 @@ const run = {
   records: await jsSuites(),
   memory: memorySuite(),
   workers: workerSuite(),
+  ops: opsSuite(),
   rust: rustSuite(),
 }
 mkdirSync(results, { recursive: true })

@@ -1,0 +1,63 @@
+// Adversarial review of issue 11 (operations): defects found by probing the ops surfaces the way an
+// outside suite would, each pinned here by the behaviour it broke. Real servers on loopback, real
+// worker threads.
+import test from 'ava'
+import express from 'express'
+import Fastify from 'fastify'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { breakwaterFastify, breakwaterHttp } from '../src/ops/http.ts'
+import { handlerOf, KINDS, type Kind, rawConnection } from './fixtures/ops-http-rig.ts'
+import { until } from './timers.ts'
+
+/** Resolves once the client of `req` has gone (its socket closed). */
+function clientGone(req: IncomingMessage): Promise<void> {
+  return new Promise((resolve) => (req.socket.destroyed ? resolve() : req.socket.once('close', () => resolve())))
+}
+
+/**
+ * A server of `kind` that hands each request to `handler` only after its client has gone (as a
+ * slow authentication middleware or an async hook before it would).
+ */
+async function serveLate(kind: Kind, handler: ReturnType<typeof breakwaterHttp>, served: () => void): Promise<{ port: number; close(): Promise<void> }> {
+  if (kind === 'fastify') {
+    const app = Fastify()
+    app.addHook('onRequest', async (request) => clientGone(request.raw))
+    app.addHook('preHandler', (_request, _reply, done) => (served(), done()))
+    await app.register(breakwaterFastify(handler))
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    return { port: (app.server.address() as AddressInfo).port, close: () => app.close() }
+  }
+  let server: Server
+  if (kind === 'express') {
+    const app = express()
+    app.use((req, _res, next) => void clientGone(req).then(() => next()))
+    app.use((req, res, next) => (served(), handler(req, res, next)))
+    server = createServer(app)
+  } else {
+    server = createServer((req: IncomingMessage, res: ServerResponse) => void clientGone(req).then(() => (served(), handler(req, res))))
+  }
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { port: (server.address() as AddressInfo).port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) }
+}
+
+for (const kind of KINDS) {
+  test(`${kind}: a GET /events whose client left before the handler saw it opens no stream and leaves no listener`, async (t) => {
+    const { handler, listeners } = handlerOf()
+    let served = 0
+    const server = await serveLate(kind, handler, () => served++)
+    t.teardown(() => server.close())
+    for (let i = 0; i < 5; i++) {
+      const client = rawConnection(server.port)
+      await client.connected
+      client.socket.end('GET /events HTTP/1.1\r\nhost: x\r\n\r\n')
+      client.socket.destroy()
+      await client.whenClosed
+    }
+    // Every request reached the handler (after its client had gone), and none is left open.
+    await until(() => served === 5)
+    await new Promise((resolve) => setImmediate(resolve)) // the route runs right after the hook that counted it
+    t.is(handler.streams, 0, 'no stream is counted for a client that is gone')
+    t.is(listeners(), 0, 'no registry listener is left behind')
+  })
+}

@@ -7,7 +7,7 @@ import Fastify from 'fastify'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { breakwaterFastify, breakwaterHttp } from '../src/ops/http.ts'
-import { handlerOf, KINDS, type Kind, rawConnection } from './fixtures/ops-http-rig.ts'
+import { handlerOf, KINDS, type Kind, rawConnection, TOKEN } from './fixtures/ops-http-rig.ts'
 import { until } from './timers.ts'
 
 /** Resolves once the client of `req` has gone (its socket closed). */
@@ -59,5 +59,27 @@ for (const kind of KINDS) {
     await new Promise((resolve) => setImmediate(resolve)) // the route runs right after the hook that counted it
     t.is(handler.streams, 0, 'no stream is counted for a client that is gone')
     t.is(listeners(), 0, 'no registry listener is left behind')
+  })
+}
+
+for (const kind of KINDS) {
+  test(`${kind}: an admin request whose client left before the handler saw it is logged at once as cut short, not after bodyTimeout`, async (t) => {
+    // A body timeout of an hour: waiting for it would never end within the test.
+    const { handler, logged, breakers } = handlerOf({ token: TOKEN, bodyTimeout: '1h' })
+    breakers.getOrCreate('orders')
+    let served = 0
+    const server = await serveLate(kind, handler, () => served++)
+    t.teardown(() => server.close())
+    const body = JSON.stringify({ action: 'force_open' })
+    const client = rawConnection(server.port)
+    await client.connected
+    client.socket.end(
+      `POST /breakers/orders/state HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TOKEN}\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+    )
+    client.socket.destroy()
+    await until(() => served === 1)
+    await until(() => logged.length === 1)
+    t.like(logged[0], { route: 'POST /breakers/:name/state', status: 400, result: 'the request body was cut short' })
+    t.is(breakers.get('orders')!.state, 'closed', 'nothing was done for a client that is gone')
   })
 }

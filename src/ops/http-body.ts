@@ -25,6 +25,8 @@ export function isJsonContentType(header: string | undefined): boolean {
  */
 export function readJsonBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<BodyResult> {
   if (req.readableEnded) return Promise.resolve(alreadyRead(req))
+  // Its client left before the request reached us: no data, end or close event will come.
+  if (req.destroyed) return Promise.resolve(CUT)
   const declared = Number(req.headers['content-length'] ?? Number.NaN)
   if (declared > limit) return Promise.resolve(tooLarge(limit))
   return new Promise((resolve) => {
@@ -42,11 +44,13 @@ export function readJsonBody(req: IncomingMessage, limit: number, timeoutMs: num
       else chunks.push(chunk)
     }
     const onEnd = () => finish(parse(Buffer.concat(chunks, size)))
-    const onCut = () => finish({ ok: false, status: 400, message: 'the request body was cut short' })
+    const onCut = () => finish(CUT)
     const timer = setTimeout(() => finish({ ok: false, status: 408, message: `the request body took longer than ${timeoutMs} ms to arrive` }), timeoutMs)
     req.on('data', onData).on('end', onEnd).on('error', onCut).on('close', onCut)
   })
 }
+
+const CUT: BodyResult = Object.freeze({ ok: false, status: 400, message: 'the request body was cut short' })
 
 function tooLarge(limit: number): BodyResult {
   return { ok: false, status: 413, message: `the request body must be at most ${limit} bytes` }

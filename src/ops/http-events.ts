@@ -35,6 +35,9 @@ export class EventStreams {
 
   /** Answers `req` with a stream of every transition from now on, until the client goes away. */
   open(req: IncomingMessage, res: ServerResponse): void {
+    // A client that left before the request reached us (a slow middleware or hook before this
+    // one): its response already closed, so no `close` would ever come to end a stream.
+    if (res.destroyed || res.writableEnded) return
     if (this.#open.size >= this.#max) {
       sendJson(res, 503, { error: 'ServiceUnavailable', message: `too many event streams are open (at most ${this.#max})` }, { 'retry-after': '5' })
       return

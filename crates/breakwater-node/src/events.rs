@@ -4,6 +4,7 @@
 //! inbox when woken, and right after a call of its own that moved a breaker: it hears of its own
 //! transitions before that call returns, and of everyone's in the order they happened.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -20,7 +21,8 @@ use crate::{transition_code, RegistryRef};
 type WakeFn = ThreadsafeFunction<(), (), (), Status, false, true>;
 
 /// Events an inbox keeps for a thread that does not empty it (a blocked event loop); past
-/// this, the oldest are dropped and counted.
+/// this, the oldest are dropped and counted, at no more cost than keeping one (a ring buffer:
+/// the thread that moved the breaker pays for the put, under the breaker's order lock).
 const INBOX_LIMIT: usize = 65_536;
 
 /// A transition as a subscribing thread gets it.
@@ -37,7 +39,7 @@ pub struct NativeTransition {
 }
 
 struct Inbox {
-    events: Mutex<Vec<NativeTransition>>,
+    events: Mutex<VecDeque<NativeTransition>>,
     /// Whether a wake is on its way (one is enough until the inbox is emptied).
     woken: AtomicBool,
     dropped: AtomicU64,
@@ -58,10 +60,10 @@ impl Inbox {
         {
             let mut events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
             if events.len() >= INBOX_LIMIT {
-                events.remove(0);
+                events.pop_front();
                 self.dropped.fetch_add(1, Relaxed);
             }
-            events.push(event);
+            events.push_back(event);
         }
         if !self.woken.swap(true, AcqRel) {
             // A thread that has ended refuses the call: nothing to wake, and its subscription
@@ -88,7 +90,7 @@ impl NativeSubscription {
             .weak::<true>()
             .build()?;
         let inbox = Arc::new(Inbox {
-            events: Mutex::new(Vec::new()),
+            events: Mutex::new(VecDeque::new()),
             woken: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
             wake,
@@ -109,7 +111,8 @@ impl NativeSubscription {
     #[napi(catch_unwind)]
     pub fn drain(&self) -> Vec<NativeTransition> {
         self.inbox.woken.store(false, Release);
-        std::mem::take(&mut *self.inbox.events.lock().unwrap_or_else(PoisonError::into_inner))
+        let events = std::mem::take(&mut *self.inbox.events.lock().unwrap_or_else(PoisonError::into_inner));
+        Vec::from(events)
     }
 
     /// Events dropped because the inbox was full (a thread that did not empty it).

@@ -45,6 +45,8 @@ export declare class NativeBreaker {
   startedView(): ArrayBuffer
   /** The breaker's call timeout in milliseconds (its `timeout` option), if it has one. */
   get callTimeoutMs(): number | null
+  /** A number no other breaker of the process has (state changes name their breaker by it). */
+  get id(): number
   /** The breaker's name. */
   get name(): string
   /** Whether call durations matter to this breaker (slow-call or latency rule, latency tracking). */
@@ -148,8 +150,8 @@ export declare class NativeRegistry {
   getOrCreate(name: string, options?: NativeOptions | undefined | null): NativeBreaker
   /** The breaker called `name`, if any. */
   get(name: string): NativeBreaker | null
-  /** Removes the breaker called `name`; whether there was one. */
-  remove(name: string): boolean
+  /** Removes the breaker called `name`; its id, if there was one. */
+  remove(name: string): number | null
   /** Every name, sorted. */
   names(): Array<string>
   /**
@@ -261,6 +263,8 @@ export interface NativeOptions {
 export interface NativeTransition {
   /** The breaker's name. */
   name: string
+  /** The breaker's id (`NativeBreaker.id`). */
+  breaker: number
   /** `1 + from + 8 * to + 64 * reason`, as the calls that move a breaker return it. */
   code: number
   /** When, in milliseconds since the Unix epoch. */

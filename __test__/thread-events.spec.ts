@@ -208,3 +208,26 @@ test.serial('a recovery manager in the main thread starts checking when a worker
     manager.stop()
   })
 })
+
+test('a removed breaker\'s handles keep hearing their own breaker, and a new breaker of the same name is heard apart', (t) => {
+  const { breakers, name } = rig()
+  const old = breakers.getOrCreate(name)
+  const seenOld: string[] = []
+  old.onStateChange((c) => seenOld.push(c.to))
+  t.true(breakers.remove(name))
+  t.false(breakers.remove(name))
+  old.forceOpen()
+  const fresh = breakers.getOrCreate(name)
+  const seenNew: string[] = []
+  fresh.onStateChange((c) => seenNew.push(c.to))
+  old.reset()
+  fresh.disable()
+  t.deepEqual(seenOld, ['forced_open', 'closed'], 'the old handle heard its breaker, and only it')
+  t.deepEqual(seenNew, ['disabled'], 'the new breaker\'s listener heard only the new breaker')
+  const unheard = breakers.getOrCreate(`${name}-quiet`)
+  breakers.remove(`${name}-quiet`)
+  const late: string[] = []
+  unheard.onStateChange((c) => late.push(c.to)) // a removed breaker's handle that starts listening later
+  unheard.forceOpen()
+  t.deepEqual(late, ['forced_open'])
+})

@@ -82,11 +82,17 @@ function listenerThrew(error: unknown): void {
  */
 export class BreakerEvents {
   readonly hub: TransitionHub
+  /** The breaker's id, by which the hub routes its state changes here. */
+  readonly id: number
   readonly changes: Listeners<StateChange>
 
-  constructor(hub: TransitionHub) {
+  constructor(hub: TransitionHub, id: number) {
     this.hub = hub
-    this.changes = new Listeners<StateChange>(hub.counter)
+    this.id = id
+    this.changes = new Listeners<StateChange>((delta) => {
+      if (delta === 1) hub.track(this)
+      hub.counter(delta)
+    })
   }
 
   readonly successes = new Listeners<CallEvent>()

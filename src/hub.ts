@@ -12,8 +12,11 @@ import { warn } from './callbacks.js'
  */
 export class TransitionHub {
   readonly #registry: NativeRegistry
-  /** This thread's listeners per breaker name. */
-  readonly #breakers = new Map<string, BreakerEvents>()
+  /**
+   * This thread's listeners per breaker, by the breaker's id (not its name: a breaker removed
+   * from the registry keeps its listeners, apart from a new breaker of the same name).
+   */
+  readonly #breakers = new Map<number, BreakerEvents>()
   /** Listeners of every breaker of the registry. */
   readonly all: Listeners<StateChange>
   /** Counts the state-change listeners of this thread: subscribed while there is one. */
@@ -28,16 +31,24 @@ export class TransitionHub {
     this.all = new Listeners<StateChange>(this.counter)
   }
 
-  /** The listeners of the breaker called `name`, shared by all its handles in this thread. */
-  eventsOf(name: string): BreakerEvents {
-    let events = this.#breakers.get(name)
-    if (!events) this.#breakers.set(name, (events = new BreakerEvents(this)))
+  /** The listeners of the breaker with id `id`, shared by all its handles in this thread. */
+  eventsOf(id: number): BreakerEvents {
+    let events = this.#breakers.get(id)
+    if (!events) this.#breakers.set(id, (events = new BreakerEvents(this, id)))
     return events
   }
 
-  /** Forgets the listeners of a removed breaker (its handles keep theirs). */
-  forget(name: string): void {
-    this.#breakers.delete(name)
+  /** Routes the breaker's state changes to `events` again (a removed breaker's handle listening anew). */
+  track(events: BreakerEvents): void {
+    this.#breakers.set(events.id, events)
+  }
+
+  /**
+   * Forgets a removed breaker's listeners unless some are listening to its state changes; its
+   * handles keep theirs, and start being routed again when one listens.
+   */
+  forget(id: number): void {
+    if (this.#breakers.get(id)?.changes.active === false) this.#breakers.delete(id)
   }
 
   /**
@@ -70,7 +81,7 @@ export class TransitionHub {
   #deliver(t: NativeTransition): void {
     const change: StateChange = { name: t.name, ...decodeTransition(t.code), at: t.at }
     if (t.retryAfterMs !== undefined) change.retryAfterMs = Math.ceil(t.retryAfterMs)
-    this.#breakers.get(t.name)?.changes.emit(change)
+    this.#breakers.get(t.breaker)?.changes.emit(change)
     this.all.emit(change)
   }
 

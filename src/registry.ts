@@ -74,7 +74,7 @@ export class Registry {
     } catch (e) {
       throw fromNative(e)
     }
-    return new CircuitBreaker<T>(breaker, policy, breaker.callTimeoutMs ?? undefined, this.#hub.eventsOf(name))
+    return new CircuitBreaker<T>(breaker, policy, breaker.callTimeoutMs ?? undefined, this.#hub.eventsOf(breaker.id))
   }
 
   /**
@@ -87,7 +87,7 @@ export class Registry {
   get<T = unknown>(name: string): CircuitBreaker<T> | undefined {
     checkName(name)
     const native = this.#registry.get(name)
-    return native ? new CircuitBreaker<T>(native, {}, native.callTimeoutMs ?? undefined, this.#hub.eventsOf(name)) : undefined
+    return native ? new CircuitBreaker<T>(native, {}, native.callTimeoutMs ?? undefined, this.#hub.eventsOf(native.id)) : undefined
   }
 
   /**
@@ -98,8 +98,10 @@ export class Registry {
    */
   remove(name: string): boolean {
     checkName(name)
-    this.#hub.forget(name)
-    return this.#registry.remove(name)
+    const id = this.#registry.remove(name)
+    if (id === null || id === undefined) return false
+    this.#hub.forget(id)
+    return true
   }
 
   /** Every breaker's name, sorted. */

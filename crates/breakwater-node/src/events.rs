@@ -30,6 +30,8 @@ const INBOX_LIMIT: usize = 65_536;
 pub struct NativeTransition {
     /// The breaker's name.
     pub name: String,
+    /// The breaker's id (`NativeBreaker.id`).
+    pub breaker: f64,
     /// `1 + from + 8 * to + 64 * reason`, as the calls that move a breaker return it.
     pub code: f64,
     /// When, in milliseconds since the Unix epoch.
@@ -53,6 +55,7 @@ impl Inbox {
             .map_or(0.0, |d| d.as_millis() as f64);
         let event = NativeTransition {
             name: e.name.to_string(),
+            breaker: e.breaker_id as f64,
             code: transition_code(Some(e.transition)),
             at,
             retry_after_ms: e.retry_after.map(|d| d.as_secs_f64() * 1e3),

@@ -136,6 +136,12 @@ impl NativeBreaker {
         self.inner.config().call_timeout.map(|d| d.as_secs_f64() * 1e3)
     }
 
+    /// A number no other breaker of the process has (state changes name their breaker by it).
+    #[napi(getter, catch_unwind)]
+    pub fn id(&self) -> f64 {
+        self.inner.id() as f64
+    }
+
     /// The breaker's name.
     #[napi(getter, catch_unwind)]
     pub fn name(&self) -> String {
@@ -389,10 +395,10 @@ impl NativeRegistry {
         self.get_ref().get(&name).map(NativeBreaker::new)
     }
 
-    /// Removes the breaker called `name`; whether there was one.
+    /// Removes the breaker called `name`; its id, if there was one.
     #[napi(catch_unwind)]
-    pub fn remove(&self, name: String) -> bool {
-        self.get_ref().remove(&name).is_some()
+    pub fn remove(&self, name: String) -> Option<f64> {
+        self.get_ref().remove(&name).map(|b| b.id() as f64)
     }
 
     /// Every name, sorted.

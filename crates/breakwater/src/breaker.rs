@@ -17,6 +17,9 @@ use crate::stripe::{Local, Stripes};
 
 pub(crate) const NANOS_PER_MS: u64 = 1_000_000;
 
+/// The next breaker's [`id`](Breaker::id).
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
 /// The longest breaker name, in bytes.
 pub const MAX_NAME_BYTES: usize = 256;
 
@@ -55,6 +58,9 @@ pub struct Breaker {
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub(crate) name: Arc<str>,
+    /// Unique in the process: tells apart two breakers of one name (one removed from its
+    /// registry, one made after).
+    pub(crate) id: u64,
     pub(crate) config: Config,
     pub(crate) rules: Rules,
     pub(crate) probe_ms: u64,
@@ -143,6 +149,7 @@ impl Breaker {
             clock,
             inner: Box::new(Inner {
                 name: name.into(),
+                id: NEXT_ID.fetch_add(1, Relaxed),
                 rules: Rules::new(&config),
                 probe_ms,
                 probe_successes: AtomicU64::new(0),
@@ -162,6 +169,11 @@ impl Breaker {
                 config,
             }),
         })
+    }
+
+    /// A number no other breaker of the process has, before or after.
+    pub fn id(&self) -> u64 {
+        self.inner.id
     }
 
     /// The breaker's name.

@@ -18,6 +18,9 @@ type Listener<E> = Arc<dyn Fn(&E) + Send + Sync>;
 pub struct TransitionEvent {
     /// The breaker's name.
     pub name: Arc<str>,
+    /// The breaker's [`id`](Breaker::id): tells it from a breaker of the same name made after it
+    /// was removed from the registry.
+    pub breaker_id: u64,
     /// What changed.
     pub transition: Transition,
     /// On a move to open or forced open with a deadline: how long until the breaker lets a

@@ -57,6 +57,7 @@ impl Breaker {
                 if let Some(hub) = hub {
                     hub.notify(&TransitionEvent {
                         name: self.inner.name.clone(),
+                        breaker_id: self.inner.id,
                         transition,
                         retry_after: retry_after(next, now),
                     });

@@ -154,3 +154,21 @@ fn a_breaker_made_outside_a_registry_has_no_subscribers_and_counts_its_transitio
     let t = b.metrics().transitions;
     assert_eq!((t[0][3], t[3][0]), (1, 1));
 }
+
+#[test]
+fn events_name_their_breaker_by_an_id_no_other_breaker_of_the_process_has() {
+    let registry = Registry::new();
+    let (seen, _) = collect(&registry);
+    let old = registry.get_or_create("orders", Config::default()).unwrap();
+    registry.remove("orders");
+    let new = registry.get_or_create("orders", Config::default()).unwrap();
+    assert_ne!(old.id(), new.id());
+    assert_ne!(
+        Registry::new().get_or_create("orders", Config::default()).unwrap().id(),
+        new.id()
+    );
+    old.force_open(None);
+    new.disable();
+    let ids: Vec<_> = seen.lock().unwrap().iter().map(|e| e.breaker_id).collect();
+    assert_eq!(ids, [old.id(), new.id()]);
+}

@@ -62,8 +62,13 @@ test('a transition made in the main thread reaches a listener in a worker thread
   const ready = await result
   t.is(ready as unknown, 'ready')
   const change = new Promise<StateChange>((resolve) => worker.once('message', resolve))
+  const here: StateChange[] = []
+  const stop = registry.onStateChange((c) => c.name === name && here.push(c))
   circuitBreaker(name).forceOpen()
-  t.like(await change, { name, from: 'closed', to: 'forced_open', reason: 'manual' })
+  stop()
+  const there = await change
+  t.like(there, { name, from: 'closed', to: 'forced_open', reason: 'manual' })
+  t.deepEqual(there, here[0], 'both threads got the same event, its time included')
   await worker.terminate()
 })
 

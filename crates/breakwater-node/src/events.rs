@@ -7,7 +7,6 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use breakwater::{ListenerId, TransitionEvent};
 use napi::bindgen_prelude::Function;
@@ -50,14 +49,11 @@ struct Inbox {
 
 impl Inbox {
     fn put(&self, e: &TransitionEvent) {
-        let at = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_millis() as f64);
         let event = NativeTransition {
             name: e.name.to_string(),
             breaker: e.breaker_id as f64,
             code: transition_code(Some(e.transition)),
-            at,
+            at: e.at_unix_ms as f64,
             retry_after_ms: e.retry_after.map(|d| d.as_secs_f64() * 1e3),
         };
         {

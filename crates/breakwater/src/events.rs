@@ -23,6 +23,9 @@ pub struct TransitionEvent {
     pub breaker_id: u64,
     /// What changed.
     pub transition: Transition,
+    /// When, in wall-clock milliseconds since the Unix epoch (taken once, so every subscriber
+    /// gets the same; the breaker's own clock is in `transition.at_nanos`).
+    pub at_unix_ms: u64,
     /// On a move to open or forced open with a deadline: how long until the breaker lets a
     /// probe through.
     pub retry_after: Option<Duration>,

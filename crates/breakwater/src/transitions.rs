@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering::*;
 use std::sync::PoisonError;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::backoff::unit_random;
 use crate::breaker::{nanos, Breaker, NANOS_PER_MS};
@@ -59,6 +59,9 @@ impl Breaker {
                         name: self.inner.name.clone(),
                         breaker_id: self.inner.id,
                         transition,
+                        at_unix_ms: SystemTime::now()
+                            .duration_since(UNIX_EPOCH)
+                            .map_or(0, |d| d.as_millis() as u64),
                         retry_after: retry_after(next, now),
                     });
                 }

@@ -9,7 +9,9 @@ export default defineConfig({
     otel: 'src/ops/otel.ts',
     logging: 'src/ops/logging.ts',
   },
-  format: ['esm', 'cjs'],
+  // ESM only: Node >= 20.19 and 22.12 load it from `require` too, as the same module instance
+  // (two copies, one CommonJS and one ESM, made two registries and broke `instanceof` across them).
+  format: ['esm'],
   dts: true,
   clean: true,
   target: 'node20',

@@ -1,10 +1,11 @@
 // What loading breakwater costs a user who does not use an integration: in a fresh child process
 // (plain node, no tsx), the built package is loaded by name, by `import` and by `require`, and
-// every file the process loaded for it is listed (fixtures/ops-metrics-imports.mjs).
+// every file the process loaded for it is listed (fixtures/ops-metrics-imports.mjs). The package is
+// ESM only: `require` gives the module `import` gives (one copy), so the files `import` lists are
+// the ones `require` loads.
 import test from 'ava'
-import { execFile } from 'node:child_process'
+import { execFile, spawnSync } from 'node:child_process'
 import { existsSync, statSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const probe = fileURLToPath(new URL('./fixtures/ops-metrics-imports.mjs', import.meta.url))
@@ -18,6 +19,10 @@ interface Loaded {
   packages: Set<string>
   /** Every file loaded (paths and URLs). */
   files: string[]
+  /** What the ESM loader resolved. */
+  resolved: string[]
+  /** With `require`: whether `import` of the same specifier then gave the same module. */
+  same?: boolean
 }
 
 /** Loads `specifier` with `mode` in a child process and lists what it loaded. */
@@ -25,22 +30,20 @@ function load(mode: 'import' | 'require', specifier: string): Promise<Loaded> {
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [probe, mode, specifier], { cwd: root, timeout: 30_000, env: { ...process.env, NODE_OPTIONS: '' } }, (error, stdout, stderr) => {
       if (error) return reject(new Error(`${mode} ${specifier}: ${error.message}\n${stderr}`))
-      const { resolved, cjs } = JSON.parse(stdout) as { resolved: string[]; cjs: string[] }
+      const { resolved, cjs, same } = JSON.parse(stdout) as { resolved: string[]; cjs: string[]; same?: boolean }
       const files = [...resolved, ...cjs]
       const packages = new Set(files.flatMap((f) => [.../\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(f)?.slice(1, 2) ?? []]))
-      resolve({ packages, files })
+      resolve({ packages, files, resolved, same })
     })
   })
 }
 
 /** The built file of each entry: the spec reads dist/, so it must be there and newer than its source. */
 function checkBuilt(t: { fail(message: string): void }, entry: string, source: string): boolean {
-  for (const ext of ['js', 'cjs']) {
-    const built = `${root}dist/${entry}.${ext}`
-    if (!existsSync(built) || statSync(built).mtimeMs < statSync(`${root}${source}`).mtimeMs) {
-      t.fail(`dist/${entry}.${ext} is missing or older than ${source}: run npx tsup`)
-      return false
-    }
+  const built = `${root}dist/${entry}.js`
+  if (!existsSync(built) || statSync(built).mtimeMs < statSync(`${root}${source}`).mtimeMs) {
+    t.fail(`dist/${entry}.js is missing or older than ${source}: run npx tsup`)
+    return false
   }
   return true
 }
@@ -58,7 +61,7 @@ for (const mode of modes) {
   test(`${mode === 'import' ? 'importing' : 'requiring'} breakwater loads none of prom-client, @opentelemetry/api, express, fastify, pino`, async (t) => {
     if (!checkBuilt(t, 'index', 'src/index.ts')) return
     const { packages, files } = await load(mode, 'breakwater')
-    t.true(files.some((f) => f.endsWith(mode === 'import' ? '/dist/index.js' : '/dist/index.cjs')), 'the built entry was loaded')
+    t.true(files.some((f) => f.endsWith('/dist/index.js')), 'the built entry was loaded (ESM, for require too)')
     t.true(files.some((f) => f.endsWith('.node')), 'the native addon was loaded (the probe sees it)')
     t.deepEqual(OPTIONAL.filter((p) => packages.has(p)), [])
   })
@@ -69,7 +72,7 @@ for (const entry of ['prometheus', 'otel', 'logging'] as const) {
     test(`${mode === 'import' ? 'importing' : 'requiring'} breakwater/${entry} loads no package and not the native addon: it works with the registry and peer you pass`, async (t) => {
       if (!checkBuilt(t, entry, `src/ops/${entry}.ts`)) return
       const { packages, files } = await load(mode, `breakwater/${entry}`)
-      t.true(files.some((f) => f.endsWith(`/dist/${entry}.${mode === 'import' ? 'js' : 'cjs'}`)), 'the built entry was loaded')
+      t.true(files.some((f) => f.endsWith(`/dist/${entry}.js`)), 'the built entry was loaded (ESM, for require too)')
       t.deepEqual([...packages], [])
       const loader = [`${root}index.js`, pathToFileURL(`${root}index.js`).href]
       t.deepEqual(files.filter((f) => f.endsWith('.node') || loader.includes(f)), [], 'neither the native loader nor the addon')
@@ -85,26 +88,42 @@ for (const mode of modes) {
   })
 }
 
-test("each module copy's integrations read the other copy's registry (no instanceof across copies)", async (t) => {
-  if (!checkBuilt(t, 'prometheus', 'src/ops/prometheus.ts') || !checkBuilt(t, 'logging', 'src/ops/logging.ts')) return
-  const require = createRequire(import.meta.url)
-  const cjs = require('../dist/index.cjs') as typeof import('../src/index.ts')
-  const cjsPrometheus = require('../dist/prometheus.cjs') as typeof import('../src/ops/prometheus.ts')
-  const esm = (await import(pathToFileURL(`${root}dist/index.js`).href)) as typeof import('../src/index.ts')
-  const esmPrometheus = (await import(pathToFileURL(`${root}dist/prometheus.js`).href)) as typeof import('../src/ops/prometheus.ts')
-  const esmLogging = (await import(pathToFileURL(`${root}dist/logging.js`).href)) as typeof import('../src/ops/logging.ts')
-  const { Registry: PromRegistry } = require('prom-client') as typeof import('prom-client')
-  const fromEsm = new esm.Registry()
-  const fromCjs = new cjs.Registry()
-  fromEsm.getOrCreate('esm-breaker').forceOpen()
-  const lines: unknown[] = []
-  esmLogging.logTransitions(fromCjs, { info: (f) => lines.push(f), warn: (f) => lines.push(f) })
-  fromCjs.getOrCreate('cjs-breaker').forceOpen()
-  const register = new PromRegistry()
-  cjsPrometheus.prometheusMetrics(fromEsm, { register })
-  esmPrometheus.prometheusMetrics(fromCjs, { register, prefix: 'cjs_' })
-  const text = await register.metrics()
-  t.regex(text, /^breakwater_circuitbreaker_state\{name="esm-breaker",state="forced_open"\} 1$/m)
-  t.regex(text, /^cjs_circuitbreaker_state\{name="cjs-breaker",state="forced_open"\} 1$/m)
-  t.like(lines, [{ breaker: 'cjs-breaker', to: 'forced_open' }])
+const entries = ['breakwater', 'breakwater/testing', 'breakwater/http', 'breakwater/prometheus', 'breakwater/otel', 'breakwater/logging']
+
+for (const specifier of entries) {
+  test(`require('${specifier}') gives the module import gives: one copy, no CommonJS build`, async (t) => {
+    const entry = specifier === 'breakwater' ? 'index' : specifier.slice('breakwater/'.length)
+    const { files, resolved, same } = await load('require', specifier)
+    t.true(same, 'import after require gave the very same module namespace')
+    const built = pathToFileURL(`${root}dist/${entry}.js`).href
+    t.deepEqual(resolved, [built], 'that import resolved only the entry: require had loaded its graph')
+    t.deepEqual(files.filter((f) => /\.c[jt]s$/.test(f)), [], 'no CommonJS file of the package')
+  })
+}
+
+test('the integrations loaded by require read the registry created by import: one class, instanceof across', (t) => {
+  // Plain node, not this process: tsx's require hook would compile a second copy of dist/.
+  const code = `
+    const { createRequire } = require('node:module')
+    const { Registry: PromRegistry } = require('prom-client')
+    const { prometheusMetrics } = require('breakwater/prometheus')
+    const { logTransitions } = require('breakwater/logging')
+    import('breakwater').then(async (esm) => {
+      const cjs = require('breakwater')
+      const breakers = new esm.Registry()
+      const lines = []
+      logTransitions(breakers, { info: (f) => lines.push(f), warn: (f) => lines.push(f) })
+      breakers.getOrCreate('orders').forceOpen()
+      const register = new PromRegistry()
+      prometheusMetrics(breakers, { register })
+      const text = await register.metrics()
+      console.log(JSON.stringify({
+        instanceofAcross: [breakers instanceof cjs.Registry, breakers.getOrCreate('orders') instanceof cjs.CircuitBreaker],
+        state: /^breakwater_circuitbreaker_state\\{name="orders",state="forced_open"\\} 1$/m.test(text),
+        lines: lines.map((l) => l.breaker + ':' + l.to),
+      }))
+    })`
+  const run = spawnSync(process.execPath, ['-e', code], { cwd: root, encoding: 'utf8', timeout: 30_000, env: { ...process.env, NODE_OPTIONS: '' } })
+  t.is(run.status, 0, run.stderr)
+  t.deepEqual(JSON.parse(run.stdout), { instanceofAcross: [true, true], state: true, lines: ['orders:forced_open'] })
 })

@@ -150,13 +150,20 @@ test('listeners get state changes of breakers created after they subscribed, and
 
 const fixture = (file: string) => fileURLToPath(new URL(`fixtures/${file}`, import.meta.url))
 
-test('the ESM and CommonJS copies of the package, both loaded, hear each other\'s transitions once', (t) => {
+test('require(\'breakwater\') and import(\'breakwater\') in one process give one module: one registry, instanceof across, each transition heard once', (t) => {
   const run = spawnSync(process.execPath, [fixture('dual-copies.mjs')], { encoding: 'utf8', timeout: 60_000 })
   t.is(run.status, 0, run.stderr)
+  const heard = ['cjs:forced_open', 'esm:disabled', 'esm:closed']
   t.deepEqual(JSON.parse(run.stdout), {
-    esmHeard: ['cjs:forced_open', 'esm:disabled', 'esm:closed'],
-    cjsHeard: ['cjs:forced_open', 'esm:disabled', 'esm:closed'],
+    sameModule: true,
+    sameRegistry: true,
+    stateSeenByImport: 'forced_open',
+    instanceofAcross: [true, true],
+    heardAtOnce: { heardByRequired: heard, heardByImported: heard },
+    heardByRequired: heard,
+    heardByImported: heard,
   })
+  t.notRegex(run.stderr, /ExperimentalWarning/, 'require of an ES module is not experimental on the Node versions the package supports')
 })
 
 test('a subscribed thread whose work is done exits: the subscription never keeps a process alive', (t) => {

@@ -11,7 +11,7 @@ const require = createRequire(import.meta.url)
 
 for (const [format, load] of [
   ['ESM', () => import(esm) as Promise<Record<string, unknown>>],
-  ['CommonJS', async () => require('../dist/index.cjs') as Record<string, unknown>],
+  ['CommonJS', async () => require('../dist/index.js') as Record<string, unknown>],
 ] as const) {
   test(`every exported class of the ${format} build has its own name, and util.inspect shows it`, async (t) => {
     const api = (await load()) as Record<string, unknown>

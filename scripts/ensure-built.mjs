@@ -12,7 +12,7 @@ const newest = (dir) =>
     .filter((e) => e.isFile())
     .reduce((t, e) => Math.max(t, statSync(join(e.parentPath ?? e.path, e.name)).mtimeMs), 0)
 
-if (!existsSync(join(root, 'node_modules/.package-lock.json'))) run('npm install --no-audit --no-fund')
+if (!existsSync(join(root, 'node_modules/.package-lock.json'))) run('npm ci --no-audit --no-fund')
 
 const addon = readdirSync(root).find((f) => f.startsWith('breakwater.') && f.endsWith('.node'))
 const rust = Math.max(newest(join(root, 'crates/breakwater/src')), newest(join(root, 'crates/breakwater-node/src')))

@@ -1,13 +1,17 @@
 // A real PostgreSQL server for tests: a new cluster in a temporary directory, on a free loopback
 // port, that a test can stop and start again (a restart mid-run), or kill (`kill -9` of the
-// postmaster, as a crash would) and start again. Runs as `postgres` when root.
+// postmaster, as a crash would) and start again. Runs as `postgres` when root. PostgreSQL is
+// looked for on PATH and in the usual places (`findPostgres`); specs declared with
+// `withPostgres(test)` are skipped where it is missing, or fail there when `CI=true`.
 import { execFile, execFileSync } from 'node:child_process'
-import { chownSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync } from 'node:fs'
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { delimiter, dirname, join } from 'node:path'
 import { setTimeout as wait } from 'node:timers/promises'
+import type { TestFn } from 'ava'
 import pg from 'pg'
+import { needs } from './needs.ts'
 
 export interface TestPostgres {
   port: number
@@ -33,11 +37,65 @@ export interface TestPostgres {
   destroy(): void
 }
 
+const exe = process.platform === 'win32' ? '.exe' : ''
+
+/** The folders in `parent` whose names match `name`, newest version last (`17` after `9.6`). */
+function versions(parent: string, name: RegExp): string[] {
+  try {
+    const byVersion = (a: string, b: string) => a.localeCompare(b, 'en', { numeric: true })
+    return readdirSync(parent)
+      .filter((d) => name.test(d))
+      .sort(byVersion)
+      .map((d) => join(parent, d))
+  } catch {
+    return []
+  }
+}
+
+/**
+ * Where PostgreSQL's server programs may be, most likely first: `PG_BIN` if set, `PATH`, then the
+ * usual places of Debian/Ubuntu, the PGDG RPMs, a source build, Homebrew (with its versioned
+ * kegs), Postgres.app and the Windows installer (newest version first in each).
+ */
+function candidates(): string[] {
+  const newestFirst = (dirs: string[], bin: string) => dirs.reverse().map((d) => join(d, bin))
+  return [
+    ...(process.env.PG_BIN ? [process.env.PG_BIN] : []),
+    ...(process.env.PATH ?? '').split(delimiter).filter(Boolean),
+    ...newestFirst(versions('/usr/lib/postgresql', /^\d/), 'bin'),
+    ...newestFirst(versions('/usr', /^pgsql-\d/), 'bin'),
+    '/usr/local/pgsql/bin',
+    '/opt/homebrew/bin',
+    ...newestFirst(versions('/opt/homebrew/opt', /^postgresql@\d/), 'bin'),
+    '/usr/local/bin',
+    ...newestFirst(versions('/usr/local/opt', /^postgresql@\d/), 'bin'),
+    ...newestFirst(versions('/Applications/Postgres.app/Contents/Versions', /^\d/), 'bin'),
+    ...newestFirst(versions('C:\\Program Files\\PostgreSQL', /^\d/), 'bin'),
+  ]
+}
+
+/** The first folder holding both `initdb` and `pg_ctl` (Debian keeps them off `PATH`), if any. */
+export function findPostgres(): string | undefined {
+  const dir = candidates().find((d) => ['initdb', 'pg_ctl'].every((p) => existsSync(join(d, p + exe))))
+  // Where the programs really are (a link on PATH may point into a versioned folder).
+  return dir && dirname(realpathSync(join(dir, `pg_ctl${exe}`)))
+}
+
+const bin = findPostgres()
+const hint = 'looked in PG_BIN, PATH, /usr/lib/postgresql/*/bin, /usr/local/pgsql/bin, Homebrew; apt-get install -y postgresql, or set PG_BIN'
+
+/**
+ * ava's `test` for specs that need a PostgreSQL server: skipped with a visible reason when it is
+ * not installed, failed instead when `CI=true` (see needs.ts). Takes `test` rather than importing
+ * ava, since fixtures that run outside ava import this file too.
+ */
+export function withPostgres<Context = unknown>(ava: TestFn<Context>): TestFn<Context> {
+  return needs('PostgreSQL', bin !== undefined, hint, ava)
+}
+
 function binDir(): string {
-  const root = '/usr/lib/postgresql'
-  const versions = readdirSync(root).sort((a, b) => Number(a) - Number(b))
-  if (versions.length === 0) throw new Error('PostgreSQL is not installed (apt-get install -y postgresql)')
-  return join(root, versions.at(-1)!, 'bin')
+  if (bin === undefined) throw new Error(`PostgreSQL not found (${hint})`)
+  return bin
 }
 
 async function freePort(): Promise<number> {

@@ -6,6 +6,7 @@
 import test from 'ava'
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { withPostgres } from './servers/postgres.ts'
 
 const seconds = Number(process.env.BREAKWATER_FAULT_SECONDS ?? 3)
 const seed = Number(process.env.BREAKWATER_FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31))
@@ -59,7 +60,7 @@ function holds(t: import('ava').ExecutionContext, report: Report) {
   t.true(report.resolved > 0 && report.rejected > 0, `${report.resolved} resolved, ${report.rejected} rejected`)
 }
 
-test('PostgreSQL killed, restarted and its backends terminated at random: the process lives, every call ends once, nothing acknowledged is lost', async (t) => {
+withPostgres(test)('PostgreSQL killed, restarted and its backends terminated at random: the process lives, every call ends once, nothing acknowledged is lost', async (t) => {
   t.log(`seed ${seed}, ${seconds} s`)
   const { status, report, stderr } = await run('pg', seed)
   t.is(status, 0, stderr)

@@ -9,12 +9,14 @@ import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { database, isBrokenCircuitError, isCommitUnknownError, isTimeoutError, isTransientDatabaseError, type PgDatabase, Registry } from '../src/index.ts'
 import { FakeClock } from '../src/testing.ts'
-import { startPostgres, type TestPostgres } from './servers/postgres.ts'
+import { startPostgres, type TestPostgres, withPostgres } from './servers/postgres.ts'
 import { deferred, until, withFakeTimers } from './timers.ts'
 
+/** The specs that need PostgreSQL: skipped where it is not installed (failed when CI=true). */
+const pgTest = withPostgres(test)
 let server: TestPostgres
 let pool: pg.Pool
-test.before(async () => {
+pgTest.before(async () => {
   server = await startPostgres()
   pool = new pg.Pool({ connectionString: server.connectionString, max: 4, connectionTimeoutMillis: 5000 })
   await pool.query('create table accounts (id int primary key, cash int not null check (cash >= 0))')
@@ -35,7 +37,7 @@ const rig = (options: Parameters<typeof database>[2] = {}) => {
   return { clock, db: database(`db-${next++}`, pool, { registry: new Registry({ clock }), ...options }) }
 }
 
-test.serial('queries return pg result objects; syntax and constraint errors are not failures', async (t) => {
+pgTest.serial('queries return pg result objects; syntax and constraint errors are not failures', async (t) => {
   const { db } = rig({ breaker: { consecutiveFailures: 2 } })
   const { rows, rowCount } = await db.query<{ cash: number }>('select cash from accounts where id = $1', [1])
   t.deepEqual(rows, [{ cash: 100 }])
@@ -49,7 +51,7 @@ test.serial('queries return pg result objects; syntax and constraint errors are 
   t.like(db.breaker.metrics(), { failures: 0, successes: 5 })
 })
 
-test.serial('a transaction commits, or rolls back when its code or a statement fails', async (t) => {
+pgTest.serial('a transaction commits, or rolls back when its code or a statement fails', async (t) => {
   const { db } = rig()
   await db.transaction(async (client) => {
     await client.query('update accounts set cash = cash - 30 where id = 1')
@@ -89,7 +91,7 @@ async function releases(body: () => Promise<void>): Promise<string[]> {
   return released
 }
 
-test.serial("an error a transaction body throws itself (a failed file read, another breaker's timeout) is not a database failure: rolled back, rejected with it, its connection returned", async (t) => {
+pgTest.serial("an error a transaction body throws itself (a failed file read, another breaker's timeout) is not a database failure: rolled back, rejected with it, its connection returned", async (t) => {
   const { db } = rig({ breaker: { consecutiveFailures: 2 } })
   const other = new Registry().getOrCreate('other-service', { timeout: '10ms' })
   const released = await releases(async () => {
@@ -121,7 +123,7 @@ test.serial("an error a transaction body throws itself (a failed file read, anot
   t.deepEqual((await pool.query('select cash from accounts where id = 2')).rows, [{ cash: 30 }], 'both rolled back')
 })
 
-test.serial("a statement error the body rethrows as is counts against the database once; one the body wraps, or one of another call, is the body's own", async (t) => {
+pgTest.serial("a statement error the body rethrows as is counts against the database once; one the body wraps, or one of another call, is the body's own", async (t) => {
   const { db } = rig()
   const LOCKED = 'select 1 from accounts where id = 1 for update nowait' // 55P03 while another session holds the row: transient
   const holder = await pool.connect()
@@ -156,7 +158,7 @@ test.serial("a statement error the body rethrows as is counts against the databa
   }
 })
 
-test.serial("a connection that dies under a transaction body counts against the database, even when the body throws its own error (which the call rejects with)", async (t) => {
+pgTest.serial("a connection that dies under a transaction body counts against the database, even when the body throws its own error (which the call rejects with)", async (t) => {
   const { db } = rig()
   let error: Error | undefined
   const released = await releases(async () => {
@@ -177,7 +179,7 @@ test.serial("a connection that dies under a transaction body counts against the 
   t.true(released.includes('closed'), `the dead connection left the pool: ${released}`)
 })
 
-test.serial("a transaction body cannot release its client: release() throws a TypeError, nothing is committed, and the connection goes back to the pool once", async (t) => {
+pgTest.serial("a transaction body cannot release its client: release() throws a TypeError, nothing is committed, and the connection goes back to the pool once", async (t) => {
   await pool.query('create table released_rows (id int primary key)')
   const { db } = rig()
   const rows = async () => (await pool.query('select id from released_rows order by id')).rows.map((r) => r.id)
@@ -209,7 +211,7 @@ test.serial("a transaction body cannot release its client: release() throws a Ty
   t.is(pool.idleCount + pool.waitingCount, pool.totalCount, 'every connection went back')
 })
 
-test.serial('a client kept past its transaction refuses query(): its connection is back in the pool, serving other calls', async (t) => {
+pgTest.serial('a client kept past its transaction refuses query(): its connection is back in the pool, serving other calls', async (t) => {
   const { db } = rig()
   let kept: pg.PoolClient | undefined
   await db.transaction(async (client) => {
@@ -223,7 +225,7 @@ test.serial('a client kept past its transaction refuses query(): its connection 
   t.is(pool.idleCount + pool.waitingCount, pool.totalCount, 'nothing was sent on it')
 })
 
-test.serial('a transaction whose body caught a statement error rejects with 25P02, since PostgreSQL rolled it back at COMMIT, never resolving as if committed', async (t) => {
+pgTest.serial('a transaction whose body caught a statement error rejects with 25P02, since PostgreSQL rolled it back at COMMIT, never resolving as if committed', async (t) => {
   await pool.query('create table caught_rows (id int primary key)')
   const { db } = rig()
   const rows = async () => (await pool.query('select id from caught_rows order by id')).rows.map((r) => r.id)
@@ -263,7 +265,7 @@ test.serial('a transaction whose body caught a statement error rejects with 25P0
   t.deepEqual(await rows(), [2])
 })
 
-test.serial('a deadlock is a failure of the database (and so is a serialization failure)', async (t) => {
+pgTest.serial('a deadlock is a failure of the database (and so is a serialization failure)', async (t) => {
   t.true(isTransientDatabaseError(Object.assign(new Error('could not serialize access'), { code: '40001' })))
   const { db } = rig()
   const other = await pool.connect()
@@ -289,7 +291,7 @@ test.serial('a deadlock is a failure of the database (and so is a serialization 
   }
 })
 
-test.serial('a timed-out query is a failure and a timeout; its connection is closed, not reused', async (t) => {
+pgTest.serial('a timed-out query is a failure and a timeout; its connection is closed, not reused', async (t) => {
   await withFakeTimers(async (timers) => {
     const { db } = rig({ timeout: '1s' })
     const call = db.query("select pg_sleep(30), 'timeout test'")
@@ -316,7 +318,7 @@ async function committed(id: number): Promise<boolean> {
   return (await pool.query('select 1 from slow_commits where id = $1', [id])).rowCount === 1
 }
 
-test.serial('a timeout that fires during COMMIT rejects with ERR_BREAKWATER_COMMIT_UNKNOWN, never a plain TimeoutError', async (t) => {
+pgTest.serial('a timeout that fires during COMMIT rejects with ERR_BREAKWATER_COMMIT_UNKNOWN, never a plain TimeoutError', async (t) => {
   await withFakeTimers(async (timers) => {
     const { db } = rig({ timeout: '500ms' })
     const call = db.transaction((client) => client.query('insert into slow_commits values (1)'))
@@ -333,7 +335,7 @@ test.serial('a timeout that fires during COMMIT rejects with ERR_BREAKWATER_COMM
   t.true(await committed(1), 'the server did commit it: the outcome really was unknown to the caller')
 })
 
-test.serial('a caller abort during COMMIT rejects with ERR_BREAKWATER_COMMIT_UNKNOWN, counted as nothing', async (t) => {
+pgTest.serial('a caller abort during COMMIT rejects with ERR_BREAKWATER_COMMIT_UNKNOWN, counted as nothing', async (t) => {
   const { db } = rig()
   const controller = new AbortController()
   const call = db.transaction((client) => client.query('insert into slow_commits values (2)'), { signal: controller.signal })
@@ -347,7 +349,7 @@ test.serial('a caller abort during COMMIT rejects with ERR_BREAKWATER_COMMIT_UNK
   t.true(await committed(2))
 })
 
-test.serial('a connection terminated during COMMIT rejects with ERR_BREAKWATER_COMMIT_UNKNOWN, counted as a failure', async (t) => {
+pgTest.serial('a connection terminated during COMMIT rejects with ERR_BREAKWATER_COMMIT_UNKNOWN, counted as a failure', async (t) => {
   const { db } = rig()
   const call = db.transaction((client) => client.query('insert into slow_commits values (3)'))
   const caught = t.throwsAsync(call)
@@ -360,7 +362,7 @@ test.serial('a connection terminated during COMMIT rejects with ERR_BREAKWATER_C
   t.false(await committed(3), 'terminated inside the deferred trigger: rolled back, which the caller could not know')
 })
 
-test.serial('a COMMIT the server refuses (a deferred constraint) rejects with its error and commits nothing', async (t) => {
+pgTest.serial('a COMMIT the server refuses (a deferred constraint) rejects with its error and commits nothing', async (t) => {
   const { db } = rig()
   const error = await db
     .transaction(async (client) => {
@@ -375,7 +377,7 @@ test.serial('a COMMIT the server refuses (a deferred constraint) rejects with it
   t.false(await committed(104))
 })
 
-test.serial('a connection the pool hands over after its call timed out goes back to the pool, not closed', async (t) => {
+pgTest.serial('a connection the pool hands over after its call timed out goes back to the pool, not closed', async (t) => {
   const small = new pg.Pool({ connectionString: server.connectionString, max: 1 })
   const released: string[] = []
   small.on('release', (error: Error | undefined) => released.push(error ? 'closed' : 'returned'))
@@ -396,7 +398,7 @@ test.serial('a connection the pool hands over after its call timed out goes back
   }
 })
 
-test.serial('a transaction that times out is never committed', async (t) => {
+pgTest.serial('a transaction that times out is never committed', async (t) => {
   await withFakeTimers(async (timers) => {
     const { db } = rig({ timeout: '1s' })
     let updated = false
@@ -414,7 +416,7 @@ test.serial('a transaction that times out is never committed', async (t) => {
   t.deepEqual((await pool.query('select cash from accounts where id = 2')).rows, [{ cash: 30 }])
 })
 
-test.serial('a server restart mid-run opens the breaker, refusals never touch the pool, and it closes again', async (t) => {
+pgTest.serial('a server restart mid-run opens the breaker, refusals never touch the pool, and it closes again', async (t) => {
   const { clock, db } = rig({ breaker: { consecutiveFailures: 2, openFor: '5s', halfOpenSuccesses: 1 } })
   t.deepEqual((await db.query('select 1 as one')).rows, [{ one: 1 }])
   server.stop()
@@ -449,7 +451,7 @@ function runFixture(name: string, args: string[]): Promise<{ status: number | nu
 for (const how of ['terminate', 'kill-backend', 'kill-server'] as const) {
   for (const call of ['query', 'transaction'] as const) {
     const what = { terminate: 'pg_terminate_backend', 'kill-backend': 'kill -9 of its backend', 'kill-server': 'kill -9 of the server' }[how]
-    test.serial(`${what} during a ${call}: the process lives, the call fails once (counted), its connection is discarded`, async (t) => {
+    pgTest.serial(`${what} during a ${call}: the process lives, the call fails once (counted), its connection is discarded`, async (t) => {
       const child = await runFixture('db-killed-mid-call.ts', [server.connectionString, call, how, String(server.postmasterPid())])
       if (how === 'kill-server') {
         await server.crash() // waits until the killed cluster is gone, so it can start again
@@ -496,7 +498,7 @@ test('sqlite: queries and writes, busy is a failure, syntax and constraint error
   }
 })
 
-test.serial('a connection that dies in the packet completing its handshake fails the call and the process lives', async (t) => {
+pgTest.serial('a connection that dies in the packet completing its handshake fails the call and the process lives', async (t) => {
   const child = await runFixture('db-dies-at-handshake.ts', [String(server.port)])
   t.is(child.status, 0, child.stderr)
   const report = JSON.parse(child.stdout)
@@ -504,7 +506,7 @@ test.serial('a connection that dies in the packet completing its handshake fails
   t.deepEqual(report.released, ['with an error'], 'the connection left the pool')
 })
 
-test.serial('a pool that only knows the promise form of connect() works too', async (t) => {
+pgTest.serial('a pool that only knows the promise form of connect() works too', async (t) => {
   const promiseOnly = {
     query: (text: string, values?: unknown[]) => pool.query(text, values),
     connect: () => pool.connect(),
@@ -687,7 +689,7 @@ test("sqlite: a transaction whose body ended it rejects with the body's error, n
   )
 })
 
-test.serial('database options are own properties only: unknown keys, a bad breaker or registry are refused, and nothing is made', async (t) => {
+pgTest.serial('database options are own properties only: unknown keys, a bad breaker or registry are refused, and nothing is made', async (t) => {
   const registry = new Registry()
   const refuse = (options: unknown, message: RegExp) =>
     t.throws(() => database('refused', pool, options as never), { instanceOf: TypeError, code: 'ERR_BREAKWATER_INVALID_OPTION', message })
@@ -717,7 +719,7 @@ test.serial('database options are own properties only: unknown keys, a bad break
   }
 })
 
-test.serial('per-call options are own properties only: unknown keys, null and a bare signal are rejected, uncounted', async (t) => {
+pgTest.serial('per-call options are own properties only: unknown keys, null and a bare signal are rejected, uncounted', async (t) => {
   const { db } = rig()
   const { ledger } = ledgerRig()
   const invalid = { instanceOf: TypeError, code: 'ERR_BREAKWATER_INVALID_OPTION' }
@@ -737,7 +739,7 @@ test.serial('per-call options are own properties only: unknown keys, null and a 
   }
 })
 
-test.serial('a per-call timeout overrides the database timeout', async (t) => {
+pgTest.serial('a per-call timeout overrides the database timeout', async (t) => {
   await withFakeTimers(async (timers) => {
     const { db } = rig({ timeout: '10s' })
     const caught = t.throwsAsync(db.query("select pg_sleep(30), 'per-call timeout'", [], { timeout: '100ms' }))

@@ -9,6 +9,7 @@ import { bulkhead, retry } from '../src/index.ts'
 import { prometheusMetrics } from '../src/ops/prometheus.ts'
 import { failTimes, rig } from './helpers.ts'
 import { parseExposition, scrape } from './fixtures/ops-metrics-exposition.ts'
+import { needs } from './servers/needs.ts'
 
 const root = new URL('../', import.meta.url)
 const dashboard = JSON.parse(await readFile(new URL('examples/grafana/breakwater.json', root), 'utf8')) as Dashboard
@@ -207,8 +208,7 @@ test('the Grafana dashboard is importable: unique panel ids, every query on the 
 })
 
 const promtool = spawnSync('promtool', ['--version']).status === 0
-const withPromtool = promtool ? test : test.skip
-if (!promtool) console.warn('promtool is not installed (Debian package prometheus): the promtool specs are skipped')
+const withPromtool = needs('promtool', promtool, 'Debian package prometheus', test)
 
 /** Runs promtool with `args` in `dir`; its exit code and output. */
 function runPromtool(args: string[], dir: string): Promise<{ code: number; output: string }> {

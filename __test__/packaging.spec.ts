@@ -1,6 +1,7 @@
 // The package as a user gets it: the root tarball and the linux-x64-gnu platform package (made
 // the way the release CI makes them) installed into a new project outside the repository, where a
-// TypeScript program and a CommonJS one import breakwater, trip a breaker and recover it.
+// TypeScript program and a CommonJS one import breakwater, trip a breaker and recover it; require
+// and import give one module, and a CommonJS TypeScript project type-checks against it.
 import test from 'ava'
 import { execFileSync } from 'node:child_process'
 import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -89,6 +90,20 @@ onLinuxX64('the packed tarballs install into a new project and work from TypeScr
       b.execute(async () => { throw new Error('x') }).catch(() => console.log(b.state))`
     writeFileSync(join(project, 'main.cjs'), cjs)
     t.is(sh(process.execPath, ['main.cjs'], project).trim(), 'open')
+
+    // The package is ESM only: require() loads that one build, the same module import gives.
+    const both = `const bw = require('breakwater'); const { FakeClock } = require('breakwater/testing')
+      import('breakwater').then((esm) => console.log(JSON.stringify({ same: esm === bw, registry: esm.registry === bw.registry,
+        instanceofAcross: bw.circuitBreaker('both') instanceof esm.CircuitBreaker, clock: typeof new FakeClock().advance })))`
+    writeFileSync(join(project, 'both.cjs'), both)
+    t.deepEqual(JSON.parse(sh(process.execPath, ['both.cjs'], project)), { same: true, registry: true, instanceofAcross: true, clock: 'function' })
+    // A CommonJS TypeScript project gets the types through require too (module nodenext).
+    writeFileSync(join(project, 'cjs.cts'), `import bw = require('breakwater')\nconst state: bw.StateName = bw.circuitBreaker('typed').state\nexport = state\n`)
+    writeFileSync(
+      join(project, 'tsconfig.cjs.json'),
+      JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, types: [] }, files: ['cjs.cts'] }),
+    )
+    sh(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.cjs.json'], project)
   } finally {
     rmSync(tmp, { recursive: true, force: true })
     rmSync(join(root, 'artifacts'), { recursive: true, force: true })

@@ -83,7 +83,7 @@ test.serial("needs: a program found gives ava's test itself; missing, its specs 
 
 test.serial('needs under CI=true: a missing program fails each of its specs, with the reason', (t) => {
   const missing = recorder()
-  withEnv({ CI: 'true' }, () => {
+  withEnv({ CI: 'true', BREAKWATER_TEST_WITHOUT: undefined }, () => {
     const chromeTest = needs('Chromium', false, 'apt-get install -y chromium', missing.ava)
     chromeTest.before(() => undefined)
     chromeTest('a', (t) => t.pass())
@@ -94,4 +94,20 @@ test.serial('needs under CI=true: a missing program fails each of its specs, wit
     'fail: Chromium not found (apt-get install -y chromium); CI=true requires it',
     'fail: Chromium not found (apt-get install -y chromium); CI=true requires it',
   ])
+})
+
+test.serial('needs under CI=true with the program named in BREAKWATER_TEST_WITHOUT: skipped, as outside CI', (t) => {
+  const missing = recorder()
+  const warn = console.warn
+  console.warn = () => undefined
+  try {
+    withEnv({ CI: 'true', BREAKWATER_TEST_WITHOUT: 'promtool, postgresql' }, () => {
+      needs('PostgreSQL', false, 'hint', missing.ava)('a', (t) => t.pass())
+      needs('Chromium', false, 'hint', missing.ava)('b', (t) => t.pass())
+    })
+  } finally {
+    console.warn = warn
+  }
+  t.deepEqual(missing.declared, ['skip: a [skipped: PostgreSQL not found]', 'test: b'], 'only the programs named, case aside')
+  t.deepEqual(missing.ran, ['fail: Chromium not found (hint); CI=true requires it'])
 })

@@ -1,11 +1,19 @@
 // Specs that need a program the machine may lack (PostgreSQL, promtool; Redis and Chromium will
 // follow the same pattern). Where it is missing, its specs are skipped with a visible reason, so
 // `npm test` works on a laptop without it; under `CI=true` a missing program fails them instead,
-// so CI never passes by skipping.
+// so CI never passes by skipping (unless the leg says which it runs without: `required`).
 import type { TestFn } from 'ava'
 
-/** `CI=true` (or `CI=1`, as some runners set it): every program the specs need must be there. */
-export const inCI = (): boolean => process.env.CI === 'true' || process.env.CI === '1'
+/**
+ * Whether `what` must be there: under `CI=true` (or `CI=1`) every program the specs need must,
+ * except those a CI leg names in `BREAKWATER_TEST_WITHOUT` (comma-separated, e.g.
+ * `PostgreSQL,promtool` on the legs that test a platform's binary, not the servers).
+ */
+export function required(what: string): boolean {
+  const ci = process.env.CI === 'true' || process.env.CI === '1'
+  const without = (process.env.BREAKWATER_TEST_WITHOUT ?? '').split(',').map((w) => w.trim().toLowerCase())
+  return ci && !without.includes(what.toLowerCase())
+}
 
 const warned = new Set<string>()
 
@@ -22,7 +30,7 @@ const warned = new Set<string>()
 export function needs<Context = unknown>(what: string, found: boolean, hint: string, ava: TestFn<Context>): TestFn<Context> {
   if (found) return ava
   const reason = `${what} not found (${hint})`
-  const ci = inCI()
+  const ci = required(what)
   if (!ci && !warned.has(what)) {
     warned.add(what)
     console.warn(`${reason}: its specs are skipped (with CI=true they fail)`)

@@ -2,15 +2,16 @@ import { answerOf } from './callbacks.js'
 import * as keepAlive from './keep-alive.js'
 import { toMillis, toTimeoutMillis, type Duration } from './duration.js'
 import { BrokenCircuitError, isTimeoutError, TimeoutError } from './errors.js'
-import { type BreakerEvents, type CallEvent, type Disposer, Listeners } from './events.js'
+import { type BreakerEvents, type CallEvent, type Disposer, type EventHub, Listeners } from './events.js'
 import type { NativeBreaker } from './native.js'
 import type { CallPolicy } from './options.js'
 import { type StateChange, type StateName, STATES } from './state.js'
-import type { TransitionHub } from './hub.js'
 import { type LatencyStats, type Metrics, toMetrics } from './metrics.js'
 import type { POLICY_TYPES } from './policies/policy.js'
-import { checkSignal, LazyAbort, NEVER_ABORTS, readCallOptions } from './signal.js'
+import { type CallContext, checkSignal, LazyAbort, NEVER_ABORTS, readCallOptions } from './signal.js'
 import { typeError } from './validate.js'
+
+export type { CallContext } from './signal.js'
 
 /** Permits are below 2^24; above, the binding adds `2^24 * transition code`. */
 const TRANSITION_UNIT = 16_777_216
@@ -40,12 +41,6 @@ function plainExecuteOptions(options: unknown): ExecuteOptions | undefined {
   const signal = Object.hasOwn(o, 'signal') ? o.signal : undefined
   const timeout = Object.hasOwn(o, 'timeout') ? o.timeout : undefined
   return signal === null || timeout === null ? undefined : { signal, timeout }
-}
-
-/** What `execute` hands the function it runs. */
-export interface CallContext {
-  /** Aborted when the caller's signal aborts or the call times out. */
-  signal: AbortSignal
 }
 
 /** Per-call options of `execute`. */
@@ -89,7 +84,7 @@ export class CircuitBreaker<T = unknown> {
   /** Whether the native breaker reads call durations; if not, calls are timed only for listeners. */
   readonly #usesDuration: boolean
   readonly #changes: Listeners<StateChange>
-  readonly #hub: TransitionHub
+  readonly #hub: EventHub
   readonly #successes: Listeners<CallEvent>
   readonly #failures: Listeners<CallEvent>
   readonly #rejections: Listeners<BrokenCircuitError>

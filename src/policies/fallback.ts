@@ -1,5 +1,5 @@
 import { answerOf } from '../callbacks.js'
-import type { CallContext } from '../breaker.js'
+import type { CallContext } from '../signal.js'
 import { checkSignal, NEVER_ABORTS, readCallOptions } from '../signal.js'
 import { checkFunction, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
 import { describe, ownOptions, typeError } from '../validate.js'

@@ -1,4 +1,4 @@
-import type { CallContext } from '../breaker.js'
+import type { CallContext } from '../signal.js'
 import { type Duration, toTimeoutMillis } from '../duration.js'
 import { TimeoutError } from '../errors.js'
 import * as keepAlive from '../keep-alive.js'

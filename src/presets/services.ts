@@ -1,4 +1,5 @@
-import type { CallContext, CircuitBreaker } from '../breaker.js'
+import type { CircuitBreaker } from '../breaker.js'
+import type { CallContext } from '../signal.js'
 import { type Duration } from '../duration.js'
 import type { Metrics } from '../metrics.js'
 import type { BreakerOptions, CallPolicy } from '../options.js'

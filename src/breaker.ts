@@ -1,14 +1,14 @@
+import { AbortRace } from './abort-race.js'
 import { answerOf } from './callbacks.js'
-import * as keepAlive from './keep-alive.js'
 import { toMillis, toTimeoutMillis, type Duration } from './duration.js'
-import { BrokenCircuitError, isTimeoutError, TimeoutError } from './errors.js'
+import { BrokenCircuitError, isTimeoutError } from './errors.js'
 import { type BreakerEvents, type CallEvent, type Disposer, type EventHub, Listeners } from './events.js'
 import type { NativeBreaker } from './native.js'
 import type { CallPolicy } from './options.js'
 import { type StateChange, type StateName, STATES } from './state.js'
 import { type LatencyStats, type Metrics, toMetrics } from './metrics.js'
 import type { POLICY_TYPES } from './policies/policy.js'
-import { type CallContext, checkSignal, LazyAbort, NEVER_ABORTS, readCallOptions } from './signal.js'
+import { type CallContext, checkSignal, NEVER_ABORTS, readCallOptions } from './signal.js'
 import { typeError } from './validate.js'
 
 export type { CallContext } from './signal.js'
@@ -236,6 +236,7 @@ export class CircuitBreaker<T = unknown> {
     return this.#succeeded(permit, started, result)
   }
 
+  /** A call with a caller signal or a timeout: raced, and once stopped, the stop decides its outcome. */
   async #run<R extends T>(
     fn: (context: CallContext) => R | PromiseLike<R>,
     permit: number,
@@ -243,53 +244,19 @@ export class CircuitBreaker<T = unknown> {
     timeoutMs: number | undefined,
   ): Promise<R> {
     const started = this.#startClock()
-    const call = new LazyAbort()
-    let timer: NodeJS.Timeout | undefined
-    let giveUp: ((reason: unknown) => void) | undefined
-    const abandoned = new Promise<never>((_, reject) => (giveUp = reject))
-    // Once the call is stopped (caller abort or timeout), the stop decides its outcome, even if
-    // `fn` settles first from inside its abort listener (fetch rejects there synchronously).
-    let stopped: { reason: unknown; outcome: Outcome } | undefined
-    const stop = (reason: unknown, outcome: Outcome) => {
-      if (stopped) return
-      stopped = { reason, outcome }
-      call.abort(reason)
-      giveUp!(reason)
-    }
-    const onCallerAbort = () => stop(callerSignal!.reason, Outcome.Ignored)
-    try {
-      if (callerSignal?.aborted) stop(callerSignal.reason, Outcome.Ignored)
-      else callerSignal?.addEventListener('abort', onCallerAbort, { once: true })
-    } catch (error) {
-      // A signal whose `aborted` or `addEventListener` throws is the caller's bug: `fn` never runs,
-      // and the call is ignored, not counted against the dependency.
-      return this.#failed(permit, Outcome.Ignored, started, error)
-    }
+    const race = new AbortRace()
     let result: R
     try {
-      if (!stopped) {
-        if (timeoutMs !== undefined) {
-          timer = setTimeout(() => stop(new TimeoutError(this.#name, timeoutMs), Outcome.Timeout), timeoutMs)
-          timer.unref() // the call keeps the process alive through keepAlive, cheaper than a ref'd timer
-          if (this.#policy.unref !== true) keepAlive.hold()
-        }
-        result = await Promise.race([fn(call), abandoned])
-      }
+      result = await race.start(fn, callerSignal, timeoutMs, this.#name, this.#policy.unref !== true, true)
     } catch (error) {
-      if (!stopped) return this.#failed(permit, this.#classify(error, callerSignal), started, error)
+      if (race.stoppedBy === undefined) return this.#failed(permit, this.#classify(error, callerSignal), started, error)
     } finally {
-      if (timer !== undefined) {
-        clearTimeout(timer)
-        if (this.#policy.unref !== true) keepAlive.release()
-      }
-      abandoned.catch(() => {}) // a race that was not lost must not leave an unhandled rejection
-      try {
-        callerSignal?.removeEventListener('abort', onCallerAbort)
-      } catch {
-        // the caller's signal cannot let go of the listener: nothing of the call's outcome depends on it
-      }
+      race.end()
     }
-    if (stopped) return this.#failed(permit, stopped.outcome, started, stopped.reason)
+    // The caller's abort (or a signal that throws, the caller's bug) is ignored, not counted against the dependency.
+    if (race.stoppedBy !== undefined) {
+      return this.#failed(permit, race.stoppedBy === 'caller' ? Outcome.Ignored : Outcome.Timeout, started, race.reason)
+    }
     return this.#succeeded(permit, started, result!)
   }
 

@@ -7,6 +7,7 @@ import type { NativeBreaker } from './native.js'
 import type { CallPolicy } from './options.js'
 import { type StateChange, type StateName, STATES } from './state.js'
 import { type LatencyStats, type Metrics, toMetrics } from './metrics.js'
+import { Fallback } from './policies/fallback.js'
 import type { POLICY_TYPES } from './policies/policy.js'
 import { type CallContext, checkSignal, NEVER_ABORTS, readCallOptions } from './signal.js'
 import { typeError } from './validate.js'
@@ -80,6 +81,8 @@ export class CircuitBreaker<T = unknown> {
    */
   #started: Uint32Array | null = null
   readonly #policy: CallPolicy<T>
+  /** The `fallback` option's, if given. */
+  readonly #fallback: Fallback<T> | undefined
   readonly #timeoutMs: number | undefined
   /** Whether the native breaker reads call durations; if not, calls are timed only for listeners. */
   readonly #usesDuration: boolean
@@ -110,6 +113,8 @@ export class CircuitBreaker<T = unknown> {
       fallback: own('fallback') as CallPolicy<T>['fallback'],
       unref: own('unref') as boolean | undefined,
     }
+    const fallback = this.#policy.fallback
+    this.#fallback = fallback ? new Fallback<T>(fallback) : undefined
     this.#timeoutMs = timeoutMs
     this.#usesDuration = native.usesCallDuration
   }
@@ -169,7 +174,7 @@ export class CircuitBreaker<T = unknown> {
     const permit = this.#takePermit()
     if (permit < 0) {
       const error = this.#refusal(permit)
-      if (this.#policy.fallback) return this.#policy.fallback(error) as R
+      if (this.#fallback) return this.#fallback.valueFor(error) as R
       throw error
     }
     const started = this.#startClock()
@@ -179,7 +184,7 @@ export class CircuitBreaker<T = unknown> {
     } catch (error) {
       const outcome = this.#classify(error, undefined)
       this.#finish(permit, outcome, started, error)
-      if (outcome !== Outcome.Success && this.#policy.fallback) return this.#policy.fallback(error) as R
+      if (outcome !== Outcome.Success && this.#fallback) return this.#fallback.valueFor(error) as R
       throw error
     }
     return this.#succeeded(permit, started, result)
@@ -275,8 +280,8 @@ export class CircuitBreaker<T = unknown> {
 
   async #failed<R extends T>(permit: number, outcome: Outcome, started: number, error: unknown): Promise<R> {
     this.#finish(permit, outcome, started, error)
-    if (outcome !== Outcome.Ignored && outcome !== Outcome.Success && this.#policy.fallback) {
-      return (await this.#policy.fallback(error)) as R
+    if (outcome !== Outcome.Ignored && outcome !== Outcome.Success && this.#fallback) {
+      return (await this.#fallback.valueFor(error)) as R
     }
     throw error
   }
@@ -318,8 +323,8 @@ export class CircuitBreaker<T = unknown> {
 
   #rejected<R>(code: number): Promise<R> {
     const error = this.#refusal(code)
-    const fallback = this.#policy.fallback
-    if (fallback) return new Promise<R>((resolve) => resolve(fallback(error) as R))
+    const fallback = this.#fallback
+    if (fallback) return new Promise<R>((resolve) => resolve(fallback.valueFor(error) as R))
     return Promise.reject(error) // no throw: a throw and catch would cost about a microsecond
   }
 

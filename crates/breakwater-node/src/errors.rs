@@ -7,39 +7,12 @@ use std::time::Duration;
 use breakwater::{ConfigError, Violation, MAX_DURATION};
 use napi::{Env, Status};
 
+use crate::options::js_name;
+
 /// The code of every error about a value a caller passed.
 pub(crate) const INVALID_OPTION: &str = "ERR_BREAKWATER_INVALID_OPTION";
 /// The code of the error for options that differ from those of the existing breaker.
 pub(crate) const OPTIONS_DIFFER: &str = "ERR_BREAKWATER_OPTIONS_DIFFER";
-
-/// The option name a JavaScript user wrote for a core config field.
-fn js_name(field: &str) -> &str {
-    match field {
-        "name" => "name",
-        "consecutive_failures" => "consecutiveFailures",
-        "failure_rate.threshold_percent" => "failureRate",
-        "failure_rate.min_calls" | "slow_call_rate.rate.min_calls" | "latency.min_calls" => "minimumCalls",
-        "slow_call_rate.slow_call" => "slowCallDuration",
-        "slow_call_rate.rate.threshold_percent" => "slowCallRate",
-        "failures_in_window" => "failuresInWindow",
-        "latency.percentile" => "latency.percentile",
-        "latency.threshold" => "latency.threshold",
-        "window.count" => "windowSize",
-        "window.length" => "window",
-        "window.buckets" => "windowBuckets",
-        "open_duration.base" => "openFor",
-        "open_duration.multiplier" => "openMultiplier",
-        "open_duration.cap" => "maxOpenFor",
-        "open_duration.jitter" => "openJitter",
-        "half_open_max_probes" => "halfOpenProbes",
-        "half_open_successes" => "halfOpenSuccesses",
-        "max_probe_time" => "maxProbeTime",
-        "call_timeout" => "timeout",
-        "max_concurrent" => "maxConcurrent",
-        "max_queue" => "maxQueue",
-        other => other,
-    }
-}
 
 /// A number as JavaScript's `String(n)` prints it (`150`, not `150.0`; `Infinity`, not `inf`).
 pub(crate) fn js_number(n: f64) -> String {
@@ -65,8 +38,9 @@ pub(crate) fn js_millis(d: Duration) -> String {
 }
 
 /// The longest duration, as the rules say it.
-fn longest() -> String {
-    format!("{} ms (30 days)", js_millis(MAX_DURATION))
+fn longest(max: Duration) -> String {
+    let days = if max == MAX_DURATION { " (30 days)" } else { "" };
+    format!("{} ms{days}", js_millis(max))
 }
 
 /// A string quoted as `JSON.stringify` would.
@@ -94,7 +68,7 @@ pub(crate) fn js_string(s: &str) -> String {
 pub(crate) struct Invalid(String);
 
 impl Invalid {
-    pub(crate) fn new(field: &str, rule: &str, value: &str) -> Invalid {
+    fn new(field: &str, rule: &str, value: &str) -> Invalid {
         Invalid(format!("{field} must be {rule}, but was {value}"))
     }
 
@@ -128,14 +102,31 @@ impl From<ConfigError> for Invalid {
                 &js_number(value),
             ),
             Violation::Fraction { value } => Invalid::new(field, "a number from 0 to 1", &js_number(value)),
-            Violation::Duration { min, value, .. } => {
+            Violation::Duration { min, max, value } => {
                 let rule = if min <= Duration::from_nanos(1) {
-                    format!("more than 0 ms and at most {}", longest())
+                    format!("more than 0 ms and at most {}", longest(max))
                 } else {
-                    format!("from {} ms to {}", js_millis(min), longest())
+                    format!("from {} ms to {}", js_millis(min), longest(max))
                 };
                 Invalid::new(field, &rule, &format!("{} ms", js_millis(value)))
             }
+            Violation::NotWhole { value } => Invalid::new(field, "a whole number", &js_number(value)),
+            Violation::WholeAtLeast { min, value } => {
+                Invalid::new(field, &format!("a whole number of at least {min}"), &js_number(value))
+            }
+            Violation::WholeAtMost { max, value } => {
+                Invalid::new(field, &format!("a whole number of at most {max}"), &js_number(value))
+            }
+            Violation::NotFinite { value } => Invalid::new(field, "a finite number", &js_number(value)),
+            Violation::Millis { value } => Invalid::new(
+                field,
+                "a finite number of milliseconds of at least 0",
+                &js_number(value),
+            ),
+            Violation::MillisAtMost { max, value } => {
+                Invalid::new(field, &format!("at most {}", longest(max)), &js_number(value))
+            }
+            Violation::Missing { with } => Invalid::new(field, &format!("given with {}", js_name(with)), "missing"),
             Violation::NameLength {
                 max_bytes,
                 start,
@@ -203,6 +194,36 @@ mod tests {
             message,
             "windowSize must be a whole number from 1 to 1000000, but was 0"
         );
+        let cases = [
+            (
+                breakwater::whole_number("window.count", -1.0),
+                "windowSize must be a whole number of at least 0, but was -1",
+            ),
+            (
+                breakwater::whole_number("consecutive_failures", 2.5),
+                "consecutiveFailures must be a whole number, but was 2.5",
+            ),
+            (
+                breakwater::finite_number("failure_rate.threshold_percent", f64::INFINITY).map(|_| 0),
+                "failureRate must be a finite number, but was Infinity",
+            ),
+            (
+                breakwater::duration_from_ms("window.length", 1e16).map(|_| 0),
+                "window must be at most 2592000000 ms (30 days), but was 10000000000000000",
+            ),
+            (
+                breakwater::duration_from_ms("open_duration.base", -5.0).map(|_| 0),
+                "openFor must be a finite number of milliseconds of at least 0, but was -5",
+            ),
+            (
+                breakwater::missing_option("slow_call_rate.slow_call", "slow_call_rate.rate.threshold_percent"),
+                "slowCallDuration must be given with slowCallRate, but was missing",
+            ),
+        ];
+        for (result, expected) in cases {
+            let Invalid(message) = result.unwrap_err().into();
+            assert_eq!(message, expected);
+        }
         let config = breakwater::Config {
             open_duration: breakwater::Backoff {
                 base: Duration::from_micros(500),

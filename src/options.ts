@@ -81,7 +81,9 @@ const fn: Check = (option, value) => {
 const SHAPES: Record<`${OptionShape}`, Check> = {
   number,
   numberOrOff: (option, value) => (value === false ? false : number(option, value)),
-  duration: toMillis,
+  // A string is parsed here; a number goes as it is, and the core checks its range.
+  duration: (option, value) => (typeof value === 'number' ? value : toMillis(option, value)),
+  // A timer's limits are JavaScript's (Node.js fires a longer timer at once): checked here.
   timeout: toTimeoutMillis,
   flag,
   object: (_option, value) => value, // read by `readObject`, with the rows of its keys

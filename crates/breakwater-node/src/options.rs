@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use breakwater::{
     duration_from_ms, finite_number, missing_option, whole_number, Backoff, Config, ConfigError, LatencyRule, RateRule,
-    SlowCallRule, Window,
+    SlowCallRule, Violation, Window, MAX_DURATION,
 };
 use napi::bindgen_prelude::Either;
 use napi_derive::napi;
 
-use crate::errors::{js_millis, js_number, Invalid};
+use crate::errors::{js_millis, js_number, js_string, Invalid};
 
 /// Breaker options as the TypeScript facade passes them: named as JavaScript users write them,
 /// durations in milliseconds, rates in percent. Absent fields keep the core's defaults; `false`
@@ -340,6 +340,70 @@ pub(crate) fn differences(existing: &Config, given: &Config) -> Vec<String> {
         .collect()
 }
 
+/// The longest duration, as the rules say it.
+fn longest(max: Duration) -> String {
+    let days = if max == MAX_DURATION { " (30 days)" } else { "" };
+    format!("{} ms{days}", js_millis(max))
+}
+
+impl From<ConfigError> for Invalid {
+    /// A core config error in JavaScript's words, from its rule as data.
+    fn from(e: ConfigError) -> Invalid {
+        let field = js_name(e.field);
+        match e.violation {
+            Violation::Count { min, max, value } => Invalid::new(
+                field,
+                &format!("a whole number from {min} to {max}"),
+                &value.to_string(),
+            ),
+            Violation::Percent { value } => Invalid::new(field, "a number above 0 and at most 100", &js_number(value)),
+            Violation::AtLeast { min, value } => Invalid::new(
+                field,
+                &format!("a finite number of at least {}", js_number(min)),
+                &js_number(value),
+            ),
+            Violation::Fraction { value } => Invalid::new(field, "a number from 0 to 1", &js_number(value)),
+            Violation::Duration { min, max, value } => {
+                let rule = if min <= Duration::from_nanos(1) {
+                    format!("more than 0 ms and at most {}", longest(max))
+                } else {
+                    format!("from {} ms to {}", js_millis(min), longest(max))
+                };
+                Invalid::new(field, &rule, &format!("{} ms", js_millis(value)))
+            }
+            Violation::NotWhole { value } => Invalid::new(field, "a whole number", &js_number(value)),
+            Violation::WholeAtLeast { min, value } => {
+                Invalid::new(field, &format!("a whole number of at least {min}"), &js_number(value))
+            }
+            Violation::WholeAtMost { max, value } => {
+                Invalid::new(field, &format!("a whole number of at most {max}"), &js_number(value))
+            }
+            Violation::NotFinite { value } => Invalid::new(field, "a finite number", &js_number(value)),
+            Violation::Millis { value } => Invalid::new(
+                field,
+                "a finite number of milliseconds of at least 0",
+                &js_number(value),
+            ),
+            Violation::MillisAtMost { max, value } => {
+                Invalid::new(field, &format!("at most {}", longest(max)), &js_number(value))
+            }
+            Violation::Missing { with } => Invalid::new(field, &format!("given with {}", js_name(with)), "missing"),
+            Violation::NameLength {
+                max_bytes,
+                start,
+                bytes,
+            } => {
+                let shown = if start.len() < bytes {
+                    format!("{}… ({bytes} bytes)", js_string(&start))
+                } else {
+                    format!("{} ({bytes} bytes)", js_string(&start))
+                };
+                Invalid::new(field, &format!("from 1 to {max_bytes} bytes long in UTF-8"), &shown)
+            }
+        }
+    }
+}
+
 fn optional<T>(value: Option<f64>, f: impl FnOnce(f64) -> Result<T, ConfigError>) -> Result<Option<T>, ConfigError> {
     value.map(f).transpose()
 }
@@ -488,5 +552,60 @@ mod tests {
     fn every_default_is_valid_and_equal_to_the_core_default() {
         let config = NativeOptions::default().convert().unwrap();
         assert_eq!(config, Config::default());
+    }
+
+    #[test]
+    fn config_errors_are_worded_for_javascript() {
+        let config = breakwater::Config {
+            window: breakwater::Window::Count(0),
+            ..Default::default()
+        };
+        let message = Invalid::from(config.validate().unwrap_err());
+        assert_eq!(
+            message.message(),
+            "windowSize must be a whole number from 1 to 1000000, but was 0"
+        );
+        let cases = [
+            (
+                breakwater::whole_number("window.count", -1.0),
+                "windowSize must be a whole number of at least 0, but was -1",
+            ),
+            (
+                breakwater::whole_number("consecutive_failures", 2.5),
+                "consecutiveFailures must be a whole number, but was 2.5",
+            ),
+            (
+                breakwater::finite_number("failure_rate.threshold_percent", f64::INFINITY).map(|_| 0),
+                "failureRate must be a finite number, but was Infinity",
+            ),
+            (
+                breakwater::duration_from_ms("window.length", 1e16).map(|_| 0),
+                "window must be at most 2592000000 ms (30 days), but was 10000000000000000",
+            ),
+            (
+                breakwater::duration_from_ms("open_duration.base", -5.0).map(|_| 0),
+                "openFor must be a finite number of milliseconds of at least 0, but was -5",
+            ),
+            (
+                breakwater::missing_option("slow_call_rate.slow_call", "slow_call_rate.rate.threshold_percent"),
+                "slowCallDuration must be given with slowCallRate, but was missing",
+            ),
+        ];
+        for (result, expected) in cases {
+            let message = Invalid::from(result.unwrap_err());
+            assert_eq!(message.message(), expected);
+        }
+        let config = breakwater::Config {
+            open_duration: breakwater::Backoff {
+                base: Duration::from_micros(500),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let message = Invalid::from(config.validate().unwrap_err());
+        assert_eq!(
+            message.message(),
+            "openFor must be from 1 ms to 2592000000 ms (30 days), but was 0.5 ms"
+        );
     }
 }

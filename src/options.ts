@@ -1,6 +1,6 @@
 import { type Duration, toMillis, toTimeoutMillis } from './duration.js'
 import { breakerOptions, type NativeOptions, type OptionShape } from './native.js'
-import { describe, ownOptions, typeError } from './validate.js'
+import { checkBoolean, checkFunction, checkNumber, ownOptions } from './validate.js'
 
 /** How a breaker decides and recovers. Every option is optional; durations take `'30s'` or ms. */
 export interface BreakerOptions {
@@ -61,31 +61,18 @@ export interface CallPolicy<T = unknown> {
 
 type Check = (option: string, value: unknown) => unknown
 
-const number: Check = (option, value) => {
-  if (typeof value !== 'number') throw typeError(`${option} must be a number, but was ${describe(value)}`)
-  return value
-}
-const flag: Check = (option, value) => {
-  if (typeof value !== 'boolean') throw typeError(`${option} must be true or false, but was ${describe(value)}`)
-  return value
-}
-const fn: Check = (option, value) => {
-  if (typeof value !== 'function') throw typeError(`${option} must be a function, but was ${describe(value)}`)
-  return value
-}
-
 /**
  * How each shape of JavaScript value is checked and converted for the core (durations to ms).
  * Only shapes: every range and relation is checked by the core, which names the option.
  */
 const SHAPES: Record<`${OptionShape}`, Check> = {
-  number,
-  numberOrOff: (option, value) => (value === false ? false : number(option, value)),
+  number: checkNumber,
+  numberOrOff: (option, value) => (value === false ? false : checkNumber(option, value)),
   // A string is parsed here; a number goes as it is, and the core checks its range.
   duration: (option, value) => (typeof value === 'number' ? value : toMillis(option, value)),
   // A timer's limits are JavaScript's (Node.js fires a longer timer at once): checked here.
   timeout: toTimeoutMillis,
-  flag,
+  flag: checkBoolean,
   object: (_option, value) => value, // read by `readObject`, with the rows of its keys
 }
 
@@ -99,7 +86,12 @@ true satisfies Same<keyof NonNullable<BreakerOptions['latency']>, keyof NonNulla
 const NATIVE_OPTIONS = breakerOptions()
 
 /** The options a breaker's handle keeps (not shared across threads), and their shapes. */
-const POLICY_OPTIONS: Record<keyof CallPolicy, Check> = { isFailure: fn, isResultFailure: fn, fallback: fn, unref: flag }
+const POLICY_OPTIONS: Record<keyof CallPolicy, Check> = {
+  isFailure: checkFunction,
+  isResultFailure: checkFunction,
+  fallback: checkFunction,
+  unref: checkBoolean,
+}
 
 /** Every key of a breaker's options and call policy: the core's table, then the handle's. */
 export const BREAKER_OPTION_KEYS = [

@@ -1,4 +1,6 @@
 //! Breaker configuration: plain data with named defaults, validated once in [`Config::validate`].
+//! Bindings convert their numbers with [`whole_number`], [`finite_number`] and
+//! [`duration_from_ms`], so every rule, and every [`Violation`] a binding words, is here.
 
 use std::fmt;
 use std::time::Duration;
@@ -158,7 +160,8 @@ impl Default for Config {
 /// A configuration value that breaks a rule: names the field, the rule and the value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigError {
-    /// The option, as a path of Rust field names (`failure_rate.threshold_percent`).
+    /// The option, as a path of Rust field names (`failure_rate.threshold_percent`), or the
+    /// name a binding passed to [`whole_number`], [`finite_number`] or [`duration_from_ms`].
     pub field: &'static str,
     /// What the value must be, in Rust's words (`within 1..=100`).
     pub rule: String,

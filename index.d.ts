@@ -177,12 +177,6 @@ export declare class NativeSubscription {
   close(): void
 }
 
-/**
- * The names of a metrics record's numbers, in order; the 25 transition counts (`[from * 5 + to]`
- * by state number) follow the ones named.
- */
-export declare function metricFields(): Array<string>
-
 /** A bulkhead's use. */
 export interface NativeBulkheadStats {
   /** Permits in all. */
@@ -203,7 +197,7 @@ export interface NativeBulkheadStats {
 
 /**
  * Every breaker's metrics: `names[i]`'s record is `records[i * len .. (i + 1) * len]`, where len
- * is the length of one record (`metricFields()` and the transition counts).
+ * is the length of one record (`RECORD_LEN` of `src/generated/wire.ts`).
  */
 export interface NativeHealth {
   /** The names, sorted. */
@@ -273,8 +267,8 @@ export interface NativeTransition {
   retryAfterMs?: number
 }
 
-/** The reason names, indexed by the reason part of a transition code. */
-export declare function reasonNames(): Array<string>
-
-/** The state names, indexed by state number. */
-export declare function stateNames(): Array<string>
+/**
+ * A short hash of everything the facade's decoding assumes: `WIRE_FINGERPRINT` of
+ * `src/generated/wire.ts` when both come from the same wire code (checked at load).
+ */
+export declare function wireFingerprint(): string

@@ -773,14 +773,12 @@ if (
   }
 }
 
-const { NativeBreaker, NativeBulkhead, NativeFakeClock, NativeIsolation, NativeRegistry, NativeSubscription, metricFields, reasonNames, stateNames } = nativeBinding
+const { NativeBreaker, NativeBulkhead, NativeFakeClock, NativeIsolation, NativeRegistry, NativeSubscription, wireFingerprint } = nativeBinding
 export { NativeBreaker }
 export { NativeBulkhead }
 export { NativeFakeClock }
 export { NativeIsolation }
 export { NativeRegistry }
 export { NativeSubscription }
-export { metricFields }
-export { reasonNames }
-export { stateNames }
+export { wireFingerprint }
 export const __napiBindingTarget = __napiLoadedBindingTarget

@@ -27,3 +27,5 @@ export const enum Outcome {
 export const METRIC_FIELDS = ['state', 'stateSinceMs', 'timeInStateMs', 'retryAfterMs', 'calls', 'successes', 'failures', 'ignored', 'rejections', 'inFlight', 'timeouts', 'slowCalls', 'stale', 'timesOpened', 'timesHalfOpened', 'timeOpenMs', 'successRate', 'consecutiveFailures', 'windowCalls', 'windowFailures', 'windowSlowCalls', 'windowFailureRate', 'windowSlowCallRate', 'latencyCount', 'latencyMin', 'latencyMean', 'latencyP50', 'latencyP95', 'latencyP99', 'latencyMax'] as const
 /** Numbers in one breaker's metrics record. */
 export const RECORD_LEN = 55
+/** What the binding's `wireFingerprint()` must answer: it packs these numbers this way. */
+export const WIRE_FINGERPRINT = '91a58dd1e8ec1a9b'

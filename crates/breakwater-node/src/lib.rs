@@ -23,6 +23,6 @@ pub use bulkhead::{NativeBulkhead, NativeBulkheadStats};
 pub use clock::NativeFakeClock;
 pub use events::{NativeSubscription, NativeTransition};
 pub use isolation::NativeIsolation;
-pub use metrics::{metric_fields, reason_names, state_names};
 pub use options::NativeOptions;
 pub use registry::{NativeHealth, NativeRegistry};
+pub use wire::wire_fingerprint;

@@ -42,7 +42,7 @@ impl NativeRegistry {
 }
 
 /// Every breaker's metrics: `names[i]`'s record is `records[i * len .. (i + 1) * len]`, where len
-/// is the length of one record (`metricFields()` and the transition counts).
+/// is the length of one record (`RECORD_LEN` of `src/generated/wire.ts`).
 #[napi(object)]
 pub struct NativeHealth {
     /// The names, sorted.

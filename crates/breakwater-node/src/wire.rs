@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use breakwater::{LatencySummary, Metrics, Outcome, Reason, State, Transition};
+use napi_derive::napi;
 
 /// Permits are below 2^24; an acquire that also moved the breaker adds `2^24 * transition code`.
 pub(crate) const TRANSITION_UNIT: f64 = 16_777_216.0;
@@ -28,20 +29,14 @@ const MAX_TRANSITION_CODE: u32 =
 const _: () = assert!((MAX_TRANSITION_CODE + 1) * STATE_RADIX <= REFUSAL_RETRY_UNIT as u32);
 const _: () = assert!(State::ALL.len() as u32 <= STATE_RADIX);
 
-// Read by the facade only, through the generated TypeScript.
-#[cfg_attr(not(test), allow(dead_code))]
 /// The state word's state: its low 3 bits (see `breakwater::Breaker::state_word`).
 pub(crate) const WORD_STATE_MASK: u32 = 0b111;
 
-// Read by the facade only, through the generated TypeScript.
-#[cfg_attr(not(test), allow(dead_code))]
 /// The bits of the state word's low half a permit keeps (state and generation): a closed word
 /// gives the permit `TRANSITION_UNIT + (low & WORD_PERMIT_BITS)`, the `2^24` marking it as taken
 /// on the word (see `record`).
 pub(crate) const WORD_PERMIT_BITS: u32 = 0xFF_F807;
 
-// Read by the facade only, through the generated TypeScript.
-#[cfg_attr(not(test), allow(dead_code))]
 /// The outcomes `record` takes, by number; any other number counts as ignored.
 pub(crate) const OUTCOMES: [(&str, Outcome); 4] = [
     ("Success", Outcome::Success),
@@ -191,6 +186,35 @@ pub(crate) fn pack_metrics(m: &Metrics, out: &mut Vec<f64>) {
     out.extend(m.transitions.iter().flatten().map(|&n| n as f64));
 }
 
+/// Everything the facade's decoding assumes, as one short string: the generated file holds it too,
+/// and the facade compares the two once at load, so a binary built from other wire code is
+/// refused at once instead of misread.
+pub(crate) fn fingerprint() -> String {
+    let mut all = format!(
+        "{TRANSITION_UNIT}/{STATE_RADIX}/{REASON_UNIT}/{REFUSAL_RETRY_UNIT}/{WORD_STATE_MASK}/{WORD_PERMIT_BITS}/{RECORD_LEN}"
+    );
+    let names = State::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .chain(Reason::ALL.iter().map(|r| r.as_str()));
+    for name in names.chain(OUTCOMES.iter().map(|(n, _)| *n)).chain(METRIC_FIELDS) {
+        all.push('/');
+        all.push_str(name);
+    }
+    // FNV-1a, 64 bits: short and stable.
+    let hash = all.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+/// A short hash of everything the facade's decoding assumes: `WIRE_FINGERPRINT` of
+/// `src/generated/wire.ts` when both come from the same wire code (checked at load).
+#[napi(catch_unwind)]
+pub fn wire_fingerprint() -> String {
+    fingerprint()
+}
+
 /// Where the generated file goes, from this crate's directory.
 #[cfg(test)]
 pub(crate) const GENERATED_PATH: &str = "../../src/generated/wire.ts";
@@ -255,6 +279,8 @@ pub(crate) fn typescript() -> String {
     ));
     line("/** Numbers in one breaker's metrics record. */".into());
     line(format!("export const RECORD_LEN = {RECORD_LEN}"));
+    line("/** What the binding's `wireFingerprint()` must answer: it packs these numbers this way. */".into());
+    line(format!("export const WIRE_FINGERPRINT = '{}'", fingerprint()));
     ts
 }
 
@@ -448,12 +474,89 @@ mod tests {
         assert_eq!(METRIC_FIELDS.len() + STATES * STATES, RECORD_LEN);
     }
 
-    /// The committed `src/generated/wire.ts` is what this file writes; with
-    /// `BREAKWATER_WRITE_WIRE=1`, writes it.
+    /// Numbers the binding makes, with what they pack, for `__test__/wire.spec.ts` to decode:
+    /// every transition; every permit shape and every refusal state and deadline, each with no
+    /// transition and a few, and with every transition once.
+    fn cases() -> String {
+        let t = |t: Option<Transition>| {
+            t.map_or("null".to_string(), |t| {
+                format!(
+                    "[\"{}\", \"{}\", \"{}\"]",
+                    t.from.as_str(),
+                    t.to.as_str(),
+                    t.reason.as_str()
+                )
+            })
+        };
+        let all: Vec<_> = every_transition().collect();
+        let few = [all[0], all[1 + 5 * 14 + 7], all[all.len() - 1]];
+        let mut transitions = Vec::new();
+        for m in all.iter().skip(1) {
+            transitions.push(format!("[{}, {}]", transition_code(*m), t(*m)));
+        }
+        let mut permits = Vec::new();
+        for state in [State::Closed, State::HalfOpen, State::Disabled] {
+            for generation in [0u32, 1, 4095, 8191] {
+                for held in [0u32, 1 << 3] {
+                    let raw = state as u32 | held | (generation << 11);
+                    let moves: Vec<_> = if raw == ((8191 << 11) | 2) {
+                        all.clone()
+                    } else {
+                        few.to_vec()
+                    };
+                    for m in moves {
+                        permits.push(format!("[{}, {raw}, {}]", permit_code(raw, m), t(m)));
+                    }
+                }
+            }
+        }
+        let mut refusals = Vec::new();
+        for state in State::ALL {
+            for retry in [
+                None,
+                Some(0u64),
+                Some(1),
+                Some(999),
+                Some(2_592_000_000),
+                Some((1 << 40) - 2),
+            ] {
+                let moves: Vec<_> = if state == State::HalfOpen && retry == Some(999) {
+                    all.clone()
+                } else {
+                    few.to_vec()
+                };
+                for m in moves {
+                    let code = refusal_code(state, retry.map(Duration::from_millis), m);
+                    let retry = retry.map_or("null".to_string(), |r| r.to_string());
+                    refusals.push(format!("[{code}, \"{}\", {retry}, {}]", state.as_str(), t(m)));
+                }
+            }
+        }
+        let list = |rows: Vec<String>| format!("[\n    {}\n  ]", rows.join(",\n    "));
+        format!(
+            "{{\n  \"comment\": \"Generated from crates/breakwater-node/src/wire.rs by cargo test -p breakwater-node (BREAKWATER_WRITE_WIRE=1 to rewrite). DO NOT EDIT.\",\n  \"transitions\": {},\n  \"permits\": {},\n  \"refusals\": {}\n}}\n",
+            list(transitions),
+            list(permits),
+            list(refusals)
+        )
+    }
+
+    /// The committed `src/generated/wire.ts` is what [`typescript`] writes.
     #[test]
     fn generated_wire_ts_is_current() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(GENERATED_PATH);
-        let want = typescript();
+        is_current(GENERATED_PATH, typescript());
+    }
+
+    /// The committed `__test__/fixtures/wire-cases.json` is what [`cases`] writes.
+    #[test]
+    fn generated_wire_cases_are_current() {
+        is_current("../../__test__/fixtures/wire-cases.json", cases());
+    }
+
+    /// Fails unless the file at `path` (from this crate) holds `want`; with
+    /// `BREAKWATER_WRITE_WIRE=1`, writes it first.
+    fn is_current(path: &str, want: String) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
         if std::env::var_os("BREAKWATER_WRITE_WIRE").is_some() {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, &want).unwrap();

@@ -32,16 +32,16 @@ impl NativeBreaker {
 
 #[napi]
 impl NativeBreaker {
-    /// Asks to make a call. `>= 0`: a permit (plus `2^24 * transition` when the acquire moved the
-    /// breaker to half-open). `< 0`: rejected, `-(1 + state + 8 * transition + 8192 * (retryAfterMs + 1))`
-    /// with `retryAfterMs + 1 = 0` when there is no deadline.
+    /// Asks to make a call. `>= 0`: a permit, with the transition the acquire made (to half-open);
+    /// `< 0`: refused, with the state, the time to wait and any transition. Packed as
+    /// `crates/breakwater-node/src/wire.rs` says, unpacked by `src/wire.ts`.
     #[napi(catch_unwind)]
     pub fn try_acquire(&self) -> f64 {
         bound::acquire(&self.handle)
     }
 
     /// Reports a call: outcome 0 success, 1 failure, 2 timeout, 3 ignored; `elapsedMs` may be
-    /// fractional. Returns the transition code it caused (0: none). Out-of-range input is
+    /// fractional. Returns the transition code it caused (0: none; see `wire.rs`). Out-of-range input is
     /// absorbed: an unknown permit counts as stale, an unknown outcome as ignored.
     #[napi(catch_unwind)]
     pub fn record(&self, permit: f64, outcome: f64, elapsed_ms: f64) -> f64 {
@@ -61,9 +61,9 @@ impl NativeBreaker {
 
     /// The breaker's state word as an 8-byte ArrayBuffer over the native memory (read it, never
     /// write it): a closed breaker lets a call through without a native call. Its low 32 bits
-    /// (little-endian) hold the state (bits 0..3); when closed, `2^24 + (low & 0xFFF807)` is a
-    /// permit for `record`, once the call is counted in `startedView`. The buffer keeps the
-    /// breaker alive.
+    /// (little-endian) hold the state and, when closed, a permit for `record` (`WORD_STATE_MASK`
+    /// and `WORD_PERMIT_BITS` of `wire.rs`), once the call is counted in `startedView`. The
+    /// buffer keeps the breaker alive.
     #[napi(catch_unwind, ts_return_type = "ArrayBuffer")]
     pub fn state_view(&self, env: napi::Env) -> napi::Result<state_view::View> {
         state_view::state_view(&env, &self.handle)

@@ -224,63 +224,37 @@ pub(crate) const GENERATED_PATH: &str = "../../src/generated/wire.ts";
 /// checks the committed copy.
 #[cfg(test)]
 pub(crate) fn typescript() -> String {
-    use std::fmt::Write as _;
-    let list = |names: &mut dyn Iterator<Item = &str>| names.map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ");
-    let mut ts = String::new();
-    let mut line = |s: String| {
-        ts.push_str(&s);
-        ts.push('\n');
+    let list = |names: &mut dyn Iterator<Item = &str>| {
+        let quoted: Vec<_> = names.map(|n| format!("'{n}'")).collect();
+        format!("[{}] as const", quoted.join(", "))
     };
-    line(
-        "// Generated from crates/breakwater-node/src/wire.rs by `cargo test -p breakwater-node`. DO NOT EDIT.".into(),
+    let outcomes: String = OUTCOMES
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| format!("\n  {name} = {i},"))
+        .collect();
+    // (doc, declaration): each becomes `/** doc */` and `export declaration`.
+    let items = [
+        ("The state names, by state number.", format!("const STATE_NAMES = {}", list(&mut State::ALL.iter().map(|s| s.as_str())))),
+        ("The reason names, by the reason part of a transition code.", format!("const REASON_NAMES = {}", list(&mut Reason::ALL.iter().map(|r| r.as_str())))),
+        ("Permits are below this; an acquire that moved the breaker adds `TRANSITION_UNIT * transition code`.", format!("const TRANSITION_UNIT = {TRANSITION_UNIT}")),
+        ("A transition code is `1 + from + STATE_RADIX * to + REASON_UNIT * reason`.", format!("const STATE_RADIX = {STATE_RADIX}")),
+        ("See `STATE_RADIX`.", format!("const REASON_UNIT = {REASON_UNIT}")),
+        ("A refusal is `-(1 + state + STATE_RADIX * transition + REFUSAL_RETRY_UNIT * (retryAfterMs + 1))`.", format!("const REFUSAL_RETRY_UNIT = {REFUSAL_RETRY_UNIT}")),
+        ("The state in the state word's low half.", format!("const WORD_STATE_MASK = 0b{WORD_STATE_MASK:b}")),
+        ("The permit bits (state and generation) of the state word's low half; a closed word's permit is `TRANSITION_UNIT +` them.", format!("const WORD_PERMIT_BITS = 0x{WORD_PERMIT_BITS:x}")),
+        ("How a call ended, as `record` takes it; any other number counts as ignored.", format!("const enum Outcome {{{outcomes}\n}}")),
+        ("The named fields of a metrics record, in order; the transition counts `[from * 5 + to]` follow.", format!("const METRIC_FIELDS = {}", list(&mut METRIC_FIELDS.iter().copied()))),
+        ("Numbers in one breaker's metrics record.", format!("const RECORD_LEN = {RECORD_LEN}")),
+        ("What the binding's `wireFingerprint()` must answer: it packs these numbers this way.", format!("const WIRE_FINGERPRINT = '{}'", fingerprint())),
+    ];
+    let mut ts = String::from(
+        "// Generated from crates/breakwater-node/src/wire.rs by `cargo test -p breakwater-node`. DO NOT EDIT.\n\
+         // Regenerate: BREAKWATER_WRITE_WIRE=1 cargo test -p breakwater-node generated_wire\n",
     );
-    line("// Regenerate: BREAKWATER_WRITE_WIRE=1 cargo test -p breakwater-node generated_wire".into());
-    line(String::new());
-    line("/** The state names, by state number. */".into());
-    line(format!(
-        "export const STATE_NAMES = [{}] as const",
-        list(&mut State::ALL.iter().map(|s| s.as_str()))
-    ));
-    line("/** The reason names, by the reason part of a transition code. */".into());
-    line(format!(
-        "export const REASON_NAMES = [{}] as const",
-        list(&mut Reason::ALL.iter().map(|r| r.as_str()))
-    ));
-    line(
-        "/** Permits are below this; an acquire that moved the breaker adds `TRANSITION_UNIT * transition code`. */"
-            .into(),
-    );
-    line(format!("export const TRANSITION_UNIT = {TRANSITION_UNIT}"));
-    line("/** A transition code is `1 + from + STATE_RADIX * to + REASON_UNIT * reason`. */".into());
-    line(format!("export const STATE_RADIX = {STATE_RADIX}"));
-    line(format!("export const REASON_UNIT = {REASON_UNIT}"));
-    line(
-        "/** A refusal is `-(1 + state + STATE_RADIX * transition + REFUSAL_RETRY_UNIT * (retryAfterMs + 1))`. */"
-            .into(),
-    );
-    line(format!("export const REFUSAL_RETRY_UNIT = {REFUSAL_RETRY_UNIT}"));
-    line("/** The state in the state word's low half. */".into());
-    line(format!("export const WORD_STATE_MASK = 0b{WORD_STATE_MASK:b}"));
-    line("/** The permit bits (state and generation) of the state word's low half; a closed word's permit is `TRANSITION_UNIT +` them. */".into());
-    line(format!("export const WORD_PERMIT_BITS = 0x{WORD_PERMIT_BITS:x}"));
-    line("/** How a call ended, as `record` takes it; any other number counts as ignored. */".into());
-    let mut outcomes = String::from("export const enum Outcome {");
-    for (i, (name, _)) in OUTCOMES.iter().enumerate() {
-        let _ = write!(outcomes, "\n  {name} = {i},");
+    for (doc, declaration) in items {
+        ts.push_str(&format!("\n/** {doc} */\nexport {declaration}\n"));
     }
-    outcomes.push_str("\n}");
-    line(outcomes);
-    line(
-        "/** The named fields of a metrics record, in order; the transition counts `[from * 5 + to]` follow. */".into(),
-    );
-    line(format!(
-        "export const METRIC_FIELDS = [{}] as const",
-        list(&mut METRIC_FIELDS.iter().copied())
-    ));
-    line("/** Numbers in one breaker's metrics record. */".into());
-    line(format!("export const RECORD_LEN = {RECORD_LEN}"));
-    line("/** What the binding's `wireFingerprint()` must answer: it packs these numbers this way. */".into());
-    line(format!("export const WIRE_FINGERPRINT = '{}'", fingerprint()));
     ts
 }
 

@@ -1,19 +1,9 @@
 // Every number the binding hands the facade, unpacked in one place: permits, refusals, transition
 // codes, the state word's bits and the metrics record. The binding packs them in
-// `crates/breakwater-node/src/wire.rs`, which also writes the constants of `./generated/wire.ts`:
-// compiled in (the bundler inlines them), so decoding costs no property read per call.
-import {
-  METRIC_FIELDS,
-  REASON_NAMES,
-  REASON_UNIT,
-  REFUSAL_RETRY_UNIT,
-  STATE_NAMES,
-  STATE_RADIX,
-  TRANSITION_UNIT,
-  WORD_PERMIT_BITS,
-  WIRE_FINGERPRINT,
-  WORD_STATE_MASK,
-} from './generated/wire.js'
+// `crates/breakwater-node/src/wire.rs`, which also writes the constants of `./generated/wire.ts`.
+// They are compiled in, not read from the binding: the numbers are a const enum, which the
+// bundler writes into the decoding as literals, so decoding reads no property and no variable.
+import { METRIC_FIELDS, REASON_NAMES, STATE_NAMES, Wire, WIRE_FINGERPRINT } from './generated/wire.js'
 import { wireFingerprint } from './native.js'
 
 export { Outcome, RECORD_LEN } from './generated/wire.js'
@@ -31,44 +21,44 @@ const REASONS: readonly WireReason[] = REASON_NAMES
 export function decodeTransition(code: number): { from: WireState; to: WireState; reason: WireReason } {
   const n = code - 1
   return {
-    from: STATES[n % STATE_RADIX]!,
-    to: STATES[Math.floor(n / STATE_RADIX) % STATE_RADIX]!,
-    reason: REASONS[Math.floor(n / REASON_UNIT)]!,
+    from: STATES[n % Wire.StateRadix]!,
+    to: STATES[Math.floor(n / Wire.StateRadix) % Wire.StateRadix]!,
+    reason: REASONS[Math.floor(n / Wire.ReasonUnit)]!,
   }
 }
 
-// Acquire: a permit (>= 0) plus `TRANSITION_UNIT * transition` when the acquire moved the breaker.
+// Acquire: a permit (>= 0) plus `2^24 * transition` when the acquire moved the breaker.
 
 /** Whether an acquire's answer is a permit that moved the breaker (then read it with the next two). */
 export function acquireMoved(code: number): boolean {
-  return code >= TRANSITION_UNIT
+  return code >= Wire.TransitionUnit
 }
 
 /** The permit in an acquire's answer that moved the breaker. */
 export function permitOf(code: number): number {
-  return code % TRANSITION_UNIT
+  return code % Wire.TransitionUnit
 }
 
 /** The transition code in an acquire's answer that moved the breaker. */
 export function acquireTransition(code: number): number {
-  return Math.floor(code / TRANSITION_UNIT)
+  return Math.floor(code / Wire.TransitionUnit)
 }
 
 // Refusal (< 0): `-(1 + state + 8 * transition + 8192 * (retryAfterMs + 1))`.
 
 /** The state a refusal was made in. */
 export function refusalState(code: number): WireState {
-  return STATES[(-code - 1) % STATE_RADIX]!
+  return STATES[(-code - 1) % Wire.StateRadix]!
 }
 
 /** The transition code the refused acquire made (0: none). */
 export function refusalTransition(code: number): number {
-  return Math.floor(((-code - 1) % REFUSAL_RETRY_UNIT) / STATE_RADIX)
+  return Math.floor(((-code - 1) % Wire.RefusalRetryUnit) / Wire.StateRadix)
 }
 
 /** Whole milliseconds until a call may be let through, or `undefined` when there is no deadline. */
 export function refusalRetryAfterMs(code: number): number | undefined {
-  const retry = Math.floor((-code - 1) / REFUSAL_RETRY_UNIT)
+  const retry = Math.floor((-code - 1) / Wire.RefusalRetryUnit)
   return retry === 0 ? undefined : retry - 1
 }
 
@@ -76,12 +66,12 @@ export function refusalRetryAfterMs(code: number): number | undefined {
 
 /** Whether the state word says closed: a call may pass on it without a native call. */
 export function wordIsClosed(word: number): boolean {
-  return (word & WORD_STATE_MASK) === 0
+  return (word & Wire.WordStateMask) === 0
 }
 
 /** The permit of a closed state word, for `record`. */
 export function wordPermit(word: number): number {
-  return TRANSITION_UNIT + (word & WORD_PERMIT_BITS)
+  return Wire.TransitionUnit + (word & Wire.WordPermitBits)
 }
 
 // The metrics record: the named fields of METRIC_FIELDS, then the transition counts `[from * 5 + to]`.

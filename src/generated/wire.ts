@@ -7,23 +7,21 @@ export const STATE_NAMES = ['closed', 'open', 'half_open', 'forced_open', 'disab
 /** The reason names, by the reason part of a transition code. */
 export const REASON_NAMES = ['consecutive_failures', 'failure_rate', 'slow_call_rate', 'failures_in_window', 'latency_percentile', 'probe_failed', 'probe_timed_out', 'open_elapsed', 'forced_open_elapsed', 'probes_succeeded', 'manual', 'remote', 'health_check', 'retry_after'] as const
 
-/** Permits are below this; an acquire that moved the breaker adds `TRANSITION_UNIT * transition code`. */
-export const TRANSITION_UNIT = 16777216
-
-/** A transition code is `1 + from + STATE_RADIX * to + REASON_UNIT * reason`. */
-export const STATE_RADIX = 8
-
-/** See `STATE_RADIX`. */
-export const REASON_UNIT = 64
-
-/** A refusal is `-(1 + state + STATE_RADIX * transition + REFUSAL_RETRY_UNIT * (retryAfterMs + 1))`. */
-export const REFUSAL_RETRY_UNIT = 8192
-
-/** The state in the state word's low half. */
-export const WORD_STATE_MASK = 0b111
-
-/** The permit bits (state and generation) of the state word's low half; a closed word's permit is `TRANSITION_UNIT +` them. */
-export const WORD_PERMIT_BITS = 0xfff807
+/** The numbers of the packing, as a const enum so the bundler writes them into the decoding as literals. */
+export const enum Wire {
+  /** Permits are below this; an acquire that moved the breaker adds `TransitionUnit * transition code`. */
+  TransitionUnit = 16777216,
+  /** A transition code is `1 + from + StateRadix * to + ReasonUnit * reason`. */
+  StateRadix = 8,
+  /** See `StateRadix`. */
+  ReasonUnit = 64,
+  /** A refusal is `-(1 + state + StateRadix * transition + RefusalRetryUnit * (retryAfterMs + 1))`. */
+  RefusalRetryUnit = 8192,
+  /** The state in the state word's low half. */
+  WordStateMask = 0b111,
+  /** The permit bits (state and generation) of the state word's low half; a closed word's permit is `TransitionUnit +` them. */
+  WordPermitBits = 0xfff807,
+}
 
 /** How a call ended, as `record` takes it; any other number counts as ignored. */
 export const enum Outcome {

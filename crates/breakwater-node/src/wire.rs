@@ -233,20 +233,53 @@ pub(crate) fn typescript() -> String {
         .enumerate()
         .map(|(i, (name, _))| format!("\n  {name} = {i},"))
         .collect();
+    let wire: String = [
+        ("Permits are below this; an acquire that moved the breaker adds `TransitionUnit * transition code`.", "TransitionUnit", TRANSITION_UNIT.to_string()),
+        ("A transition code is `1 + from + StateRadix * to + ReasonUnit * reason`.", "StateRadix", STATE_RADIX.to_string()),
+        ("See `StateRadix`.", "ReasonUnit", REASON_UNIT.to_string()),
+        ("A refusal is `-(1 + state + StateRadix * transition + RefusalRetryUnit * (retryAfterMs + 1))`.", "RefusalRetryUnit", REFUSAL_RETRY_UNIT.to_string()),
+        ("The state in the state word's low half.", "WordStateMask", format!("0b{WORD_STATE_MASK:b}")),
+        ("The permit bits (state and generation) of the state word's low half; a closed word's permit is `TransitionUnit +` them.", "WordPermitBits", format!("0x{WORD_PERMIT_BITS:x}")),
+    ]
+    .iter()
+    .map(|(doc, name, value)| format!("\n  /** {doc} */\n  {name} = {value},"))
+    .collect();
     // (doc, declaration): each becomes `/** doc */` and `export declaration`.
     let items = [
-        ("The state names, by state number.", format!("const STATE_NAMES = {}", list(&mut State::ALL.iter().map(|s| s.as_str())))),
-        ("The reason names, by the reason part of a transition code.", format!("const REASON_NAMES = {}", list(&mut Reason::ALL.iter().map(|r| r.as_str())))),
-        ("Permits are below this; an acquire that moved the breaker adds `TRANSITION_UNIT * transition code`.", format!("const TRANSITION_UNIT = {TRANSITION_UNIT}")),
-        ("A transition code is `1 + from + STATE_RADIX * to + REASON_UNIT * reason`.", format!("const STATE_RADIX = {STATE_RADIX}")),
-        ("See `STATE_RADIX`.", format!("const REASON_UNIT = {REASON_UNIT}")),
-        ("A refusal is `-(1 + state + STATE_RADIX * transition + REFUSAL_RETRY_UNIT * (retryAfterMs + 1))`.", format!("const REFUSAL_RETRY_UNIT = {REFUSAL_RETRY_UNIT}")),
-        ("The state in the state word's low half.", format!("const WORD_STATE_MASK = 0b{WORD_STATE_MASK:b}")),
-        ("The permit bits (state and generation) of the state word's low half; a closed word's permit is `TRANSITION_UNIT +` them.", format!("const WORD_PERMIT_BITS = 0x{WORD_PERMIT_BITS:x}")),
-        ("How a call ended, as `record` takes it; any other number counts as ignored.", format!("const enum Outcome {{{outcomes}\n}}")),
-        ("The named fields of a metrics record, in order; the transition counts `[from * 5 + to]` follow.", format!("const METRIC_FIELDS = {}", list(&mut METRIC_FIELDS.iter().copied()))),
-        ("Numbers in one breaker's metrics record.", format!("const RECORD_LEN = {RECORD_LEN}")),
-        ("What the binding's `wireFingerprint()` must answer: it packs these numbers this way.", format!("const WIRE_FINGERPRINT = '{}'", fingerprint())),
+        (
+            "The state names, by state number.",
+            format!(
+                "const STATE_NAMES = {}",
+                list(&mut State::ALL.iter().map(|s| s.as_str()))
+            ),
+        ),
+        (
+            "The reason names, by the reason part of a transition code.",
+            format!(
+                "const REASON_NAMES = {}",
+                list(&mut Reason::ALL.iter().map(|r| r.as_str()))
+            ),
+        ),
+        (
+            "The numbers of the packing, as a const enum so the bundler writes them into the decoding as literals.",
+            format!("const enum Wire {{{wire}\n}}"),
+        ),
+        (
+            "How a call ended, as `record` takes it; any other number counts as ignored.",
+            format!("const enum Outcome {{{outcomes}\n}}"),
+        ),
+        (
+            "The named fields of a metrics record, in order; the transition counts `[from * 5 + to]` follow.",
+            format!("const METRIC_FIELDS = {}", list(&mut METRIC_FIELDS.iter().copied())),
+        ),
+        (
+            "Numbers in one breaker's metrics record.",
+            format!("const RECORD_LEN = {RECORD_LEN}"),
+        ),
+        (
+            "What the binding's `wireFingerprint()` must answer: it packs these numbers this way.",
+            format!("const WIRE_FINGERPRINT = '{}'", fingerprint()),
+        ),
     ];
     let mut ts = String::from(
         "// Generated from crates/breakwater-node/src/wire.rs by `cargo test -p breakwater-node`. DO NOT EDIT.\n\

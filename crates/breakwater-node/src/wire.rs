@@ -330,6 +330,17 @@ mod tests {
         }
     }
 
+    /// Refusal deadlines to try, in milliseconds: none, small, 30 days, and the largest the core's
+    /// 40-bit deadline allows, which still fits in 2^53 once packed.
+    const RETRIES_MS: [Option<u64>; 6] = [
+        None,
+        Some(0),
+        Some(1),
+        Some(999),
+        Some(2_592_000_000),
+        Some((1 << 40) - 2),
+    ];
+
     fn every_transition() -> impl Iterator<Item = Option<Transition>> {
         let moves = State::ALL.into_iter().flat_map(|from| {
             State::ALL.into_iter().flat_map(move |to| {
@@ -384,17 +395,8 @@ mod tests {
 
     #[test]
     fn every_refusal_round_trips_with_every_transition_and_deadline() {
-        // Deadlines are 40 bits of milliseconds in the core: the largest still fits in 2^53.
-        let retries = [
-            None,
-            Some(0u64),
-            Some(1),
-            Some(999),
-            Some(2_592_000_000),
-            Some((1 << 40) - 2),
-        ];
         for state in State::ALL {
-            for retry in retries {
+            for retry in RETRIES_MS {
                 for t in every_transition() {
                     let after = retry.map(Duration::from_millis);
                     let code = refusal_code(state, after, t);
@@ -519,14 +521,7 @@ mod tests {
         }
         let mut refusals = Vec::new();
         for state in State::ALL {
-            for retry in [
-                None,
-                Some(0u64),
-                Some(1),
-                Some(999),
-                Some(2_592_000_000),
-                Some((1 << 40) - 2),
-            ] {
+            for retry in RETRIES_MS {
                 let moves: Vec<_> = if state == State::HalfOpen && retry == Some(999) {
                     all.clone()
                 } else {

@@ -773,12 +773,14 @@ if (
   }
 }
 
-const { NativeBreaker, NativeBulkhead, NativeFakeClock, NativeIsolation, NativeRegistry, NativeSubscription, wireFingerprint } = nativeBinding
+const { NativeBreaker, NativeBulkhead, NativeFakeClock, NativeIsolation, NativeRegistry, NativeSubscription, breakerOptions, OptionShape, wireFingerprint } = nativeBinding
 export { NativeBreaker }
 export { NativeBulkhead }
 export { NativeFakeClock }
 export { NativeIsolation }
 export { NativeRegistry }
 export { NativeSubscription }
+export { breakerOptions }
+export { OptionShape }
 export { wireFingerprint }
 export const __napiBindingTarget = __napiLoadedBindingTarget

@@ -23,6 +23,6 @@ pub use bulkhead::{NativeBulkhead, NativeBulkheadStats};
 pub use clock::NativeFakeClock;
 pub use events::{NativeSubscription, NativeTransition};
 pub use isolation::NativeIsolation;
-pub use options::NativeOptions;
+pub use options::{breaker_options, BreakerOption, NativeLatencyOptions, NativeOptions, OptionShape};
 pub use registry::{NativeHealth, NativeRegistry};
 pub use wire::wire_fingerprint;

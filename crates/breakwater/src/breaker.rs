@@ -4,24 +4,21 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::caller::{Caller, Callers};
+use crate::callers::Callers;
 use crate::clock::{Clock, MonotonicClock};
-use crate::config::{fail, Config, ConfigError, Violation};
+use crate::config::{Config, ConfigError};
 use crate::events::{Listeners, TransitionEvent};
 use crate::histogram::Histogram;
 use crate::isolation::Isolations;
-use crate::permit::{Outcome, Permit, Rejected};
+use crate::named::check_name;
+use crate::permit::{Outcome, Permit, ProbeHolder, Rejected};
 use crate::rules::{Rules, WindowCounts};
 use crate::state::{Reason, State, Transition, Word, NEVER_MS};
 use crate::stripe::{Local, Stripes};
-
-pub(crate) const NANOS_PER_MS: u64 = 1_000_000;
+use crate::units::{nanos, NANOS_PER_MS};
 
 /// The next breaker's [`id`](Breaker::id).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-
-/// The longest breaker name, in bytes.
-pub const MAX_NAME_BYTES: usize = 256;
 
 /// The `retry_after` of a refusal in half-open (every probe slot taken), unless the probes
 /// expire sooner: a slot frees as soon as a probe reports, which the breaker cannot foresee, so
@@ -86,47 +83,21 @@ pub(crate) struct Inner {
     pub(crate) isolation: Isolations,
 }
 
-pub(crate) fn check_name(name: &str) -> Result<(), ConfigError> {
-    if name.is_empty() || name.len() > MAX_NAME_BYTES {
-        let start: String = name.chars().take(40).collect();
-        let violation = Violation::NameLength {
-            max_bytes: MAX_NAME_BYTES,
-            start: start.clone(),
-            bytes: name.len(),
-        };
-        return fail(
-            "name",
-            format!("1..={MAX_NAME_BYTES} bytes long"),
-            format!("{start}… ({} bytes)", name.len()),
-            violation,
-        );
-    }
-    Ok(())
-}
-
 /// Whether a report of `permit`, a current probe, may count: a probe not held by a caller may;
 /// one held by a caller only if `holder` is that caller, which lets go of it. Checked in
 /// half-open only, so the closed path pays nothing for it.
 #[inline(always)]
-fn let_go(holder: Option<&Caller>, permit: Permit) -> bool {
+fn let_go(holder: Option<&dyn ProbeHolder>, permit: Permit) -> bool {
     !permit.is_held() || holder.is_some_and(|caller| caller.let_go(permit))
 }
 
 /// A stale report of `permit` by `holder`: if `holder` holds it, it lets go of it all the same,
 /// so the probe is not reported again when the holder goes.
 #[inline(always)]
-fn forget(holder: Option<&Caller>, permit: Permit) {
+fn forget(holder: Option<&dyn ProbeHolder>, permit: Permit) {
     if let Some(caller) = holder {
         caller.let_go(permit);
     }
-}
-
-/// Nanoseconds in `d`, saturating (in u64 arithmetic: `as_nanos` goes through u128).
-#[inline]
-pub(crate) fn nanos(d: Duration) -> u64 {
-    d.as_secs()
-        .saturating_mul(1_000_000_000)
-        .saturating_add(u64::from(d.subsec_nanos()))
 }
 
 impl Breaker {
@@ -335,12 +306,12 @@ impl Breaker {
     }
 
     /// [`record`](Breaker::record), made by `holder` when a caller reports: a probe it holds is
-    /// let go of (see [`Caller`]). Inlined into both: `record` pays nothing for `holder`, and
+    /// let go of (see [`Caller`](crate::Caller)). Inlined into both: `record` pays nothing for `holder`, and
     /// the closed path of either nothing for held probes.
     #[inline(always)]
     pub(crate) fn record_by(
         &self,
-        holder: Option<&Caller>,
+        holder: Option<&dyn ProbeHolder>,
         permit: Permit,
         outcome: Outcome,
         elapsed: Duration,
@@ -387,7 +358,7 @@ impl Breaker {
     /// no call site to `record`, which a binding then inlines into its hot path.
     pub(crate) fn record_ignored(
         &self,
-        holder: Option<&Caller>,
+        holder: Option<&dyn ProbeHolder>,
         permit: Permit,
         local: Local<'_>,
     ) -> Option<Transition> {

@@ -1,18 +1,19 @@
-//! Every change of state: the one compare-and-swap that makes it, the bookkeeping its winner does,
-//! and the manual controls.
+//! Every change of state: the one compare-and-swap that makes it and the bookkeeping its winner
+//! does.
 
 use std::sync::atomic::Ordering::*;
 use std::sync::PoisonError;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::backoff::unit_random;
-use crate::breaker::{nanos, Breaker, NANOS_PER_MS};
+use crate::breaker::Breaker;
 use crate::events::TransitionEvent;
 use crate::state::{is_legal, Reason, State, Transition, Word, NEVER_MS};
+use crate::units::{nanos, NANOS_PER_MS};
 
 impl Breaker {
     /// One attempt at `from -> to`. Only the winner of the swap reports the transition.
-    fn transition(
+    pub(crate) fn transition(
         &self,
         from: Word,
         to: State,
@@ -186,92 +187,7 @@ impl Breaker {
         }
     }
 
-    /// Closes the breaker from any state and forgets its window, consecutive failures and
-    /// backoff. Lifetime metrics are kept. Returns the transition, if the breaker was not closed.
-    pub fn reset(&self) -> Option<Transition> {
-        self.force(State::Closed, 0, Reason::Manual)
-    }
-
-    /// Lets every call through and counts it, with no rule able to open the breaker, until
-    /// [`reset`](Breaker::reset) or [`force_open`](Breaker::force_open).
-    pub fn disable(&self) -> Option<Transition> {
-        self.force(State::Disabled, 0, Reason::Manual)
-    }
-
-    /// Refuses every call, for `duration` if given (then probes, half-open) or until reset. Forcing
-    /// a forced-open breaker again sets its deadline; it reports no transition, but ends an
-    /// [isolation](Breaker::isolate) in force (the breaker is now forced open by this call).
-    pub fn force_open(&self, duration: Option<Duration>) -> Option<Transition> {
-        let deadline = duration.map(|d| {
-            self.clock
-                .now_nanos()
-                .saturating_add(d.as_nanos().min(u64::MAX as u128) as u64)
-        });
-        self.force_open_until(deadline, Reason::Manual)
-    }
-
-    /// Refuses every call until `deadline_nanos` of the breaker's clock (`None`: until reset),
-    /// giving `reason`: the hook fleet-wide sync uses, with [`Reason::Remote`]. Forcing a
-    /// forced-open breaker again moves its deadline and reports no transition.
-    pub fn force_open_until(&self, deadline_nanos: Option<u64>, reason: Reason) -> Option<Transition> {
-        let deadline_ms = deadline_nanos.map_or(NEVER_MS, |d| d / NANOS_PER_MS);
-        self.force(State::ForcedOpen, deadline_ms, reason)
-    }
-
-    /// Refuses calls until `deadline_nanos` of the breaker's clock because the dependency asked
-    /// callers to wait ([`Reason::RetryAfter`], an HTTP `Retry-After`, say). Unlike
-    /// [`force_open_until`](Breaker::force_open_until) it only ever makes the wait longer: an
-    /// open breaker whose deadline is later, or a disabled one, is left as it is.
-    ///
-    /// ```
-    /// use breakwater::{Breaker, Clock, Config, Reason, State};
-    ///
-    /// let breaker = Breaker::new("quotes", Config::default())?;
-    /// let until = breaker.clock().now_nanos() + 2_000_000_000;
-    /// let t = breaker.hold_off_until(until).unwrap();
-    /// assert_eq!((t.to, t.reason), (State::ForcedOpen, Reason::RetryAfter));
-    /// assert!(breaker.hold_off_until(until - 1_000_000_000).is_none(), "never shortened");
-    /// # Ok::<(), breakwater::ConfigError>(())
-    /// ```
-    pub fn hold_off_until(&self, deadline_nanos: u64) -> Option<Transition> {
-        let word = self.load();
-        let later = word.state().is_open() && word.deadline_ms() >= deadline_nanos / NANOS_PER_MS;
-        if later || word.state() == State::Disabled {
-            return None;
-        }
-        self.force_open_until(Some(deadline_nanos), Reason::RetryAfter)
-    }
-
-    /// Open or forced open -> half-open now, giving `reason`: traffic resumes with probes before
-    /// the open duration has passed, as when a health check found the dependency well again
-    /// ([`Reason::HealthCheck`]). In any other state nothing changes and `None` is returned.
-    ///
-    /// ```
-    /// use breakwater::{Breaker, Config, Reason, State};
-    ///
-    /// let breaker = Breaker::new("broker", Config::default())?;
-    /// breaker.force_open(None);
-    /// let t = breaker.half_open(Reason::HealthCheck).unwrap();
-    /// assert_eq!((t.to, breaker.try_acquire().unwrap().is_probe()), (State::HalfOpen, true));
-    /// # Ok::<(), breakwater::ConfigError>(())
-    /// ```
-    /// An [isolated](Breaker::isolate) breaker is not moved: an isolation ends only when its
-    /// holders say so (or by `reset`, `disable` or `force_open`).
-    pub fn half_open(&self, reason: Reason) -> Option<Transition> {
-        loop {
-            let word = self.load();
-            if !word.state().is_open() || self.is_isolated() {
-                return None;
-            }
-            let now = self.clock.now_nanos();
-            let probe_deadline = now / NANOS_PER_MS + self.inner.probe_ms;
-            if let Ok(t) = self.transition(word, State::HalfOpen, probe_deadline, reason, now) {
-                return Some(t);
-            }
-        }
-    }
-
-    fn force(&self, to: State, deadline_ms: u64, reason: Reason) -> Option<Transition> {
+    pub(crate) fn force(&self, to: State, deadline_ms: u64, reason: Reason) -> Option<Transition> {
         let (transition, _) = self.force_word(to, deadline_ms, reason);
         if let Some(t) = &transition {
             self.inner.listeners.notify(t);

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::callers::Callers;
 use crate::clock::{Clock, MonotonicClock};
 use crate::config::{Config, ConfigError};
+use crate::decide::{Answer, Event, ProbeReport};
 use crate::events::{Listeners, TransitionEvent};
 use crate::histogram::Histogram;
 use crate::isolation::Isolations;
@@ -232,53 +233,11 @@ impl Breaker {
 
     /// Acquire in a state that may refuse, or may move: open, forced open, half-open.
     #[inline(never)]
-    fn acquire_contested(&self, mut word: Word) -> Result<Permit, Rejected> {
-        let mut made = None;
-        loop {
-            let now = self.clock.now_nanos();
-            let now_ms = now / NANOS_PER_MS;
-            let probe_deadline = now_ms + self.inner.probe_ms;
-            let (next, reason) = match word.state() {
-                State::Closed | State::Disabled => return Ok(Permit::new(word, made)),
-                State::Open | State::ForcedOpen if now_ms < word.deadline_ms() => {
-                    return Err(self.reject(word, now, made));
-                }
-                State::Open => (
-                    word.next(State::HalfOpen, 0).with_probes(1, probe_deadline),
-                    Some(Reason::OpenElapsed),
-                ),
-                State::ForcedOpen => (
-                    word.next(State::HalfOpen, 0).with_probes(1, probe_deadline),
-                    Some(Reason::ForcedOpenElapsed),
-                ),
-                State::HalfOpen if word.in_flight() < self.inner.config.half_open_max_probes => {
-                    (word.with_probes(word.in_flight() + 1, probe_deadline), None)
-                }
-                State::HalfOpen if now_ms >= word.deadline_ms() => {
-                    // Every probe slot is held past its expiry: treat the probes as failed.
-                    made = self.reopen(word, Reason::ProbeTimedOut, now).or(made);
-                    word = self.load();
-                    continue;
-                }
-                State::HalfOpen => return Err(self.reject(word, now, made)),
-            };
-            let swapped = match reason {
-                Some(reason) => self.swap_state(word, next, reason, now).map(Some),
-                None => self
-                    .word
-                    .compare_exchange_weak(word.0, next.0, AcqRel, Acquire)
-                    .map(|_| None)
-                    .map_err(|actual| self.lost_swap(actual)),
-            };
-            match swapped {
-                Ok(moved) => {
-                    if let Some(t) = &moved {
-                        self.inner.listeners.notify(t);
-                    }
-                    return Ok(Permit::new(next, moved.or(made)));
-                }
-                Err(actual) => word = actual,
-            }
+    fn acquire_contested(&self, word: Word) -> Result<Permit, Rejected> {
+        let applied = self.apply(word, Event::Acquire, true);
+        match applied.answer {
+            Answer::Permit => Ok(Permit::new(applied.word, applied.transition)),
+            _ => Err(self.reject(applied.word, applied.now, applied.transition)),
         }
     }
 
@@ -347,8 +306,8 @@ impl Breaker {
                 local.bump(|c| &c.stale);
                 None
             }
-            State::HalfOpen if flags != 0 => self.reopen(word, Reason::ProbeFailed, self.clock.now_nanos()),
-            State::HalfOpen => self.probe_succeeded(word),
+            State::HalfOpen if flags != 0 => self.probe_reported(word, ProbeReport::Unhealthy),
+            State::HalfOpen => self.probe_reported(word, self.enough_probes(word)),
             _ => None,
         }
     }
@@ -369,7 +328,7 @@ impl Breaker {
             local.bump(|c| &c.stale);
         } else if word.state() == State::HalfOpen {
             if let_go(holder, permit) {
-                self.release_probe(word);
+                self.probe_reported(word, ProbeReport::Release);
             } else {
                 local.bump(|c| &c.stale);
             }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::breaker::Breaker;
+use crate::decide::Event;
 use crate::events::ListenerId;
 use crate::isolation::Isolation;
 use crate::state::{Reason, State, Transition, Word, NEVER_MS};
@@ -59,12 +60,8 @@ impl Breaker {
     /// # Ok::<(), breakwater::ConfigError>(())
     /// ```
     pub fn hold_off_until(&self, deadline_nanos: u64) -> Option<Transition> {
-        let word = self.load();
-        let later = word.state().is_open() && word.deadline_ms() >= deadline_nanos / NANOS_PER_MS;
-        if later || word.state() == State::Disabled {
-            return None;
-        }
-        self.force_open_until(Some(deadline_nanos), Reason::RetryAfter)
+        let deadline_ms = deadline_nanos / NANOS_PER_MS;
+        self.apply(self.load(), Event::HoldOff { deadline_ms }, true).transition
     }
 
     /// Open or forced open -> half-open now, giving `reason`: traffic resumes with probes before
@@ -83,17 +80,7 @@ impl Breaker {
     /// An [isolated](Breaker::isolate) breaker is not moved: an isolation ends only when its
     /// holders say so (or by `reset`, `disable` or `force_open`).
     pub fn half_open(&self, reason: Reason) -> Option<Transition> {
-        loop {
-            let word = self.load();
-            if !word.state().is_open() || self.is_isolated() {
-                return None;
-            }
-            let now = self.clock.now_nanos();
-            let probe_deadline = now / NANOS_PER_MS + self.inner.probe_ms;
-            if let Ok(t) = self.transition(word, State::HalfOpen, probe_deadline, reason, now) {
-                return Some(t);
-            }
-        }
+        self.apply(self.load(), Event::HealthCheck { reason }, true).transition
     }
 
     /// Forces the breaker open, without a deadline, until every hold taken this way is given
@@ -161,11 +148,7 @@ impl Breaker {
             return None;
         }
         let word = Word(s.word);
-        if self.load() != word {
-            return None;
-        }
-        self.transition_quietly(word, State::Closed, 0, Reason::Manual, self.clock.now_nanos())
-            .ok()
+        self.apply(self.load(), Event::EndIsolation { word }, false).transition
     }
 
     /// Listeners hear of a transition made under the isolation lock once it is let go, so one

@@ -53,6 +53,7 @@ mod clock;
 mod config;
 mod controls;
 mod counters;
+mod decide;
 mod events;
 mod histogram;
 mod isolation;

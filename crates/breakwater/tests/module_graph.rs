@@ -137,6 +137,13 @@ fn leaf_modules_import_nothing_of_the_crate() {
 }
 
 #[test]
+fn the_decision_function_needs_only_the_state_word_and_time_units() {
+    let graph = graph();
+    let wanted: BTreeSet<String> = ["state", "units"].map(String::from).into();
+    assert_eq!(graph.get("decide"), Some(&wanted));
+}
+
+#[test]
 fn the_cycle_finder_finds_a_cycle() {
     let mut graph = Graph::new();
     graph.insert("a".into(), ["b".into()].into());

@@ -178,6 +178,25 @@ export declare class NativeSubscription {
 }
 
 /**
+ * One breaker option as the facade checks it: its JavaScript name (`latency.threshold` for
+ * a key of `latency`) and the shape of its value.
+ */
+export interface BreakerOption {
+  /** The name JavaScript users write. */
+  name: string
+  /** What JavaScript value it takes. */
+  shape: OptionShape
+  /** Whether it must be given (a key its object cannot do without). */
+  required: boolean
+}
+
+/**
+ * Every breaker option with the JavaScript shape of its value, in the order messages list
+ * them: the facade checks these shapes, and refuses any other key.
+ */
+export declare function breakerOptions(): Array<BreakerOption>
+
+/**
  * The names of a metrics record's numbers, in order; the 25 transition counts (`[from * 5 + to]`
  * by state number) follow the ones named.
  */
@@ -212,9 +231,18 @@ export interface NativeHealth {
   records: Float64Array
 }
 
+/** The latency rule of [`NativeOptions`]: the trading pause. */
+export interface NativeLatencyOptions {
+  /** The percentile (default 99, for P99). */
+  percentile?: number
+  /** Open when the percentile is above this many milliseconds. */
+  threshold: number
+}
+
 /**
- * Breaker options as the TypeScript facade passes them: durations in milliseconds, rates in percent.
- * Absent fields keep the core's defaults; `false` turns a default rule off.
+ * Breaker options as the TypeScript facade passes them: named as JavaScript users write them,
+ * durations in milliseconds, rates in percent. Absent fields keep the core's defaults; `false`
+ * turns a default rule off.
  */
 export interface NativeOptions {
   /** Open after this many failures in a row (default 5), or `false`. */
@@ -223,38 +251,36 @@ export interface NativeOptions {
   failureRate?: number | boolean
   /** Calls the window must hold before a rate or latency rule may trip (default 10). */
   minimumCalls?: number
-  /** Open when this percentage of the window was slow. */
+  /** Open when this percentage of the window was slow (needs `slowCallDuration`). */
   slowCallRate?: number
-  /** A call is slow when it took at least this long. */
-  slowCallMs?: number
+  /** A call is slow when it took at least this many milliseconds. */
+  slowCallDuration?: number
   /** Open when the window holds this many failures. */
   failuresInWindow?: number
-  /** The percentile of the latency rule (99 for P99). */
-  latencyPercentile?: number
-  /** Open when the percentile is above this. */
-  latencyThresholdMs?: number
+  /** Open when a latency percentile of the window is above a threshold. */
+  latency?: NativeLatencyOptions
   /** A count window of the last N calls (default 100). */
   windowSize?: number
-  /** A time window of this length instead of a count window. */
-  windowMs?: number
+  /** A time window of this many milliseconds instead of a count window. */
+  window?: number
   /** Buckets of the time window (default 10). */
   windowBuckets?: number
-  /** First open duration (default 30 000). */
-  openMs?: number
+  /** First open duration in milliseconds (default 30 000). */
+  openFor?: number
   /** Growth of the open duration per reopen (default 2). */
   openMultiplier?: number
-  /** Longest open duration (default 300 000). */
-  openMaxMs?: number
+  /** Longest open duration in milliseconds (default 300 000). */
+  maxOpenFor?: number
   /** Spread of open durations, 0..=1 (default 0). */
   openJitter?: number
   /** Probes at once while half-open (default 3). */
   halfOpenProbes?: number
   /** Successful probes that close (default 2). */
   halfOpenSuccesses?: number
-  /** Unreported probes expire after this (default: the call timeout, else 60 000). */
-  maxProbeMs?: number
-  /** The call timeout (default none). */
-  callTimeoutMs?: number
+  /** Unreported probes expire after this many milliseconds (default: the timeout, else 60 000). */
+  maxProbeTime?: number
+  /** The call timeout in milliseconds (default none). */
+  timeout?: number
   /** Keep latency percentiles in metrics. */
   trackLatency?: boolean
 }
@@ -271,6 +297,22 @@ export interface NativeTransition {
   at: number
   /** On a move to open or forced open with a deadline: milliseconds until a probe may pass. */
   retryAfterMs?: number
+}
+
+/** The JavaScript shape of an option's value: what the facade checks (the core checks the rest). */
+export declare const enum OptionShape {
+  /** A number. */
+  Number = 'number',
+  /** A number, or `false` to turn the rule off. */
+  NumberOrOff = 'numberOrOff',
+  /** A duration: milliseconds or a string such as `'30s'`. */
+  Duration = 'duration',
+  /** A duration a timer waits: also more than 0 and within the longest timer Node.js keeps. */
+  Timeout = 'timeout',
+  /** `true` or `false`. */
+  Flag = 'flag',
+  /** An object of the options named `<name>.<key>`. */
+  Object = 'object',
 }
 
 /** The reason names, indexed by the reason part of a transition code. */

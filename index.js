@@ -773,14 +773,16 @@ if (
   }
 }
 
-const { NativeBreaker, NativeBulkhead, NativeFakeClock, NativeIsolation, NativeRegistry, NativeSubscription, metricFields, reasonNames, stateNames } = nativeBinding
+const { NativeBreaker, NativeBulkhead, NativeFakeClock, NativeIsolation, NativeRegistry, NativeSubscription, breakerOptions, metricFields, OptionShape, reasonNames, stateNames } = nativeBinding
 export { NativeBreaker }
 export { NativeBulkhead }
 export { NativeFakeClock }
 export { NativeIsolation }
 export { NativeRegistry }
 export { NativeSubscription }
+export { breakerOptions }
 export { metricFields }
+export { OptionShape }
 export { reasonNames }
 export { stateNames }
 export const __napiBindingTarget = __napiLoadedBindingTarget

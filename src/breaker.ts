@@ -1,16 +1,18 @@
+import { AbortRace } from './abort-race.js'
 import { answerOf } from './callbacks.js'
-import * as keepAlive from './keep-alive.js'
 import { toMillis, toTimeoutMillis, type Duration } from './duration.js'
-import { BrokenCircuitError, isTimeoutError, TimeoutError } from './errors.js'
-import { type BreakerEvents, type CallEvent, type Disposer, Listeners } from './events.js'
+import { BrokenCircuitError, isTimeoutError } from './errors.js'
+import { type BreakerEvents, type CallEvent, type Disposer, type EventHub, Listeners } from './events.js'
 import type { NativeBreaker } from './native.js'
 import type { CallPolicy } from './options.js'
 import { type StateChange, type StateName, STATES } from './state.js'
-import type { TransitionHub } from './hub.js'
 import { type LatencyStats, type Metrics, toMetrics } from './metrics.js'
+import { Fallback } from './policies/fallback.js'
 import type { POLICY_TYPES } from './policies/policy.js'
-import { checkSignal, LazyAbort, NEVER_ABORTS, readCallOptions } from './signal.js'
+import { type CallContext, checkSignal, NEVER_ABORTS, readCallOptions } from './signal.js'
 import { typeError } from './validate.js'
+
+export type { CallContext } from './signal.js'
 
 /** Permits are below 2^24; above, the binding adds `2^24 * transition code`. */
 const TRANSITION_UNIT = 16_777_216
@@ -40,12 +42,6 @@ function plainExecuteOptions(options: unknown): ExecuteOptions | undefined {
   const signal = Object.hasOwn(o, 'signal') ? o.signal : undefined
   const timeout = Object.hasOwn(o, 'timeout') ? o.timeout : undefined
   return signal === null || timeout === null ? undefined : { signal, timeout }
-}
-
-/** What `execute` hands the function it runs. */
-export interface CallContext {
-  /** Aborted when the caller's signal aborts or the call times out. */
-  signal: AbortSignal
 }
 
 /** Per-call options of `execute`. */
@@ -85,11 +81,13 @@ export class CircuitBreaker<T = unknown> {
    */
   #started: Uint32Array | null = null
   readonly #policy: CallPolicy<T>
+  /** The `fallback` option's, if given. */
+  readonly #fallback: Fallback<T> | undefined
   readonly #timeoutMs: number | undefined
   /** Whether the native breaker reads call durations; if not, calls are timed only for listeners. */
   readonly #usesDuration: boolean
   readonly #changes: Listeners<StateChange>
-  readonly #hub: TransitionHub
+  readonly #hub: EventHub
   readonly #successes: Listeners<CallEvent>
   readonly #failures: Listeners<CallEvent>
   readonly #rejections: Listeners<BrokenCircuitError>
@@ -115,6 +113,8 @@ export class CircuitBreaker<T = unknown> {
       fallback: own('fallback') as CallPolicy<T>['fallback'],
       unref: own('unref') as boolean | undefined,
     }
+    const fallback = this.#policy.fallback
+    this.#fallback = fallback ? new Fallback<T>(fallback) : undefined
     this.#timeoutMs = timeoutMs
     this.#usesDuration = native.usesCallDuration
   }
@@ -174,7 +174,7 @@ export class CircuitBreaker<T = unknown> {
     const permit = this.#takePermit()
     if (permit < 0) {
       const error = this.#refusal(permit)
-      if (this.#policy.fallback) return this.#policy.fallback(error) as R
+      if (this.#fallback) return this.#fallback.valueFor(error) as R
       throw error
     }
     const started = this.#startClock()
@@ -184,7 +184,7 @@ export class CircuitBreaker<T = unknown> {
     } catch (error) {
       const outcome = this.#classify(error, undefined)
       this.#finish(permit, outcome, started, error)
-      if (outcome !== Outcome.Success && this.#policy.fallback) return this.#policy.fallback(error) as R
+      if (outcome !== Outcome.Success && this.#fallback) return this.#fallback.valueFor(error) as R
       throw error
     }
     return this.#succeeded(permit, started, result)
@@ -241,6 +241,7 @@ export class CircuitBreaker<T = unknown> {
     return this.#succeeded(permit, started, result)
   }
 
+  /** A call with a caller signal or a timeout: raced, and once stopped, the stop decides its outcome. */
   async #run<R extends T>(
     fn: (context: CallContext) => R | PromiseLike<R>,
     permit: number,
@@ -248,53 +249,19 @@ export class CircuitBreaker<T = unknown> {
     timeoutMs: number | undefined,
   ): Promise<R> {
     const started = this.#startClock()
-    const call = new LazyAbort()
-    let timer: NodeJS.Timeout | undefined
-    let giveUp: ((reason: unknown) => void) | undefined
-    const abandoned = new Promise<never>((_, reject) => (giveUp = reject))
-    // Once the call is stopped (caller abort or timeout), the stop decides its outcome, even if
-    // `fn` settles first from inside its abort listener (fetch rejects there synchronously).
-    let stopped: { reason: unknown; outcome: Outcome } | undefined
-    const stop = (reason: unknown, outcome: Outcome) => {
-      if (stopped) return
-      stopped = { reason, outcome }
-      call.abort(reason)
-      giveUp!(reason)
-    }
-    const onCallerAbort = () => stop(callerSignal!.reason, Outcome.Ignored)
-    try {
-      if (callerSignal?.aborted) stop(callerSignal.reason, Outcome.Ignored)
-      else callerSignal?.addEventListener('abort', onCallerAbort, { once: true })
-    } catch (error) {
-      // A signal whose `aborted` or `addEventListener` throws is the caller's bug: `fn` never runs,
-      // and the call is ignored, not counted against the dependency.
-      return this.#failed(permit, Outcome.Ignored, started, error)
-    }
+    const race = new AbortRace()
     let result: R
     try {
-      if (!stopped) {
-        if (timeoutMs !== undefined) {
-          timer = setTimeout(() => stop(new TimeoutError(this.#name, timeoutMs), Outcome.Timeout), timeoutMs)
-          timer.unref() // the call keeps the process alive through keepAlive, cheaper than a ref'd timer
-          if (this.#policy.unref !== true) keepAlive.hold()
-        }
-        result = await Promise.race([fn(call), abandoned])
-      }
+      result = await race.start(fn, callerSignal, timeoutMs, this.#name, this.#policy.unref !== true, true)
     } catch (error) {
-      if (!stopped) return this.#failed(permit, this.#classify(error, callerSignal), started, error)
+      if (race.stoppedBy === undefined) return this.#failed(permit, this.#classify(error, callerSignal), started, error)
     } finally {
-      if (timer !== undefined) {
-        clearTimeout(timer)
-        if (this.#policy.unref !== true) keepAlive.release()
-      }
-      abandoned.catch(() => {}) // a race that was not lost must not leave an unhandled rejection
-      try {
-        callerSignal?.removeEventListener('abort', onCallerAbort)
-      } catch {
-        // the caller's signal cannot let go of the listener: nothing of the call's outcome depends on it
-      }
+      race.end()
     }
-    if (stopped) return this.#failed(permit, stopped.outcome, started, stopped.reason)
+    // The caller's abort (or a signal that throws, the caller's bug) is ignored, not counted against the dependency.
+    if (race.stoppedBy !== undefined) {
+      return this.#failed(permit, race.stoppedBy === 'caller' ? Outcome.Ignored : Outcome.Timeout, started, race.reason)
+    }
     return this.#succeeded(permit, started, result!)
   }
 
@@ -313,8 +280,8 @@ export class CircuitBreaker<T = unknown> {
 
   async #failed<R extends T>(permit: number, outcome: Outcome, started: number, error: unknown): Promise<R> {
     this.#finish(permit, outcome, started, error)
-    if (outcome !== Outcome.Ignored && outcome !== Outcome.Success && this.#policy.fallback) {
-      return (await this.#policy.fallback(error)) as R
+    if (outcome !== Outcome.Ignored && outcome !== Outcome.Success && this.#fallback) {
+      return (await this.#fallback.valueFor(error)) as R
     }
     throw error
   }
@@ -356,8 +323,8 @@ export class CircuitBreaker<T = unknown> {
 
   #rejected<R>(code: number): Promise<R> {
     const error = this.#refusal(code)
-    const fallback = this.#policy.fallback
-    if (fallback) return new Promise<R>((resolve) => resolve(fallback(error) as R))
+    const fallback = this.#fallback
+    if (fallback) return new Promise<R>((resolve) => resolve(fallback.valueFor(error) as R))
     return Promise.reject(error) // no throw: a throw and catch would cost about a microsecond
   }
 

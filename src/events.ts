@@ -1,6 +1,5 @@
 import { isThenable, warn } from './callbacks.js'
 import type { BrokenCircuitError } from './errors.js'
-import type { TransitionHub } from './hub.js'
 import type { StateChange } from './state.js'
 import { typeError } from './validate.js'
 
@@ -76,17 +75,30 @@ function listenerThrew(error: unknown): void {
 }
 
 /**
+ * What a breaker's events need of the registry's `TransitionHub` (hub.ts). Named here, so that
+ * this module does not import the hub, which imports this one.
+ */
+export interface EventHub {
+  /** Routes the breaker's state changes to `events` again. */
+  track(events: BreakerEvents): void
+  /** Counts the state-change listeners of this thread. */
+  counter(delta: 1 | -1): void
+  /** Delivers the transitions waiting for this thread. */
+  drain(): void
+}
+
+/**
  * The listeners of one breaker in one thread: shared by every handle a registry gives out for the
  * name. State changes come from the registry's hub (made in any thread); call events are this
  * thread's.
  */
 export class BreakerEvents {
-  readonly hub: TransitionHub
+  readonly hub: EventHub
   /** The breaker's id, by which the hub routes its state changes here. */
   readonly id: number
   readonly changes: Listeners<StateChange>
 
-  constructor(hub: TransitionHub, id: number) {
+  constructor(hub: EventHub, id: number) {
     this.hub = hub
     this.id = id
     this.changes = new Listeners<StateChange>((delta) => {

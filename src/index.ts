@@ -29,9 +29,9 @@ export { type ContextOf, type FallbackOf, type Policy, type PolicyCallOptions } 
 export { retry, RetryPolicy, type GiveUpEvent, type RetryContext, type RetryEvent, type RetryOptions, type RetryStats } from './policies/retry.js'
 export { timeout, TimeoutPolicy, type TimeoutOptions } from './policies/timeout.js'
 export { wrap, WrappedPolicy, type MergedContext } from './policies/wrap.js'
-export { recoveryManager, RecoveryManager, type HealthCheck, type HealthCheckEvent, type HealthCheckResult, type RecoverableBreaker, type RecoveryOptions } from './policies/recovery.js'
-export { services, Services, type Service, type ServiceHealth, type ServiceOptions } from './policies/services.js'
-export { tradingPause, type TradingPauseOptions } from './policies/trading.js'
+export { recoveryManager, RecoveryManager, type HealthCheck, type HealthCheckEvent, type HealthCheckResult, type RecoverableBreaker, type RecoveryOptions } from './presets/recovery.js'
+export { services, Services, type Service, type ServiceHealth, type ServiceOptions } from './presets/services.js'
+export { tradingPause, type TradingPauseOptions } from './presets/trading.js'
 export { api, ApiClient, isApiFailure, type ApiOptions, type ApiRequest, type RequestOptions } from './adapters/api.js'
 export { HttpError, isHttpError, isResponseTooLargeError, ResponseTooLargeError } from './adapters/http-error.js'
 export {
@@ -71,4 +71,4 @@ export {
   type SandboxLike,
   type SandboxOptions,
 } from './adapters/sandbox.js'
-export { TRADING_PRESETS, tradingSystem, type TradingServiceHealth, type TradingSystem, type TradingSystemOptions } from './adapters/trading-system.js'
+export { TRADING_PRESETS, tradingSystem, type TradingServiceHealth, type TradingSystem, type TradingSystemOptions } from './presets/trading-system.js'

@@ -1,6 +1,6 @@
 import { type Duration, toMillis, toTimeoutMillis } from './duration.js'
-import type { NativeOptions } from './native.js'
-import { describe, ownOptions, typeError } from './validate.js'
+import { breakerOptions, type NativeOptions, type OptionShape } from './native.js'
+import { checkBoolean, checkFunction, checkNumber, ownOptions } from './validate.js'
 
 /** How a breaker decides and recovers. Every option is optional; durations take `'30s'` or ms. */
 export interface BreakerOptions {
@@ -59,50 +59,48 @@ export interface CallPolicy<T = unknown> {
   unref?: boolean
 }
 
-type Check = (option: string, value: unknown) => number | boolean | undefined
+type Check = (option: string, value: unknown) => unknown
 
-const number: Check = (option, value) => {
-  if (typeof value !== 'number') throw typeError(`${option} must be a number, but was ${describe(value)}`)
-  return value
-}
-const numberOrOff: Check = (option, value) => (value === false ? false : number(option, value))
-const millis: Check = (option, value) => toMillis(option, value)
-const timeout: Check = (option, value) => toTimeoutMillis(option, value)
-const flag: Check = (option, value) => {
-  if (typeof value !== 'boolean') throw typeError(`${option} must be true or false, but was ${describe(value)}`)
-  return value
-}
-const fn: Check = (option, value) => {
-  if (typeof value !== 'function') throw typeError(`${option} must be a function, but was ${describe(value)}`)
-  return undefined
+/**
+ * How each shape of JavaScript value is checked and converted for the core (durations to ms).
+ * Only shapes: every range and relation is checked by the core, which names the option.
+ */
+const SHAPES: Record<`${OptionShape}`, Check> = {
+  number: checkNumber,
+  numberOrOff: (option, value) => (value === false ? false : checkNumber(option, value)),
+  // A string is parsed here; a number goes as it is, and the core checks its range.
+  duration: (option, value) => (typeof value === 'number' ? value : toMillis(option, value)),
+  // A timer's limits are JavaScript's (Node.js fires a longer timer at once): checked here.
+  timeout: toTimeoutMillis,
+  flag: checkBoolean,
+  object: (_option, value) => value, // read by `readObject`, with the rows of its keys
 }
 
-/** Each option: how to check it, and its native name. */
-const OPTIONS: Record<string, [Check, keyof NativeOptions | undefined]> = {
-  consecutiveFailures: [numberOrOff, 'consecutiveFailures'],
-  failureRate: [numberOrOff, 'failureRate'],
-  minimumCalls: [number, 'minimumCalls'],
-  slowCallRate: [number, 'slowCallRate'],
-  slowCallDuration: [millis, 'slowCallMs'],
-  failuresInWindow: [number, 'failuresInWindow'],
-  latency: [() => undefined, undefined],
-  windowSize: [number, 'windowSize'],
-  window: [millis, 'windowMs'],
-  windowBuckets: [number, 'windowBuckets'],
-  openFor: [millis, 'openMs'],
-  openMultiplier: [number, 'openMultiplier'],
-  maxOpenFor: [millis, 'openMaxMs'],
-  openJitter: [number, 'openJitter'],
-  halfOpenProbes: [number, 'halfOpenProbes'],
-  halfOpenSuccesses: [number, 'halfOpenSuccesses'],
-  maxProbeTime: [millis, 'maxProbeMs'],
-  timeout: [timeout, 'callTimeoutMs'],
-  trackLatency: [flag, 'trackLatency'],
-  isFailure: [fn, undefined],
-  isResultFailure: [fn, undefined],
-  fallback: [fn, undefined],
-  unref: [flag, undefined],
+/** Whether two unions are the same. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+// The facade's option names are the core's: a name in one and not in the other fails to compile.
+true satisfies Same<keyof BreakerOptions, keyof NativeOptions>
+true satisfies Same<keyof NonNullable<BreakerOptions['latency']>, keyof NonNullable<NativeOptions['latency']>>
+
+/** The core's table of breaker options: each one's name and the shape of its value. */
+const NATIVE_OPTIONS = breakerOptions()
+
+/** The options a breaker's handle keeps (not shared across threads), and their shapes. */
+const POLICY_OPTIONS: Record<keyof CallPolicy, Check> = {
+  isFailure: checkFunction,
+  isResultFailure: checkFunction,
+  fallback: checkFunction,
+  unref: checkBoolean,
 }
+
+/** Every key of a breaker's options and call policy: the core's table, then the handle's. */
+export const BREAKER_OPTION_KEYS = [
+  ...NATIVE_OPTIONS.filter((o) => !o.name.includes('.')).map((o) => o.name),
+  ...Object.keys(POLICY_OPTIONS),
+] as (keyof (BreakerOptions & CallPolicy))[]
+
+/** The rows of the options, by name (`latency.threshold` for the key of `latency`). */
+const ROWS = new Map(NATIVE_OPTIONS.map((o) => [o.name, o]))
 
 /** A breaker's options, read: what the core gets, what the handle keeps, and the call timeout. */
 export interface ReadOptions<T> {
@@ -110,9 +108,6 @@ export interface ReadOptions<T> {
   policy: CallPolicy<T>
   timeoutMs: number | undefined
 }
-
-/** Every key of a breaker's options and call policy. */
-export const BREAKER_OPTION_KEYS = Object.keys(OPTIONS) as (keyof (BreakerOptions & CallPolicy))[]
 
 /**
  * Reads a breaker's options: own properties only (a polluted `Object.prototype` changes
@@ -123,23 +118,30 @@ export function readBreakerOptions<T>(options: unknown): ReadOptions<T> {
   const own = ownOptions<BreakerOptions & CallPolicy<T>>('breaker', options, BREAKER_OPTION_KEYS)
   // No prototype: the binding reads every native option by name, and must find only ours.
   const native = Object.create(null) as Record<string, unknown>
+  const policy = Object.create(null) as Record<string, unknown>
+  const objects: string[] = []
   for (const key of Object.keys(own) as (keyof typeof own)[]) {
     const value = own[key]
     if (value === undefined) continue
-    const [check, nativeName] = OPTIONS[key]!
-    const checked = check(key, value)
-    if (nativeName) native[nativeName] = checked
+    const row = ROWS.get(key)
+    if (row?.shape === 'object') objects.push(key)
+    else if (row) native[key] = SHAPES[row.shape](key, value)
+    else policy[key] = POLICY_OPTIONS[key as keyof CallPolicy](key, value)
   }
-  if (own.latency !== undefined) {
-    const latency = ownOptions<NonNullable<BreakerOptions['latency']>>('latency', own.latency, ['percentile', 'threshold'])
-    native.latencyThresholdMs = toMillis('latency.threshold', latency.threshold)
-    if (latency.percentile !== undefined) native.latencyPercentile = number('latency.percentile', latency.percentile)
+  for (const key of objects) native[key] = readObject(key, own[key as keyof typeof own])
+  if (policy.unref === false) delete policy.unref
+  return { native: native as NativeOptions, policy: policy as CallPolicy<T>, timeoutMs: native.timeout as number | undefined }
+}
+
+/** An object-shaped option (`latency`): its own keys, each checked by its row; required ones first. */
+function readObject(name: string, value: unknown): Record<string, unknown> {
+  const rows = NATIVE_OPTIONS.filter((o) => o.name.startsWith(`${name}.`))
+  const keys = rows.map((o) => o.name.slice(name.length + 1))
+  const own = ownOptions<Record<string, unknown>>(name, value, keys) as Record<string, unknown>
+  const read = Object.create(null) as Record<string, unknown>
+  for (const row of [...rows.filter((o) => o.required), ...rows.filter((o) => !o.required)]) {
+    const key = row.name.slice(name.length + 1)
+    if (own[key] !== undefined || row.required) read[key] = SHAPES[row.shape](row.name, own[key])
   }
-  const policy = Object.create(null) as CallPolicy<T>
-  if (own.isFailure) policy.isFailure = own.isFailure
-  if (own.isResultFailure) policy.isResultFailure = own.isResultFailure
-  if (own.fallback) policy.fallback = own.fallback
-  if (own.unref) policy.unref = true
-  const timeoutMs = native.callTimeoutMs as number | undefined
-  return { native: native as NativeOptions, policy, timeoutMs }
+  return read
 }

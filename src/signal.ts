@@ -1,6 +1,12 @@
 import { MAX_TIMER_MS } from './duration.js'
 import { describe, ownOptions, typeError } from './validate.js'
 
+/** What `execute` (of a breaker or any policy) hands the function it runs. */
+export interface CallContext {
+  /** Aborted when the caller's signal aborts or the call times out. */
+  signal: AbortSignal
+}
+
 /** A signal that never aborts: what a call without a caller signal or timeout is handed. */
 export const NEVER_ABORTS: AbortSignal = new AbortController().signal
 

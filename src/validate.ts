@@ -80,6 +80,24 @@ export function describe(value: unknown): string {
   }
 }
 
+/** `value` if it is a number (any: ranges are the rule's), else a `TypeError` naming `option`. */
+export function checkNumber(option: string, value: unknown): number {
+  if (typeof value !== 'number') throw typeError(`${option} must be a number, but was ${describe(value)}`)
+  return value
+}
+
+/** `value` if it is `true` or `false`, else a `TypeError` naming `option`. */
+export function checkBoolean(option: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw typeError(`${option} must be true or false, but was ${describe(value)}`)
+  return value
+}
+
+/** `value` if it is a function, else a `TypeError` naming `option`. */
+export function checkFunction<F extends (...args: never[]) => unknown>(option: string, value: unknown): F {
+  if (typeof value !== 'function') throw typeError(`${option} must be a function, but was ${describe(value)}`)
+  return value as F
+}
+
 /**
  * Checks a breaker name's JavaScript shape: a string of well-formed UTF-16. A lone surrogate
  * would reach the native registry as U+FFFD, so `'\uD800x'` and `'\uDBFFx'` would name one

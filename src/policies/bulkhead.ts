@@ -1,4 +1,4 @@
-import type { CallContext } from '../breaker.js'
+import type { CallContext } from '../signal.js'
 import { BulkheadRejectedError, fromNative } from '../errors.js'
 import { NativeBulkhead, type NativeBulkheadStats } from '../native.js'
 import { checkSignal, NEVER_ABORTS, readCallOptions } from '../signal.js'

@@ -1,5 +1,5 @@
 import { answerOf } from '../callbacks.js'
-import type { CallContext } from '../breaker.js'
+import type { CallContext } from '../signal.js'
 import { checkSignal, NEVER_ABORTS, readCallOptions } from '../signal.js'
 import { checkFunction, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
 import { describe, ownOptions, typeError } from '../validate.js'
@@ -10,17 +10,36 @@ export interface FallbackOptions {
   handles?: (error: unknown) => boolean
 }
 
-/** Replaces a failure with a value. Make one with `fallback()`. */
-export class FallbackPolicy<T> implements Policy<object, T> {
-  /** Type-only: what this policy adds, for `wrap`. */
-  declare readonly [POLICY_TYPES]?: { context: object; fallback: T }
+const HANDLES_EVERY_ERROR = () => true
+
+/**
+ * What replaces a failure with a value: the one fallback of breakwater, behind the `fallback`
+ * policy and a breaker's `fallback` option (whose breaker decides what is a failure, so its
+ * fallback handles every error it is given). The caller's own abort is never replaced.
+ */
+export class Fallback<T> {
   readonly #value: (error: unknown) => T | PromiseLike<T>
   readonly #handles: (error: unknown) => boolean
 
-  /** @internal Made by `fallback()`. */
-  constructor(value: (error: unknown) => T | PromiseLike<T>, handles: (error: unknown) => boolean) {
+  constructor(value: (error: unknown) => T | PromiseLike<T>, handles: (error: unknown) => boolean = HANDLES_EVERY_ERROR) {
     this.#value = value
     this.#handles = handles
+  }
+
+  /** The fallback's value for `error`, as the user's function returns it (a promise or not). */
+  valueFor(error: unknown): T | PromiseLike<T> {
+    const value = this.#value // called as a plain function: it is the user's, not a method of ours
+    return value(error)
+  }
+
+  /**
+   * Resolves to the fallback's value for `error`, or rejects with `error` when it is `signal`'s
+   * abort reason (the caller's own abort) or not one the filter handles.
+   */
+  async replace(error: unknown, signal?: AbortSignal): Promise<T> {
+    if (signal?.aborted && error === signal.reason) throw error
+    if (!this.#handled(error)) throw error
+    return await this.valueFor(error)
   }
 
   #handled(error: unknown): boolean {
@@ -29,6 +48,18 @@ export class FallbackPolicy<T> implements Policy<object, T> {
     } catch {
       return false // a filter that throws handles nothing; the call's error stands
     }
+  }
+}
+
+/** Replaces a failure with a value. Make one with `fallback()`. */
+export class FallbackPolicy<T> implements Policy<object, T> {
+  /** Type-only: what this policy adds, for `wrap`. */
+  declare readonly [POLICY_TYPES]?: { context: object; fallback: T }
+  readonly #fallback: Fallback<T>
+
+  /** @internal Made by `fallback()`. */
+  constructor(value: (error: unknown) => T | PromiseLike<T>, handles: (error: unknown) => boolean) {
+    this.#fallback = new Fallback(value, handles)
   }
 
   /**
@@ -44,9 +75,7 @@ export class FallbackPolicy<T> implements Policy<object, T> {
     try {
       return await fn({ signal: signal ?? NEVER_ABORTS })
     } catch (error) {
-      if (signal?.aborted && error === signal.reason) throw error
-      if (!this.#handled(error)) throw error
-      return await this.#value(error)
+      return await this.#fallback.replace(error, signal)
     }
   }
 }

@@ -1,4 +1,4 @@
-import type { CallContext } from '../breaker.js'
+import type { CallContext } from '../signal.js'
 import { typeError } from '../validate.js'
 
 /** Per-call options every policy's `execute` takes. */

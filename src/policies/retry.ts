@@ -1,5 +1,5 @@
 import { answerOf } from '../callbacks.js'
-import type { CallContext } from '../breaker.js'
+import type { CallContext } from '../signal.js'
 import { type Duration, toMillis } from '../duration.js'
 import { isBrokenCircuitError, isBulkheadRejectedError, OUTCOME_UNKNOWN } from '../errors.js'
 import { type Disposer, Listeners } from '../events.js'

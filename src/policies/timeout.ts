@@ -1,8 +1,6 @@
-import type { CallContext } from '../breaker.js'
 import { type Duration, toTimeoutMillis } from '../duration.js'
-import { TimeoutError } from '../errors.js'
-import * as keepAlive from '../keep-alive.js'
-import { checkSignal, LazyAbort, readCallOptions } from '../signal.js'
+import { AbortRace } from '../abort-race.js'
+import { type CallContext, checkSignal, readCallOptions } from '../signal.js'
 import { checkFunction, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
 import { describe, ownOptions, rangeError, typeError } from '../validate.js'
 
@@ -60,48 +58,16 @@ export class TimeoutPolicy implements Policy {
   async execute<R>(fn: (context: CallContext) => R | PromiseLike<R>, options?: PolicyCallOptions): Promise<R> {
     checkFunction('execute', fn)
     const caller = checkSignal(readCallOptions<PolicyCallOptions>('execute', options, ['signal']).signal)
-    if (caller?.aborted) throw caller.reason
-    const call = new LazyAbort()
-    let stopped: { reason: unknown } | undefined
-    let giveUp: ((reason: unknown) => void) | undefined
-    const abandoned = this.#aggressive ? new Promise<never>((_, reject) => (giveUp = reject)) : undefined
-    const stop = (reason: unknown) => {
-      if (stopped) return
-      stopped = { reason }
-      call.abort(reason)
-      giveUp?.(reason)
-    }
-    const onCallerAbort = () => stop(caller!.reason)
-    caller?.addEventListener('abort', onCallerAbort, { once: true })
-    const timer = setTimeout(() => stop(new TimeoutError(this.#name, this.#ms)), this.#ms)
-    timer.unref() // the call keeps the process alive through keepAlive, cheaper than a ref'd timer
-    if (!this.#unref) keepAlive.hold()
+    const race = new AbortRace()
     try {
-      const running = start(fn, call)
-      running.catch(() => {}) // may settle after we gave up: nobody is left to handle it
-      let result: R
-      try {
-        result = await (abandoned ? Promise.race([running, abandoned]) : running)
-      } catch (error) {
-        throw stopped ? stopped.reason : error
-      }
-      if (stopped) throw stopped.reason
-      return result
+      const result = await race.start(fn, caller, this.#ms, this.#name, !this.#unref, this.#aggressive)
+      if (race.stoppedBy === undefined) return result
+    } catch (error) {
+      if (race.stoppedBy === undefined) throw error
     } finally {
-      clearTimeout(timer)
-      if (!this.#unref) keepAlive.release()
-      caller?.removeEventListener('abort', onCallerAbort)
-      abandoned?.catch(() => {})
+      race.end()
     }
-  }
-}
-
-/** `fn`'s promise; a synchronous throw becomes a rejection. */
-function start<R>(fn: (context: CallContext) => R | PromiseLike<R>, context: CallContext): Promise<R> {
-  try {
-    return Promise.resolve(fn(context))
-  } catch (error) {
-    return Promise.reject(error)
+    throw race.reason // the stop decides, whatever `fn` did after it
   }
 }
 

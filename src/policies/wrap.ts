@@ -1,4 +1,4 @@
-import type { CallContext } from '../breaker.js'
+import type { CallContext } from '../signal.js'
 import { checkSignal, NEVER_ABORTS, readCallOptions } from '../signal.js'
 import { type AnyPolicy, checkFunction, type ContextOf, type FallbackOf, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
 import { typeError } from '../validate.js'

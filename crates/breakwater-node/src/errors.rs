@@ -1,45 +1,17 @@
 //! The one place errors cross into JavaScript: each with a stable `code`, and a message in
 //! JavaScript's words (option names as JavaScript writes them, numbers as JavaScript prints them,
-//! durations in milliseconds; nothing like Rust's `1..=N`, `inf` or `Duration`).
+//! durations in milliseconds; nothing like Rust's `1..=N`, `inf` or `Duration`). A leaf: the
+//! wording of the core's rules, which needs the options table, is in `options.rs`.
 
 use std::time::Duration;
 
-use breakwater::{ConfigError, Violation, MAX_DURATION};
+use breakwater::ConfigError;
 use napi::{Env, Status};
 
 /// The code of every error about a value a caller passed.
 pub(crate) const INVALID_OPTION: &str = "ERR_BREAKWATER_INVALID_OPTION";
 /// The code of the error for options that differ from those of the existing breaker.
 pub(crate) const OPTIONS_DIFFER: &str = "ERR_BREAKWATER_OPTIONS_DIFFER";
-
-/// The option name a JavaScript user wrote for a core config field.
-fn js_name(field: &str) -> &str {
-    match field {
-        "name" => "name",
-        "consecutive_failures" => "consecutiveFailures",
-        "failure_rate.threshold_percent" => "failureRate",
-        "failure_rate.min_calls" | "slow_call_rate.rate.min_calls" | "latency.min_calls" => "minimumCalls",
-        "slow_call_rate.slow_call" => "slowCallDuration",
-        "slow_call_rate.rate.threshold_percent" => "slowCallRate",
-        "failures_in_window" => "failuresInWindow",
-        "latency.percentile" => "latency.percentile",
-        "latency.threshold" => "latency.threshold",
-        "window.count" => "windowSize",
-        "window.length" => "window",
-        "window.buckets" => "windowBuckets",
-        "open_duration.base" => "openFor",
-        "open_duration.multiplier" => "openMultiplier",
-        "open_duration.cap" => "maxOpenFor",
-        "open_duration.jitter" => "openJitter",
-        "half_open_max_probes" => "halfOpenProbes",
-        "half_open_successes" => "halfOpenSuccesses",
-        "max_probe_time" => "maxProbeTime",
-        "call_timeout" => "timeout",
-        "max_concurrent" => "maxConcurrent",
-        "max_queue" => "maxQueue",
-        other => other,
-    }
-}
 
 /// A number as JavaScript's `String(n)` prints it (`150`, not `150.0`; `Infinity`, not `inf`).
 pub(crate) fn js_number(n: f64) -> String {
@@ -62,11 +34,6 @@ pub(crate) fn js_number(n: f64) -> String {
 /// A duration in milliseconds, as JavaScript prints the number.
 pub(crate) fn js_millis(d: Duration) -> String {
     js_number(d.as_nanos() as f64 / 1e6)
-}
-
-/// The longest duration, as the rules say it.
-fn longest() -> String {
-    format!("{} ms (30 days)", js_millis(MAX_DURATION))
 }
 
 /// A string quoted as `JSON.stringify` would.
@@ -98,6 +65,12 @@ impl Invalid {
         Invalid(format!("{field} must be {rule}, but was {value}"))
     }
 
+    /// Its message.
+    #[cfg(test)]
+    pub(crate) fn message(&self) -> &str {
+        &self.0
+    }
+
     /// Throws it in JavaScript as a `RangeError` with our code. The error returned tells
     /// napi-rs an exception is pending, so it throws nothing more.
     pub(crate) fn throw(self, env: &Env) -> napi::Error {
@@ -108,47 +81,6 @@ impl Invalid {
     /// the facade's `fromNative` turns into the `RangeError`.
     pub(crate) fn into_napi(self) -> napi::Error {
         napi::Error::new(Status::InvalidArg, format!("{INVALID_OPTION}: {}", self.0))
-    }
-}
-
-impl From<ConfigError> for Invalid {
-    /// A core config error in JavaScript's words, from its rule as data.
-    fn from(e: ConfigError) -> Invalid {
-        let field = js_name(e.field);
-        match e.violation {
-            Violation::Count { min, max, value } => Invalid::new(
-                field,
-                &format!("a whole number from {min} to {max}"),
-                &value.to_string(),
-            ),
-            Violation::Percent { value } => Invalid::new(field, "a number above 0 and at most 100", &js_number(value)),
-            Violation::AtLeast { min, value } => Invalid::new(
-                field,
-                &format!("a finite number of at least {}", js_number(min)),
-                &js_number(value),
-            ),
-            Violation::Fraction { value } => Invalid::new(field, "a number from 0 to 1", &js_number(value)),
-            Violation::Duration { min, value, .. } => {
-                let rule = if min <= Duration::from_nanos(1) {
-                    format!("more than 0 ms and at most {}", longest())
-                } else {
-                    format!("from {} ms to {}", js_millis(min), longest())
-                };
-                Invalid::new(field, &rule, &format!("{} ms", js_millis(value)))
-            }
-            Violation::NameLength {
-                max_bytes,
-                start,
-                bytes,
-            } => {
-                let shown = if start.len() < bytes {
-                    format!("{}… ({bytes} bytes)", js_string(&start))
-                } else {
-                    format!("{} ({bytes} bytes)", js_string(&start))
-                };
-                Invalid::new(field, &format!("from 1 to {max_bytes} bytes long in UTF-8"), &shown)
-            }
-        }
     }
 }
 
@@ -190,30 +122,5 @@ mod tests {
         for (n, shown) in cases {
             assert_eq!(js_number(n), shown);
         }
-    }
-
-    #[test]
-    fn config_errors_are_worded_for_javascript() {
-        let config = breakwater::Config {
-            window: breakwater::Window::Count(0),
-            ..Default::default()
-        };
-        let Invalid(message) = config.validate().unwrap_err().into();
-        assert_eq!(
-            message,
-            "windowSize must be a whole number from 1 to 1000000, but was 0"
-        );
-        let config = breakwater::Config {
-            open_duration: breakwater::Backoff {
-                base: Duration::from_micros(500),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        let Invalid(message) = config.validate().unwrap_err().into();
-        assert_eq!(
-            message,
-            "openFor must be from 1 ms to 2592000000 ms (30 days), but was 0.5 ms"
-        );
     }
 }

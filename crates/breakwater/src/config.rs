@@ -1,4 +1,6 @@
 //! Breaker configuration: plain data with named defaults, validated once in [`Config::validate`].
+//! Bindings convert their numbers with [`whole_number`], [`finite_number`] and
+//! [`duration_from_ms`], so every rule, and every [`Violation`] a binding words, is here.
 
 use std::fmt;
 use std::time::Duration;
@@ -158,7 +160,8 @@ impl Default for Config {
 /// A configuration value that breaks a rule: names the field, the rule and the value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigError {
-    /// The option, as a path of Rust field names (`failure_rate.threshold_percent`).
+    /// The option, as a path of Rust field names (`failure_rate.threshold_percent`), or the
+    /// name a binding passed to [`whole_number`], [`finite_number`] or [`duration_from_ms`].
     pub field: &'static str,
     /// What the value must be, in Rust's words (`within 1..=100`).
     pub rule: String,
@@ -205,6 +208,47 @@ pub enum Violation {
         max: Duration,
         /// The value given.
         value: Duration,
+    },
+    /// A number that should be whole (a count) but is fractional, NaN or infinite.
+    NotWhole {
+        /// The value given.
+        value: f64,
+    },
+    /// A whole number below `min` (a negative count).
+    WholeAtLeast {
+        /// The smallest allowed.
+        min: u64,
+        /// The value given.
+        value: f64,
+    },
+    /// A whole number above `max` (a count that does not fit in 32 bits).
+    WholeAtMost {
+        /// The largest allowed.
+        max: u64,
+        /// The value given.
+        value: f64,
+    },
+    /// A number that is NaN or infinite.
+    NotFinite {
+        /// The value given.
+        value: f64,
+    },
+    /// A number of milliseconds that is negative, NaN or infinite.
+    Millis {
+        /// The value given.
+        value: f64,
+    },
+    /// A number of milliseconds longer than `max`.
+    MillisAtMost {
+        /// The longest allowed.
+        max: Duration,
+        /// The value given, in milliseconds.
+        value: f64,
+    },
+    /// An option given without the option it needs (`slow_call_rate` without its `slow_call`).
+    Missing {
+        /// The option it must be given with, as a path of Rust field names.
+        with: &'static str,
     },
     /// A name that is empty or longer than `max_bytes` in UTF-8.
     NameLength {
@@ -276,6 +320,68 @@ pub(crate) fn check_duration(field: &'static str, value: Duration, min: Duration
 }
 
 const ONE_MS: Duration = Duration::from_millis(1);
+
+/// A count given as a float (a binding's number, JavaScript's or Python's): whole, at least 0,
+/// at most `u32::MAX`. The option's own range is checked by [`Config::validate`].
+///
+/// ```
+/// assert_eq!(breakwater::whole_number("window.count", 50.0), Ok(50));
+/// assert!(breakwater::whole_number("window.count", 2.5).is_err());
+/// ```
+pub fn whole_number(field: &'static str, value: f64) -> Result<u32, ConfigError> {
+    if !(value.is_finite() && value.fract() == 0.0) {
+        return fail(field, "a whole number", value, Violation::NotWhole { value });
+    }
+    if value < 0.0 {
+        return fail(
+            field,
+            "a whole number of at least 0",
+            value,
+            Violation::WholeAtLeast { min: 0, value },
+        );
+    }
+    let max = u32::MAX;
+    if value > f64::from(max) {
+        let violation = Violation::WholeAtMost { max: max.into(), value };
+        return fail(field, format!("a whole number of at most {max}"), value, violation);
+    }
+    Ok(value as u32)
+}
+
+/// A number given as a float that must be finite (a rate, a multiplier).
+pub fn finite_number(field: &'static str, value: f64) -> Result<f64, ConfigError> {
+    if value.is_finite() {
+        return Ok(value);
+    }
+    fail(field, "a finite number", value, Violation::NotFinite { value })
+}
+
+/// A duration given as a float number of milliseconds: finite, from 0 to [`MAX_DURATION`]
+/// (the longest any option takes; the option's own range is checked by [`Config::validate`]).
+pub fn duration_from_ms(field: &'static str, value: f64) -> Result<Duration, ConfigError> {
+    if !(value.is_finite() && value >= 0.0) {
+        let rule = "a finite number of milliseconds of at least 0";
+        return fail(field, rule, value, Violation::Millis { value });
+    }
+    if value > MAX_DURATION.as_secs_f64() * 1e3 {
+        let violation = Violation::MillisAtMost {
+            max: MAX_DURATION,
+            value,
+        };
+        return fail(field, format!("at most {MAX_DURATION:?} in ms"), value, violation);
+    }
+    Ok(Duration::from_secs_f64(value / 1e3))
+}
+
+/// `field` given without `with`, the option it needs.
+pub fn missing_option<T>(field: &'static str, with: &'static str) -> Result<T, ConfigError> {
+    fail(
+        field,
+        format!("given with {with}"),
+        format_args!("missing"),
+        Violation::Missing { with },
+    )
+}
 
 impl Config {
     /// Checks every option; the first one that breaks a rule is named in the error.
@@ -425,6 +531,38 @@ mod tests {
             ..Config::default()
         };
         assert!(error_of(c).starts_with("window.length must be within 10ms.."));
+    }
+
+    #[test]
+    fn numbers_from_a_binding_are_converted_or_refused_by_rule() {
+        assert_eq!(whole_number("window.count", 7.0), Ok(7));
+        let e = whole_number("window.count", 2.5).unwrap_err();
+        assert_eq!(e.violation, Violation::NotWhole { value: 2.5 });
+        let e = whole_number("window.count", -1.0).unwrap_err();
+        assert_eq!(e.violation, Violation::WholeAtLeast { min: 0, value: -1.0 });
+        let e = whole_number("window.count", 5e9).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "window.count must be a whole number of at most 4294967295, but was 5000000000.0"
+        );
+        assert_eq!(finite_number("open_duration.jitter", 0.5), Ok(0.5));
+        assert!(finite_number("open_duration.jitter", f64::NAN).is_err());
+        assert_eq!(duration_from_ms("call_timeout", 1.5), Ok(Duration::from_micros(1500)));
+        let e = duration_from_ms("call_timeout", -5.0).unwrap_err();
+        assert_eq!(e.violation, Violation::Millis { value: -5.0 });
+        let e = duration_from_ms("call_timeout", 1e16).unwrap_err();
+        assert_eq!(
+            e.violation,
+            Violation::MillisAtMost {
+                max: MAX_DURATION,
+                value: 1e16
+            }
+        );
+        let e = missing_option::<()>("slow_call_rate.slow_call", "slow_call_rate.rate.threshold_percent").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "slow_call_rate.slow_call must be given with slow_call_rate.rate.threshold_percent, but was missing"
+        );
     }
 
     #[test]

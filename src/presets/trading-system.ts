@@ -3,11 +3,11 @@ import type { BreakerOptions } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'
 import type { StateName } from '../state.js'
 import { describe, ownOptions, typeError } from '../validate.js'
-import { api, type ApiClient, type ApiOptions } from './api.js'
-import { database, type DatabaseOptions, type PgDatabase, type PgPoolLike, type SqliteDatabase, type SqliteLike } from './database.js'
-import { type ModelRunner, neural, type NeuralModel, type NeuralOptions } from './neural.js'
-import { sandbox, type SandboxClientLike, type SandboxLike, type SandboxOptions, type SandboxPool } from './sandbox.js'
-import { allOrNothing, breakerOptions, registryOption } from './setup.js'
+import { api, type ApiClient, type ApiOptions } from '../adapters/api.js'
+import { database, type DatabaseOptions, type PgDatabase, type PgPoolLike, type SqliteDatabase, type SqliteLike } from '../adapters/database.js'
+import { type ModelRunner, neural, type NeuralModel, type NeuralOptions } from '../adapters/neural.js'
+import { sandbox, type SandboxClientLike, type SandboxLike, type SandboxOptions, type SandboxPool } from '../adapters/sandbox.js'
+import { allOrNothing, breakerOptions, registryOption } from '../adapters/setup.js'
 
 /** Breaker presets of the trading system; a service's own `breaker` options override them. */
 export const TRADING_PRESETS = {

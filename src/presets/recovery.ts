@@ -3,7 +3,7 @@ import { type Duration, toTimeoutMillis, toTimerMillis } from '../duration.js'
 import { TimeoutError } from '../errors.js'
 import { warn } from '../callbacks.js'
 import { type Disposer, Listeners } from '../events.js'
-import { type Backoff, checkedBackoff } from './backoff.js'
+import { type Backoff, checkedBackoff } from '../policies/backoff.js'
 import { describe, ownOptions, rangeError, typeError } from '../validate.js'
 
 /** What a recovery manager needs of a breaker. */

@@ -156,6 +156,7 @@ pub(crate) enum Step {
 
 impl Event {
     /// Whether a decision on this event reads the time (a freed slot does not).
+    #[inline(always)]
     pub(crate) fn reads_clock(self) -> bool {
         !matches!(
             self,
@@ -168,6 +169,7 @@ impl Event {
 }
 
 /// The decision on `event` for a breaker in `word` at `now` (nanoseconds of its clock).
+#[inline(always)]
 pub(crate) fn decide(word: Word, event: Event, now: u64, limits: Limits) -> Step {
     let state = word.state();
     let now_ms = now / NANOS_PER_MS;
@@ -211,6 +213,7 @@ pub(crate) fn decide(word: Word, event: Event, now: u64, limits: Limits) -> Step
     }
 }
 
+#[inline(always)]
 fn transition(to: State, deadline: Deadline, reason: Reason) -> Step {
     Step::Swap {
         change: Change::Transition {
@@ -225,6 +228,7 @@ fn transition(to: State, deadline: Deadline, reason: Reason) -> Step {
 
 /// An acquire in any state: closed and disabled let it through, open and forced open refuse it
 /// until their deadline and then probe, half-open hands out its probe slots.
+#[inline(always)]
 fn acquire(word: Word, now_ms: u64, limits: Limits) -> Step {
     let probe_deadline = now_ms + limits.probe_ms;
     let probe = |reason| Step::Swap {
@@ -260,6 +264,7 @@ fn acquire(word: Word, now_ms: u64, limits: Limits) -> Step {
 
 /// A move to `to` whatever the state; to the same state, a new generation where that means
 /// something (a reset closed breaker, a forced-open one forced again).
+#[inline(always)]
 fn force(from: State, to: State, deadline_ms: u64, reason: Reason) -> Step {
     if from != to {
         return transition(to, Deadline::At(deadline_ms), reason);
@@ -275,6 +280,7 @@ fn force(from: State, to: State, deadline_ms: u64, reason: Reason) -> Step {
 
 impl Change {
     /// The word after the change.
+    #[inline(always)]
     pub(crate) fn apply(self, word: Word, open_until_ms: impl FnOnce() -> u64) -> Word {
         match self {
             Change::Transition {

@@ -26,6 +26,7 @@ pub(crate) struct Applied {
 }
 
 impl Breaker {
+    #[inline(always)]
     fn limits(&self) -> Limits {
         Limits {
             max_probes: self.inner.config.half_open_max_probes,
@@ -37,6 +38,7 @@ impl Breaker {
     /// swap decides again on the word found. Only the winner of a swap runs its side effects
     /// (bookkeeping and the hub in [`swap_state`](Breaker::swap_state), then the breaker's own
     /// listeners, outside any lock, when `tell`; a caller holding a lock tells them itself).
+    #[inline(always)]
     pub(crate) fn apply(&self, mut word: Word, mut event: Event, tell: bool) -> Applied {
         let (mut resume, mut made, mut now) = (None, None, 0);
         loop {
@@ -100,6 +102,7 @@ impl Breaker {
     }
 
     /// One attempt at `change` on `word`: the new word and the transition, or the word found.
+    #[inline(always)]
     fn change(&self, word: Word, change: Change, now: u64) -> Result<(Word, Option<Transition>), Word> {
         match change {
             Change::Transition { to, reason, .. } => {

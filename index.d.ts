@@ -12,14 +12,14 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** A breaker of the process-wide (or a private) registry, as one handle sees it. */
 export declare class NativeBreaker {
   /**
-   * Asks to make a call. `>= 0`: a permit (plus `2^24 * transition` when the acquire moved the
-   * breaker to half-open). `< 0`: rejected, `-(1 + state + 8 * transition + 8192 * (retryAfterMs + 1))`
-   * with `retryAfterMs + 1 = 0` when there is no deadline.
+   * Asks to make a call. `>= 0`: a permit, with the transition the acquire made (to half-open);
+   * `< 0`: refused, with the state, the time to wait and any transition. Packed as
+   * `crates/breakwater-node/src/wire.rs` says, unpacked by `src/wire.ts`.
    */
   tryAcquire(): number
   /**
    * Reports a call: outcome 0 success, 1 failure, 2 timeout, 3 ignored; `elapsedMs` may be
-   * fractional. Returns the transition code it caused (0: none). Out-of-range input is
+   * fractional. Returns the transition code it caused (0: none; see `wire.rs`). Out-of-range input is
    * absorbed: an unknown permit counts as stale, an unknown outcome as ignored.
    */
   record(permit: number, outcome: number, elapsedMs: number): number
@@ -32,9 +32,9 @@ export declare class NativeBreaker {
   /**
    * The breaker's state word as an 8-byte ArrayBuffer over the native memory (read it, never
    * write it): a closed breaker lets a call through without a native call. Its low 32 bits
-   * (little-endian) hold the state (bits 0..3); when closed, `2^24 + (low & 0xFFF807)` is a
-   * permit for `record`, once the call is counted in `startedView`. The buffer keeps the
-   * breaker alive.
+   * (little-endian) hold the state and, when closed, a permit for `record` (`WORD_STATE_MASK`
+   * and `WORD_PERMIT_BITS` of `wire.rs`), once the call is counted in `startedView`. The
+   * buffer keeps the breaker alive.
    */
   stateView(): ArrayBuffer
   /**
@@ -196,12 +196,6 @@ export interface BreakerOption {
  */
 export declare function breakerOptions(): Array<BreakerOption>
 
-/**
- * The names of a metrics record's numbers, in order; the 25 transition counts (`[from * 5 + to]`
- * by state number) follow the ones named.
- */
-export declare function metricFields(): Array<string>
-
 /** A bulkhead's use. */
 export interface NativeBulkheadStats {
   /** Permits in all. */
@@ -222,7 +216,7 @@ export interface NativeBulkheadStats {
 
 /**
  * Every breaker's metrics: `names[i]`'s record is `records[i * len .. (i + 1) * len]`, where len
- * is the length of one record (`metricFields()` and the transition counts).
+ * is the length of one record (`RECORD_LEN` of `src/generated/wire.ts`).
  */
 export interface NativeHealth {
   /** The names, sorted. */
@@ -315,8 +309,8 @@ export declare const enum OptionShape {
   Object = 'object',
 }
 
-/** The reason names, indexed by the reason part of a transition code. */
-export declare function reasonNames(): Array<string>
-
-/** The state names, indexed by state number. */
-export declare function stateNames(): Array<string>
+/**
+ * A short hash of everything the facade's decoding assumes: `WIRE_FINGERPRINT` of
+ * `src/generated/wire.ts` when both come from the same wire code (checked at load).
+ */
+export declare function wireFingerprint(): string

@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { NativeBreaker, NativeBulkhead, NativeFakeClock, NativeIsolation, NativeRegistry, NativeSubscription, breakerOptions, metricFields, OptionShape, reasonNames, stateNames } = nativeBinding
+const { NativeBreaker, NativeBulkhead, NativeFakeClock, NativeIsolation, NativeRegistry, NativeSubscription, breakerOptions, OptionShape, wireFingerprint } = nativeBinding
 export { NativeBreaker }
 export { NativeBulkhead }
 export { NativeFakeClock }
@@ -781,8 +781,6 @@ export { NativeIsolation }
 export { NativeRegistry }
 export { NativeSubscription }
 export { breakerOptions }
-export { metricFields }
 export { OptionShape }
-export { reasonNames }
-export { stateNames }
+export { wireFingerprint }
 export const __napiBindingTarget = __napiLoadedBindingTarget

@@ -5,27 +5,29 @@ import { BrokenCircuitError, isTimeoutError } from './errors.js'
 import { type BreakerEvents, type CallEvent, type Disposer, type EventHub, Listeners } from './events.js'
 import type { NativeBreaker } from './native.js'
 import type { CallPolicy } from './options.js'
-import { type StateChange, type StateName, STATES } from './state.js'
+import type { StateChange, StateName } from './state.js'
 import { type LatencyStats, type Metrics, toMetrics } from './metrics.js'
 import { Fallback } from './policies/fallback.js'
 import type { POLICY_TYPES } from './policies/policy.js'
 import { type CallContext, checkSignal, NEVER_ABORTS, readCallOptions } from './signal.js'
 import { typeError } from './validate.js'
+import {
+  acquireMoved,
+  acquireTransition,
+  Outcome,
+  permitOf,
+  refusalRetryAfterMs,
+  refusalState,
+  refusalTransition,
+  STATES,
+  wordIsClosed,
+  wordPermit,
+} from './wire.js'
 
 export type { CallContext } from './signal.js'
 
-/** Permits are below 2^24; above, the binding adds `2^24 * transition code`. */
-const TRANSITION_UNIT = 16_777_216
-/** The permit bits of the state word (state and generation); `record` takes `2^24 +` them. */
-const WORD_PERMIT_BITS = 0xff_f807
 /** Reading the word's low half from its first four bytes needs a little-endian machine. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
-const enum Outcome {
-  Success = 0,
-  Failure = 1,
-  Timeout = 2,
-  Ignored = 3,
-}
 
 const EXECUTE_OPTIONS = ['signal', 'timeout'] as const
 
@@ -198,15 +200,15 @@ export class CircuitBreaker<T = unknown> {
   #takePermit(): number {
     const view = this.#word === undefined ? this.#viewWord() : this.#word
     const word = view === null ? 1 : view[0]!
-    if ((word & 7) === 0) {
+    if (wordIsClosed(word)) {
       const started = this.#started!
       started[0] = started[0]! + 1 // wraps at 2^32, as the core expects
-      return TRANSITION_UNIT + (word & WORD_PERMIT_BITS)
+      return wordPermit(word)
     }
     const code = this.#acquire()
-    if (code < TRANSITION_UNIT) return code
-    this.#announce(Math.floor(code / TRANSITION_UNIT))
-    return code % TRANSITION_UNIT
+    if (!acquireMoved(code)) return code
+    this.#announce(acquireTransition(code))
+    return permitOf(code)
   }
 
   #viewWord(): Uint32Array | null {
@@ -330,11 +332,9 @@ export class CircuitBreaker<T = unknown> {
 
   /** A refusal's error, announced to listeners. */
   #refusal(code: number): BrokenCircuitError {
-    const n = -code - 1
-    const retry = Math.floor(n / 8192)
-    const transition = Math.floor((n % 8192) / 8)
+    const transition = refusalTransition(code)
     if (transition !== 0) this.#announce(transition)
-    const error = BrokenCircuitError.create(this.#name, STATES[n % 8]!, retry === 0 ? undefined : retry - 1)
+    const error = BrokenCircuitError.create(this.#name, refusalState(code), refusalRetryAfterMs(code))
     if (this.#rejections.active) this.#rejections.emit(error)
     return error
   }

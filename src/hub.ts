@@ -1,6 +1,7 @@
 import { BreakerEvents, Listeners } from './events.js'
 import type { NativeRegistry, NativeSubscription, NativeTransition } from './native.js'
-import { decodeTransition, type StateChange } from './state.js'
+import type { StateChange } from './state.js'
+import { decodeTransition } from './wire.js'
 import { warn } from './callbacks.js'
 
 /**

@@ -1,5 +1,7 @@
-import { metricFields } from './native.js'
-import { type StateName, STATES } from './state.js'
+import type { StateName } from './state.js'
+import { METRIC, type MetricField, STATES, TRANSITION_COUNTS_AT } from './wire.js'
+
+export { RECORD_LEN } from './wire.js'
 
 /** Latency of every measured call, in milliseconds (percentiles within 1 %). */
 export interface LatencyStats {
@@ -63,25 +65,11 @@ export interface TransitionCount {
   count: number
 }
 
-const FIELDS = metricFields()
 const STATE_COUNT = STATES.length
-/** Numbers in one breaker's record: the named fields, then the transition counts. */
-export const RECORD_LEN = FIELDS.length + STATE_COUNT * STATE_COUNT
 
-const NAMES = [
-  'state', 'stateSinceMs', 'timeInStateMs', 'retryAfterMs', 'calls', 'successes', 'failures', 'ignored',
-  'rejections', 'inFlight', 'timeouts', 'slowCalls', 'stale', 'timesOpened', 'timesHalfOpened', 'timeOpenMs',
-  'successRate', 'consecutiveFailures', 'windowCalls', 'windowFailures', 'windowSlowCalls', 'windowFailureRate',
-  'windowSlowCallRate', 'latencyCount', 'latencyMin', 'latencyMean', 'latencyP50', 'latencyP95', 'latencyP99', 'latencyMax',
-] as const
-/** Where each field is in a record, as the binding lays it out. */
-const F = Object.fromEntries(NAMES.map((name) => [name, FIELDS.indexOf(name)])) as Record<(typeof NAMES)[number], number>
-const unknown = NAMES.filter((name) => F[name] < 0)
-if (unknown.length > 0) throw new Error(`the breakwater binding does not match this facade: no metrics ${unknown.join(', ')}`)
-
-/** The metrics in the binding's record at `at` of `r`. */
+/** The metrics in the binding's record at `at` of `r` (laid out as `wire.ts` describes). */
 export function toMetrics(r: Float64Array, at = 0): Metrics {
-  const n = (field: (typeof NAMES)[number]) => r[at + F[field]]!
+  const n = (field: MetricField) => r[at + METRIC[field]]!
   const retryAfterMs = n('retryAfterMs')
   const m: Metrics = {
     state: STATES[n('state')]!,
@@ -108,7 +96,7 @@ export function toMetrics(r: Float64Array, at = 0): Metrics {
       failureRate: n('windowFailureRate'),
       slowCallRate: n('windowSlowCallRate'),
     },
-    transitions: transitionCounts(r, at + FIELDS.length),
+    transitions: transitionCounts(r, at + TRANSITION_COUNTS_AT),
   }
   if (!Number.isNaN(retryAfterMs)) m.retryAfterMs = Math.ceil(retryAfterMs)
   if (!Number.isNaN(n('latencyCount'))) {

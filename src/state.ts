@@ -1,4 +1,4 @@
-import { reasonNames, stateNames } from './native.js'
+import type { WireReason, WireState } from './wire.js'
 
 /** A breaker's state. */
 export type StateName = 'closed' | 'open' | 'half_open' | 'forced_open' | 'disabled'
@@ -36,11 +36,12 @@ export interface StateChange {
   retryAfterMs?: number
 }
 
-export const STATES = stateNames() as StateName[]
-const REASONS = reasonNames() as ReasonName[]
+export { STATES } from './wire.js'
 
-/** Decodes the binding's transition code, `1 + from + 8 * to + 64 * reason`. */
-export function decodeTransition(code: number): Pick<StateChange, 'from' | 'to' | 'reason'> {
-  const n = code - 1
-  return { from: STATES[n & 7]!, to: STATES[(n >> 3) & 7]!, reason: REASONS[n >> 6]! }
-}
+// The unions above name exactly the binding's states and reasons (generated from Rust): a state
+// or reason added in the core fails the build here until it is named above.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+const statesMatch: Same<StateName, WireState> = true
+const reasonsMatch: Same<ReasonName, WireReason> = true
+void statesMatch
+void reasonsMatch

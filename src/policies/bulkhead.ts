@@ -39,7 +39,7 @@ export type BulkheadStats = NativeBulkheadStats
  * whichever thread frees a permit. Shared by every handle of the name in the thread, so the
  * thread has one wake function per bulkhead.
  */
-class Lane {
+class BulkheadShare {
   readonly waiting = new Map<number, (permit: number) => void>()
   #listening = false
 
@@ -103,8 +103,8 @@ class Lane {
   }
 }
 
-/** This thread's lanes by bulkhead name. */
-const lanes = new Map<string, Lane>()
+/** This thread's share of each process-wide bulkhead, by name (the core's half is its `BulkheadShare` too). */
+const shares = new Map<string, BulkheadShare>()
 
 /**
  * A concurrency limit shared by the whole process: at most `maxConcurrent` calls run at once
@@ -115,12 +115,12 @@ export class Bulkhead implements Policy {
   /** Type-only: what this policy adds, for `wrap`. */
   declare readonly [POLICY_TYPES]?: { context: object; fallback: never }
   readonly #name: string
-  readonly #lane: Lane
+  readonly #share: BulkheadShare
 
   /** @internal Made by `bulkhead()`. */
-  constructor(name: string, lane: Lane) {
+  constructor(name: string, share: BulkheadShare) {
     this.#name = name
-    this.#lane = lane
+    this.#share = share
   }
 
   /** The bulkhead's name. */
@@ -142,16 +142,16 @@ export class Bulkhead implements Policy {
     const signal = checkSignal(own.signal)
     const priority = priorityOf(own.priority)
     if (signal?.aborted) throw signal.reason
-    const native = this.#lane.native
+    const native = this.#share.native
     let permit = native.tryAcquire()
     if (permit < 0) {
-      this.#lane.listen()
+      this.#share.listen()
       const code = native.acquireOrQueue(priority)
       if (code === -1) {
         const { maxConcurrent, maxQueue } = native.stats()
         throw BulkheadRejectedError.create(this.#name, maxConcurrent, maxQueue)
       }
-      permit = code >= 0 ? code : await this.#lane.wait(-code - 2, signal)
+      permit = code >= 0 ? code : await this.#share.wait(-code - 2, signal)
     }
     try {
       return await fn({ signal: signal ?? NEVER_ABORTS })
@@ -162,7 +162,7 @@ export class Bulkhead implements Policy {
 
   /** Use and totals, across every thread. */
   stats(): BulkheadStats {
-    return this.#lane.native.stats()
+    return this.#share.native.stats()
   }
 }
 
@@ -181,17 +181,17 @@ export class Bulkhead implements Policy {
 export function bulkhead(name: string, options: BulkheadOptions): Bulkhead {
   checkName(name)
   const { maxConcurrent, maxQueue } = bulkheadLimits(options)
-  let lane = lanes.get(name)
-  if (!lane) {
+  let share = shares.get(name)
+  if (!share) {
     try {
-      lane = new Lane(NativeBulkhead.named(name, maxConcurrent, maxQueue))
+      share = new BulkheadShare(NativeBulkhead.named(name, maxConcurrent, maxQueue))
     } catch (e) {
       throw fromNative(e)
     }
   }
-  checkSameLimits(name, lane.native.stats(), { maxConcurrent, maxQueue })
-  lanes.set(name, lane)
-  return new Bulkhead(name, lane)
+  checkSameLimits(name, share.native.stats(), { maxConcurrent, maxQueue })
+  shares.set(name, share)
+  return new Bulkhead(name, share)
 }
 
 /**

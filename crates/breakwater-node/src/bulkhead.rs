@@ -1,11 +1,11 @@
 //! The bulkhead's binding: permits are plain numbers; a queued caller is woken through a
 //! thread-safe function of the thread that queued it, whichever thread releases the permit, and
-//! claims its permit from this handle's lane, which gives back everything the thread owns when
+//! claims its permit from this handle's share, which gives back everything the thread owns when
 //! the thread ends (`thread_permits`) or the handle is finalized.
 
 use std::sync::Arc;
 
-use breakwater::{Admission, Bulkhead, BulkheadStats, Lane};
+use breakwater::{Admission, Bulkhead, BulkheadShare, BulkheadStats};
 use napi::bindgen_prelude::Function;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
@@ -21,7 +21,7 @@ type WakeFn = ThreadsafeFunction<f64, (), f64, Status, false, true>;
 /// This thread's handle of a process-wide bulkhead.
 #[napi]
 pub struct NativeBulkhead {
-    lane: Arc<Lane>,
+    share: Arc<BulkheadShare>,
     wake: Option<Arc<WakeFn>>,
 }
 
@@ -66,9 +66,9 @@ impl NativeBulkhead {
         let max_concurrent = count("maxConcurrent", max_concurrent)?;
         let max_queue = count("maxQueue", max_queue)?;
         let inner = Bulkhead::named(&name, max_concurrent, max_queue).map_err(config_error)?;
-        let lane = Lane::new(inner);
-        thread_permits::adopt(&lane);
-        Ok(Self { lane, wake: None })
+        let share = BulkheadShare::new(inner);
+        thread_permits::adopt(&share);
+        Ok(Self { share, wake: None })
     }
 
     /// Forgets the process-wide bulkhead called `name`; handles keep working.
@@ -115,7 +115,7 @@ impl NativeBulkhead {
     /// A permit (`>= 0`) if one is free and nobody queues, else -1.
     #[napi(catch_unwind)]
     pub fn try_acquire(&self) -> f64 {
-        self.lane.try_acquire().map_or(-1.0, |p| p as f64)
+        self.share.try_acquire().map_or(-1.0, |p| p as f64)
     }
 
     /// A permit now (`>= 0`); -1 when full; `-(2 + ticket)` when queued at `priority`: the wake
@@ -128,7 +128,7 @@ impl NativeBulkhead {
         let priority = priority.clamp(f64::from(i32::MIN), f64::from(i32::MAX)) as i32;
         // `false` (the permit goes on to the next caller) when the thread is being torn down.
         let notify = move |ticket: u64| wake.call(ticket as f64, ThreadsafeFunctionCallMode::NonBlocking) == Status::Ok;
-        Ok(match self.lane.acquire_or_queue(priority, notify) {
+        Ok(match self.share.acquire_or_queue(priority, notify) {
             Admission::Now(permit) => permit as f64,
             Admission::Full => -1.0,
             Admission::Queued(ticket) => -(2.0 + ticket as f64),
@@ -141,25 +141,25 @@ impl NativeBulkhead {
         if ticket < 0.0 {
             return -1.0;
         }
-        self.lane.claim(ticket as u64).map_or(-1.0, |p| p as f64)
+        self.share.claim(ticket as u64).map_or(-1.0, |p| p as f64)
     }
 
     /// Gives back a permit this handle holds; `false` for any other.
     #[napi(catch_unwind)]
     pub fn release(&self, permit: f64) -> bool {
-        permit >= 0.0 && self.lane.release(permit as u64)
+        permit >= 0.0 && self.share.release(permit as u64)
     }
 
     /// Takes a queued caller out for good (a permit already on its way to it goes to the next
     /// caller); `false` if the ticket is not waiting in this handle.
     #[napi(catch_unwind)]
     pub fn cancel(&self, ticket: f64) -> bool {
-        ticket >= 0.0 && self.lane.cancel(ticket as u64)
+        ticket >= 0.0 && self.share.cancel(ticket as u64)
     }
 
     /// Use and totals, process-wide.
     #[napi(catch_unwind)]
     pub fn stats(&self) -> NativeBulkheadStats {
-        self.lane.bulkhead().stats().into()
+        self.share.bulkhead().stats().into()
     }
 }

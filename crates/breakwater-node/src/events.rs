@@ -14,7 +14,8 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::Status;
 use napi_derive::napi;
 
-use crate::{transition_code, RegistryRef};
+use crate::registry::RegistryRef;
+use crate::wire::transition_code;
 
 /// Called with no arguments in the subscribing thread when its inbox has events.
 type WakeFn = ThreadsafeFunction<(), (), (), Status, false, true>;

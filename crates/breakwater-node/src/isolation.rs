@@ -9,7 +9,7 @@ use std::sync::Arc;
 use breakwater::{Breaker, Isolation};
 use napi_derive::napi;
 
-use crate::transition_code;
+use crate::wire::transition_code;
 
 /// The isolations this thread holds.
 #[derive(Default)]

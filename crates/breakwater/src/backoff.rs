@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use crate::config::{check_duration, fail, ConfigError, Violation};
-
 /// Open duration `min(base * multiplier^attempt, cap)`, optionally spread by jitter.
 ///
 /// `attempt` counts reopens since the breaker last closed for real: the first opening is attempt 0.
@@ -77,31 +75,6 @@ impl Backoff {
         }
         let spread = 1.0 + self.jitter * (2.0 * unit.clamp(0.0, 1.0) - 1.0);
         Duration::from_secs_f64(d.as_secs_f64() * spread).min(self.cap)
-    }
-
-    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        check_duration("open_duration.base", self.base, Duration::from_millis(1))?;
-        if !(self.multiplier.is_finite() && self.multiplier >= 1.0) {
-            return fail(
-                "open_duration.multiplier",
-                "a finite number of at least 1",
-                self.multiplier,
-                Violation::AtLeast {
-                    min: 1.0,
-                    value: self.multiplier,
-                },
-            );
-        }
-        check_duration("open_duration.cap", self.cap, self.base)?;
-        if !(self.jitter.is_finite() && (0.0..=1.0).contains(&self.jitter)) {
-            return fail(
-                "open_duration.jitter",
-                "a number within 0..=1",
-                self.jitter,
-                Violation::Fraction { value: self.jitter },
-            );
-        }
-        Ok(())
     }
 }
 

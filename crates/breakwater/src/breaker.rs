@@ -4,24 +4,22 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::caller::{Caller, Callers};
+use crate::callers::Callers;
 use crate::clock::{Clock, MonotonicClock};
-use crate::config::{fail, Config, ConfigError, Violation};
+use crate::config::{Config, ConfigError};
+use crate::decide::{Answer, Event, ProbeReport};
 use crate::events::{Listeners, TransitionEvent};
 use crate::histogram::Histogram;
 use crate::isolation::Isolations;
-use crate::permit::{Outcome, Permit, Rejected};
+use crate::named::check_name;
+use crate::permit::{Outcome, Permit, ProbeHolder, Rejected};
 use crate::rules::{Rules, WindowCounts};
 use crate::state::{Reason, State, Transition, Word, NEVER_MS};
 use crate::stripe::{Local, Stripes};
-
-pub(crate) const NANOS_PER_MS: u64 = 1_000_000;
+use crate::units::{nanos, NANOS_PER_MS};
 
 /// The next breaker's [`id`](Breaker::id).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-
-/// The longest breaker name, in bytes.
-pub const MAX_NAME_BYTES: usize = 256;
 
 /// The `retry_after` of a refusal in half-open (every probe slot taken), unless the probes
 /// expire sooner: a slot frees as soon as a probe reports, which the breaker cannot foresee, so
@@ -86,47 +84,21 @@ pub(crate) struct Inner {
     pub(crate) isolation: Isolations,
 }
 
-pub(crate) fn check_name(name: &str) -> Result<(), ConfigError> {
-    if name.is_empty() || name.len() > MAX_NAME_BYTES {
-        let start: String = name.chars().take(40).collect();
-        let violation = Violation::NameLength {
-            max_bytes: MAX_NAME_BYTES,
-            start: start.clone(),
-            bytes: name.len(),
-        };
-        return fail(
-            "name",
-            format!("1..={MAX_NAME_BYTES} bytes long"),
-            format!("{start}… ({} bytes)", name.len()),
-            violation,
-        );
-    }
-    Ok(())
-}
-
 /// Whether a report of `permit`, a current probe, may count: a probe not held by a caller may;
 /// one held by a caller only if `holder` is that caller, which lets go of it. Checked in
 /// half-open only, so the closed path pays nothing for it.
 #[inline(always)]
-fn let_go(holder: Option<&Caller>, permit: Permit) -> bool {
+fn let_go(holder: Option<&dyn ProbeHolder>, permit: Permit) -> bool {
     !permit.is_held() || holder.is_some_and(|caller| caller.let_go(permit))
 }
 
 /// A stale report of `permit` by `holder`: if `holder` holds it, it lets go of it all the same,
 /// so the probe is not reported again when the holder goes.
 #[inline(always)]
-fn forget(holder: Option<&Caller>, permit: Permit) {
+fn forget(holder: Option<&dyn ProbeHolder>, permit: Permit) {
     if let Some(caller) = holder {
         caller.let_go(permit);
     }
-}
-
-/// Nanoseconds in `d`, saturating (in u64 arithmetic: `as_nanos` goes through u128).
-#[inline]
-pub(crate) fn nanos(d: Duration) -> u64 {
-    d.as_secs()
-        .saturating_mul(1_000_000_000)
-        .saturating_add(u64::from(d.subsec_nanos()))
 }
 
 impl Breaker {
@@ -261,53 +233,11 @@ impl Breaker {
 
     /// Acquire in a state that may refuse, or may move: open, forced open, half-open.
     #[inline(never)]
-    fn acquire_contested(&self, mut word: Word) -> Result<Permit, Rejected> {
-        let mut made = None;
-        loop {
-            let now = self.clock.now_nanos();
-            let now_ms = now / NANOS_PER_MS;
-            let probe_deadline = now_ms + self.inner.probe_ms;
-            let (next, reason) = match word.state() {
-                State::Closed | State::Disabled => return Ok(Permit::new(word, made)),
-                State::Open | State::ForcedOpen if now_ms < word.deadline_ms() => {
-                    return Err(self.reject(word, now, made));
-                }
-                State::Open => (
-                    word.next(State::HalfOpen, 0).with_probes(1, probe_deadline),
-                    Some(Reason::OpenElapsed),
-                ),
-                State::ForcedOpen => (
-                    word.next(State::HalfOpen, 0).with_probes(1, probe_deadline),
-                    Some(Reason::ForcedOpenElapsed),
-                ),
-                State::HalfOpen if word.in_flight() < self.inner.config.half_open_max_probes => {
-                    (word.with_probes(word.in_flight() + 1, probe_deadline), None)
-                }
-                State::HalfOpen if now_ms >= word.deadline_ms() => {
-                    // Every probe slot is held past its expiry: treat the probes as failed.
-                    made = self.reopen(word, Reason::ProbeTimedOut, now).or(made);
-                    word = self.load();
-                    continue;
-                }
-                State::HalfOpen => return Err(self.reject(word, now, made)),
-            };
-            let swapped = match reason {
-                Some(reason) => self.swap_state(word, next, reason, now).map(Some),
-                None => self
-                    .word
-                    .compare_exchange_weak(word.0, next.0, AcqRel, Acquire)
-                    .map(|_| None)
-                    .map_err(|actual| self.lost_swap(actual)),
-            };
-            match swapped {
-                Ok(moved) => {
-                    if let Some(t) = &moved {
-                        self.inner.listeners.notify(t);
-                    }
-                    return Ok(Permit::new(next, moved.or(made)));
-                }
-                Err(actual) => word = actual,
-            }
+    fn acquire_contested(&self, word: Word) -> Result<Permit, Rejected> {
+        let applied = self.apply(word, Event::Acquire, true);
+        match applied.answer {
+            Answer::Permit => Ok(Permit::new(applied.word, applied.transition)),
+            _ => Err(self.reject(applied.word, applied.now, applied.transition)),
         }
     }
 
@@ -335,12 +265,12 @@ impl Breaker {
     }
 
     /// [`record`](Breaker::record), made by `holder` when a caller reports: a probe it holds is
-    /// let go of (see [`Caller`]). Inlined into both: `record` pays nothing for `holder`, and
+    /// let go of (see [`Caller`](crate::Caller)). Inlined into both: `record` pays nothing for `holder`, and
     /// the closed path of either nothing for held probes.
     #[inline(always)]
     pub(crate) fn record_by(
         &self,
-        holder: Option<&Caller>,
+        holder: Option<&dyn ProbeHolder>,
         permit: Permit,
         outcome: Outcome,
         elapsed: Duration,
@@ -376,8 +306,8 @@ impl Breaker {
                 local.bump(|c| &c.stale);
                 None
             }
-            State::HalfOpen if flags != 0 => self.reopen(word, Reason::ProbeFailed, self.clock.now_nanos()),
-            State::HalfOpen => self.probe_succeeded(word),
+            State::HalfOpen if flags != 0 => self.probe_reported(word, ProbeReport::Unhealthy),
+            State::HalfOpen => self.probe_reported(word, self.enough_probes(word)),
             _ => None,
         }
     }
@@ -387,7 +317,7 @@ impl Breaker {
     /// no call site to `record`, which a binding then inlines into its hot path.
     pub(crate) fn record_ignored(
         &self,
-        holder: Option<&Caller>,
+        holder: Option<&dyn ProbeHolder>,
         permit: Permit,
         local: Local<'_>,
     ) -> Option<Transition> {
@@ -398,7 +328,7 @@ impl Breaker {
             local.bump(|c| &c.stale);
         } else if word.state() == State::HalfOpen {
             if let_go(holder, permit) {
-                self.release_probe(word);
+                self.probe_reported(word, ProbeReport::Release);
             } else {
                 local.bump(|c| &c.stale);
             }

@@ -9,11 +9,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use crate::breaker::check_name;
 use crate::config::{check_count, ConfigError};
+use crate::named::{check_name, Named};
 
-mod lane;
-pub use lane::Lane;
+mod share;
+pub use share::BulkheadShare;
 
 /// The most permits a bulkhead can have: a permit id keeps its slot in this many bits.
 pub const MAX_CONCURRENT: u32 = 1 << SLOT_BITS;
@@ -125,21 +125,15 @@ impl Bulkhead {
     /// The process-wide bulkhead called `name`, created with these limits if there is none (an
     /// existing one keeps its own). Every thread that asks for a name gets the same bulkhead.
     pub fn named(name: &str, max_concurrent: u32, max_queue: u32) -> Result<Arc<Bulkhead>, ConfigError> {
-        let map = named().pin();
-        if let Some(existing) = map.get(name) {
-            return Ok(existing.clone());
-        }
-        check_name(name)?;
-        let bulkhead = Arc::new(Bulkhead::new(max_concurrent, max_queue)?);
-        Ok(match map.try_insert(Arc::from(name), bulkhead) {
-            Ok(inserted) => inserted.clone(),
-            Err(occupied) => occupied.current.clone(),
+        named().get_or_try_make(name, || {
+            check_name(name)?;
+            Bulkhead::new(max_concurrent, max_queue)
         })
     }
 
     /// Forgets the process-wide bulkhead called `name`; holders of it keep working.
     pub fn remove_named(name: &str) -> bool {
-        named().pin().remove(name).is_some()
+        named().remove(name).is_some()
     }
 
     /// A permit if one is free and nobody is queued for one (queued callers go first).
@@ -289,7 +283,7 @@ impl Bulkhead {
     }
 }
 
-fn named() -> &'static papaya::HashMap<Arc<str>, Arc<Bulkhead>> {
-    static NAMED: OnceLock<papaya::HashMap<Arc<str>, Arc<Bulkhead>>> = OnceLock::new();
-    NAMED.get_or_init(papaya::HashMap::new)
+fn named() -> &'static Named<Bulkhead> {
+    static NAMED: OnceLock<Named<Bulkhead>> = OnceLock::new();
+    NAMED.get_or_init(Named::default)
 }

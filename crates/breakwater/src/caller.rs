@@ -13,80 +13,14 @@
 //! until the probe expiry (60 s by default) by a thread that can no longer report.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-
-use crate::breaker::Breaker;
-use crate::permit::{Outcome, Permit, Rejected, HELD};
-use crate::state::Transition;
+use std::sync::atomic::{AtomicU32, Ordering::*};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// One caller's counts, on cache lines of their own: its thread writes them on every call.
-#[derive(Debug, Default)]
-#[repr(align(128))]
-pub(crate) struct Counts {
-    /// Calls let through, wrapping at 2^32 (the width another runtime can write in one store).
-    started: AtomicU32,
-    /// Calls reported, exact.
-    finished: AtomicU64,
-}
-
-impl Counts {
-    /// `(started, running)`: `finished` is read first, so `started`, read after it, is at
-    /// least as recent and `running` is never negative.
-    fn read(&self) -> (u64, u64) {
-        let finished = self.finished.load(Acquire);
-        let started = self.started.load(Acquire);
-        let running = u64::from(started.wrapping_sub(finished as u32));
-        // More than 2^31 running is a forged report (more finished than started): none run.
-        let running = if running > u64::from(i32::MAX as u32) {
-            0
-        } else {
-            running
-        };
-        (finished.saturating_add(running), running)
-    }
-}
-
-/// A breaker's callers: those alive, and the totals of those gone.
-#[derive(Debug, Default)]
-pub(crate) struct Callers {
-    state: Mutex<CallersState>,
-}
-
-#[derive(Debug, Default)]
-struct CallersState {
-    live: Vec<Arc<Counts>>,
-    /// Calls let through by callers gone.
-    retired: u64,
-    /// Of those, calls never reported: their caller went first (its thread ended mid-call).
-    abandoned: u64,
-}
-
-/// What the callers counted, as metrics read it.
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct CallerTotals {
-    /// Calls let through by every caller, alive or gone.
-    pub(crate) started: u64,
-    /// Calls whose caller went before reporting them.
-    pub(crate) abandoned: u64,
-}
-
-impl Callers {
-    fn lock(&self) -> MutexGuard<'_, CallersState> {
-        // Nothing panics under this lock; recover anyway rather than spread a poison.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    pub(crate) fn totals(&self) -> CallerTotals {
-        let state = self.lock();
-        let live = state.live.iter().fold(0u64, |sum, c| sum.saturating_add(c.read().0));
-        CallerTotals {
-            started: state.retired.saturating_add(live),
-            abandoned: state.abandoned,
-        }
-    }
-}
+use crate::breaker::Breaker;
+use crate::callers::Counts;
+use crate::permit::{Outcome, Permit, ProbeHolder, Rejected, HELD};
+use crate::state::Transition;
 
 /// One thread's caller of a breaker, from [`Breaker::caller`]: it counts the calls it lets
 /// through, including those let through on the [`state_word`](Breaker::state_word) alone, so
@@ -159,13 +93,15 @@ impl Caller {
         self.held.borrow_mut().push(held.raw());
         held
     }
+}
 
+impl ProbeHolder for Caller {
     /// Lets go of `permit` if it is a probe this caller holds; returns whether it did. Probes of
     /// one half-open period are alike, so which of two alike ones it lets go of does not matter:
     /// each frees one slot, once.
     #[cold]
     #[inline(never)]
-    pub(crate) fn let_go(&self, permit: Permit) -> bool {
+    fn let_go(&self, permit: Permit) -> bool {
         if !permit.is_held() {
             return false;
         }
@@ -184,11 +120,7 @@ impl Drop for Caller {
             let probe = Permit::from_raw(raw & !HELD);
             self.breaker.record_ignored(None, probe, self.breaker.stripes.local());
         }
-        let mut state = self.breaker.inner.callers.lock();
-        let (started, running) = self.counts.read();
-        state.live.retain(|c| !Arc::ptr_eq(c, &self.counts));
-        state.retired = state.retired.saturating_add(started);
-        state.abandoned = state.abandoned.saturating_add(running);
+        self.breaker.inner.callers.retire(&self.counts);
     }
 }
 
@@ -196,8 +128,7 @@ impl Breaker {
     /// A new caller of this breaker, for one thread (see [`Caller`]). It keeps the breaker alive:
     /// when it goes, it reports the probes it still holds.
     pub fn caller(self: &Arc<Self>) -> Caller {
-        let counts = Arc::new(Counts::default());
-        self.inner.callers.lock().live.push(counts.clone());
+        let counts = self.inner.callers.join();
         Caller {
             breaker: self.clone(),
             counts,

@@ -89,7 +89,7 @@ impl FakeClock {
 
     /// Moves time forward by `by` (saturating at `u64::MAX` nanoseconds).
     pub fn advance(&self, by: Duration) {
-        let by = crate::breaker::nanos(by);
+        let by = crate::units::nanos(by);
         let _ = self
             .nanos
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| Some(now.saturating_add(by)));

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::breaker::Breaker;
 use crate::state::Transition;
 
 type Listener<E> = Arc<dyn Fn(&E) + Send + Sync>;
@@ -18,7 +17,7 @@ type Listener<E> = Arc<dyn Fn(&E) + Send + Sync>;
 pub struct TransitionEvent {
     /// The breaker's name.
     pub name: Arc<str>,
-    /// The breaker's [`id`](Breaker::id): tells it from a breaker of the same name made after it
+    /// The breaker's [`id`](crate::Breaker::id): tells it from a breaker of the same name made after it
     /// was removed from the registry.
     pub breaker_id: u64,
     /// What changed.
@@ -98,30 +97,5 @@ impl<E> Listeners<E> {
             list.retain(|(i, _)| *i != id.0);
             list.len() != before
         })
-    }
-}
-
-impl Breaker {
-    /// Calls `listener` after every transition, on the thread that made it.
-    ///
-    /// ```
-    /// use breakwater::{Breaker, Config, Reason};
-    /// use std::sync::{Arc, Mutex};
-    ///
-    /// let breaker = Breaker::new("orders", Config::default()).unwrap();
-    /// let seen = Arc::new(Mutex::new(Vec::new()));
-    /// let sink = seen.clone();
-    /// let id = breaker.on_transition(move |t| sink.lock().unwrap().push((t.from, t.to, t.reason)));
-    /// breaker.force_open(None);
-    /// assert_eq!(seen.lock().unwrap()[0].2, Reason::Manual);
-    /// assert!(breaker.remove_listener(id));
-    /// ```
-    pub fn on_transition(&self, listener: impl Fn(&Transition) + Send + Sync + 'static) -> ListenerId {
-        self.inner.listeners.add(Arc::new(listener))
-    }
-
-    /// Removes a listener; `false` if it was not registered.
-    pub fn remove_listener(&self, id: ListenerId) -> bool {
-        self.inner.listeners.remove(id)
     }
 }

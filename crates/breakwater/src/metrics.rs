@@ -3,10 +3,11 @@
 use std::sync::atomic::Ordering::*;
 use std::time::Duration;
 
-use crate::breaker::{Breaker, NANOS_PER_MS};
+use crate::breaker::Breaker;
 use crate::histogram::LatencySummary;
 use crate::rules::WindowCounts;
 use crate::state::{State, NEVER_MS};
+use crate::units::NANOS_PER_MS;
 
 /// What a breaker has seen since it was created. Counters are read one by one while calls go
 /// on, so a snapshot taken under load may be off by the calls in flight at that moment; but it

@@ -26,6 +26,13 @@ pub struct Permit {
 pub(crate) const HELD: u32 = 1 << 3;
 const _: () = assert!(HELD as u64 & PERMIT_BITS == 0);
 
+/// Whoever may hold a half-open probe (a [`Caller`](crate::Caller)): a report made by it lets
+/// go of a probe it holds.
+pub(crate) trait ProbeHolder {
+    /// Lets go of `permit` if it is a probe this holder holds; returns whether it did.
+    fn let_go(&self, permit: Permit) -> bool;
+}
+
 impl Permit {
     /// A permit is the state and generation bits of the word that issued it.
     #[inline]

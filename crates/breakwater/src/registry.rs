@@ -2,11 +2,12 @@
 
 use std::sync::{Arc, OnceLock};
 
-use crate::breaker::{check_name, Breaker};
+use crate::breaker::Breaker;
 use crate::clock::{Clock, MonotonicClock};
 use crate::config::{Config, ConfigError};
 use crate::events::{ListenerId, Listeners, TransitionEvent};
 use crate::metrics::Metrics;
+use crate::named::{check_name, Named};
 
 /// Breakers by name. Lookups are lock-free (a concurrent hash map with epoch-based reclamation);
 /// so are inserts, which only contend with inserts of the same name.
@@ -22,7 +23,7 @@ use crate::metrics::Metrics;
 /// # Ok::<(), breakwater::ConfigError>(())
 /// ```
 pub struct Registry {
-    map: papaya::HashMap<Arc<str>, Arc<Breaker>>,
+    breakers: Named<Breaker>,
     clock: Arc<dyn Clock>,
     hub: Arc<Listeners<TransitionEvent>>,
 }
@@ -48,7 +49,7 @@ impl Registry {
     /// An empty registry whose breakers use `clock`.
     pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
         Self {
-            map: papaya::HashMap::new(),
+            breakers: Named::default(),
             clock,
             hub: Arc::default(),
         }
@@ -67,16 +68,10 @@ impl Registry {
     pub fn get_or_create(&self, name: &str, config: Config) -> Result<Arc<Breaker>, ConfigError> {
         check_name(name)?;
         config.validate()?;
-        if let Some(existing) = self.get(name) {
-            return Ok(existing);
-        }
-        let mut breaker = Breaker::with_clock(name, config, self.clock.clone())?;
-        breaker.inner.hub = Some(self.hub.clone());
-        let breaker = Arc::new(breaker);
-        let map = self.map.pin();
-        Ok(match map.try_insert(Arc::from(name), breaker) {
-            Ok(inserted) => inserted.clone(),
-            Err(occupied) => occupied.current.clone(),
+        self.breakers.get_or_try_make(name, || {
+            let mut breaker = Breaker::with_clock(name, config, self.clock.clone())?;
+            breaker.inner.hub = Some(self.hub.clone());
+            Ok(breaker)
         })
     }
 
@@ -113,41 +108,32 @@ impl Registry {
     /// The breaker called `name`, if any.
     #[inline]
     pub fn get(&self, name: &str) -> Option<Arc<Breaker>> {
-        self.map.pin().get(name).cloned()
+        self.breakers.get(name)
     }
 
     /// Removes and returns the breaker called `name`. Holders of it keep a working breaker; the
     /// next `get_or_create` of the name makes a new one.
     pub fn remove(&self, name: &str) -> Option<Arc<Breaker>> {
-        self.map.pin().remove(name).cloned()
+        self.breakers.remove(name)
     }
 
     /// How many breakers there are.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.breakers.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.breakers.is_empty()
     }
 
     /// Every name, sorted.
     pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.map.pin().keys().map(|k| k.to_string()).collect();
-        names.sort_unstable();
-        names
+        self.breakers.names()
     }
 
     /// Every breaker's metrics, sorted by name: the health view.
     pub fn snapshot(&self) -> Vec<(String, Metrics)> {
-        let mut all: Vec<(String, Metrics)> = self
-            .map
-            .pin()
-            .iter()
-            .map(|(k, b)| (k.to_string(), b.metrics()))
-            .collect();
-        all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        all
+        self.breakers.map_sorted(Breaker::metrics)
     }
 }

@@ -1,8 +1,8 @@
 //! The trip rules as one pure function of the window's counts, shared by the breaker and its tests.
 
-use crate::breaker::nanos;
 use crate::config::{Config, RateRule};
 use crate::state::Reason;
+use crate::units::nanos;
 
 /// What a sliding window holds right now.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -1,11 +1,11 @@
 //! Per-thread stripes of a breaker's counters and window, so threads calling one healthy breaker
 //! do not write to the same cache line (the LongAdder idea). Readers sum the stripes.
 //!
-//! Threads lease one of a few *lanes* from a process-wide pool and give it back when they exit.
-//! Stripe `i` of every breaker is written only by the thread holding lane `i`, so it counts with a
+//! Threads lease one of a few *seats* from a process-wide pool and give it back when they exit.
+//! Stripe `i` of every breaker is written only by the thread holding seat `i`, so it counts with a
 //! plain load and store instead of a locked read-modify-write; the lease passes from thread to
 //! thread through a release/acquire pair, so the next holder continues from the last count.
-//! Threads beyond the lanes write the breaker's shared stripe with atomic read-modify-writes, so
+//! Threads beyond the seats write the breaker's shared stripe with atomic read-modify-writes, so
 //! no count is ever lost.
 
 use std::cell::Cell;
@@ -13,32 +13,8 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering::*};
 use std::sync::OnceLock;
 
 use crate::config::Window;
+use crate::counters::{add, Counters};
 use crate::window::SlidingWindow;
-
-/// Counters of one stripe; every call lands in exactly one of successes, failures (timeouts are
-/// failures too), ignored or rejected, and acquired counts the permits handed out.
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub(crate) acquired: AtomicU64,
-    pub(crate) rejected: AtomicU64,
-    pub(crate) successes: AtomicU64,
-    pub(crate) failures: AtomicU64,
-    pub(crate) ignored: AtomicU64,
-    pub(crate) timeouts: AtomicU64,
-    pub(crate) slow: AtomicU64,
-    pub(crate) stale: AtomicU64,
-}
-
-/// Adds `delta` to a counter: with a plain load and store when the caller is the stripe's only
-/// writer, else with an atomic read-modify-write.
-#[inline]
-pub(crate) fn add(counter: &AtomicU64, delta: u64, exclusive: bool) {
-    if exclusive {
-        counter.store(counter.load(Relaxed).wrapping_add(delta), Relaxed);
-    } else {
-        counter.fetch_add(delta, Relaxed);
-    }
-}
 
 /// A cache-line-aligned stripe (128 bytes: adjacent-line prefetchers pair 64-byte lines).
 #[derive(Debug)]
@@ -125,17 +101,17 @@ fn install(slot: &AtomicPtr<Stripe>, window: Window) -> *mut Stripe {
     }
 }
 
-/// The lane of a thread that writes the shared stripe.
+/// The seat of a thread that writes the shared stripe.
 const SHARED: usize = 0;
-/// A thread that has not asked for a lane yet.
+/// A thread that has not asked for a seat yet.
 const UNASSIGNED: usize = usize::MAX;
-/// Free lanes, one bit each, lanes 1 to `MAX_STRIPES`.
-static FREE_LANES: AtomicU64 = AtomicU64::new(((1 << (MAX_STRIPES + 1)) - 1) & !1);
+/// Free seats, one bit each, seats 1 to `MAX_STRIPES`.
+static FREE_SEATS: AtomicU64 = AtomicU64::new(((1 << (MAX_STRIPES + 1)) - 1) & !1);
 
 thread_local! {
     // Const-initialised and without a destructor: the cheapest kind of thread-local to read.
-    static LANE: Cell<usize> = const { Cell::new(UNASSIGNED) };
-    // Registered when a lane is leased; gives it back when the thread exits.
+    static SEAT: Cell<usize> = const { Cell::new(UNASSIGNED) };
+    // Registered when a seat is leased; gives it back when the thread exits.
     static LEASE: Lease = const { Lease };
 }
 
@@ -143,24 +119,24 @@ struct Lease;
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        let lane = LANE.with(|l| l.replace(SHARED));
-        if lane != SHARED && lane != UNASSIGNED {
-            // Release: the next holder of the lane sees every count this thread wrote.
-            FREE_LANES.fetch_or(1 << lane, Release);
+        let seat = SEAT.with(|l| l.replace(SHARED));
+        if seat != SHARED && seat != UNASSIGNED {
+            // Release: the next holder of the seat sees every count this thread wrote.
+            FREE_SEATS.fetch_or(1 << seat, Release);
         }
     }
 }
 
-/// This thread's lane: `1..=stripe_count()`, or `SHARED` when all are leased.
+/// This thread's seat: `1..=stripe_count()`, or `SHARED` when all are leased.
 #[inline(always)]
-fn lane() -> usize {
-    LANE.with(|l| match l.get() {
+fn seat() -> usize {
+    SEAT.with(|l| match l.get() {
         UNASSIGNED => {
-            let lane = lease();
-            l.set(lane);
-            lane
+            let seat = lease();
+            l.set(seat);
+            seat
         }
-        lane => lane,
+        seat => seat,
     })
 }
 
@@ -168,27 +144,27 @@ fn lane() -> usize {
 #[inline(never)]
 fn lease() -> usize {
     let usable = ((1u64 << (stripe_count() + 1)) - 1) & !1;
-    let mut free = FREE_LANES.load(Acquire);
+    let mut free = FREE_SEATS.load(Acquire);
     loop {
         let candidates = free & usable;
         if candidates == 0 {
             return SHARED;
         }
-        let lane = candidates.trailing_zeros() as usize;
-        match FREE_LANES.compare_exchange_weak(free, free & !(1 << lane), AcqRel, Acquire) {
-            Ok(_) => break lane_leased(lane),
+        let seat = candidates.trailing_zeros() as usize;
+        match FREE_SEATS.compare_exchange_weak(free, free & !(1 << seat), AcqRel, Acquire) {
+            Ok(_) => break seat_leased(seat),
             Err(now) => free = now,
         }
     }
 }
 
-fn lane_leased(lane: usize) -> usize {
+fn seat_leased(seat: usize) -> usize {
     if LEASE.try_with(|_| ()).is_err() {
-        // The thread is exiting: nothing would give the lane back.
-        FREE_LANES.fetch_or(1 << lane, Release);
+        // The thread is exiting: nothing would give the seat back.
+        FREE_SEATS.fetch_or(1 << seat, Release);
         return SHARED;
     }
-    lane
+    seat
 }
 
 impl Stripes {
@@ -203,13 +179,13 @@ impl Stripes {
     /// The calling thread's stripe: its own, or the shared one if another thread owns its slot.
     #[inline(always)]
     pub(crate) fn local(&self) -> Local<'_> {
-        match lane() {
+        match seat() {
             SHARED => Local {
                 stripe: installed(&self.shared, &self.window),
                 exclusive: false,
             },
-            lane => Local {
-                stripe: installed(&self.slots[(lane - 1) & (MAX_STRIPES - 1)], &self.window),
+            seat => Local {
+                stripe: installed(&self.slots[(seat - 1) & (MAX_STRIPES - 1)], &self.window),
                 exclusive: true,
             },
         }

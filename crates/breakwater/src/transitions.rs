@@ -1,47 +1,141 @@
-//! Every change of state: the one compare-and-swap that makes it, the bookkeeping its winner does,
-//! and the manual controls.
+//! Every change of state: the one compare-and-swap loop that applies the decisions of
+//! [`decide`](crate::decide), the swap of a transition, and the bookkeeping its winner does.
 
 use std::sync::atomic::Ordering::*;
 use std::sync::PoisonError;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::backoff::unit_random;
-use crate::breaker::{nanos, Breaker, NANOS_PER_MS};
+use crate::breaker::Breaker;
+use crate::decide::{decide, Answer, Change, Event, Limits, ProbeReport, Step};
 use crate::events::TransitionEvent;
 use crate::state::{is_legal, Reason, State, Transition, Word, NEVER_MS};
+use crate::units::{nanos, NANOS_PER_MS};
+
+/// What [`Breaker::apply`] did.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Applied {
+    /// What the caller gets.
+    pub(crate) answer: Answer,
+    /// The word the last swap installed, or the word read when the decision was to stay.
+    pub(crate) word: Word,
+    /// The last transition made, if any.
+    pub(crate) transition: Option<Transition>,
+    /// The time of the last decision (nanoseconds of the clock; 0 if it read none).
+    pub(crate) now: u64,
+}
 
 impl Breaker {
-    /// One attempt at `from -> to`. Only the winner of the swap reports the transition.
-    fn transition(
-        &self,
-        from: Word,
-        to: State,
-        deadline_ms: u64,
-        reason: Reason,
-        now: u64,
-    ) -> Result<Transition, Word> {
-        let t = self.transition_quietly(from, to, deadline_ms, reason, now)?;
-        self.inner.listeners.notify(&t);
-        Ok(t)
+    #[inline(always)]
+    fn limits(&self) -> Limits {
+        Limits {
+            max_probes: self.inner.config.half_open_max_probes,
+            probe_ms: self.inner.probe_ms,
+        }
     }
 
-    /// [`transition`](Breaker::transition) without telling the listeners: for a caller that
-    /// holds a lock, and tells them once it has let go.
-    pub(crate) fn transition_quietly(
-        &self,
-        from: Word,
-        to: State,
-        deadline_ms: u64,
-        reason: Reason,
-        now: u64,
-    ) -> Result<Transition, Word> {
-        debug_assert!(is_legal(from.state(), to), "{:?} -> {to:?}", from.state());
-        if to == State::Closed {
-            // Closed windows start empty. Clearing before the swap is safe: no window is written
-            // in the states a breaker closes from.
-            self.clear_closed_state();
+    /// The one loop that changes the state word: decides `event` on `word`, swaps, and on a lost
+    /// swap decides again on the word found. Only the winner of a swap runs its side effects
+    /// (bookkeeping and the hub in [`swap_state`](Breaker::swap_state), then the breaker's own
+    /// listeners, outside any lock, when `tell`; a caller holding a lock tells them itself).
+    #[inline(always)]
+    pub(crate) fn apply(&self, mut word: Word, mut event: Event, tell: bool) -> Applied {
+        let (mut resume, mut made, mut now) = (None, None, 0);
+        loop {
+            // An isolated breaker is not moved by a health check: checked on every attempt, as
+            // an isolation may begin while it runs.
+            if matches!(event, Event::HealthCheck { .. }) && word.state().is_open() && self.is_isolated() {
+                return Applied {
+                    answer: Answer::Done,
+                    word,
+                    transition: made,
+                    now,
+                };
+            }
+            if event.reads_clock() {
+                now = self.clock.now_nanos();
+            }
+            let (change, then) = match decide(word, event, now, self.limits()) {
+                Step::Swap { change, then } => (change, then),
+                Step::First { first, then } => {
+                    (event, resume) = (first, Some(then));
+                    continue;
+                }
+                Step::Stay(answer) => match resume.take() {
+                    Some(back) => {
+                        (event, word) = (back, self.load());
+                        continue;
+                    }
+                    None => {
+                        return Applied {
+                            answer,
+                            word,
+                            transition: made,
+                            now,
+                        }
+                    }
+                },
+            };
+            match self.change(word, change, now) {
+                Ok((next, transition)) => {
+                    if let Some(t) = &transition {
+                        made = transition;
+                        if tell {
+                            self.inner.listeners.notify(t);
+                        }
+                    }
+                    match resume.take() {
+                        Some(back) => (event, word) = (back, self.load()),
+                        None => {
+                            return Applied {
+                                answer: then,
+                                word: next,
+                                transition: made,
+                                now,
+                            }
+                        }
+                    }
+                }
+                Err(actual) => word = actual,
+            }
         }
-        self.swap_state(from, from.next(to, deadline_ms), reason, now)
+    }
+
+    /// One attempt at `change` on `word`: the new word and the transition, or the word found.
+    #[inline(always)]
+    fn change(&self, word: Word, change: Change, now: u64) -> Result<(Word, Option<Transition>), Word> {
+        match change {
+            Change::Transition { to, reason, .. } => {
+                debug_assert!(is_legal(word.state(), to), "{:?} -> {to:?}", word.state());
+                if to == State::Closed {
+                    // Closed windows start empty. Clearing before the swap is safe: no window is
+                    // written in the states a breaker closes from (after it, a call of the new
+                    // closed period could be counted and then cleared).
+                    self.clear_closed_state();
+                }
+                let next = change.apply(word, || self.open_deadline_ms(now));
+                self.swap_state(word, next, reason, now).map(|t| (next, Some(t)))
+            }
+            Change::Renew { .. } => {
+                let next = change.apply(word, || NEVER_MS);
+                if word.state() == State::Closed {
+                    self.clear_closed_state();
+                    self.inner.reopen_attempt.store(0, Relaxed);
+                }
+                let swapped = self.word.compare_exchange(word.0, next.0, AcqRel, Acquire);
+                swapped.map(|_| (next, None)).map_err(Word)
+            }
+            Change::TakeProbe { .. } => {
+                let next = change.apply(word, || NEVER_MS);
+                let swapped = self.word.compare_exchange_weak(word.0, next.0, AcqRel, Acquire);
+                swapped.map(|_| (next, None)).map_err(|actual| self.lost_swap(actual))
+            }
+            Change::ReleaseProbe => {
+                let next = change.apply(word, || NEVER_MS);
+                let swapped = self.word.compare_exchange_weak(word.0, next.0, AcqRel, Acquire);
+                swapped.map(|_| (next, None)).map_err(Word)
+            }
+        }
     }
 
     /// The swap of every transition: `from -> next`. Its winner does the bookkeeping and tells
@@ -119,27 +213,20 @@ impl Breaker {
         deadline_ms(now, open_for)
     }
 
-    /// Closed -> Open, if `word` is still current.
+    /// Closed -> Open on a rule of `reason`, if the closed period of `word` lasts.
     pub(crate) fn trip(&self, word: Word, reason: Reason) -> Option<Transition> {
-        let now = self.clock.now_nanos();
-        self.transition(word, State::Open, self.open_deadline_ms(now), reason, now)
-            .ok()
-    }
-
-    /// HalfOpen -> Open, for as long as the half-open period of `word` lasts.
-    pub(crate) fn reopen(&self, mut word: Word, reason: Reason, now: u64) -> Option<Transition> {
         let generation = word.generation();
-        while word.state() == State::HalfOpen && word.generation() == generation {
-            match self.transition(word, State::Open, self.open_deadline_ms(now), reason, now) {
-                Ok(t) => return Some(t),
-                Err(actual) => word = actual,
-            }
-        }
-        None
+        self.apply(word, Event::Trip { generation, reason }, true).transition
     }
 
-    /// A probe succeeded: close after enough of them, else free its slot.
-    pub(crate) fn probe_succeeded(&self, word: Word) -> Option<Transition> {
+    /// A probe of the half-open period of `word` reported: reopen, close or free its slot.
+    pub(crate) fn probe_reported(&self, word: Word, report: ProbeReport) -> Option<Transition> {
+        let generation = word.generation();
+        self.apply(word, Event::Probe { generation, report }, true).transition
+    }
+
+    /// A probe succeeded: counted in its half-open period; whether enough of them have.
+    pub(crate) fn enough_probes(&self, word: Word) -> ProbeReport {
         let generation = word.generation();
         let counted = self
             .inner
@@ -160,152 +247,35 @@ impl Breaker {
                 }
             });
         if counted < u64::from(self.inner.config.half_open_successes) {
-            self.release_probe(word);
-            return None;
-        }
-        let now = self.clock.now_nanos();
-        let mut word = word;
-        while word.state() == State::HalfOpen && word.generation() == generation {
-            match self.transition(word, State::Closed, 0, Reason::ProbesSucceeded, now) {
-                Ok(t) => return Some(t),
-                Err(actual) => word = actual,
-            }
-        }
-        None
-    }
-
-    /// Frees one probe slot of the half-open period of `word`.
-    pub(crate) fn release_probe(&self, mut word: Word) {
-        let generation = word.generation();
-        while word.state() == State::HalfOpen && word.generation() == generation && word.in_flight() > 0 {
-            let next = word.with_probes(word.in_flight() - 1, word.deadline_ms());
-            match self.word.compare_exchange_weak(word.0, next.0, AcqRel, Acquire) {
-                Ok(_) => return,
-                Err(actual) => word = Word(actual),
-            }
+            ProbeReport::Release
+        } else {
+            ProbeReport::Enough
         }
     }
 
-    /// Closes the breaker from any state and forgets its window, consecutive failures and
-    /// backoff. Lifetime metrics are kept. Returns the transition, if the breaker was not closed.
-    pub fn reset(&self) -> Option<Transition> {
-        self.force(State::Closed, 0, Reason::Manual)
+    /// Moves to `to` whatever the state (see [`Event::Force`]), telling the listeners.
+    pub(crate) fn force(&self, to: State, deadline_ms: u64, reason: Reason) -> Option<Transition> {
+        let event = Event::Force {
+            to,
+            deadline_ms,
+            reason,
+        };
+        self.apply(self.load(), event, true).transition
     }
 
-    /// Lets every call through and counts it, with no rule able to open the breaker, until
-    /// [`reset`](Breaker::reset) or [`force_open`](Breaker::force_open).
-    pub fn disable(&self) -> Option<Transition> {
-        self.force(State::Disabled, 0, Reason::Manual)
-    }
-
-    /// Refuses every call, for `duration` if given (then probes, half-open) or until reset. Forcing
-    /// a forced-open breaker again sets its deadline; it reports no transition, but ends an
-    /// [isolation](Breaker::isolate) in force (the breaker is now forced open by this call).
-    pub fn force_open(&self, duration: Option<Duration>) -> Option<Transition> {
-        let deadline = duration.map(|d| {
-            self.clock
-                .now_nanos()
-                .saturating_add(d.as_nanos().min(u64::MAX as u128) as u64)
-        });
-        self.force_open_until(deadline, Reason::Manual)
-    }
-
-    /// Refuses every call until `deadline_nanos` of the breaker's clock (`None`: until reset),
-    /// giving `reason`: the hook fleet-wide sync uses, with [`Reason::Remote`]. Forcing a
-    /// forced-open breaker again moves its deadline and reports no transition.
-    pub fn force_open_until(&self, deadline_nanos: Option<u64>, reason: Reason) -> Option<Transition> {
-        let deadline_ms = deadline_nanos.map_or(NEVER_MS, |d| d / NANOS_PER_MS);
-        self.force(State::ForcedOpen, deadline_ms, reason)
-    }
-
-    /// Refuses calls until `deadline_nanos` of the breaker's clock because the dependency asked
-    /// callers to wait ([`Reason::RetryAfter`], an HTTP `Retry-After`, say). Unlike
-    /// [`force_open_until`](Breaker::force_open_until) it only ever makes the wait longer: an
-    /// open breaker whose deadline is later, or a disabled one, is left as it is.
-    ///
-    /// ```
-    /// use breakwater::{Breaker, Clock, Config, Reason, State};
-    ///
-    /// let breaker = Breaker::new("quotes", Config::default())?;
-    /// let until = breaker.clock().now_nanos() + 2_000_000_000;
-    /// let t = breaker.hold_off_until(until).unwrap();
-    /// assert_eq!((t.to, t.reason), (State::ForcedOpen, Reason::RetryAfter));
-    /// assert!(breaker.hold_off_until(until - 1_000_000_000).is_none(), "never shortened");
-    /// # Ok::<(), breakwater::ConfigError>(())
-    /// ```
-    pub fn hold_off_until(&self, deadline_nanos: u64) -> Option<Transition> {
-        let word = self.load();
-        let later = word.state().is_open() && word.deadline_ms() >= deadline_nanos / NANOS_PER_MS;
-        if later || word.state() == State::Disabled {
-            return None;
-        }
-        self.force_open_until(Some(deadline_nanos), Reason::RetryAfter)
-    }
-
-    /// Open or forced open -> half-open now, giving `reason`: traffic resumes with probes before
-    /// the open duration has passed, as when a health check found the dependency well again
-    /// ([`Reason::HealthCheck`]). In any other state nothing changes and `None` is returned.
-    ///
-    /// ```
-    /// use breakwater::{Breaker, Config, Reason, State};
-    ///
-    /// let breaker = Breaker::new("broker", Config::default())?;
-    /// breaker.force_open(None);
-    /// let t = breaker.half_open(Reason::HealthCheck).unwrap();
-    /// assert_eq!((t.to, breaker.try_acquire().unwrap().is_probe()), (State::HalfOpen, true));
-    /// # Ok::<(), breakwater::ConfigError>(())
-    /// ```
-    /// An [isolated](Breaker::isolate) breaker is not moved: an isolation ends only when its
-    /// holders say so (or by `reset`, `disable` or `force_open`).
-    pub fn half_open(&self, reason: Reason) -> Option<Transition> {
-        loop {
-            let word = self.load();
-            if !word.state().is_open() || self.is_isolated() {
-                return None;
-            }
-            let now = self.clock.now_nanos();
-            let probe_deadline = now / NANOS_PER_MS + self.inner.probe_ms;
-            if let Ok(t) = self.transition(word, State::HalfOpen, probe_deadline, reason, now) {
-                return Some(t);
-            }
-        }
-    }
-
-    fn force(&self, to: State, deadline_ms: u64, reason: Reason) -> Option<Transition> {
-        let (transition, _) = self.force_word(to, deadline_ms, reason);
-        if let Some(t) = &transition {
-            self.inner.listeners.notify(t);
-        }
-        transition
-    }
-
-    /// Moves to `to` whatever the state, without telling the listeners; returns the transition,
-    /// if it was one, and the word installed (or found, when nothing changed).
+    /// [`force`](Breaker::force) without telling the listeners; returns the transition, if it
+    /// was one, and the word installed (or found, when nothing changed).
     pub(crate) fn force_word(&self, to: State, deadline_ms: u64, reason: Reason) -> (Option<Transition>, Word) {
-        loop {
-            let word = self.load();
-            let now = self.clock.now_nanos();
-            if word.state() != to {
-                match self.transition_quietly(word, to, deadline_ms, reason, now) {
-                    Ok(t) => return (Some(t), word.next(to, deadline_ms)),
-                    Err(_) => continue,
-                }
-            }
-            // Not a transition, but a new generation: a reset of a closed breaker so that permits
-            // taken before it cannot count in the cleared window, a forced-open breaker forced
-            // again so that whoever forced it before can tell (an isolation ends with it).
-            let next = match to {
-                State::Closed | State::ForcedOpen => word.next(to, deadline_ms),
-                _ => return (None, word),
-            };
-            if to == State::Closed {
-                self.clear_closed_state();
-                self.inner.reopen_attempt.store(0, Relaxed);
-            }
-            if self.word.compare_exchange(word.0, next.0, AcqRel, Acquire).is_ok() {
-                return (None, next);
-            }
-        }
+        let applied = self.apply(
+            self.load(),
+            Event::Force {
+                to,
+                deadline_ms,
+                reason,
+            },
+            false,
+        );
+        (applied.transition, applied.word)
     }
 }
 

@@ -3,8 +3,8 @@
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
 
 use crate::config::Window as WindowConfig;
+use crate::counters::add;
 use crate::rules::{WindowCounts, FAILURE, OVER_LATENCY, SLOW};
-use crate::stripe::add;
 
 /// One stripe's window; a breaker sums its stripes.
 #[derive(Debug)]

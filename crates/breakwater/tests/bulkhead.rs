@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-use breakwater::{Admission, Bulkhead, Lane};
+use breakwater::{Admission, Bulkhead, BulkheadShare};
 
 /// A wake function that writes `(label, permit)` to `log`.
 fn logged(log: &Arc<Mutex<Vec<(&'static str, u64)>>>, label: &'static str) -> breakwater::Wake {
@@ -244,7 +244,7 @@ fn seed() -> u64 {
 fn assert_idle(b: &Arc<Bulkhead>) {
     let stats = b.stats();
     assert_eq!((stats.in_use, stats.queued), (0, 0), "{stats:?}");
-    let fresh = Lane::new(b.clone());
+    let fresh = BulkheadShare::new(b.clone());
     let permit = fresh.try_acquire().expect("a fresh caller gets a permit at once");
     assert!(fresh.release(permit));
 }
@@ -253,10 +253,10 @@ fn assert_idle(b: &Arc<Bulkhead>) {
 fn a_permit_handed_to_an_owner_that_ends_before_claiming_it_comes_back() {
     // The wake reached the owner's queue but never ran (its environment was torn down): the
     // lane still has the permit when it is closed (thread end) or dropped (handle finalized).
-    for end in [Lane::close as fn(&Lane), |_: &Lane| {}] {
+    for end in [BulkheadShare::close as fn(&BulkheadShare), |_: &BulkheadShare| {}] {
         let b = Arc::new(Bulkhead::new(1, 5).unwrap());
-        let main = Lane::new(b.clone());
-        let worker = Lane::new(b.clone());
+        let main = BulkheadShare::new(b.clone());
+        let worker = BulkheadShare::new(b.clone());
         let held = main.try_acquire().unwrap();
         let Admission::Queued(_) = worker.acquire_or_queue(0, |_| true) else {
             panic!()
@@ -276,7 +276,7 @@ fn a_permit_handed_to_an_owner_that_ends_at_the_same_moment_comes_back_whatever_
     const ROUNDS: u64 = 20_000;
     let mut rng = Rng(seed());
     let b = Arc::new(Bulkhead::new(1, 5).unwrap());
-    let main = Lane::new(b.clone());
+    let main = BulkheadShare::new(b.clone());
     let barrier = Arc::new(std::sync::Barrier::new(2));
     for round in 0..ROUNDS {
         let held = main.try_acquire().unwrap();
@@ -284,7 +284,7 @@ fn a_permit_handed_to_an_owner_that_ends_at_the_same_moment_comes_back_whatever_
         let owner = {
             let (b, barrier) = (b.clone(), barrier.clone());
             std::thread::spawn(move || {
-                let lane = Lane::new(b);
+                let lane = BulkheadShare::new(b);
                 let (tx, rx) = mpsc::channel();
                 let Admission::Queued(ticket) = lane.acquire_or_queue(0, move |t| match notify_mode {
                     0 => tx.send(t).is_ok(), // delivered
@@ -320,8 +320,8 @@ fn a_caller_that_cancels_while_its_permit_is_handed_over_owes_nothing() {
     const ROUNDS: u64 = 20_000;
     let mut rng = Rng(seed());
     let b = Arc::new(Bulkhead::new(1, 5).unwrap());
-    let main = Lane::new(b.clone());
-    let waiter = Lane::new(b.clone());
+    let main = BulkheadShare::new(b.clone());
+    let waiter = BulkheadShare::new(b.clone());
     let barrier = Arc::new(std::sync::Barrier::new(2));
     let (permits, to_release) = mpsc::channel::<u64>();
     let releaser = {
@@ -373,7 +373,7 @@ fn owners_that_hold_queue_cancel_release_and_end_at_random_give_every_permit_bac
             std::thread::spawn(move || {
                 let mut rng = Rng(seed ^ (o + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
                 let (tx, rx) = mpsc::channel::<u64>();
-                let mut lane = Lane::new(b.clone());
+                let mut lane = BulkheadShare::new(b.clone());
                 let (mut held, mut waiting) = (Vec::new(), Vec::new());
                 let mut ends = 0;
                 for _ in 0..STEPS {
@@ -406,7 +406,7 @@ fn owners_that_hold_queue_cancel_release_and_end_at_random_give_every_permit_bac
                             if rng.below(2) == 0 {
                                 lane.close();
                             }
-                            lane = Lane::new(b.clone());
+                            lane = BulkheadShare::new(b.clone());
                             (held, waiting) = (Vec::new(), Vec::new());
                             ends += 1;
                         }

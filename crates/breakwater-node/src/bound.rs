@@ -1,18 +1,20 @@
-//! The hot path without napi-rs's per-call glue: native functions bound to one handle of a
-//! breaker, made with `napi_create_function`, whose callback data is the handle itself. A call
-//! does one `napi_get_cb_info`, reads its numbers and returns one; there is no `this` to unwrap.
-//! And the views of native memory a handle reads (the state word) and writes (its caller's count
-//! of calls started), so a closed breaker lets a call through without any native call.
+//! The hot path: `acquire` and `record` on plain numbers (packed by `wire`), and the same as
+//! native functions bound to one handle of a breaker, without napi-rs's per-call glue: made with
+//! `napi_create_function`, their callback data is the handle itself. A call does one
+//! `napi_get_cb_info`, reads its numbers and returns one; there is no `this` to unwrap.
 
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 use std::rc::Rc;
 
+use breakwater::Permit;
 use napi::bindgen_prelude::ToNapiValue;
 use napi::sys;
 
-use crate::Handle;
+use crate::handle::Handle;
+use crate::state_view::check;
+use crate::wire;
 
 /// `[acquire, record, permitted]`, as a JavaScript array.
 pub struct BoundPair {
@@ -33,17 +35,6 @@ impl ToNapiValue for BoundPair {
             check(sys::napi_set_element(env, array, 2, pair.permitted))?;
         }
         Ok(array)
-    }
-}
-
-fn check(status: sys::napi_status) -> napi::Result<()> {
-    if status == sys::Status::napi_ok {
-        Ok(())
-    } else {
-        Err(napi::Error::new(
-            napi::Status::GenericFailure,
-            format!("N-API call failed with status {status}"),
-        ))
     }
 }
 
@@ -169,7 +160,7 @@ unsafe extern "C" fn acquire_callback(env: sys::napi_env, info: sys::napi_callba
     // SAFETY: Node calls this with the callback's own `env` and `info`.
     unsafe {
         let (handle, []) = arguments::<0>(env, info);
-        answer(env, catch_unwind(AssertUnwindSafe(|| crate::acquire(handle))))
+        answer(env, catch_unwind(AssertUnwindSafe(|| acquire(handle))))
     }
 }
 
@@ -179,7 +170,7 @@ unsafe extern "C" fn record_callback(env: sys::napi_env, info: sys::napi_callbac
         let (handle, [permit, outcome, elapsed_ms]) = arguments::<3>(env, info);
         answer(
             env,
-            catch_unwind(AssertUnwindSafe(|| crate::record(handle, permit, outcome, elapsed_ms))),
+            catch_unwind(AssertUnwindSafe(|| record(handle, permit, outcome, elapsed_ms))),
         )
     }
 }
@@ -195,50 +186,28 @@ unsafe extern "C" fn permitted_callback(env: sys::napi_env, info: sys::napi_call
     }
 }
 
-/// An external ArrayBuffer over native memory of a handle (see `NativeBreaker::state_view`).
-pub struct View(sys::napi_value);
-
-impl ToNapiValue for View {
-    unsafe fn to_napi_value(_env: sys::napi_env, view: Self) -> napi::Result<sys::napi_value> {
-        Ok(view.0)
+/// `tryAcquire`'s answer as one number (`wire::permit_code` or `wire::refusal_code`), counted
+/// in the handle's caller.
+#[inline]
+pub(crate) fn acquire(handle: &Handle) -> f64 {
+    match handle.breaker.try_acquire_as(handle.caller()) {
+        Ok(permit) => wire::permit_code(permit.raw(), permit.transition()),
+        Err(rejected) => wire::refusal_code(rejected.state, rejected.retry_after, rejected.transition),
     }
 }
 
-/// An ArrayBuffer over the state word of `handle`'s breaker (read it, never write it).
-pub(crate) fn state_view(env: &napi::Env, handle: &Rc<Handle>) -> napi::Result<View> {
-    view(env, handle, handle.breaker.state_word() as *const _ as *mut c_void, 8)
-}
-
-/// An ArrayBuffer over the count of calls started of `handle`'s caller, which only this thread
-/// writes: 1 is added (wrapping) for each call let through on the state word.
-pub(crate) fn started_view(env: &napi::Env, handle: &Rc<Handle>) -> napi::Result<View> {
-    view(env, handle, handle.caller().started() as *const _ as *mut c_void, 4)
-}
-
-/// An external ArrayBuffer over `len` bytes at `memory`, inside an allocation `handle` keeps
-/// alive: the buffer holds a reference to the handle that its finalizer releases.
-fn view(env: &napi::Env, handle: &Rc<Handle>, memory: *mut c_void, len: usize) -> napi::Result<View> {
-    let data = Rc::into_raw(handle.clone()) as *mut c_void;
-    let mut value = ptr::null_mut();
-    // SAFETY: `env.raw()` is the live environment of this call. `memory` points at `len` bytes
-    // inside the breaker's or the caller's allocation, both alive while the handle is: `data` is
-    // a leaked `Rc<Handle>`, passed as the finalize hint, that only `release_hint` frees, once,
-    // when the buffer is finalized (by the collector, or when the thread's environment ends).
-    // The state word is only read by JavaScript and changed atomically by the core; an aligned
-    // 32-bit read of it cannot tear (a stale read gives a permit the core counts as stale). The
-    // started count is written by this thread only, JavaScript or native, one after the other.
-    let created =
-        unsafe { sys::napi_create_external_arraybuffer(env.raw(), memory, len, Some(release_hint), data, &mut value) };
-    if let Err(e) = check(created) {
-        // SAFETY: the buffer was not made, so its finalizer will never run: release here, once.
-        drop(unsafe { Rc::from_raw(data as *const Handle) });
-        return Err(e);
-    }
-    Ok(View(value))
-}
-
-unsafe extern "C" fn release_hint(_env: sys::napi_env, _memory: *mut c_void, hint: *mut c_void) {
-    // SAFETY: an external buffer's finalizer gets the buffer's memory first and the hint second;
-    // the hint is the `Rc<Handle>` leaked in `view`, and Node calls this once.
-    drop(unsafe { Rc::from_raw(hint as *const Handle) });
+/// `record` on plain numbers, for a call the handle let through (by `tryAcquire`, or on the
+/// state word, counted in its `startedView`); anything out of range is absorbed: an unknown
+/// permit counts as stale, an outcome other than 0, 1 or 2 (NaN included) as ignored. Permits
+/// made from the state word carry `2^24` on top of the word's bits.
+#[inline]
+pub(crate) fn record(handle: &Handle, permit: f64, outcome: f64, elapsed_ms: f64) -> f64 {
+    let permit = Permit::from_raw(wire::permit_bits(permit));
+    let moved = handle.breaker.record_as(
+        handle.caller(),
+        permit,
+        wire::outcome(outcome),
+        wire::elapsed(elapsed_ms),
+    );
+    wire::transition_code(moved)
 }

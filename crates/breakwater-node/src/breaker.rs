@@ -1,0 +1,176 @@
+//! `NativeBreaker`: one JavaScript handle of a breaker. Its numbers are packed by `wire`.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use breakwater::{Breaker, Reason};
+use napi::bindgen_prelude::Float64Array;
+use napi::Env;
+use napi_derive::napi;
+
+use crate::handle::Handle;
+use crate::isolation::NativeIsolation;
+use crate::options::millis;
+use crate::wire::transition_code;
+use crate::{bound, metrics, state_view};
+
+/// A breaker of the process-wide (or a private) registry, as one handle sees it.
+#[napi]
+pub struct NativeBreaker {
+    handle: Rc<Handle>,
+    inner: Arc<Breaker>,
+}
+
+impl NativeBreaker {
+    pub(crate) fn new(breaker: Arc<Breaker>) -> NativeBreaker {
+        NativeBreaker {
+            handle: Handle::new(breaker.clone()),
+            inner: breaker,
+        }
+    }
+}
+
+#[napi]
+impl NativeBreaker {
+    /// Asks to make a call. `>= 0`: a permit, with the transition the acquire made (to half-open);
+    /// `< 0`: refused, with the state, the time to wait and any transition. Packed as
+    /// `crates/breakwater-node/src/wire.rs` says, unpacked by `src/wire.ts`.
+    #[napi(catch_unwind)]
+    pub fn try_acquire(&self) -> f64 {
+        bound::acquire(&self.handle)
+    }
+
+    /// Reports a call: outcome 0 success, 1 failure, 2 timeout, 3 ignored; `elapsedMs` may be
+    /// fractional. Returns the transition code it caused (0: none; see `wire.rs`). Out-of-range input is
+    /// absorbed: an unknown permit counts as stale, an unknown outcome as ignored.
+    #[napi(catch_unwind)]
+    pub fn record(&self, permit: f64, outcome: f64, elapsed_ms: f64) -> f64 {
+        bound::record(&self.handle, permit, outcome, elapsed_ms)
+    }
+
+    /// The hot path as functions bound to this breaker, `[acquire, record, permitted]`, with the
+    /// signatures of `tryAcquire`, `record` and `isCallPermitted`: they skip the method dispatch,
+    /// which is most of a method call's cost (`bench/native-calls.mjs`).
+    #[napi(
+        catch_unwind,
+        ts_return_type = "[() => number, (permit: number, outcome: number, elapsedMs: number) => number, () => boolean]"
+    )]
+    pub fn bound_functions(&self, env: napi::Env) -> napi::Result<bound::BoundPair> {
+        bound::bind(&env, &self.handle)
+    }
+
+    /// The breaker's state word as an 8-byte ArrayBuffer over the native memory (read it, never
+    /// write it): a closed breaker lets a call through without a native call. Its low 32 bits
+    /// (little-endian) hold the state and, when closed, a permit for `record` (`WORD_STATE_MASK`
+    /// and `WORD_PERMIT_BITS` of `wire.rs`), once the call is counted in `startedView`. The
+    /// buffer keeps the breaker alive.
+    #[napi(catch_unwind, ts_return_type = "ArrayBuffer")]
+    pub fn state_view(&self, env: napi::Env) -> napi::Result<state_view::View> {
+        state_view::state_view(&env, &self.handle)
+    }
+
+    /// This handle's count of calls started, as a 4-byte ArrayBuffer (a little-endian `u32`)
+    /// that only this thread writes: add 1 (wrapping) for each call let through on the state
+    /// word, before the call runs, so metrics count it in flight until `record` reports it.
+    #[napi(catch_unwind, ts_return_type = "ArrayBuffer")]
+    pub fn started_view(&self, env: napi::Env) -> napi::Result<state_view::View> {
+        state_view::started_view(&env, &self.handle)
+    }
+
+    /// The breaker's call timeout in milliseconds (its `timeout` option), if it has one.
+    #[napi(getter, catch_unwind)]
+    pub fn call_timeout_ms(&self) -> Option<f64> {
+        self.inner.config().call_timeout.map(|d| d.as_secs_f64() * 1e3)
+    }
+
+    /// A number no other breaker of the process has (state changes name their breaker by it).
+    #[napi(getter, catch_unwind)]
+    pub fn id(&self) -> f64 {
+        self.inner.id() as f64
+    }
+
+    /// The breaker's name.
+    #[napi(getter, catch_unwind)]
+    pub fn name(&self) -> String {
+        self.inner.name().to_string()
+    }
+
+    /// Whether call durations matter to this breaker (slow-call or latency rule, latency tracking).
+    #[napi(getter, catch_unwind)]
+    pub fn uses_call_duration(&self) -> bool {
+        self.inner.config().uses_call_duration()
+    }
+
+    /// The state: 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled.
+    #[napi(getter, catch_unwind)]
+    pub fn state(&self) -> u32 {
+        self.inner.state() as u32
+    }
+
+    /// Whether a call would be permitted now, without taking a permit.
+    #[napi(catch_unwind)]
+    pub fn is_call_permitted(&self) -> bool {
+        self.inner.is_call_permitted()
+    }
+
+    /// A metrics snapshot.
+    #[napi(catch_unwind)]
+    pub fn metrics(&self) -> Float64Array {
+        metrics::record(&self.inner.metrics())
+    }
+
+    /// Closes the breaker; returns the transition code.
+    #[napi(catch_unwind)]
+    pub fn reset(&self) -> f64 {
+        transition_code(self.inner.reset())
+    }
+
+    /// Lets every call through; returns the transition code.
+    #[napi(catch_unwind)]
+    pub fn disable(&self) -> f64 {
+        transition_code(self.inner.disable())
+    }
+
+    /// Refuses every call, for `forMs` if given; returns the transition code.
+    #[napi(catch_unwind)]
+    pub fn force_open(&self, env: Env, for_ms: Option<f64>) -> napi::Result<f64> {
+        let duration = for_ms
+            .map(|ms| millis("forceOpen duration", ms))
+            .transpose()
+            .map_err(|e| e.throw(&env))?;
+        Ok(transition_code(self.inner.force_open(duration)))
+    }
+
+    /// Forces the breaker open until every isolation taken is released (in any thread): the
+    /// last release closes it, if nothing else changed it since. A thread that ends releases
+    /// the isolations it took; one that is collected without a release does not.
+    #[napi(catch_unwind)]
+    pub fn isolate(&self) -> NativeIsolation {
+        NativeIsolation::take(&self.inner)
+    }
+
+    /// Open or forced open -> half-open now (a health check passed); returns the transition code.
+    #[napi(catch_unwind)]
+    pub fn half_open(&self) -> f64 {
+        transition_code(self.inner.half_open(Reason::HealthCheck))
+    }
+
+    /// Forced open for `forMs` because the dependency asked callers to wait (reason `retry_after`);
+    /// an existing forced-open deadline is only ever moved later. Returns the transition code.
+    #[napi(catch_unwind)]
+    pub fn hold_off(&self, env: Env, for_ms: f64) -> napi::Result<f64> {
+        let wait = millis("holdOff duration", for_ms).map_err(|e| e.throw(&env))?;
+        let deadline = self
+            .inner
+            .clock()
+            .now_nanos()
+            .saturating_add(wait.as_nanos().min(u64::MAX as u128) as u64);
+        Ok(transition_code(self.inner.hold_off_until(deadline)))
+    }
+
+    /// Whether two handles are the same breaker.
+    #[napi(catch_unwind)]
+    pub fn is_same(&self, other: &NativeBreaker) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}

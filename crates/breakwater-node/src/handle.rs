@@ -1,0 +1,33 @@
+//! What one JavaScript handle of a breaker holds natively; its functions and views share it.
+
+use std::cell::OnceCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use breakwater::{Breaker, Caller};
+
+/// What one JavaScript handle holds of its breaker: the breaker, and the handle's caller (made
+/// on its first call), which counts the calls the handle lets through so metrics see them while
+/// they run, and holds the half-open probes it took until they are reported. The handle's
+/// functions and views each hold it (one caller for all of them: a probe is reported through the
+/// handle that took it); the last of them to be finalized (at the latest when the thread's
+/// environment ends, as when a worker is terminated mid-call) drops the caller, whose unreported
+/// calls then count as ignored, its probes freeing their slots at once. None of its functions
+/// is left to report after that.
+pub(crate) struct Handle {
+    pub(crate) breaker: Arc<Breaker>,
+    caller: OnceCell<Caller>,
+}
+
+impl Handle {
+    pub(crate) fn new(breaker: Arc<Breaker>) -> Rc<Handle> {
+        Rc::new(Handle {
+            breaker,
+            caller: OnceCell::new(),
+        })
+    }
+
+    pub(crate) fn caller(&self) -> &Caller {
+        self.caller.get_or_init(|| self.breaker.caller())
+    }
+}

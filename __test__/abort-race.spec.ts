@@ -15,7 +15,10 @@ interface Runs {
 function bothBounded() {
   const { breakers, name } = rig()
   const breaker = breakers.getOrCreate(name, { timeout: 1000 })
-  const sides: [string, Runs][] = [['breaker', breaker], ['timeout policy', timeout(1000, { strategy: 'aggressive', name })]]
+  const sides: [string, Runs][] = [
+    ['breaker', breaker],
+    ['timeout policy', timeout(1000, { strategy: 'aggressive', name })],
+  ]
   return { breaker, name, sides }
 }
 
@@ -50,7 +53,7 @@ test.serial('a caller signal aborted before the call: fn never runs and no timer
   })
 })
 
-test.serial('a caller signal that cannot let go of its listener changes nothing of the call\'s end, in the breaker as in the timeout policy', async (t) => {
+test.serial("a caller signal that cannot let go of its listener changes nothing of the call's end, in the breaker as in the timeout policy", async (t) => {
   await withFakeTimers(async () => {
     const { sides } = bothBounded()
     const real = new AbortController().signal
@@ -69,22 +72,27 @@ test.serial('a caller signal that cannot let go of its listener changes nothing 
   })
 })
 
-test('the caller\'s own abort is never replaced, by a breaker\'s fallback option as by the fallback policy', async (t) => {
+test("the caller's own abort is never replaced, by a breaker's fallback option as by the fallback policy", async (t) => {
   const { breakers, name } = rig()
   const breaker = breakers.getOrCreate(name, { fallback: () => 'fallback value' })
   const policy = fallback('fallback value')
-  const sides: [string, Runs][] = [['breaker', breaker], ['fallback policy', policy]]
+  const sides: [string, Runs][] = [
+    ['breaker', breaker],
+    ['fallback policy', policy],
+  ]
   for (const [side, p] of sides) {
     const controller = new AbortController()
     const reason = new Error('caller gave up')
-    const call = p.execute(({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))), { signal: controller.signal })
+    const call = p.execute(({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))), {
+      signal: controller.signal,
+    })
     controller.abort(reason)
     t.is(await t.throwsAsync(call), reason, side)
     t.is(await p.execute(() => Promise.reject(new Error('down'))), 'fallback value', `${side} replaces a failure`)
   }
 })
 
-test('a breaker\'s fallback is called as a plain function, with the error as its only argument, on every path', async (t) => {
+test("a breaker's fallback is called as a plain function, with the error as its only argument, on every path", async (t) => {
   const { breakers, name } = rig()
   const calls: unknown[][] = []
   function remember(this: unknown, ...args: unknown[]) {
@@ -95,11 +103,18 @@ test('a breaker\'s fallback is called as a plain function, with the error as its
   const down = new Error('down')
   t.is(await breaker.execute<string>(() => Promise.reject(down)), 'fallback value')
   t.is(await breaker.execute<string>(() => 'unreached'), 'fallback value', 'refused, now open')
-  t.is(breaker.executeSync<string>(() => 'unreached'), 'fallback value', 'refused, synchronously')
-  t.deepEqual(calls.map(([self, error]) => [self, (error as Error).name]), [
-    [undefined, 'Error'],
-    [undefined, 'BrokenCircuitError'],
-    [undefined, 'BrokenCircuitError'],
-  ])
+  t.is(
+    breaker.executeSync<string>(() => 'unreached'),
+    'fallback value',
+    'refused, synchronously',
+  )
+  t.deepEqual(
+    calls.map(([self, error]) => [self, (error as Error).name]),
+    [
+      [undefined, 'Error'],
+      [undefined, 'BrokenCircuitError'],
+      [undefined, 'BrokenCircuitError'],
+    ],
+  )
   t.true(calls.every((c) => c.length === 2))
 })

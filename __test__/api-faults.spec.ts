@@ -174,7 +174,9 @@ async function runLane(lane: Lane, random: () => number, server: TestServer, mor
     if (!allowed.has(outcome)) {
       const took = Math.round(performance.now() - started)
       const kills = server.killedAt.map((at) => Math.round(at - started)).filter((at) => at > -2000 && at < 2000)
-      tally.problems.push(`${p.what}${controller ? ` (abort after ${abortAfter} ms)` : ''}: ${outcome} after ${took} ms, expected ${[...allowed].join(' or ')}${kills.length ? ` (server killed at ${kills.join(', ')} ms)` : ''}`)
+      tally.problems.push(
+        `${p.what}${controller ? ` (abort after ${abortAfter} ms)` : ''}: ${outcome} after ${took} ms, expected ${[...allowed].join(' or ')}${kills.length ? ` (server killed at ${kills.join(', ')} ms)` : ''}`,
+      )
     }
   }
 }
@@ -203,7 +205,11 @@ test('an API that lies and breaks at random points: every call ends once, in tim
   const retryTally: Tally = { calls: 0, outcomes: new Map(), problems: [] }
   const count = (tally: Tally, ...outcomes: Outcome[]) => outcomes.reduce((n, o) => n + (tally.outcomes.get(o) ?? 0), 0)
   const enough = () =>
-    plainTally.calls > 20 && retryTally.calls > 5 && count(plainTally, 'caller-bug') > 0 && count(plainTally, 'too-large') > 0 && count(plainTally, 'timeout') > 0
+    plainTally.calls > 20 &&
+    retryTally.calls > 5 &&
+    count(plainTally, 'caller-bug') > 0 &&
+    count(plainTally, 'too-large') > 0 &&
+    count(plainTally, 'timeout') > 0
   // A run whose breaker stayed open much of the time (refusals settle at once) may see little in a
   // few seconds: go on, up to four times as long, until it has seen enough to mean something.
   const deadline = performance.now() + SECONDS * 1000
@@ -211,7 +217,8 @@ test('an API that lies and breaks at random points: every call ends once, in tim
   const more = () => performance.now() < deadline || (!enough() && performance.now() < hardDeadline)
   const lanes: Promise<void>[] = []
   for (let i = 0; i < 6; i++) lanes.push(runLane({ client: plain, boundMs: TIMEOUT_MS, strict: true }, seeded(random() * 2 ** 31), server, more, plainTally))
-  for (let i = 0; i < 3; i++) lanes.push(runLane({ client: retrying, boundMs: 3 * TIMEOUT_MS + 2 * 50, strict: false }, seeded(random() * 2 ** 31), server, more, retryTally))
+  for (let i = 0; i < 3; i++)
+    lanes.push(runLane({ client: retrying, boundMs: 3 * TIMEOUT_MS + 2 * 50, strict: false }, seeded(random() * 2 ** 31), server, more, retryTally))
   await Promise.all(lanes)
   await server.close()
 

@@ -245,15 +245,36 @@ test('caller bugs reject before the request leaves and never count against the A
     ['a BigInt body', () => market.post('/never', { qty: 10n }), /^body must be serializable as JSON/],
     ['a cyclic body', () => market.post('/never', cyclic), /^body must be serializable as JSON/],
     ['a function body', () => market.post('/never', () => 1), /^body must be serializable as JSON, but was a function/],
-    ['a body that throws', () => market.post('/never', { toJSON: () => { throw Object.create(null) } }), /^body must be serializable as JSON/],
+    [
+      'a body that throws',
+      () =>
+        market.post('/never', {
+          toJSON: () => {
+            throw Object.create(null)
+          },
+        }),
+      /^body must be serializable as JSON/,
+    ],
     ['an invalid header name', () => market.get('/never', { headers: { 'bad name': 'x' } }), /^headers\["bad name"\] is not a valid header name/],
     ['a header value with a newline', () => market.get('/never', { headers: { 'x-a': 'one\r\nx-b: two' } }), /^headers\["x-a"\] is not a valid header value/],
     ['a header value outside Latin-1', () => market.get('/never', { headers: { 'x-a': '日本' } }), /^headers\["x-a"\] is not a valid header value/],
-    ['a header value that is not a string', () => market.get('/never', { headers: { 'x-a': 5 as unknown as string } }), /^headers\["x-a"\] must be a string, but was 5/],
-    ['a header fetch sets itself', () => market.post('/never', {}, { headers: { 'Transfer-Encoding': 'chunked' } }), /^headers\["Transfer-Encoding"\] cannot be given: fetch sets /],
+    [
+      'a header value that is not a string',
+      () => market.get('/never', { headers: { 'x-a': 5 as unknown as string } }),
+      /^headers\["x-a"\] must be a string, but was 5/,
+    ],
+    [
+      'a header fetch sets itself',
+      () => market.post('/never', {}, { headers: { 'Transfer-Encoding': 'chunked' } }),
+      /^headers\["Transfer-Encoding"\] cannot be given: fetch sets /,
+    ],
     ['an Expect header', () => market.get('/never', { headers: { expect: '100-continue' } }), /^headers\["expect"\] cannot be given/],
     ['headers that are not an object', () => market.get('/never', { headers: 'x-a: 1' as never }), /^headers must be an object/],
-    ['a query value that is an object', () => market.get('/never', { query: { a: {} as never } }), /^query\["a"\] must be a string, a finite number or a boolean, but was an object/],
+    [
+      'a query value that is an object',
+      () => market.get('/never', { query: { a: {} as never } }),
+      /^query\["a"\] must be a string, a finite number or a boolean, but was an object/,
+    ],
     ['a query value that is undefined', () => market.get('/never', { query: { a: undefined as never } }), /^query\["a"\] must be/],
     ['a query value that is NaN', () => market.get('/never', { query: { a: Number.NaN } }), /^query\["a"\] must be/],
     ['a method with a space', () => market.request({ method: 'GET /x', path: '/never' }), /^method must be an HTTP method/],
@@ -292,7 +313,10 @@ test('a header fetch refuses or drops (connection: upgrade, host, a control char
   // Every byte in a header value: what Headers accepts but undici refuses (control characters).
   for (let code = 0; code < 256; code++) {
     if (code === 9 || (code >= 0x20 && code !== 0x7f)) continue
-    refused.push([{ 'x-a': `a${String.fromCharCode(code)}b` }, /^headers\["x-a"\] is not a valid header value \(Latin-1 text without control characters but tab\)/])
+    refused.push([
+      { 'x-a': `a${String.fromCharCode(code)}b` },
+      /^headers\["x-a"\] is not a valid header value \(Latin-1 text without control characters but tab\)/,
+    ])
   }
   const before = server.hits.get('/echo') ?? 0
   for (const [headers, message] of refused) {
@@ -338,7 +362,10 @@ test('every request method rejects, never throws, whatever it is given', async (
     t.true(error instanceof TypeError, `${what}: ${String(error)}`)
     t.like(error, { code: 'ERR_BREAKWATER_INVALID_OPTION' }, what)
   }
-  t.regex((await market.get('/never', { signl: 1 } as never).catch((e: Error) => e.message)) as string, /^signl is not a request option \(known: signal, headers, query\)$/)
+  t.regex(
+    (await market.get('/never', { signl: 1 } as never).catch((e: Error) => e.message)) as string,
+    /^signl is not a request option \(known: signal, headers, query\)$/,
+  )
   t.is(server.hits.get('/never'), undefined)
   t.like(market.breaker.metrics(), { calls: 0 })
 })
@@ -360,7 +387,11 @@ test('api options are read as own properties: typos, null and inherited options 
     ['null breaker', { ...base, breaker: null }, /^breaker must not be null: leave it out for its default$/],
     ['bad headers', { ...base, headers: { 'a b': 'c' } }, /^headers\["a b"\] is not a valid header name/],
     ['a managed header', { ...base, headers: { 'keep-alive': 'timeout=5' } }, /^headers\["keep-alive"\] cannot be given/],
-    ['credentials in baseUrl', { ...base, baseUrl: 'http://user:secret@127.0.0.1:1' }, /^baseUrl must not carry credentials \(fetch refuses them\): send them in an authorization header$/],
+    [
+      'credentials in baseUrl',
+      { ...base, baseUrl: 'http://user:secret@127.0.0.1:1' },
+      /^baseUrl must not carry credentials \(fetch refuses them\): send them in an authorization header$/,
+    ],
     ['a query in baseUrl', { ...base, baseUrl: 'http://127.0.0.1:1/v1?key=1' }, /^baseUrl must have no query or fragment/],
     ['a non-boolean honorRetryAfter', { ...base, honorRetryAfter: 'no' }, /^honorRetryAfter must be true or false/],
     ['a non-function isFailure', { ...base, isFailure: 'yes' }, /^isFailure must be a function/],
@@ -436,50 +467,57 @@ const POLLUTED_INIT: Record<string, unknown> = {
   window: 'polluted',
   duplex: 'bogus',
   priority: 'bogus',
-  dispatcher: { dispatch: () => { throw new Error('polluted dispatcher') } },
+  dispatcher: {
+    dispatch: () => {
+      throw new Error('polluted dispatcher')
+    },
+  },
 }
 
-test.serial('a polluted Object.prototype never reaches fetch: with any RequestInit field polluted a GET and a POST go out as asked, and body, signal and dispatcher (which fetch itself reads through the prototype) reject with our TypeError before sending; nothing counts as a failure', async (t) => {
-  const { market } = client({ breaker: { consecutiveFailures: 1 } })
-  const proto = Object.prototype as Record<string, unknown>
-  const refused = new Set(['body', 'signal', 'dispatcher'])
-  const sends = [
-    ['GET', () => market.get<Record<string, unknown>>('/echo')],
-    ['POST', () => market.post<Record<string, unknown>>('/echo', { a: 1 })],
-  ] as const
-  const fields = [...Object.keys(POLLUTED_INIT).map((key) => [key]), Object.keys(POLLUTED_INIT).filter((key) => !refused.has(key))]
-  let sent = 0
-  for (const keys of fields) {
-    for (const [method, send] of sends) {
-      const what = `${method} with Object.prototype.${keys.join(', .')} polluted`
-      for (const key of keys) proto[key] = POLLUTED_INIT[key]
-      let call: Promise<unknown>
-      try {
-        call = send()
-        if (keys.length === 1 && refused.has(keys[0]!)) {
-          // Refused synchronously: the pollution goes before anything is awaited (Node.js streams read `signal` too).
+test.serial(
+  'a polluted Object.prototype never reaches fetch: with any RequestInit field polluted a GET and a POST go out as asked, and body, signal and dispatcher (which fetch itself reads through the prototype) reject with our TypeError before sending; nothing counts as a failure',
+  async (t) => {
+    const { market } = client({ breaker: { consecutiveFailures: 1 } })
+    const proto = Object.prototype as Record<string, unknown>
+    const refused = new Set(['body', 'signal', 'dispatcher'])
+    const sends = [
+      ['GET', () => market.get<Record<string, unknown>>('/echo')],
+      ['POST', () => market.post<Record<string, unknown>>('/echo', { a: 1 })],
+    ] as const
+    const fields = [...Object.keys(POLLUTED_INIT).map((key) => [key]), Object.keys(POLLUTED_INIT).filter((key) => !refused.has(key))]
+    let sent = 0
+    for (const keys of fields) {
+      for (const [method, send] of sends) {
+        const what = `${method} with Object.prototype.${keys.join(', .')} polluted`
+        for (const key of keys) proto[key] = POLLUTED_INIT[key]
+        let call: Promise<unknown>
+        try {
+          call = send()
+          if (keys.length === 1 && refused.has(keys[0]!)) {
+            // Refused synchronously: the pollution goes before anything is awaited (Node.js streams read `signal` too).
+            for (const key of keys) delete proto[key]
+            const error = await failure(call)
+            t.like(error, { name: 'TypeError', code: 'ERR_BREAKWATER_INVALID_OPTION' }, what)
+            t.regex((error as Error).message, new RegExp(`^Object\\.prototype\\.${keys[0]} is set \\(prototype pollution\\)`), what)
+            continue
+          }
+          const echo = (await call) as { method: string; body: string; headers: Record<string, string> }
+          sent++
+          t.is(echo.method, method, what)
+          t.is(echo.body, method === 'POST' ? '{"a":1}' : '', what)
+          t.is(echo.headers['x-polluted'], undefined, what)
+          t.is(echo.headers.referer, undefined, what)
+        } catch (error) {
+          t.fail(`${what}: ${String(error)}`)
+        } finally {
           for (const key of keys) delete proto[key]
-          const error = await failure(call)
-          t.like(error, { name: 'TypeError', code: 'ERR_BREAKWATER_INVALID_OPTION' }, what)
-          t.regex((error as Error).message, new RegExp(`^Object\\.prototype\\.${keys[0]} is set \\(prototype pollution\\)`), what)
-          continue
         }
-        const echo = (await call) as { method: string; body: string; headers: Record<string, string> }
-        sent++
-        t.is(echo.method, method, what)
-        t.is(echo.body, method === 'POST' ? '{"a":1}' : '', what)
-        t.is(echo.headers['x-polluted'], undefined, what)
-        t.is(echo.headers.referer, undefined, what)
-      } catch (error) {
-        t.fail(`${what}: ${String(error)}`)
-      } finally {
-        for (const key of keys) delete proto[key]
       }
     }
-  }
-  t.like(market.breaker.metrics(), { successes: sent, failures: 0 })
-  t.is(market.breaker.state, 'closed')
-})
+    t.like(market.breaker.metrics(), { successes: sent, failures: 0 })
+    t.is(market.breaker.state, 'closed')
+  },
+)
 
 test.serial("a polluted Object.prototype.retryOn does not replace the API's judgement: a 404 is still not retried", async (t) => {
   const proto = Object.prototype as Record<string, unknown>
@@ -496,7 +534,11 @@ test.serial("a polluted Object.prototype.retryOn does not replace the API's judg
 
 test('per-call headers replace the default ones whatever their case', async (t) => {
   const { market } = client({ headers: { 'X-Team': 'a' } })
-  const echo = await market.post<{ headers: Record<string, string> }>('/echo', { a: 1 }, { headers: { Accept: 'text/plain', 'x-team': 'b', 'Content-Type': 'application/vnd.x+json' } })
+  const echo = await market.post<{ headers: Record<string, string> }>(
+    '/echo',
+    { a: 1 },
+    { headers: { Accept: 'text/plain', 'x-team': 'b', 'Content-Type': 'application/vnd.x+json' } },
+  )
   t.like(echo.headers, { accept: 'text/plain', 'x-team': 'b', 'content-type': 'application/vnd.x+json' })
 })
 

@@ -15,10 +15,17 @@ test.serial('async filters are treated as throwing filters, and their rejections
   try {
     const { breakers, name } = rig()
     const b = breakers.getOrCreate(name, { consecutiveFailures: 10, isFailure: rejecting as never })
-    await t.throwsAsync(b.execute(() => Promise.reject(new Error('down'))), { message: 'down' }, 'the call\'s own error stands')
+    await t.throwsAsync(
+      b.execute(() => Promise.reject(new Error('down'))),
+      { message: 'down' },
+      "the call's own error stands",
+    )
     t.is(b.metrics().failures, 1, 'a broken isFailure counts the call as a failure')
     const r = breakers.getOrCreate(`${name}-result`, { isResultFailure: rejecting as never })
-    await t.throwsAsync(r.execute(async () => 'value'), { instanceOf: TypeError, message: /^isResultFailure must answer at once with true or false, but returned a promise/ })
+    await t.throwsAsync(
+      r.execute(async () => 'value'),
+      { instanceOf: TypeError, message: /^isResultFailure must answer at once with true or false, but returned a promise/ },
+    )
     t.is(r.metrics().failures, 1)
     let attempts = 0
     const policy = retry({ maxAttempts: 3, backoff: { base: 0 }, retryOn: rejecting as never })
@@ -30,7 +37,11 @@ test.serial('async filters are treated as throwing filters, and their rejections
       { message: 'flaky' },
     )
     t.is(attempts, 1, 'a broken retryOn retries nothing')
-    await t.throwsAsync(fallback('x', { handles: rejecting as never }).execute(() => Promise.reject(new Error('down'))), { message: 'down' }, 'a broken handles handles nothing')
+    await t.throwsAsync(
+      fallback('x', { handles: rejecting as never }).execute(() => Promise.reject(new Error('down'))),
+      { message: 'down' },
+      'a broken handles handles nothing',
+    )
     await new Promise((resolve) => setImmediate(resolve))
     await new Promise((resolve) => setImmediate(resolve))
   } finally {

@@ -5,8 +5,31 @@ import { rig } from './helpers.ts'
 
 /** What a careless caller may pass anywhere. */
 const GARBAGE: unknown[] = [
-  undefined, null, Number.NaN, Infinity, -Infinity, -1, -0, 0.5, 1e16, 2 ** 53, '', 'x', 'x'.repeat(300), '\uD800',
-  '30 parsecs', '1e400ms', true, {}, [], () => 1, Symbol('s'), 10n, Object.create(null), new Date(0), /re/,
+  undefined,
+  null,
+  Number.NaN,
+  Infinity,
+  -Infinity,
+  -1,
+  -0,
+  0.5,
+  1e16,
+  2 ** 53,
+  '',
+  'x',
+  'x'.repeat(300),
+  '\uD800',
+  '30 parsecs',
+  '1e400ms',
+  true,
+  {},
+  [],
+  () => 1,
+  Symbol('s'),
+  10n,
+  Object.create(null),
+  new Date(0),
+  /re/,
 ]
 
 /** Words of Rust or of napi-rs that must never reach a user. */
@@ -99,6 +122,9 @@ test('registry.get, getOrCreate and remove refuse a name that is not a string wi
     instanceOf: RangeError,
     message: /^name must be from 1 to 256 bytes long in UTF-8, but was "é+"… \(258 bytes\)$/,
   })
-  t.throws(() => new Registry({ clock: {} as never }), { instanceOf: TypeError, message: 'clock must be a FakeClock from breakwater/testing, but was an object' })
+  t.throws(() => new Registry({ clock: {} as never }), {
+    instanceOf: TypeError,
+    message: 'clock must be a FakeClock from breakwater/testing, but was an object',
+  })
   t.throws(() => new Registry({ clok: new FakeClock() } as never), { instanceOf: TypeError, message: /^clok is not a registry option \(known: clock\)/ })
 })

@@ -12,8 +12,7 @@ import { deferred, withFakeTimers } from './timers.ts'
 const rejectsOnAbort = ({ signal }: { signal: AbortSignal }) =>
   new Promise<string>((_, reject) => signal.addEventListener('abort', () => reject(new Error('fn: aborted'))))
 /** A function that answers "done" from inside its abort listener. */
-const resolvesOnAbort = ({ signal }: { signal: AbortSignal }) =>
-  new Promise<string>((resolve) => signal.addEventListener('abort', () => resolve('partial')))
+const resolvesOnAbort = ({ signal }: { signal: AbortSignal }) => new Promise<string>((resolve) => signal.addEventListener('abort', () => resolve('partial')))
 
 /** Counts process warnings until `stop()`. */
 function warnings() {
@@ -30,7 +29,7 @@ test.serial('a timeout decides the outcome even when fn rejects with its own err
     const call = b.execute(rejectsOnAbort, { timeout: 50 })
     await timers.tickAsync(50)
     const error = await t.throwsAsync(call)
-    t.true(isTimeoutError(error), 'the caller gets the TimeoutError, not fn\'s error')
+    t.true(isTimeoutError(error), "the caller gets the TimeoutError, not fn's error")
     t.like(b.metrics(), { failures: 1, timeouts: 1, ignored: 0 })
   })
 })
@@ -120,11 +119,17 @@ test.serial('a listener that throws an unprintable value changes nothing: the ca
   t.notThrows(() => (promise = b.execute(() => Promise.reject(new Error('down')))), 'execute never throws synchronously')
   await t.throwsAsync(promise!, { message: 'down' })
   t.is(b.state, 'open')
-  await t.throwsAsync(b.execute(async () => 1), { code: 'ERR_BREAKWATER_OPEN' })
+  await t.throwsAsync(
+    b.execute(async () => 1),
+    { code: 'ERR_BREAKWATER_OPEN' },
+  )
   clock.advance('1s')
   t.is(await b.execute(async () => 'probe'), 'probe', 'the probe succeeds although the half-open and close listeners throw')
   t.is(b.state, 'closed', 'the probe was reported: nothing leaked')
-  t.is(b.executeSync(() => 'sync'), 'sync')
+  t.is(
+    b.executeSync(() => 'sync'),
+    'sync',
+  )
   await new Promise((resolve) => setImmediate(resolve))
   seen.stop()
   t.true(seen.seen.length >= 5, `each throw is reported as a warning (${seen.seen.length})`)
@@ -232,14 +237,17 @@ const deafSignal = () =>
     removeEventListener() {},
   }) as unknown as AbortSignal
 
-test('a caller signal that cannot be listened to is the caller\'s error: fn never runs and the call is ignored, not a failure', async (t) => {
+test("a caller signal that cannot be listened to is the caller's error: fn never runs and the call is ignored, not a failure", async (t) => {
   const { breakers, name } = rig()
   const b = breakers.getOrCreate(name, { consecutiveFailures: 1 })
   let ran = false
   await t.throwsAsync(
-    b.execute(() => {
-      ran = true
-    }, { signal: deafSignal() }),
+    b.execute(
+      () => {
+        ran = true
+      },
+      { signal: deafSignal() },
+    ),
     { message: 'polyfill cannot listen' },
   )
   t.false(ran)
@@ -251,7 +259,10 @@ test('a bulkhead call whose signal cannot be listened to leaves the queue: no pe
   const pool = bulkhead(`deaf-${process.pid}`, { maxConcurrent: 1, maxQueue: 5 })
   const gate = deferred()
   const held = pool.execute(() => gate.promise)
-  await t.throwsAsync(pool.execute(() => 'never', { signal: deafSignal() }), { message: 'polyfill cannot listen' })
+  await t.throwsAsync(
+    pool.execute(() => 'never', { signal: deafSignal() }),
+    { message: 'polyfill cannot listen' },
+  )
   t.like(pool.stats(), { inUse: 1, queued: 0 })
   gate.resolve()
   await held
@@ -259,7 +270,7 @@ test('a bulkhead call whose signal cannot be listened to leaves the queue: no pe
   t.is(await pool.execute(() => 'next'), 'next', 'the next caller gets the permit at once')
 })
 
-test('a failure listener that resets the breaker comes after the opening in every listener\'s eyes', async (t) => {
+test("a failure listener that resets the breaker comes after the opening in every listener's eyes", async (t) => {
   const { breakers, name } = rig()
   const b = breakers.getOrCreate(name, { consecutiveFailures: 1 })
   const seen: string[] = []

@@ -10,7 +10,10 @@ test('opens after five consecutive failures, then rejects with a branded error',
   t.is(b.state, 'closed')
   await failTimes(b, 1)
   t.is(b.state, 'open')
-  const error = await t.throwsAsync(b.execute(async () => 1), { instanceOf: BrokenCircuitError })
+  const error = await t.throwsAsync(
+    b.execute(async () => 1),
+    { instanceOf: BrokenCircuitError },
+  )
   t.true(isBrokenCircuitError(error))
   t.like(error, { code: 'ERR_BREAKWATER_OPEN', breaker: name, state: 'open', retryAfterMs: 30_000 })
   t.is(error.stack?.split('\n').length, 1, 'a rejection captures no stack frames')
@@ -45,7 +48,10 @@ test('an error the filter clears is not a failure', async (t) => {
     consecutiveFailures: 1,
     isFailure: (e) => !(e instanceof RangeError),
   })
-  await t.throwsAsync(b.execute(async () => Promise.reject(new RangeError('bad input'))), { instanceOf: RangeError })
+  await t.throwsAsync(
+    b.execute(async () => Promise.reject(new RangeError('bad input'))),
+    { instanceOf: RangeError },
+  )
   t.is(b.state, 'closed')
   t.is(b.metrics().successes, 1)
   await failTimes(b, 1)
@@ -81,9 +87,15 @@ test('execute refuses bad arguments (function, signal, timeout) with Type and Ra
     await t.throwsAsync(b.execute(bad as never), { instanceOf: TypeError, message: /execute needs a function/ })
   }
   for (const bad of [{}, 'signal', 42]) {
-    await t.throwsAsync(b.execute(async () => 1, { signal: bad as never }), { instanceOf: TypeError, message: /^signal must be an AbortSignal/ })
+    await t.throwsAsync(
+      b.execute(async () => 1, { signal: bad as never }),
+      { instanceOf: TypeError, message: /^signal must be an AbortSignal/ },
+    )
   }
-  await t.throwsAsync(b.execute(async () => 1, { timeout: '2 fortnights' as never }), { instanceOf: RangeError })
+  await t.throwsAsync(
+    b.execute(async () => 1, { timeout: '2 fortnights' as never }),
+    { instanceOf: RangeError },
+  )
   t.is(b.metrics().calls, 0, 'refused arguments count no call')
 })
 
@@ -92,16 +104,22 @@ test('a caller abort rejects with its reason, reaches fn, and counts as ignored'
   const b = breakers.getOrCreate(name, { consecutiveFailures: 1 })
   const caller = new AbortController()
   let seen: AbortSignal | undefined
-  const call = b.execute(({ signal }) => {
-    seen = signal
-    return new Promise<never>(() => {})
-  }, { signal: caller.signal })
+  const call = b.execute(
+    ({ signal }) => {
+      seen = signal
+      return new Promise<never>(() => {})
+    },
+    { signal: caller.signal },
+  )
   caller.abort(new Error('user navigated away'))
   await t.throwsAsync(call, { message: 'user navigated away' })
   t.true(seen?.aborted)
   t.like(b.metrics(), { ignored: 1, failures: 0, inFlight: 0, state: 'closed' })
   const aborted = AbortSignal.abort(new Error('already gone'))
-  await t.throwsAsync(b.execute(async () => 1, { signal: aborted }), { message: 'already gone' })
+  await t.throwsAsync(
+    b.execute(async () => 1, { signal: aborted }),
+    { message: 'already gone' },
+  )
   t.is(b.metrics().ignored, 2)
 })
 
@@ -204,11 +222,18 @@ test('a timeout aborts the call, rejects with TimeoutError and counts as failure
 test('executeSync runs a synchronous call, counts it, and throws BrokenCircuitError when open', (t) => {
   const { clock, breakers, name } = rig()
   const b = breakers.getOrCreate(name, { consecutiveFailures: 2, openFor: '1s', halfOpenSuccesses: 1 })
-  t.is(b.executeSync(() => 41 + 1), 42)
+  t.is(
+    b.executeSync(() => 41 + 1),
+    42,
+  )
   for (let i = 0; i < 2; i++) {
-    t.throws(() => b.executeSync(() => {
-      throw new Error('sync failure')
-    }), { message: 'sync failure' })
+    t.throws(
+      () =>
+        b.executeSync(() => {
+          throw new Error('sync failure')
+        }),
+      { message: 'sync failure' },
+    )
   }
   t.false(b.isCallPermitted())
   const refused = t.throws(() => b.executeSync(() => 1))
@@ -217,7 +242,10 @@ test('executeSync runs a synchronous call, counts it, and throws BrokenCircuitEr
   clock.advance('1s')
   t.true(b.isCallPermitted(), 'a probe would be let through')
   t.is(b.metrics().calls, 4, 'asking did not count a call')
-  t.is(b.executeSync(() => 'probe'), 'probe')
+  t.is(
+    b.executeSync(() => 'probe'),
+    'probe',
+  )
   t.is(b.state, 'closed')
   t.throws(() => b.executeSync(42 as never), { instanceOf: TypeError })
 })
@@ -229,7 +257,10 @@ test('executeSync answers from the fallback for failures and refusals', (t) => {
     throw new Error('down')
   }
   t.is(b.executeSync(down), 'cached')
-  t.is(b.executeSync(() => 'live'), 'cached')
+  t.is(
+    b.executeSync(() => 'live'),
+    'cached',
+  )
   t.like(b.metrics(), { failures: 1, rejections: 1 })
 })
 
@@ -244,8 +275,14 @@ test('a filter that throws cannot lose the call: it counts as a failure', async 
       throw new Error('error filter bug')
     },
   })
-  await t.throwsAsync(b.execute(async () => 1), { message: 'result filter bug' })
-  await t.throwsAsync(b.execute(async () => Promise.reject(new Error('call failed'))), { message: 'call failed' })
+  await t.throwsAsync(
+    b.execute(async () => 1),
+    { message: 'result filter bug' },
+  )
+  await t.throwsAsync(
+    b.execute(async () => Promise.reject(new Error('call failed'))),
+    { message: 'call failed' },
+  )
   t.throws(() => b.executeSync(() => 1), { message: 'result filter bug' })
   t.like(b.metrics(), { calls: 3, failures: 3, successes: 0, inFlight: 0, state: 'open' })
 })

@@ -139,7 +139,11 @@ test('every bulkhead permit comes back while worker threads that hold, queue, re
   t.log(line)
   if (process.env.BREAKWATER_STRESS_SECONDS) console.log(`bulkhead stress, seed ${SEED}: ${line}`)
   t.deepEqual(unexpected, [])
-  t.deepEqual(sides.flatMap((s) => s.errors.map(String)), [], 'no worker failed')
+  t.deepEqual(
+    sides.flatMap((s) => s.errors.map(String)),
+    [],
+    'no worker failed',
+  )
   t.is(unhandled, 0, 'no unhandled rejection')
   t.true(totals.terminations > 0 && totals.rounds > 1)
 })

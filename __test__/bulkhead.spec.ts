@@ -56,7 +56,10 @@ test('refuses with a branded BulkheadRejectedError when every permit is taken an
   const holding = b.execute(() => hold.promise)
   const waiting = b.execute(async () => 'waited')
   let ran = false
-  const error = await t.throwsAsync(b.execute(async () => (ran = true)), { instanceOf: BulkheadRejectedError })
+  const error = await t.throwsAsync(
+    b.execute(async () => (ran = true)),
+    { instanceOf: BulkheadRejectedError },
+  )
   t.true(isBulkheadRejectedError(error))
   t.like(error, { code: 'ERR_BREAKWATER_BULKHEAD_FULL', bulkhead: name, maxConcurrent: 1, maxQueue: 1 })
   t.false(ran)
@@ -111,7 +114,10 @@ test('a permit is released when fn throws, synchronously or not', async (t) => {
     }),
     { message: 'sync' },
   )
-  await t.throwsAsync(b.execute(async () => Promise.reject(new Error('async'))), { message: 'async' })
+  await t.throwsAsync(
+    b.execute(async () => Promise.reject(new Error('async'))),
+    { message: 'async' },
+  )
   t.is(b.stats().inUse, 0)
   t.is(await b.execute(() => 'still usable'), 'still usable')
 })
@@ -297,20 +303,44 @@ test('a permit is given back only through the handle that holds it, so never twi
 test('bad bulkhead options name the option and the value', (t) => {
   t.throws(() => bulkhead(fresh(), { maxConcurrent: 0 }), { instanceOf: RangeError, message: 'maxConcurrent must be a whole number of at least 1, but was 0' })
   t.throws(() => bulkhead(fresh(), { maxConcurrent: Number.NaN }), { message: 'maxConcurrent must be a whole number of at least 1, but was NaN' })
-  t.throws(() => bulkhead(fresh(), { maxConcurrent: 2, maxQueue: -1 }), { instanceOf: RangeError, message: 'maxQueue must be a whole number of at least 0, but was -1' })
-  t.throws(() => bulkhead(fresh(), { maxConcurrent: 2 ** 21 }), { instanceOf: RangeError, message: 'maxConcurrent must be a whole number from 1 to 1048576, but was 2097152' })
-  t.throws(() => bulkhead(fresh(), undefined as unknown as { maxConcurrent: number }), { instanceOf: TypeError, message: /^bulkhead options must be an object/ })
+  t.throws(() => bulkhead(fresh(), { maxConcurrent: 2, maxQueue: -1 }), {
+    instanceOf: RangeError,
+    message: 'maxQueue must be a whole number of at least 0, but was -1',
+  })
+  t.throws(() => bulkhead(fresh(), { maxConcurrent: 2 ** 21 }), {
+    instanceOf: RangeError,
+    message: 'maxConcurrent must be a whole number from 1 to 1048576, but was 2097152',
+  })
+  t.throws(() => bulkhead(fresh(), undefined as unknown as { maxConcurrent: number }), {
+    instanceOf: TypeError,
+    message: /^bulkhead options must be an object/,
+  })
   const b = bulkhead(fresh(), { maxConcurrent: 1 })
-  return t.throwsAsync(b.execute(async () => 1, { priority: 'high' as unknown as number }), { instanceOf: TypeError, message: 'priority must be a number, but was "high"' })
+  return t.throwsAsync(
+    b.execute(async () => 1, { priority: 'high' as unknown as number }),
+    { instanceOf: TypeError, message: 'priority must be a number, but was "high"' },
+  )
 })
 
 test('bulkhead options are own properties: a typo like maxQeue, null and inherited keys are refused by name and create nothing', (t) => {
   const code = 'ERR_BREAKWATER_INVALID_OPTION'
   const name = fresh()
-  t.throws(() => bulkhead(name, { maxConcurrent: 1, maxQeue: 5 } as never), { instanceOf: TypeError, code, message: /^maxQeue is not a bulkhead option \(known: maxConcurrent, maxQueue\)/ })
+  t.throws(() => bulkhead(name, { maxConcurrent: 1, maxQeue: 5 } as never), {
+    instanceOf: TypeError,
+    code,
+    message: /^maxQeue is not a bulkhead option \(known: maxConcurrent, maxQueue\)/,
+  })
   t.throws(() => bulkhead(name, null as never), { instanceOf: TypeError, code, message: 'bulkhead options must be an object, but was null' })
-  t.throws(() => bulkhead(name, Object.create({ maxConcurrent: 4 }) as never), { instanceOf: TypeError, code, message: 'maxConcurrent must be a number, but was undefined' })
-  t.throws(() => bulkhead(name, { maxConcurrent: 1, constructor: 1 } as never), { instanceOf: TypeError, code, message: /^constructor is not a bulkhead option/ })
+  t.throws(() => bulkhead(name, Object.create({ maxConcurrent: 4 }) as never), {
+    instanceOf: TypeError,
+    code,
+    message: 'maxConcurrent must be a number, but was undefined',
+  })
+  t.throws(() => bulkhead(name, { maxConcurrent: 1, constructor: 1 } as never), {
+    instanceOf: TypeError,
+    code,
+    message: /^constructor is not a bulkhead option/,
+  })
   t.is(bulkhead(name, { maxConcurrent: 3 }).stats().maxConcurrent, 3, 'the refused calls created nothing')
   const polluted = Object.prototype as { maxQueue?: number }
   polluted.maxQueue = 7
@@ -326,14 +356,22 @@ test('per-call options refuse unknown keys, null, a fractional priority and a si
   const b = bulkhead(fresh(), { maxConcurrent: 1, maxQueue: 5 })
   let ran = 0
   const run = () => ran++
-  await t.throwsAsync(b.execute(run, { priorty: 1 } as never), { instanceOf: TypeError, code, message: /^priorty is not an execute option \(known: signal, priority\)/ })
+  await t.throwsAsync(b.execute(run, { priorty: 1 } as never), {
+    instanceOf: TypeError,
+    code,
+    message: /^priorty is not an execute option \(known: signal, priority\)/,
+  })
   await t.throwsAsync(b.execute(run, null as never), { instanceOf: TypeError, code, message: 'execute options must be an object, but was null' })
   await t.throwsAsync(b.execute(run, new AbortController().signal as never), {
     instanceOf: TypeError,
     code,
     message: 'execute takes its signal inside the options, as { signal }, but was given an AbortSignal',
   })
-  await t.throwsAsync(b.execute(run, { priority: 1.5 }), { instanceOf: RangeError, code, message: 'priority must be a whole number within -2147483648..2147483647, but was 1.5' })
+  await t.throwsAsync(b.execute(run, { priority: 1.5 }), {
+    instanceOf: RangeError,
+    code,
+    message: 'priority must be a whole number within -2147483648..2147483647, but was 1.5',
+  })
   await t.throwsAsync(b.execute(run, { priority: 2 ** 31 }), { instanceOf: RangeError, code })
   t.is(ran, 0, 'nothing ran')
   t.like(b.stats(), { inUse: 0, queued: 0, admitted: 0 }, 'and no permit was taken')
@@ -344,7 +382,10 @@ test('limits that differ from the existing bulkhead throw ERR_BREAKWATER_OPTIONS
   const name = fresh()
   const first = bulkhead(name, { maxConcurrent: 1, maxQueue: 5 })
   const error = t.throws(() => bulkhead(name, { maxConcurrent: 99, maxQueue: 5 }))
-  t.like(error, { code: 'ERR_BREAKWATER_OPTIONS_DIFFER', message: `bulkhead "${name}" exists with other options: maxConcurrent is 1, given 99; give the same options` })
+  t.like(error, {
+    code: 'ERR_BREAKWATER_OPTIONS_DIFFER',
+    message: `bulkhead "${name}" exists with other options: maxConcurrent is 1, given 99; give the same options`,
+  })
   t.like(first.stats(), { maxConcurrent: 1, maxQueue: 5 }, 'the existing bulkhead is unchanged')
   const inWorker = await startWorker<string>(`
     try {

@@ -60,15 +60,18 @@ function holds(t: import('ava').ExecutionContext, report: Report) {
   t.true(report.resolved > 0 && report.rejected > 0, `${report.resolved} resolved, ${report.rejected} rejected`)
 }
 
-withPostgres(test)('PostgreSQL killed, restarted and its backends terminated at random: the process lives, every call ends once, nothing acknowledged is lost', async (t) => {
-  t.log(`seed ${seed}, ${seconds} s`)
-  const { status, report, stderr } = await run('pg', seed)
-  t.is(status, 0, stderr)
-  if (!report) return t.fail(`no report (seed ${seed}): ${stderr}`)
-  t.log(JSON.stringify({ calls: report.calls, commitUnknown: report.commitUnknown, faults: report.faults }))
-  holds(t, report)
-  t.true(report.faults.killServer! > 0 && report.faults.terminate! + report.faults.killBackend! > 0, JSON.stringify(report.faults))
-})
+withPostgres(test)(
+  'PostgreSQL killed, restarted and its backends terminated at random: the process lives, every call ends once, nothing acknowledged is lost',
+  async (t) => {
+    t.log(`seed ${seed}, ${seconds} s`)
+    const { status, report, stderr } = await run('pg', seed)
+    t.is(status, 0, stderr)
+    if (!report) return t.fail(`no report (seed ${seed}): ${stderr}`)
+    t.log(JSON.stringify({ calls: report.calls, commitUnknown: report.commitUnknown, faults: report.faults }))
+    holds(t, report)
+    t.true(report.faults.killServer! > 0 && report.faults.terminate! + report.faults.killBackend! > 0, JSON.stringify(report.faults))
+  },
+)
 
 test('SQLite under concurrent transactions and queries, timeouts, aborts and locks taken at random: nothing acknowledged is lost', async (t) => {
   t.log(`seed ${seed}, ${seconds} s`)

@@ -23,8 +23,10 @@ pgTest.before(async () => {
   await pool.query('insert into accounts values (1, 100), (2, 0)')
   // COMMIT runs this deferred trigger: a COMMIT that takes a second (for ids below 100).
   await pool.query('create table slow_commits (id int primary key deferrable initially deferred)')
-  await pool.query("create function sleep_at_commit() returns trigger language plpgsql as $$ begin perform pg_sleep(1); return null; end $$")
-  await pool.query('create constraint trigger slow_commit after insert on slow_commits deferrable initially deferred for each row when (new.id < 100) execute function sleep_at_commit()')
+  await pool.query('create function sleep_at_commit() returns trigger language plpgsql as $$ begin perform pg_sleep(1); return null; end $$')
+  await pool.query(
+    'create constraint trigger slow_commit after insert on slow_commits deferrable initially deferred for each row when (new.id < 100) execute function sleep_at_commit()',
+  )
 })
 test.after.always(async () => {
   await pool?.end().catch(() => undefined)
@@ -42,7 +44,7 @@ pgTest.serial('queries return pg result objects; syntax and constraint errors ar
   const { rows, rowCount } = await db.query<{ cash: number }>('select cash from accounts where id = $1', [1])
   t.deepEqual(rows, [{ cash: 100 }])
   t.is(rowCount, 1)
-  for (const sql of ['selec 1', 'select * from no_such_table', 'insert into accounts values (1, 5)', "update accounts set cash = -1 where id = 1"]) {
+  for (const sql of ['selec 1', 'select * from no_such_table', 'insert into accounts values (1, 5)', 'update accounts set cash = -1 where id = 1']) {
     const error = await db.query(sql).catch((e) => e)
     t.is(typeof error.code, 'string', `${sql}: ${error.message}`)
     t.false(isTransientDatabaseError(error), `${error.code} is the caller's mistake`)
@@ -58,7 +60,10 @@ pgTest.serial('a transaction commits, or rolls back when its code or a statement
     await client.query('update accounts set cash = cash + 30 where id = 2')
   })
   const cash = async () => (await pool.query('select id, cash from accounts order by id')).rows
-  t.deepEqual(await cash(), [{ id: 1, cash: 70 }, { id: 2, cash: 30 }])
+  t.deepEqual(await cash(), [
+    { id: 1, cash: 70 },
+    { id: 2, cash: 30 },
+  ])
   await t.throwsAsync(
     db.transaction(async (client) => {
       await client.query('update accounts set cash = cash - 30 where id = 1')
@@ -73,7 +78,14 @@ pgTest.serial('a transaction commits, or rolls back when its code or a statement
     })
     .catch((e) => e)
   t.is(violation.code, '23514')
-  t.deepEqual(await cash(), [{ id: 1, cash: 70 }, { id: 2, cash: 30 }], 'both rolled back')
+  t.deepEqual(
+    await cash(),
+    [
+      { id: 1, cash: 70 },
+      { id: 2, cash: 30 },
+    ],
+    'both rolled back',
+  )
   t.like(db.breaker.metrics(), { failures: 0 }, 'neither is the database failing')
   t.is(pool.idleCount + pool.waitingCount, pool.totalCount, 'every connection went back')
 })
@@ -91,125 +103,137 @@ async function releases(body: () => Promise<void>): Promise<string[]> {
   return released
 }
 
-pgTest.serial("an error a transaction body throws itself (a failed file read, another breaker's timeout) is not a database failure: rolled back, rejected with it, its connection returned", async (t) => {
-  const { db } = rig({ breaker: { consecutiveFailures: 2 } })
-  const other = new Registry().getOrCreate('other-service', { timeout: '10ms' })
-  const released = await releases(async () => {
-    const noFile = await db
-      .transaction(async (client) => {
-        await client.query('update accounts set cash = cash + 1000 where id = 2')
-        await readFile('/nonexistent/breakwater-order.json')
+pgTest.serial(
+  "an error a transaction body throws itself (a failed file read, another breaker's timeout) is not a database failure: rolled back, rejected with it, its connection returned",
+  async (t) => {
+    const { db } = rig({ breaker: { consecutiveFailures: 2 } })
+    const other = new Registry().getOrCreate('other-service', { timeout: '10ms' })
+    const released = await releases(async () => {
+      const noFile = await db
+        .transaction(async (client) => {
+          await client.query('update accounts set cash = cash + 1000 where id = 2')
+          await readFile('/nonexistent/breakwater-order.json')
+        })
+        .catch((e) => e)
+      t.is(noFile.code, 'ENOENT')
+      await withFakeTimers(async (timers) => {
+        let waiting = false
+        const call = db.transaction(async (client) => {
+          await client.query('update accounts set cash = cash + 1000 where id = 2')
+          waiting = true
+          await other.execute(() => new Promise<never>(() => {}))
+        })
+        const caught = t.throwsAsync(call)
+        await until(() => waiting)
+        await timers.tickAsync(10)
+        const timeout = await caught
+        t.true(isTimeoutError(timeout))
+        t.is((timeout as unknown as { source: string }).source, 'other-service', "the other breaker's timeout, as thrown")
       })
-      .catch((e) => e)
-    t.is(noFile.code, 'ENOENT')
-    await withFakeTimers(async (timers) => {
-      let waiting = false
-      const call = db.transaction(async (client) => {
-        await client.query('update accounts set cash = cash + 1000 where id = 2')
-        waiting = true
-        await other.execute(() => new Promise<never>(() => {}))
-      })
-      const caught = t.throwsAsync(call)
-      await until(() => waiting)
-      await timers.tickAsync(10)
-      const timeout = await caught
-      t.true(isTimeoutError(timeout))
-      t.is((timeout as unknown as { source: string }).source, 'other-service', "the other breaker's timeout, as thrown")
     })
-  })
-  t.is(db.breaker.state, 'closed')
-  t.like(db.breaker.metrics(), { failures: 0, timeouts: 0 })
-  t.deepEqual(released, ['returned', 'returned'], 'a connection that did nothing wrong goes back to the pool')
-  t.deepEqual((await pool.query('select cash from accounts where id = 2')).rows, [{ cash: 30 }], 'both rolled back')
-})
+    t.is(db.breaker.state, 'closed')
+    t.like(db.breaker.metrics(), { failures: 0, timeouts: 0 })
+    t.deepEqual(released, ['returned', 'returned'], 'a connection that did nothing wrong goes back to the pool')
+    t.deepEqual((await pool.query('select cash from accounts where id = 2')).rows, [{ cash: 30 }], 'both rolled back')
+  },
+)
 
-pgTest.serial("a statement error the body rethrows as is counts against the database once; one the body wraps, or one of another call, is the body's own", async (t) => {
-  const { db } = rig()
-  const LOCKED = 'select 1 from accounts where id = 1 for update nowait' // 55P03 while another session holds the row: transient
-  const holder = await pool.connect()
-  try {
-    await holder.query('begin')
-    await holder.query('select 1 from accounts where id = 1 for update')
-    const asIs = await db.transaction((client) => client.query(LOCKED)).catch((e) => e)
-    t.is(asIs.code, '55P03')
-    t.like(db.breaker.metrics(), { failures: 1 }, 'the driver raised it for the body: the database failed')
-    const wrapped = await db
-      .transaction(async (client) => {
-        try {
-          await client.query(LOCKED)
-        } catch (error) {
-          throw new Error('booking failed', { cause: error })
-        }
-      })
-      .catch((e) => e)
-    t.is(wrapped.message, 'booking failed')
-    t.is(wrapped.cause.code, '55P03')
-    t.like(db.breaker.metrics(), { failures: 1 }, "wrapped, it is the body's error")
-    const outside = await db
-      .transaction(async () => {
-        await db.query(LOCKED) // another connection: a call of its own
-      })
-      .catch((e) => e)
-    t.is(outside.code, '55P03')
-    t.like(db.breaker.metrics(), { failures: 2 }, 'counted by its own call, not again by the transaction that rethrew it')
-  } finally {
-    await holder.query('rollback').catch(() => undefined)
-    holder.release()
-  }
-})
+pgTest.serial(
+  "a statement error the body rethrows as is counts against the database once; one the body wraps, or one of another call, is the body's own",
+  async (t) => {
+    const { db } = rig()
+    const LOCKED = 'select 1 from accounts where id = 1 for update nowait' // 55P03 while another session holds the row: transient
+    const holder = await pool.connect()
+    try {
+      await holder.query('begin')
+      await holder.query('select 1 from accounts where id = 1 for update')
+      const asIs = await db.transaction((client) => client.query(LOCKED)).catch((e) => e)
+      t.is(asIs.code, '55P03')
+      t.like(db.breaker.metrics(), { failures: 1 }, 'the driver raised it for the body: the database failed')
+      const wrapped = await db
+        .transaction(async (client) => {
+          try {
+            await client.query(LOCKED)
+          } catch (error) {
+            throw new Error('booking failed', { cause: error })
+          }
+        })
+        .catch((e) => e)
+      t.is(wrapped.message, 'booking failed')
+      t.is(wrapped.cause.code, '55P03')
+      t.like(db.breaker.metrics(), { failures: 1 }, "wrapped, it is the body's error")
+      const outside = await db
+        .transaction(async () => {
+          await db.query(LOCKED) // another connection: a call of its own
+        })
+        .catch((e) => e)
+      t.is(outside.code, '55P03')
+      t.like(db.breaker.metrics(), { failures: 2 }, 'counted by its own call, not again by the transaction that rethrew it')
+    } finally {
+      await holder.query('rollback').catch(() => undefined)
+      holder.release()
+    }
+  },
+)
 
-pgTest.serial("a connection that dies under a transaction body counts against the database, even when the body throws its own error (which the call rejects with)", async (t) => {
-  const { db } = rig()
-  let error: Error | undefined
-  const released = await releases(async () => {
-    error = await db
-      .transaction(async (client) => {
-        const { rows } = await client.query<{ pid: number }>('select pg_backend_pid() as pid')
-        await pool.query('select pg_terminate_backend($1)', [rows[0]!.pid])
-        try {
-          await client.query('select 1')
-        } catch (cause) {
-          throw new Error('booking failed', { cause })
-        }
-      })
-      .catch((e) => e)
-  })
-  t.is(error?.message, 'booking failed')
-  t.like(db.breaker.metrics(), { failures: 1 })
-  t.true(released.includes('closed'), `the dead connection left the pool: ${released}`)
-})
+pgTest.serial(
+  'a connection that dies under a transaction body counts against the database, even when the body throws its own error (which the call rejects with)',
+  async (t) => {
+    const { db } = rig()
+    let error: Error | undefined
+    const released = await releases(async () => {
+      error = await db
+        .transaction(async (client) => {
+          const { rows } = await client.query<{ pid: number }>('select pg_backend_pid() as pid')
+          await pool.query('select pg_terminate_backend($1)', [rows[0]!.pid])
+          try {
+            await client.query('select 1')
+          } catch (cause) {
+            throw new Error('booking failed', { cause })
+          }
+        })
+        .catch((e) => e)
+    })
+    t.is(error?.message, 'booking failed')
+    t.like(db.breaker.metrics(), { failures: 1 })
+    t.true(released.includes('closed'), `the dead connection left the pool: ${released}`)
+  },
+)
 
-pgTest.serial("a transaction body cannot release its client: release() throws a TypeError, nothing is committed, and the connection goes back to the pool once", async (t) => {
-  await pool.query('create table released_rows (id int primary key)')
-  const { db } = rig()
-  const rows = async () => (await pool.query('select id from released_rows order by id')).rows.map((r) => r.id)
-  let error: Error & { code?: string } | undefined
-  const released = await releases(async () => {
-    error = await db
-      .transaction(async (client) => {
-        await client.query('insert into released_rows values (100)')
-        client.release()
-      })
-      .catch((e) => e)
-  })
-  t.true(error instanceof TypeError, error?.message)
-  t.is(error?.code, 'ERR_BREAKWATER_INVALID_OPTION')
-  t.regex(error!.message, /^release\(\) of the client handed to a transaction body of db-\d+ is refused/)
-  t.deepEqual(await rows(), [], 'rejected, so nothing committed')
-  t.deepEqual(released, ['returned'], 'released once, by the transaction')
-  t.like(db.breaker.metrics(), { failures: 0 }, "the body's mistake")
+pgTest.serial(
+  'a transaction body cannot release its client: release() throws a TypeError, nothing is committed, and the connection goes back to the pool once',
+  async (t) => {
+    await pool.query('create table released_rows (id int primary key)')
+    const { db } = rig()
+    const rows = async () => (await pool.query('select id from released_rows order by id')).rows.map((r) => r.id)
+    let error: (Error & { code?: string }) | undefined
+    const released = await releases(async () => {
+      error = await db
+        .transaction(async (client) => {
+          await client.query('insert into released_rows values (100)')
+          client.release()
+        })
+        .catch((e) => e)
+    })
+    t.true(error instanceof TypeError, error?.message)
+    t.is(error?.code, 'ERR_BREAKWATER_INVALID_OPTION')
+    t.regex(error!.message, /^release\(\) of the client handed to a transaction body of db-\d+ is refused/)
+    t.deepEqual(await rows(), [], 'rejected, so nothing committed')
+    t.deepEqual(released, ['returned'], 'released once, by the transaction')
+    t.like(db.breaker.metrics(), { failures: 0 }, "the body's mistake")
 
-  t.is(
-    await db.transaction(async (client) => {
-      await client.query('insert into released_rows values (101)')
-      t.throws(() => client.release(), { instanceOf: TypeError })
-      return 'committed'
-    }),
-    'committed',
-  )
-  t.deepEqual(await rows(), [101], 'a body that catches the refusal goes on and commits')
-  t.is(pool.idleCount + pool.waitingCount, pool.totalCount, 'every connection went back')
-})
+    t.is(
+      await db.transaction(async (client) => {
+        await client.query('insert into released_rows values (101)')
+        t.throws(() => client.release(), { instanceOf: TypeError })
+        return 'committed'
+      }),
+      'committed',
+    )
+    t.deepEqual(await rows(), [101], 'a body that catches the refusal goes on and commits')
+    t.is(pool.idleCount + pool.waitingCount, pool.totalCount, 'every connection went back')
+  },
+)
 
 pgTest.serial('a client kept past its transaction refuses query(): its connection is back in the pool, serving other calls', async (t) => {
   const { db } = rig()
@@ -225,45 +249,48 @@ pgTest.serial('a client kept past its transaction refuses query(): its connectio
   t.is(pool.idleCount + pool.waitingCount, pool.totalCount, 'nothing was sent on it')
 })
 
-pgTest.serial('a transaction whose body caught a statement error rejects with 25P02, since PostgreSQL rolled it back at COMMIT, never resolving as if committed', async (t) => {
-  await pool.query('create table caught_rows (id int primary key)')
-  const { db } = rig()
-  const rows = async () => (await pool.query('select id from caught_rows order by id')).rows.map((r) => r.id)
-  const error = await db
-    .transaction(async (client) => {
-      await client.query('insert into caught_rows values (1)')
-      await client.query('insert into caught_rows values (1)').catch(() => 'a duplicate: never mind')
-      return 'booked'
-    })
-    .catch((e) => e)
-  t.true(error instanceof Error, `resolved ${String(error)} though nothing was committed`)
-  t.is(error.code, '25P02')
-  t.is(error.cause?.code, '23505', "the statement's error that aborted it")
-  t.regex(error.message, /rolled back, not committed/)
-  t.deepEqual(await rows(), [])
-  t.like(db.breaker.metrics(), { failures: 0 }, 'the database did what it was asked')
+pgTest.serial(
+  'a transaction whose body caught a statement error rejects with 25P02, since PostgreSQL rolled it back at COMMIT, never resolving as if committed',
+  async (t) => {
+    await pool.query('create table caught_rows (id int primary key)')
+    const { db } = rig()
+    const rows = async () => (await pool.query('select id from caught_rows order by id')).rows.map((r) => r.id)
+    const error = await db
+      .transaction(async (client) => {
+        await client.query('insert into caught_rows values (1)')
+        await client.query('insert into caught_rows values (1)').catch(() => 'a duplicate: never mind')
+        return 'booked'
+      })
+      .catch((e) => e)
+    t.true(error instanceof Error, `resolved ${String(error)} though nothing was committed`)
+    t.is(error.code, '25P02')
+    t.is(error.cause?.code, '23505', "the statement's error that aborted it")
+    t.regex(error.message, /rolled back, not committed/)
+    t.deepEqual(await rows(), [])
+    t.like(db.breaker.metrics(), { failures: 0 }, 'the database did what it was asked')
 
-  const booked = await db.transaction(async (client) => {
-    await client.query('insert into caught_rows values (2)')
-    await client.query('savepoint duplicate')
-    await client.query('insert into caught_rows values (2)').catch(() => client.query('rollback to savepoint duplicate'))
-    return 'booked'
-  })
-  t.is(booked, 'booked')
-  t.deepEqual(await rows(), [2], 'with a SAVEPOINT the body carries on after an error, and commits')
-
-  const later = await db
-    .transaction(async (client) => {
+    const booked = await db.transaction(async (client) => {
+      await client.query('insert into caught_rows values (2)')
       await client.query('savepoint duplicate')
       await client.query('insert into caught_rows values (2)').catch(() => client.query('rollback to savepoint duplicate'))
-      await client.query('select 1 / 0').catch(() => 'division by zero: never mind') // aborts it
-      await client.query('insert into caught_rows values (3)').catch(() => 'in a failed transaction: 25P02')
+      return 'booked'
     })
-    .catch((e) => e)
-  t.is(later.code, '25P02')
-  t.is(later.cause?.code, '22012', 'the cause is the error that aborted it, not one recovered from, nor a 25P02 after it')
-  t.deepEqual(await rows(), [2])
-})
+    t.is(booked, 'booked')
+    t.deepEqual(await rows(), [2], 'with a SAVEPOINT the body carries on after an error, and commits')
+
+    const later = await db
+      .transaction(async (client) => {
+        await client.query('savepoint duplicate')
+        await client.query('insert into caught_rows values (2)').catch(() => client.query('rollback to savepoint duplicate'))
+        await client.query('select 1 / 0').catch(() => 'division by zero: never mind') // aborts it
+        await client.query('insert into caught_rows values (3)').catch(() => 'in a failed transaction: 25P02')
+      })
+      .catch((e) => e)
+    t.is(later.code, '25P02')
+    t.is(later.cause?.code, '22012', 'the cause is the error that aborted it, not one recovered from, nor a 25P02 after it')
+    t.deepEqual(await rows(), [2])
+  },
+)
 
 pgTest.serial('a deadlock is a failure of the database (and so is a serialization failure)', async (t) => {
   t.true(isTransientDatabaseError(Object.assign(new Error('could not serialize access'), { code: '40001' })))
@@ -481,10 +508,13 @@ test('sqlite: queries and writes, busy is a failure, syntax and constraint error
       t.false(isTransientDatabaseError(error), error.code)
     }
     t.is(ledger.breaker.state, 'closed')
-    await t.throwsAsync(ledger.transaction((db) => {
-      db.prepare("insert into fills (symbol) values ('MSFT')").run()
-      throw new Error('changed my mind')
-    }), { message: 'changed my mind' })
+    await t.throwsAsync(
+      ledger.transaction((db) => {
+        db.prepare("insert into fills (symbol) values ('MSFT')").run()
+        throw new Error('changed my mind')
+      }),
+      { message: 'changed my mind' },
+    )
     t.deepEqual(other.prepare('select count(*) as n from fills').get(), { n: 1 }, 'rolled back')
     writer.exec('begin immediate') // holds the write lock
     const busy = await ledger.query("insert into fills (symbol) values ('TSLA')").catch((e) => e)
@@ -606,57 +636,60 @@ test("sqlite: a transaction body's own queries run inside it, and transaction() 
   t.is(await ledger.transaction(() => 'after'), 'after', 'a transaction after it runs')
 })
 
-test.serial("sqlite: only what SQLite raised counts against the database: a body's own error (a failed file read, another breaker's timeout, a wrapped SQLITE_BUSY) is not a failure, SQLITE_BUSY rethrown as is is", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'breakwater-sqlite-'))
-  const file = join(dir, 'ledger.db')
-  const writer = new Sqlite(file)
-  const sqlite = new Sqlite(file, { timeout: 0 })
-  try {
-    writer.exec('create table fills (id integer primary key, symbol text not null)')
-    const ledger = database(`sqlite-${next++}`, sqlite, { registry: new Registry(), breaker: { consecutiveFailures: 2 } })
-    const other = new Registry().getOrCreate('other-service', { timeout: '10ms' })
-    const insert = (symbol: string) => sqlite.prepare(INSERT).run(symbol)
-    const noFile = await ledger
-      .transaction(async () => {
-        insert('A')
-        await readFile('/nonexistent/breakwater-order.json')
+test.serial(
+  "sqlite: only what SQLite raised counts against the database: a body's own error (a failed file read, another breaker's timeout, a wrapped SQLITE_BUSY) is not a failure, SQLITE_BUSY rethrown as is is",
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'breakwater-sqlite-'))
+    const file = join(dir, 'ledger.db')
+    const writer = new Sqlite(file)
+    const sqlite = new Sqlite(file, { timeout: 0 })
+    try {
+      writer.exec('create table fills (id integer primary key, symbol text not null)')
+      const ledger = database(`sqlite-${next++}`, sqlite, { registry: new Registry(), breaker: { consecutiveFailures: 2 } })
+      const other = new Registry().getOrCreate('other-service', { timeout: '10ms' })
+      const insert = (symbol: string) => sqlite.prepare(INSERT).run(symbol)
+      const noFile = await ledger
+        .transaction(async () => {
+          insert('A')
+          await readFile('/nonexistent/breakwater-order.json')
+        })
+        .catch((e) => e)
+      t.is(noFile.code, 'ENOENT')
+      await withFakeTimers(async (timers) => {
+        const caught = t.throwsAsync(
+          ledger.transaction(async () => {
+            insert('B')
+            await other.execute(() => new Promise<never>(() => {}))
+          }),
+        )
+        await timers.tickAsync(10)
+        t.is(((await caught) as unknown as { source: string }).source, 'other-service')
       })
-      .catch((e) => e)
-    t.is(noFile.code, 'ENOENT')
-    await withFakeTimers(async (timers) => {
-      const caught = t.throwsAsync(
-        ledger.transaction(async () => {
-          insert('B')
-          await other.execute(() => new Promise<never>(() => {}))
-        }),
-      )
-      await timers.tickAsync(10)
-      t.is(((await caught) as unknown as { source: string }).source, 'other-service')
-    })
-    writer.exec('begin immediate') // holds the write lock: SQLITE_BUSY for the ledger's writes
-    const wrapped = await ledger
-      .transaction(() => {
-        try {
-          insert('C')
-        } catch (cause) {
-          throw new Error('booking failed', { cause })
-        }
-      })
-      .catch((e) => e)
-    t.is(wrapped.cause.code, 'SQLITE_BUSY')
-    t.like(ledger.breaker.metrics(), { failures: 0, timeouts: 0 }, "none of them is the database's")
-    t.is(ledger.breaker.state, 'closed')
-    const asIs = await ledger.transaction(() => insert('D')).catch((e) => e)
-    t.is(asIs.code, 'SQLITE_BUSY')
-    t.like(ledger.breaker.metrics(), { failures: 1 }, 'SQLite raised it: the database is busy')
-    writer.exec('rollback')
-    t.deepEqual(sqlite.prepare('select symbol from fills').pluck().all(), [], 'every one rolled back')
-  } finally {
-    writer.close()
-    sqlite.close()
-    rmSync(dir, { recursive: true, force: true })
-  }
-})
+      writer.exec('begin immediate') // holds the write lock: SQLITE_BUSY for the ledger's writes
+      const wrapped = await ledger
+        .transaction(() => {
+          try {
+            insert('C')
+          } catch (cause) {
+            throw new Error('booking failed', { cause })
+          }
+        })
+        .catch((e) => e)
+      t.is(wrapped.cause.code, 'SQLITE_BUSY')
+      t.like(ledger.breaker.metrics(), { failures: 0, timeouts: 0 }, "none of them is the database's")
+      t.is(ledger.breaker.state, 'closed')
+      const asIs = await ledger.transaction(() => insert('D')).catch((e) => e)
+      t.is(asIs.code, 'SQLITE_BUSY')
+      t.like(ledger.breaker.metrics(), { failures: 1 }, 'SQLite raised it: the database is busy')
+      writer.exec('rollback')
+      t.deepEqual(sqlite.prepare('select symbol from fills').pluck().all(), [], 'every one rolled back')
+    } finally {
+      writer.close()
+      sqlite.close()
+      rmSync(dir, { recursive: true, force: true })
+    }
+  },
+)
 
 test('sqlite: a query() error a transaction body rethrows counts once, by that query, not again by the transaction', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'breakwater-sqlite-'))
@@ -728,13 +761,19 @@ pgTest.serial('per-call options are own properties only: unknown keys, null and 
     const transaction = adapter.transaction.bind(adapter) as (fn: unknown, options?: unknown) => Promise<unknown>
     await t.throwsAsync(query('select 1', [], { tmeout: '1s' }), { ...invalid, message: 'tmeout is not a query option (known: signal, timeout)' })
     await t.throwsAsync(query('select 1', [], null), { ...invalid, message: 'query options must be an object, but was null' })
-    await t.throwsAsync(query('select 1', [], new AbortController().signal), { ...invalid, message: /^query takes its signal inside the options, as \{ signal \}/ })
+    await t.throwsAsync(query('select 1', [], new AbortController().signal), {
+      ...invalid,
+      message: /^query takes its signal inside the options, as \{ signal \}/,
+    })
     await t.throwsAsync(query(5), { ...invalid, message: 'query needs SQL as a string, but was given 5' })
     await t.throwsAsync(query('select 1', 'x'), { ...invalid, message: 'query params must be an array, but was "x"' })
-    await t.throwsAsync(transaction(async () => 1, Object.create({ signal: 1 }, { maxAttempts: { value: 3, enumerable: true } })), {
-      ...invalid,
-      message: /^maxAttempts is not a transaction option/,
-    })
+    await t.throwsAsync(
+      transaction(async () => 1, Object.create({ signal: 1 }, { maxAttempts: { value: 3, enumerable: true } })),
+      {
+        ...invalid,
+        message: /^maxAttempts is not a transaction option/,
+      },
+    )
     t.like(adapter.breaker.metrics(), { calls: 0 }, 'a caller mistake is not a call')
   }
 })

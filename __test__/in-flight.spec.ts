@@ -20,7 +20,10 @@ test('with 10 calls running on a closed breaker, metrics count them in calls and
 test('a call running in executeSync is in flight while it runs', (t) => {
   const { breakers, name } = rig()
   const b = breakers.getOrCreate(name)
-  t.is(b.executeSync(() => b.metrics().inFlight), 1)
+  t.is(
+    b.executeSync(() => b.metrics().inFlight),
+    1,
+  )
   t.like(b.metrics(), { calls: 1, inFlight: 0, successes: 1 })
 })
 

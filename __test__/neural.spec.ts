@@ -11,7 +11,8 @@ test.before(async () => {
 })
 
 let next = 0
-const rig = (options: NeuralOptions<ort.InferenceSession> = {}) => neural(`model-${next++}`, session, { registry: new Registry({ clock: new FakeClock() }), ...options })
+const rig = (options: NeuralOptions<ort.InferenceSession> = {}) =>
+  neural(`model-${next++}`, session, { registry: new Registry({ clock: new FakeClock() }), ...options })
 const features = (...values: number[]) => ({ features: new ort.Tensor('float32', values, [1, 3]) })
 const expected = (values: number[]) => values.reduce((sum, v, i) => sum + v * WEIGHTS[i]!, BIAS)
 
@@ -77,9 +78,15 @@ test('neural options are own properties only: typos, null, a fallback in the bre
   t.throws(() => neural('m', session, { registry, tmeout: '1s' } as never), { ...invalid, message: /^tmeout is not a neural option/ })
   t.throws(() => neural('m', session, null as never), { ...invalid, message: 'neural options must be an object, but was null' })
   t.throws(() => neural('m', session, { registry, breaker: null as never }), { ...invalid, message: 'breaker must not be null: leave it out for its default' })
-  t.throws(() => neural('m', session, { registry, breaker: { fallback: () => 1 } as never }), { ...invalid, message: 'fallback is not a breaker option (the adapter sets its own fallback)' })
+  t.throws(() => neural('m', session, { registry, breaker: { fallback: () => 1 } as never }), {
+    ...invalid,
+    message: 'fallback is not a breaker option (the adapter sets its own fallback)',
+  })
   t.throws(() => neural('m', session, { registry: 'global' as never }), { ...invalid, message: 'registry must be a Registry, but was "global"' })
-  t.throws(() => neural('m', session, { registry, timeout: null as never }), { instanceOf: TypeError, message: 'timeout must not be null: leave it out for its default' })
+  t.throws(() => neural('m', session, { registry, timeout: null as never }), {
+    instanceOf: TypeError,
+    message: 'timeout must not be null: leave it out for its default',
+  })
   t.deepEqual(registry.names(), [], 'nothing was created by a refused call')
   const inherited = Object.assign(Object.create({ fallback: 'x', timeout: -1 }) as NeuralOptions<ort.InferenceSession>, { registry })
   t.notThrows(() => neural('m', session, inherited), 'an inherited (and bad) fallback or timeout is not read')
@@ -92,7 +99,10 @@ test('predict options are own properties only: a typo, null or a bare AbortSigna
   const invalid = { code: 'ERR_BREAKWATER_INVALID_OPTION', instanceOf: TypeError }
   await t.throwsAsync(predictor.predict(features(1, 2, 3), { sigal: undefined } as never), { ...invalid, message: /^sigal is not a predict option/ })
   await t.throwsAsync(predictor.predict(features(1, 2, 3), null as never), { ...invalid, message: 'predict options must be an object, but was null' })
-  await t.throwsAsync(predictor.predict(features(1, 2, 3), new AbortController().signal as never), { ...invalid, message: /^predict takes its signal inside the options, as \{ signal \}/ })
+  await t.throwsAsync(predictor.predict(features(1, 2, 3), new AbortController().signal as never), {
+    ...invalid,
+    message: /^predict takes its signal inside the options, as \{ signal \}/,
+  })
   t.is(runs, 0)
   t.like(predictor.breaker.metrics(), { calls: 0 })
 })
@@ -103,7 +113,10 @@ test.serial('a polluted Object.prototype changes neither the model options nor i
   Object.assign(proto, pollution)
   try {
     const predictor = rig({ breaker: { consecutiveFailures: 1 } })
-    t.true(isNonFiniteOutputError(await predictor.predict(features(Number.NaN, 0, 0)).catch((e: unknown) => e)), 'no fallback, no filter read through the prototype')
+    t.true(
+      isNonFiniteOutputError(await predictor.predict(features(Number.NaN, 0, 0)).catch((e: unknown) => e)),
+      'no fallback, no filter read through the prototype',
+    )
     t.is(predictor.breaker.state, 'open')
   } finally {
     for (const key of Object.keys(pollution)) delete proto[key]

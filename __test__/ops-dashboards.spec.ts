@@ -68,7 +68,28 @@ async function exported(): Promise<Exported> {
 }
 
 /** PromQL functions and keywords the files may use: anything else before a `(` is a typo. */
-const FUNCTIONS = new Set(['sum', 'count', 'max', 'min', 'avg', 'rate', 'irate', 'increase', 'vector', 'max_over_time', 'min_over_time', 'avg_over_time', 'changes', 'resets', 'label_replace', 'clamp_min', 'clamp_max', 'abs', 'topk', 'bottomk'])
+const FUNCTIONS = new Set([
+  'sum',
+  'count',
+  'max',
+  'min',
+  'avg',
+  'rate',
+  'irate',
+  'increase',
+  'vector',
+  'max_over_time',
+  'min_over_time',
+  'avg_over_time',
+  'changes',
+  'resets',
+  'label_replace',
+  'clamp_min',
+  'clamp_max',
+  'abs',
+  'topk',
+  'bottomk',
+])
 const KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset'])
 
 /** The metric names a PromQL expression selects (strings, matchers, ranges and label lists set aside). */
@@ -312,8 +333,15 @@ withPromtool('promtool unit tests: each alert fires on the series that should fi
 
 /** The annotations an alert of `name` carries, as the rules write them. */
 function expectAnnotations(name: string, kind: 'open' | 'forced' | 'flapping' | 'refusing' | 'bulkhead'): Record<string, string> {
-  const rule = alerts.groups[0]!.rules.find((r) =>
-    ({ open: 'CircuitBreakerOpen', forced: 'CircuitBreakerForcedOpen', flapping: 'CircuitBreakerFlapping', refusing: 'CircuitBreakerRefusingCalls', bulkhead: 'BulkheadRejectingCalls' })[kind] === r.alert,
+  const rule = alerts.groups[0]!.rules.find(
+    (r) =>
+      ({
+        open: 'CircuitBreakerOpen',
+        forced: 'CircuitBreakerForcedOpen',
+        flapping: 'CircuitBreakerFlapping',
+        refusing: 'CircuitBreakerRefusingCalls',
+        bulkhead: 'BulkheadRejectingCalls',
+      })[kind] === r.alert,
   )!
   const values = { open: '', forced: '', flapping: '15', refusing: '5', bulkhead: '166.7m' }
   const fill = (text: string) => text.replaceAll('{{ $labels.name }}', name).replaceAll('{{ $value | humanize }}', values[kind])

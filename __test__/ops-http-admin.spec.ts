@@ -152,7 +152,9 @@ for (const kind of KINDS) {
     const client = rawConnection(server.port)
     t.teardown(() => client.socket.destroy())
     await client.connected
-    client.socket.write(`POST /breakers/orders/state HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TOKEN}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n`)
+    client.socket.write(
+      `POST /breakers/orders/state HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TOKEN}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n`,
+    )
     const chunk = `{"action":"close","reason":"${'x'.repeat(1100)}`
     client.socket.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`) // and never the last chunk
     await until(() => client.received.includes('\r\n\r\n{'))
@@ -169,7 +171,9 @@ for (const kind of KINDS) {
     const client = rawConnection(server.port)
     t.teardown(() => client.socket.destroy())
     await client.connected
-    client.socket.write(`POST /breakers/orders/state HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TOKEN}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n`)
+    client.socket.write(
+      `POST /breakers/orders/state HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${TOKEN}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n`,
+    )
     const chunk = `${(65_536).toString(16)}\r\n${'a'.repeat(65_536)}\r\n`
     let sent = 0
     const pump = () => {
@@ -233,7 +237,17 @@ test('every admin action is logged with who, what and the result; the actor head
       status: 200,
       result: 'done',
     },
-    { actor: '127.0.0.1', address: '127.0.0.1', route: 'POST /breakers/:name/state', action: 'close', breakers: ['orders'], duration: null, reason: null, status: 200, result: 'done' },
+    {
+      actor: '127.0.0.1',
+      address: '127.0.0.1',
+      route: 'POST /breakers/:name/state',
+      action: 'close',
+      breakers: ['orders'],
+      duration: null,
+      reason: null,
+      status: 200,
+      result: 'done',
+    },
     {
       actor: 'bob',
       address: '127.0.0.1',
@@ -321,7 +335,13 @@ test('half_open of a breaker that is not open answers 409 and changes nothing', 
   t.teardown(() => server.close())
   const reply = await post(`${server.base}/breakers/orders/state`, { action: 'half_open' })
   t.is(reply.status, 409)
-  t.like(reply.json, { error: 'Conflict', name: 'orders', from: 'closed', to: 'closed', message: 'half_open moves only an open or forced-open breaker that is not isolated, but orders is closed' })
+  t.like(reply.json, {
+    error: 'Conflict',
+    name: 'orders',
+    from: 'closed',
+    to: 'closed',
+    message: 'half_open moves only an open or forced-open breaker that is not isolated, but orders is closed',
+  })
 })
 
 test('POST /breakers/:name/state of an unknown breaker answers 404 after the token is checked', async (t) => {
@@ -410,7 +430,7 @@ test('express: mounted under a path with app.use(path, handler), and other route
   t.deepEqual((await request(`${server.origin}/breakers/orders`)).json, { error: 'express 404' }, 'nothing outside the mount path')
 })
 
-test('fastify: registered under a prefix, next to the app\'s own routes', async (t) => {
+test("fastify: registered under a prefix, next to the app's own routes", async (t) => {
   const { handler, breakers } = handlerOf({ token: TOKEN, prefix: '/breakwater' })
   breakers.getOrCreate('orders')
   const server = await serve('fastify', handler, { mount: '/ops', prefix: '/breakwater' })
@@ -452,8 +472,36 @@ test.serial('by default every admin action is one JSON line on the console: info
   t.deepEqual(
     lines.map(([level, line]) => [level, JSON.parse(line)]),
     [
-      ['info', { msg: 'breakwater admin action', actor: '127.0.0.1', address: '127.0.0.1', route: 'POST /breakers/:name/state', action: 'force_open', breakers: ['orders'], duration: null, reason: null, status: 200, result: 'done' }],
-      ['warn', { msg: 'breakwater admin action', actor: '127.0.0.1', address: '127.0.0.1', route: 'POST /breakers/:name/state', action: null, breakers: ['orders'], duration: null, reason: null, status: 401, result: 'the bearer token is not right' }],
+      [
+        'info',
+        {
+          msg: 'breakwater admin action',
+          actor: '127.0.0.1',
+          address: '127.0.0.1',
+          route: 'POST /breakers/:name/state',
+          action: 'force_open',
+          breakers: ['orders'],
+          duration: null,
+          reason: null,
+          status: 200,
+          result: 'done',
+        },
+      ],
+      [
+        'warn',
+        {
+          msg: 'breakwater admin action',
+          actor: '127.0.0.1',
+          address: '127.0.0.1',
+          route: 'POST /breakers/:name/state',
+          action: null,
+          breakers: ['orders'],
+          duration: null,
+          reason: null,
+          status: 401,
+          result: 'the bearer token is not right',
+        },
+      ],
     ],
   )
 })
@@ -466,7 +514,9 @@ test('a request refused before its body is read is answered and its connection c
   const client = rawConnection(server.port)
   t.teardown(() => client.socket.destroy())
   await client.connected
-  client.socket.write('POST /breakers/orders/state HTTP/1.1\r\nhost: x\r\nauthorization: Bearer wrong\r\ncontent-type: application/json\r\ncontent-length: 10000000000\r\n\r\n{')
+  client.socket.write(
+    'POST /breakers/orders/state HTTP/1.1\r\nhost: x\r\nauthorization: Bearer wrong\r\ncontent-type: application/json\r\ncontent-length: 10000000000\r\n\r\n{',
+  )
   await client.whenClosed
   t.regex(client.received, /^HTTP\/1\.1 401 /)
   t.regex(client.received, /connection: close/i)
@@ -512,9 +562,13 @@ for (const kind of KINDS) {
     const whole = head + body
     let seed = Number(process.env.OPS_HTTP_SEED ?? Date.now() % 100_000)
     t.log(`seed ${seed} (OPS_HTTP_SEED=${seed} repeats it)`)
-    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648)
+    const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648
     // Every cut in the body and around the end of the headers, and random ones in the headers.
-    const cuts = [...Array.from({ length: 10 }, () => Math.floor(random() * head.length)), head.length - 1, ...Array.from({ length: body.length + 1 }, (_, i) => head.length + i)]
+    const cuts = [
+      ...Array.from({ length: 10 }, () => Math.floor(random() * head.length)),
+      head.length - 1,
+      ...Array.from({ length: body.length + 1 }, (_, i) => head.length + i),
+    ]
     let expected = 0
     for (const cut of cuts) {
       orders.reset()

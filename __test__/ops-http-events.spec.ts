@@ -36,7 +36,10 @@ for (const kind of KINDS) {
         ['orders', 'closed', 'forced_open', 'manual', 60_000],
       ],
     )
-    t.true(client.events.every(({ data }) => data.at >= before - 1000 && data.at <= Date.now() + 1000), 'at is wall-clock time')
+    t.true(
+      client.events.every(({ data }) => data.at >= before - 1000 && data.at <= Date.now() + 1000),
+      'at is wall-clock time',
+    )
     t.deepEqual(Object.keys(client.events[0]!.data), ['name', 'from', 'to', 'reason', 'at', 'retryAfterMs'])
     client.drop()
     await until(() => handler.streams === 0)
@@ -59,7 +62,10 @@ for (const kind of KINDS) {
     t.is(listeners(), 100)
     orders.reset()
     await until(() => clients.slice(100).every((c) => c.events.length === 2))
-    t.true(clients.slice(0, 100).every((c) => c.events.length === 1), 'a dropped client hears nothing more')
+    t.true(
+      clients.slice(0, 100).every((c) => c.events.length === 1),
+      'a dropped client hears nothing more',
+    )
     clients.slice(100).forEach((c) => c.drop())
     await until(() => handler.streams === 0)
     t.is(listeners(), 0, 'every registry listener was removed')

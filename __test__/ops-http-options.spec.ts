@@ -15,7 +15,11 @@ test('bad options are refused with a TypeError or RangeError naming the field, b
   const cases: Array<[unknown, 'TypeError' | 'RangeError', RegExp]> = [
     [null, 'TypeError', /^breakwaterHttp options must be an object, but was null/],
     [[], 'TypeError', /^breakwaterHttp options must be an object, but was an array/],
-    [{ tokn: 'x' }, 'TypeError', /^tokn is not a breakwaterHttp option \(known: prefix, token, critical, actor, log, bodyLimit, bodyTimeout, heartbeat, maxStreams\)/],
+    [
+      { tokn: 'x' },
+      'TypeError',
+      /^tokn is not a breakwaterHttp option \(known: prefix, token, critical, actor, log, bodyLimit, bodyTimeout, heartbeat, maxStreams\)/,
+    ],
     [{ token: '' }, 'RangeError', /^token must not be empty: leave it out to have no admin routes/],
     [{ token: 42 }, 'TypeError', /^token must be a string, but was 42/],
     [{ token: 'two words' }, 'RangeError', /^token must be printable ASCII without spaces/],

@@ -143,7 +143,11 @@ for (const kind of KINDS) {
     t.is(all.status, 200)
     t.deepEqual(
       all.json.results.map((r: { name: string; to: string }) => [r.name, r.to]),
-      [['a', 'closed'], ['b', 'closed'], ['c', 'closed']],
+      [
+        ['a', 'closed'],
+        ['b', 'closed'],
+        ['c', 'closed'],
+      ],
     )
     t.deepEqual([a.state, b.state, c.state], ['closed', 'closed', 'closed'])
   })

@@ -30,7 +30,7 @@ function load(mode: 'import' | 'require', specifier: string): Promise<Loaded> {
       if (error) return reject(new Error(`${mode} ${specifier}: ${error.message}\n${stderr}`))
       const { resolved, cjs, same } = JSON.parse(stdout) as { resolved: string[]; cjs: string[]; same?: boolean }
       const files = [...resolved, ...cjs]
-      const packages = new Set(files.flatMap((f) => [.../\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(f)?.slice(1, 2) ?? []]))
+      const packages = new Set(files.flatMap((f) => [...(/\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(f)?.slice(1, 2) ?? [])]))
       resolve({ packages, files, same })
     })
   })
@@ -59,9 +59,18 @@ for (const mode of modes) {
   test(`${mode === 'import' ? 'importing' : 'requiring'} breakwater loads none of prom-client, @opentelemetry/api, express, fastify, pino`, async (t) => {
     if (!checkBuilt(t, 'index', 'src/index.ts')) return
     const { packages, files } = await load(mode, 'breakwater')
-    t.true(files.some((f) => f.endsWith('/dist/index.js')), 'the built entry was loaded (ESM, for require too)')
-    t.true(files.some((f) => f.endsWith('.node')), 'the native addon was loaded (the probe sees it)')
-    t.deepEqual(OPTIONAL.filter((p) => packages.has(p)), [])
+    t.true(
+      files.some((f) => f.endsWith('/dist/index.js')),
+      'the built entry was loaded (ESM, for require too)',
+    )
+    t.true(
+      files.some((f) => f.endsWith('.node')),
+      'the native addon was loaded (the probe sees it)',
+    )
+    t.deepEqual(
+      OPTIONAL.filter((p) => packages.has(p)),
+      [],
+    )
   })
 }
 
@@ -70,10 +79,17 @@ for (const entry of ['prometheus', 'otel', 'logging'] as const) {
     test(`${mode === 'import' ? 'importing' : 'requiring'} breakwater/${entry} loads no package and not the native addon: it works with the registry and peer you pass`, async (t) => {
       if (!checkBuilt(t, entry, `src/ops/${entry}.ts`)) return
       const { packages, files } = await load(mode, `breakwater/${entry}`)
-      t.true(files.some((f) => f.endsWith(`/dist/${entry}.js`)), 'the built entry was loaded (ESM, for require too)')
+      t.true(
+        files.some((f) => f.endsWith(`/dist/${entry}.js`)),
+        'the built entry was loaded (ESM, for require too)',
+      )
       t.deepEqual([...packages], [])
       const loader = [`${root}index.js`, pathToFileURL(`${root}index.js`).href]
-      t.deepEqual(files.filter((f) => f.endsWith('.node') || loader.includes(f)), [], 'neither the native loader nor the addon')
+      t.deepEqual(
+        files.filter((f) => f.endsWith('.node') || loader.includes(f)),
+        [],
+        'neither the native loader nor the addon',
+      )
     })
   }
 }
@@ -82,7 +98,10 @@ for (const mode of modes) {
   test(`${mode === 'import' ? 'importing' : 'requiring'} breakwater/http loads neither express nor fastify`, async (t) => {
     if (!checkBuilt(t, 'http', 'src/ops/http.ts')) return
     const { packages } = await load(mode, 'breakwater/http')
-    t.deepEqual(OPTIONAL.filter((p) => packages.has(p)), [])
+    t.deepEqual(
+      OPTIONAL.filter((p) => packages.has(p)),
+      [],
+    )
   })
 }
 
@@ -93,8 +112,15 @@ for (const specifier of entries) {
     const entry = specifier === 'breakwater' ? 'index' : specifier.slice('breakwater/'.length)
     const { files, same } = await load('require', specifier)
     t.true(same, 'import after require gave the very same module namespace')
-    t.true(files.some((f) => f.endsWith(`/dist/${entry}.js`)), 'require loaded the ESM entry')
-    t.deepEqual(files.filter((f) => /\.c[jt]s$/.test(f)), [], 'no CommonJS file of the package')
+    t.true(
+      files.some((f) => f.endsWith(`/dist/${entry}.js`)),
+      'require loaded the ESM entry',
+    )
+    t.deepEqual(
+      files.filter((f) => /\.c[jt]s$/.test(f)),
+      [],
+      'no CommonJS file of the package',
+    )
   })
 }
 

@@ -85,7 +85,15 @@ test('forcing open is a warn line with retryAfterMs when it has a deadline; isol
   isolation.dispose()
   b.disable()
   t.deepEqual(lines.map(fieldsOf), [
-    { level: WARN, breaker: name, from: 'closed', to: 'forced_open', reason: 'manual', retryAfterMs: 300_000, msg: `circuit breaker "${name}" closed -> forced_open (manual)` },
+    {
+      level: WARN,
+      breaker: name,
+      from: 'closed',
+      to: 'forced_open',
+      reason: 'manual',
+      retryAfterMs: 300_000,
+      msg: `circuit breaker "${name}" closed -> forced_open (manual)`,
+    },
     { level: INFO, breaker: name, from: 'forced_open', to: 'closed', reason: 'manual', msg: `circuit breaker "${name}" forced_open -> closed (manual)` },
     { level: WARN, breaker: name, from: 'closed', to: 'forced_open', reason: 'manual', msg: `circuit breaker "${name}" closed -> forced_open (manual)` },
     { level: INFO, breaker: name, from: 'forced_open', to: 'closed', reason: 'manual', msg: `circuit breaker "${name}" forced_open -> closed (manual)` },
@@ -101,7 +109,10 @@ test('every breaker of the registry is logged, ones created after the call inclu
   breakers.getOrCreate(`${name}-a`).forceOpen()
   breakers.getOrCreate(`${name}-b`).forceOpen()
   other.breakers.getOrCreate(`${other.name}-elsewhere`).forceOpen()
-  t.deepEqual(lines.map((l) => l.breaker), [`${name}-a`, `${name}-b`])
+  t.deepEqual(
+    lines.map((l) => l.breaker),
+    [`${name}-a`, `${name}-b`],
+  )
 })
 
 test('a transition made in a worker thread is logged in the main thread', async (t) => {
@@ -141,13 +152,18 @@ test('a logger that throws never reaches the breaker, the call, other listeners 
   const { logger, lines } = pinoLines()
   logTransitions(breakers, logger)
   const b = breakers.getOrCreate(name, { consecutiveFailures: 1 })
-  const error = await b.execute(async () => {
-    throw new Error('the dependency failed')
-  }).catch((e: unknown) => e)
+  const error = await b
+    .execute(async () => {
+      throw new Error('the dependency failed')
+    })
+    .catch((e: unknown) => e)
   t.is((error as Error).message, 'the dependency failed')
   t.is(b.state, 'open')
   b.reset()
-  t.deepEqual(lines.map((l) => l.to), ['open', 'closed'])
+  t.deepEqual(
+    lines.map((l) => l.to),
+    ['open', 'closed'],
+  )
   await new Promise((resolve) => setImmediate(resolve))
   t.deepEqual({ warnings, unhandled }, before, 'no process warning, no unhandled rejection')
 })
@@ -161,15 +177,34 @@ test('the disposer stops the lines at once', async (t) => {
   stop()
   stop()
   b.reset()
-  t.deepEqual(lines.map((l) => l.to), ['forced_open'])
+  t.deepEqual(
+    lines.map((l) => l.to),
+    ['forced_open'],
+  )
 })
 
 test('a registry without onStateChange or a logger without info and warn is a TypeError naming it', (t) => {
   const { breakers } = rig()
   const { logger } = pinoLines()
   const code = 'ERR_BREAKWATER_INVALID_OPTION'
-  t.throws(() => logTransitions({} as never, logger), { instanceOf: TypeError, code, message: 'registry must be an object with onStateChange(), but was an object' })
-  t.throws(() => logTransitions(breakers, undefined as never), { instanceOf: TypeError, code, message: 'logger must be an object with info(), warn(), but was undefined' })
-  t.throws(() => logTransitions(breakers, { info() {} } as never), { instanceOf: TypeError, code, message: 'logger must be an object with info(), warn(), but was an object' })
-  t.throws(() => logTransitions(breakers, console.log as never), { instanceOf: TypeError, code, message: 'logger must be an object with info(), warn(), but was a function' })
+  t.throws(() => logTransitions({} as never, logger), {
+    instanceOf: TypeError,
+    code,
+    message: 'registry must be an object with onStateChange(), but was an object',
+  })
+  t.throws(() => logTransitions(breakers, undefined as never), {
+    instanceOf: TypeError,
+    code,
+    message: 'logger must be an object with info(), warn(), but was undefined',
+  })
+  t.throws(() => logTransitions(breakers, { info() {} } as never), {
+    instanceOf: TypeError,
+    code,
+    message: 'logger must be an object with info(), warn(), but was an object',
+  })
+  t.throws(() => logTransitions(breakers, console.log as never), {
+    instanceOf: TypeError,
+    code,
+    message: 'logger must be an object with info(), warn(), but was a function',
+  })
 })

@@ -92,10 +92,11 @@ test('instruments are named resilience.breakwater.*, each with its kind, unit an
   const reader = new CollectingReader()
   openTelemetryMetrics(breakers, { meter: meterFor(reader), bulkheads: [bulkhead(fresh('bh'), { maxConcurrent: 1 })], retries: { r: retry({}) } })
   const metrics = await collect(reader)
-  t.deepEqual(
-    Object.fromEntries([...metrics.values()].map((m) => [m.descriptor.name, [kindOf(m), m.descriptor.unit]])),
-    { ...BREAKER_INSTRUMENTS, ...BULKHEAD_INSTRUMENTS, ...RETRY_INSTRUMENTS },
-  )
+  t.deepEqual(Object.fromEntries([...metrics.values()].map((m) => [m.descriptor.name, [kindOf(m), m.descriptor.unit]])), {
+    ...BREAKER_INSTRUMENTS,
+    ...BULKHEAD_INSTRUMENTS,
+    ...RETRY_INSTRUMENTS,
+  })
   for (const m of metrics.values()) t.true(m.descriptor.description.length > 10, m.descriptor.name)
 })
 
@@ -140,16 +141,13 @@ test('transitions carry the event.name Polly gives a move to each state', async 
   const reader = new CollectingReader()
   openTelemetryMetrics(breakers, { meter: meterFor(reader) })
   const points = (await collect(reader)).get('resilience.breakwater.breaker.transitions')!.dataPoints
-  t.deepEqual(
-    points.map((p) => [p.attributes.from, p.attributes.to, p.attributes['event.name'], p.value]).sort(),
-    [
-      ['closed', 'forced_open', 'OnCircuitOpened', 1],
-      ['closed', 'open', 'OnCircuitOpened', 1],
-      ['forced_open', 'disabled', 'OnCircuitDisabled', 1],
-      ['half_open', 'closed', 'OnCircuitClosed', 1],
-      ['open', 'half_open', 'OnCircuitHalfOpened', 1],
-    ],
-  )
+  t.deepEqual(points.map((p) => [p.attributes.from, p.attributes.to, p.attributes['event.name'], p.value]).sort(), [
+    ['closed', 'forced_open', 'OnCircuitOpened', 1],
+    ['closed', 'open', 'OnCircuitOpened', 1],
+    ['forced_open', 'disabled', 'OnCircuitDisabled', 1],
+    ['half_open', 'closed', 'OnCircuitClosed', 1],
+    ['open', 'half_open', 'OnCircuitHalfOpened', 1],
+  ])
 })
 
 test.serial('latency is observed in ms by quantile, 1 being the longest call', async (t) => {
@@ -201,7 +199,10 @@ test('bulkhead and retry instruments follow their stats, by bulkhead.name and re
   const gate = deferred()
   const holding = b.execute(() => gate.promise)
   const waiting = b.execute(async () => 'queued')
-  await t.throwsAsync(b.execute(async () => 'refused'), { code: 'ERR_BREAKWATER_BULKHEAD_FULL' })
+  await t.throwsAsync(
+    b.execute(async () => 'refused'),
+    { code: 'ERR_BREAKWATER_BULKHEAD_FULL' },
+  )
   await t.throwsAsync(quotes.execute(fail))
   await turn()
   const metrics = await collect(reader)
@@ -219,7 +220,8 @@ test('with delta temporality a removed breaker is gone from the next collection'
   breakers.getOrCreate(`${name}-removed`)
   const reader = delta()
   openTelemetryMetrics(breakers, { meter: meterFor(reader) })
-  const names = (metrics: Map<string, MetricData>) => new Set(metrics.get('resilience.breakwater.breaker.state')!.dataPoints.map((p) => p.attributes['breaker.name']))
+  const names = (metrics: Map<string, MetricData>) =>
+    new Set(metrics.get('resilience.breakwater.breaker.state')!.dataPoints.map((p) => p.attributes['breaker.name']))
   t.deepEqual(names(await collect(reader)), new Set([`${name}-kept`, `${name}-removed`]))
   breakers.remove(`${name}-removed`)
   t.deepEqual(names(await collect(reader)), new Set([`${name}-kept`]))
@@ -247,7 +249,10 @@ test('the disposer removes the callback: the registry is no longer read and noth
   dispose()
   const after = await collect(reader)
   t.is(reads, 1)
-  t.deepEqual([...after.values()].flatMap((m) => m.dataPoints as unknown[]), [])
+  t.deepEqual(
+    [...after.values()].flatMap((m) => m.dataPoints as unknown[]),
+    [],
+  )
 })
 
 test('exported through a PeriodicExportingMetricReader into an InMemoryMetricExporter', async (t) => {
@@ -274,7 +279,12 @@ test('bad options are TypeErrors with our code, naming the field and the value',
   const cases: [unknown, unknown, ErrorConstructor, RegExp][] = [
     [breakers, undefined, TypeError, /openTelemetryMetrics options must be an object like \{ meter \}, but was undefined/],
     [breakers, 'meter', TypeError, /openTelemetryMetrics options must be an object, but was "meter"/],
-    [breakers, {}, TypeError, /meter must be an object with createObservableGauge\(\), createObservableCounter\(\), addBatchObservableCallback\(\), removeBatchObservableCallback\(\), but was undefined/],
+    [
+      breakers,
+      {},
+      TypeError,
+      /meter must be an object with createObservableGauge\(\), createObservableCounter\(\), addBatchObservableCallback\(\), removeBatchObservableCallback\(\), but was undefined/,
+    ],
     [breakers, { meter, metre: 1 }, TypeError, /metre is not an openTelemetryMetrics option \(known: meter, bulkheads, retries\)/],
     [breakers, { meter, bulkheads: 'all' }, TypeError, /bulkheads must be an array of bulkheads, but was "all"/],
     [breakers, { meter, retries: { q: {} } }, TypeError, /retries\["q"\] must be an object with stats\(\), but was an object/],

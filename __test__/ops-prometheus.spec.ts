@@ -85,7 +85,10 @@ test('a scrape over HTTP parses line by line, and every series of a tripped brea
   t.is(v('breakwater_circuitbreaker_transitions_total', { from: 'closed', to: 'open' }), 1)
   // Only the pairs that happened, like the breaker's own list.
   t.deepEqual(
-    families.get('breakwater_circuitbreaker_transitions_total')!.samples.filter((s) => s.labels.name === name).map((s) => s.labels),
+    families
+      .get('breakwater_circuitbreaker_transitions_total')!
+      .samples.filter((s) => s.labels.name === name)
+      .map((s) => s.labels),
     (m.transitions ?? []).map(({ from, to }) => ({ name, from, to })),
   )
   // No latency series for a breaker that does not track latency.
@@ -168,7 +171,7 @@ test.serial('a timeout is counted as kind="timeout" and not as failed', async (t
     const hung = b.execute(() => new Promise(() => {}))
     const settled = hung.catch((e: unknown) => e)
     await timers.tickAsync(1000)
-    t.is((await settled as { code?: string }).code, 'ERR_BREAKWATER_TIMEOUT')
+    t.is(((await settled) as { code?: string }).code, 'ERR_BREAKWATER_TIMEOUT')
     await failTimes(b, 1)
     const register = new PromRegistry()
     prometheusMetrics(breakers, { register })
@@ -233,7 +236,10 @@ test('breaker names of any characters come back intact through label escaping', 
   const register = new PromRegistry()
   prometheusMetrics(breakers, { register })
   const families = await scraped(register)
-  const seen = families.get('breakwater_circuitbreaker_state')!.samples.filter((s) => s.labels.state === 'closed').map((s) => s.labels.name)
+  const seen = families
+    .get('breakwater_circuitbreaker_state')!
+    .samples.filter((s) => s.labels.state === 'closed')
+    .map((s) => s.labels.name)
   t.deepEqual(seen.sort(), [...names].sort())
 })
 
@@ -246,12 +252,17 @@ test('bulkhead series follow its stats: available, queued, admitted and rejected
   const gate = deferred()
   const holding = b.execute(() => gate.promise)
   const waiting = b.execute(async () => 'queued')
-  await t.throwsAsync(b.execute(async () => 'refused'), { code: 'ERR_BREAKWATER_BULKHEAD_FULL' })
+  await t.throwsAsync(
+    b.execute(async () => 'refused'),
+    { code: 'ERR_BREAKWATER_BULKHEAD_FULL' },
+  )
   await turn()
   const v = (families: Map<string, Family>, metric: string) => valueOf(families, `breakwater_bulkhead_${metric}`, { name })
   const busy = await scraped(register)
   t.deepEqual(
-    ['available_concurrent_calls', 'max_allowed_concurrent_calls', 'queued_calls', 'max_queue_size', 'admitted_calls_total', 'rejected_calls_total'].map((m) => v(busy, m)),
+    ['available_concurrent_calls', 'max_allowed_concurrent_calls', 'queued_calls', 'max_queue_size', 'admitted_calls_total', 'rejected_calls_total'].map((m) =>
+      v(busy, m),
+    ),
     [0, 1, 1, 1, 1, 1],
   )
   gate.resolve()
@@ -372,7 +383,18 @@ test('bad options are TypeErrors or RangeErrors with our code, naming the field 
     [breakers, { register, bulkheads: {} }, TypeError, /bulkheads must be an array of bulkheads, but was an object/],
     [breakers, { register, bulkheads: [{ name: 'x' }] }, TypeError, /bulkheads\[0\] must be an object with stats\(\), but was an object/],
     [breakers, { register, bulkheads: [{ name: 3, stats() {} }] }, TypeError, /bulkheads\[0\]\.name must be a string, but was 3/],
-    [breakers, { register, bulkheads: [{ name: 'a', stats() {} }, { name: 'a', stats() {} }] }, RangeError, /bulkheads must have distinct names, but "a" is given twice/],
+    [
+      breakers,
+      {
+        register,
+        bulkheads: [
+          { name: 'a', stats() {} },
+          { name: 'a', stats() {} },
+        ],
+      },
+      RangeError,
+      /bulkheads must have distinct names, but "a" is given twice/,
+    ],
     [breakers, { register, retries: [] }, TypeError, /retries must be an object of retry policies by name.*but was an array/],
     [breakers, { register, retries: { quotes: 1 } }, TypeError, /retries\["quotes"\] must be an object with stats\(\), but was 1/],
     [{}, { register }, TypeError, /registry must be an object with health\(\), but was an object/],
@@ -414,7 +436,10 @@ test("getMetricsAsJSON gives each sample its whole label set, and the cluster ag
   const [a, b] = await Promise.all(registers.map((r) => r.getMetricsAsJSON()))
   const calls = a!.find((m) => m.name === 'breakwater_circuitbreaker_calls_total')!
   t.like(calls, { type: 'counter', aggregator: 'sum' })
-  t.deepEqual(calls.values.map((v) => v.labels), ['successful', 'failed', 'ignored', 'timeout'].map((kind) => ({ name, kind })))
+  t.deepEqual(
+    calls.values.map((v) => v.labels),
+    ['successful', 'failed', 'ignored', 'timeout'].map((kind) => ({ name, kind })),
+  )
   const merged = AggregatorRegistry.aggregate([a!, b!])
   const families = parseExposition(await merged.metrics())
   t.is(valueOf(families, 'breakwater_circuitbreaker_calls_total', { name, kind: 'successful' }), 3)

@@ -35,7 +35,14 @@ for (const kind of SERVERS) {
     const next = random(seed)
     const { clock, breakers, name } = rig()
     // Opens now and then (three quarters of the window failing), so refusals are part of the mix too.
-    const breaker = breakers.getOrCreate(name, { consecutiveFailures: false, failureRate: 75, minimumCalls: 20, windowSize: 20, openFor: '1s', openMultiplier: 1 })
+    const breaker = breakers.getOrCreate(name, {
+      consecutiveFailures: false,
+      failureRate: 75,
+      minimumCalls: 20,
+      windowSize: 20,
+      openFor: '1s',
+      openMultiplier: 1,
+    })
     const downstream = breakers.getOrCreate(`${name}-quotes`)
     downstream.forceOpen()
     const kit: Kit = { downstream, hits: new Map(), onHang: () => {} }
@@ -66,7 +73,9 @@ for (const kind of SERVERS) {
       }
       await until(() => breaker.metrics().inFlight === 0, 200_000)
       const m = breaker.metrics()
-      t.log(`${Math.round(performance.now() - started)} ms; answered ${answered}; ${JSON.stringify({ calls: m.calls, successes: m.successes, failures: m.failures, ignored: m.ignored, rejections: m.rejections })}`)
+      t.log(
+        `${Math.round(performance.now() - started)} ms; answered ${answered}; ${JSON.stringify({ calls: m.calls, successes: m.successes, failures: m.failures, ignored: m.ignored, rejections: m.rejections })}`,
+      )
       t.is(ended, REQUESTS, 'every client request ended')
       t.is(m.inFlight, 0, 'no permit left in flight')
       t.is(m.calls, m.successes + m.failures + m.ignored + m.rejections, 'every call counted exactly once')

@@ -6,7 +6,16 @@ import type { AddressInfo } from 'node:net'
 import express from 'express'
 import Fastify from 'fastify'
 import { isBrokenCircuitError, type CircuitBreaker } from '../src/index.ts'
-import { breakerErrorHandler, brokenCircuitAnswer, fastifyBreakerErrorHandler, isServerFailure, protect, timeoutAnswer, type Protection, type ProtectOptions } from '../src/ops/http.ts'
+import {
+  breakerErrorHandler,
+  brokenCircuitAnswer,
+  fastifyBreakerErrorHandler,
+  isServerFailure,
+  protect,
+  timeoutAnswer,
+  type Protection,
+  type ProtectOptions,
+} from '../src/ops/http.ts'
 import { fetchPath, nodeHttp, SERVERS, type Kit, type Running, type ServerKind } from './fixtures/ops-protect-servers.ts'
 import { rig } from './helpers.ts'
 import { deferred, turn, until, withFakeTimers } from './timers.ts'
@@ -35,7 +44,10 @@ async function service(
       hung.resolve(signal)
     },
   }
-  const running: Running = await kind.start(made(() => protect(breaker, options)), kit)
+  const running: Running = await kind.start(
+    made(() => protect(breaker, options)),
+    kit,
+  )
   return {
     clock,
     breaker,
@@ -370,7 +382,7 @@ test('Fastify 5: the plugin guards the routes of the scope that registers it, an
   }
 })
 
-test('Express 5: protect as one route\'s middleware guards that route only', async (t) => {
+test("Express 5: protect as one route's middleware guards that route only", async (t) => {
   const { breakers, name } = rig()
   const breaker = breakers.getOrCreate(name)
   const app = express()
@@ -434,7 +446,11 @@ test('a breaker with a fallback still answers a refused request 503, and its fal
     const answer = await s.get('/ok')
     t.is(answer.status, 503)
     t.is(answer.headers['retry-after'], '5')
-    t.like(JSON.parse(answer.body), { error: 'CircuitBreakerOpen', breaker: s.name, retryAfterMs: 5000 }, "the breaker's metrics say when, as the refusal would")
+    t.like(
+      JSON.parse(answer.body),
+      { error: 'CircuitBreakerOpen', breaker: s.name, retryAfterMs: 5000 },
+      "the breaker's metrics say when, as the refusal would",
+    )
     t.like(s.breaker.metrics(), { rejections: 1, inFlight: 0 })
   } finally {
     await s.close()
@@ -447,7 +463,10 @@ test('one function builds the refusal answer for every server', (t) => {
     headers: { 'retry-after': '1' },
     body: { error: 'CircuitBreakerOpen', breaker: 'orders', retryAfterMs: 1, message: 'orders is unavailable: its circuit breaker is open; retry after 1 s' },
   })
-  t.is(brokenCircuitAnswer({ breaker: 'orders', state: 'half_open', retryAfterMs: 1000 }).body.message, 'orders is unavailable: its circuit breaker is half-open with every probe slot taken; retry after 1 s')
+  t.is(
+    brokenCircuitAnswer({ breaker: 'orders', state: 'half_open', retryAfterMs: 1000 }).body.message,
+    'orders is unavailable: its circuit breaker is half-open with every probe slot taken; retry after 1 s',
+  )
   t.deepEqual(timeoutAnswer('orders', 250).body, { error: 'Timeout', breaker: 'orders', timeoutMs: 250, message: 'orders did not answer within 250 ms' })
   t.is(breakerErrorHandler.length, 4, 'Express tells an error handler by its four parameters')
   t.is(fastifyBreakerErrorHandler.length, 3)
@@ -457,15 +476,39 @@ test('bad options are refused with ERR_BREAKWATER_INVALID_OPTION, naming the fie
   const code = 'ERR_BREAKWATER_INVALID_OPTION'
   const { breakers, name } = rig()
   const breaker = breakers.getOrCreate(name)
-  t.throws(() => protect(null as never), { instanceOf: TypeError, code, message: 'breaker must be a circuit breaker (from circuitBreaker or registry.getOrCreate), but was null' })
+  t.throws(() => protect(null as never), {
+    instanceOf: TypeError,
+    code,
+    message: 'breaker must be a circuit breaker (from circuitBreaker or registry.getOrCreate), but was null',
+  })
   t.throws(() => protect({ name: 'x' } as never), { instanceOf: TypeError, code, message: /^breaker must be a circuit breaker/ })
   t.throws(() => protect(breaker, null as never), { instanceOf: TypeError, code, message: 'protect options must be an object, but was null' })
-  t.throws(() => protect(breaker, { tmeout: '1s' } as never), { instanceOf: TypeError, code, message: 'tmeout is not a protect option (known: timeout, isFailure)' })
+  t.throws(() => protect(breaker, { tmeout: '1s' } as never), {
+    instanceOf: TypeError,
+    code,
+    message: 'tmeout is not a protect option (known: timeout, isFailure)',
+  })
   t.throws(() => protect(breaker, { timeout: 0 }), { instanceOf: RangeError, code, message: 'timeout must be more than 0 ms, but was 0' })
-  t.throws(() => protect(breaker, { timeout: -5 }), { instanceOf: RangeError, code, message: /^timeout must be a finite number of milliseconds of at least 0, but was -5/ })
-  t.throws(() => protect(breaker, { timeout: 'soon' as never }), { instanceOf: RangeError, code, message: 'timeout must be a duration like 250ms, 30s, 5m or 1h, but was "soon"' })
-  t.throws(() => protect(breaker, { isFailure: 500 as never }), { instanceOf: TypeError, code, message: 'isFailure must be a function of (statusCode, error), but was 500' })
-  t.throws(() => protect(breaker).wrap('handler' as never), { instanceOf: TypeError, code, message: 'protect(...).wrap needs a request handler function, but was given string' })
+  t.throws(() => protect(breaker, { timeout: -5 }), {
+    instanceOf: RangeError,
+    code,
+    message: /^timeout must be a finite number of milliseconds of at least 0, but was -5/,
+  })
+  t.throws(() => protect(breaker, { timeout: 'soon' as never }), {
+    instanceOf: RangeError,
+    code,
+    message: 'timeout must be a duration like 250ms, 30s, 5m or 1h, but was "soon"',
+  })
+  t.throws(() => protect(breaker, { isFailure: 500 as never }), {
+    instanceOf: TypeError,
+    code,
+    message: 'isFailure must be a function of (statusCode, error), but was 500',
+  })
+  t.throws(() => protect(breaker).wrap('handler' as never), {
+    instanceOf: TypeError,
+    code,
+    message: 'protect(...).wrap needs a request handler function, but was given string',
+  })
 })
 
 test.serial('a polluted Object.prototype gives protect no timeout and no isFailure', async (t) => {

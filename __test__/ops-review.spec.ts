@@ -7,7 +7,7 @@ import Fastify from 'fastify'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { circuitBreaker } from '../src/index.ts'
-import { breakwaterFastify, breakwaterHttp } from '../src/ops/http.ts'
+import { breakwaterFastify, type breakwaterHttp } from '../src/ops/http.ts'
 import { handlerOf, KINDS, type Kind, rawConnection, TOKEN } from './fixtures/ops-http-rig.ts'
 import { until } from './timers.ts'
 import { startWorker } from './worker.ts'
@@ -86,12 +86,14 @@ for (const kind of KINDS) {
   })
 }
 
-test.serial('a thread that subscribes and never empties its inbox does not slow the other threads\' transitions once its inbox is full, and is told what it lost', async (t) => {
-  const name = `review-inbox-${process.pid}`
-  const breaker = circuitBreaker(name)
-  const gate = new Int32Array(new SharedArrayBuffer(4))
-  // A worker that subscribes, then blocks its event loop (never drains) until the gate opens.
-  const { worker, result } = startWorker<{ dropped: string[]; seen: number }>(`
+test.serial(
+  "a thread that subscribes and never empties its inbox does not slow the other threads' transitions once its inbox is full, and is told what it lost",
+  async (t) => {
+    const name = `review-inbox-${process.pid}`
+    const breaker = circuitBreaker(name)
+    const gate = new Int32Array(new SharedArrayBuffer(4))
+    // A worker that subscribes, then blocks its event loop (never drains) until the gate opens.
+    const { worker, result } = startWorker<{ dropped: string[]; seen: number }>(`
     const dropped = []
     process.on('warning', (w) => w.code === 'BREAKWATER_EVENTS_DROPPED' && dropped.push(w.message))
     let seen = 0
@@ -101,28 +103,29 @@ test.serial('a thread that subscribes and never empties its inbox does not slow 
     Atomics.wait(gate, 0, 0)
     setImmediate(() => setImmediate(() => parentPort.postMessage({ dropped, seen })))
   `)
-  t.teardown(() => worker.terminate())
-  const ready = new Promise((resolve) => worker.once('message', resolve))
-  worker.postMessage(gate)
-  await ready
-  const INBOX = 65_536
-  /** Milliseconds per transition of `pairs` force-open / reset pairs. */
-  const cost = (pairs: number) => {
-    const start = performance.now()
-    for (let i = 0; i < pairs; i++) {
-      breaker.forceOpen()
-      breaker.reset()
+    t.teardown(() => worker.terminate())
+    const ready = new Promise((resolve) => worker.once('message', resolve))
+    worker.postMessage(gate)
+    await ready
+    const INBOX = 65_536
+    /** Milliseconds per transition of `pairs` force-open / reset pairs. */
+    const cost = (pairs: number) => {
+      const start = performance.now()
+      for (let i = 0; i < pairs; i++) {
+        breaker.forceOpen()
+        breaker.reset()
+      }
+      return (performance.now() - start) / (2 * pairs)
     }
-    return (performance.now() - start) / (2 * pairs)
-  }
-  const filling = cost(INBOX / 4) // the inbox half full
-  cost(INBOX / 4) // now full
-  const full = cost(INBOX / 4) // each transition drops the oldest
-  Atomics.store(gate, 0, 1)
-  Atomics.notify(gate, 0)
-  const { dropped, seen } = (await result.then(() => new Promise((resolve) => worker.once('message', resolve)))) as { dropped: string[]; seen: number }
-  t.true(full < filling * 5 + 0.002, `a transition costs ${(full * 1e3).toFixed(2)} µs with the inbox full, ${(filling * 1e3).toFixed(2)} µs while it fills`)
-  t.is(seen, INBOX, 'the blocked thread gets the newest events its inbox kept')
-  t.is(dropped.length, 1)
-  t.regex(dropped[0]!, /^breakwater could not deliver every state change: (Error: )?32768 state changes were dropped/)
-})
+    const filling = cost(INBOX / 4) // the inbox half full
+    cost(INBOX / 4) // now full
+    const full = cost(INBOX / 4) // each transition drops the oldest
+    Atomics.store(gate, 0, 1)
+    Atomics.notify(gate, 0)
+    const { dropped, seen } = (await result.then(() => new Promise((resolve) => worker.once('message', resolve)))) as { dropped: string[]; seen: number }
+    t.true(full < filling * 5 + 0.002, `a transition costs ${(full * 1e3).toFixed(2)} µs with the inbox full, ${(filling * 1e3).toFixed(2)} µs while it fills`)
+    t.is(seen, INBOX, 'the blocked thread gets the newest events its inbox kept')
+    t.is(dropped.length, 1)
+    t.regex(dropped[0]!, /^breakwater could not deliver every state change: (Error: )?32768 state changes were dropped/)
+  },
+)

@@ -38,7 +38,11 @@ test('examples/ops-server.ts serves the routes, the ops routes, the admin route 
     t.like(await one.json(), { name: 'market-data', state: 'open' })
 
     t.is((await fetch(`${base}/orders`)).status, 200)
-    const noToken = await fetch(`${base}/ops/breakers/orders-api/state`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"action":"force_open"}' })
+    const noToken = await fetch(`${base}/ops/breakers/orders-api/state`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"action":"force_open"}',
+    })
     t.is(noToken.status, 401)
     const forced = await fetch(`${base}/ops/breakers/orders-api/state`, {
       method: 'POST',
@@ -57,14 +61,26 @@ test('examples/ops-server.ts serves the routes, the ops routes, the admin route 
     t.regex(scrape, /^breakwater_circuitbreaker_transitions_total\{name="market-data",from="closed",to="open"\} 1$/m)
 
     const all = (await (await fetch(`${base}/ops/breakers`)).json()) as { breakers: Array<{ name: string }> }
-    t.deepEqual(all.breakers.map((b) => b.name), ['market-data', 'orders-api'])
+    t.deepEqual(
+      all.breakers.map((b) => b.name),
+      ['market-data', 'orders-api'],
+    )
   } finally {
     child.kill('SIGTERM')
   }
   const [code, signal] = await once(child, 'exit')
   t.is(signal, null, 'it ended by itself after SIGTERM: nothing held it open')
   t.is(code, 0, err)
-  const lines = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
-  t.like(lines.find((l) => l.breaker === 'market-data'), { level: 40, from: 'closed', to: 'open', reason: 'consecutive_failures' })
-  t.like(lines.find((l) => l.action === 'force_open'), { actor: 'alice', result: 'done', breakers: ['orders-api'] })
+  const lines = out
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+  t.like(
+    lines.find((l) => l.breaker === 'market-data'),
+    { level: 40, from: 'closed', to: 'open', reason: 'consecutive_failures' },
+  )
+  t.like(
+    lines.find((l) => l.action === 'force_open'),
+    { actor: 'alice', result: 'done', breakers: ['orders-api'] },
+  )
 })

@@ -39,14 +39,21 @@ test('every breaker option the facade accepts reaches the core: a second getOrCr
 
 test('the facade takes its option names and shapes from the core table, in the order messages list them', (t) => {
   const table = breakerOptions()
-  t.deepEqual(
-    BREAKER_OPTION_KEYS,
-    [...table.filter((o) => !o.name.includes('.')).map((o) => o.name), 'isFailure', 'isResultFailure', 'fallback', 'unref'],
-  )
+  t.deepEqual(BREAKER_OPTION_KEYS, [...table.filter((o) => !o.name.includes('.')).map((o) => o.name), 'isFailure', 'isResultFailure', 'fallback', 'unref'])
   t.is(BREAKER_OPTION_KEYS[0], 'consecutiveFailures')
   const shapes = Object.fromEntries(table.map((o) => [o.name, o.shape]))
-  t.like(shapes, { consecutiveFailures: 'numberOrOff', openFor: 'duration', timeout: 'timeout', trackLatency: 'flag', latency: 'object', 'latency.threshold': 'duration' })
-  t.deepEqual(table.filter((o) => o.required).map((o) => o.name), ['latency.threshold'])
+  t.like(shapes, {
+    consecutiveFailures: 'numberOrOff',
+    openFor: 'duration',
+    timeout: 'timeout',
+    trackLatency: 'flag',
+    latency: 'object',
+    'latency.threshold': 'duration',
+  })
+  t.deepEqual(
+    table.filter((o) => o.required).map((o) => o.name),
+    ['latency.threshold'],
+  )
 })
 
 test('a duration number out of range is refused by the core with the rule the facade used to state', (t) => {

@@ -31,7 +31,11 @@ test('options of the wrong type throw TypeErrors, and unknown options are refuse
     instanceOf: TypeError,
     message: 'consecutiveFailures must be a number, but was "5"',
   })
-  t.throws(() => circuitBreaker(name(), { timout: 1000 } as never), { instanceOf: TypeError, message: /^timout is not a breaker option \(known: consecutiveFailures, /, code: 'ERR_BREAKWATER_INVALID_OPTION' })
+  t.throws(() => circuitBreaker(name(), { timout: 1000 } as never), {
+    instanceOf: TypeError,
+    message: /^timout is not a breaker option \(known: consecutiveFailures, /,
+    code: 'ERR_BREAKWATER_INVALID_OPTION',
+  })
   t.throws(() => circuitBreaker(name(), 'fast' as never), { instanceOf: TypeError, message: 'breaker options must be an object, but was "fast"' })
   t.throws(() => circuitBreaker(42 as never), { instanceOf: TypeError, message: 'name must be a string, but was 42' })
   t.throws(() => circuitBreaker(name(), { fallback: 'cached' } as never), { message: 'fallback must be a function, but was "cached"' })

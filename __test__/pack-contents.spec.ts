@@ -12,11 +12,16 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 function packed(): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
-    execFile(npm, ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, timeout: 60_000, shell: process.platform === 'win32' }, (error, stdout, stderr) => {
-      if (error) return reject(new Error(`npm pack: ${error.message}\n${stderr}`))
-      const [result] = JSON.parse(stdout) as [{ files: { path: string }[] }]
-      resolve(result.files.map((f) => f.path).sort())
-    })
+    execFile(
+      npm,
+      ['pack', '--dry-run', '--json', '--ignore-scripts'],
+      { cwd: root, timeout: 60_000, shell: process.platform === 'win32' },
+      (error, stdout, stderr) => {
+        if (error) return reject(new Error(`npm pack: ${error.message}\n${stderr}`))
+        const [result] = JSON.parse(stdout) as [{ files: { path: string }[] }]
+        resolve(result.files.map((f) => f.path).sort())
+      },
+    )
   })
 }
 
@@ -29,9 +34,17 @@ test('npm pack ships dist (ESM and types), the native loader, README and LICENSE
   const outside = files.filter((f) => !/^(dist\/[^/]+\.(js|d\.ts)|index\.js|index\.d\.ts|package\.json|README\.md|LICENSE)$/.test(f))
   t.deepEqual(outside, [], 'only dist/*.js, dist/*.d.ts and the root files')
   for (const dir of ['__test__/', 'bench/', 'src/', 'crates/', 'target/', 'scripts/', 'examples/', 'npm/', 'node_modules/']) {
-    t.deepEqual(files.filter((f) => f.startsWith(dir)), [], `nothing under ${dir}`)
+    t.deepEqual(
+      files.filter((f) => f.startsWith(dir)),
+      [],
+      `nothing under ${dir}`,
+    )
   }
-  t.deepEqual(files.filter((f) => /\.(node|wasm|cjs|d\.cts|map|tgz)$/.test(f)), [], 'no binary, CommonJS build, source map or tarball')
+  t.deepEqual(
+    files.filter((f) => /\.(node|wasm|cjs|d\.cts|map|tgz)$/.test(f)),
+    [],
+    'no binary, CommonJS build, source map or tarball',
+  )
 })
 
 test("every file package.json's exports name is in the package, with types next to each entry", async (t) => {

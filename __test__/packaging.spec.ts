@@ -61,26 +61,39 @@ onLinuxX64('the packed tarballs install into a new project and work from TypeScr
     sh('npx', ['napi', 'artifacts', '--output-dir', 'artifacts', '-c', 'artifacts/napi.json'], root)
     const platformTgz = sh('npm', ['pack', '--silent', '--pack-destination', tmp], join(npmDir, 'linux-x64-gnu')).trim()
     const rootTgz = sh('npm', ['pack', '--silent', '--pack-destination', tmp], stageRootPackage(tmp)).trim()
-    const listed = sh('tar', ['-tzf', join(tmp, rootTgz)], tmp).split('\n').filter(Boolean)
+    const listed = sh('tar', ['-tzf', join(tmp, rootTgz)], tmp)
+      .split('\n')
+      .filter(Boolean)
     const manifest = JSON.parse(sh('tar', ['-xzOf', join(tmp, rootTgz), 'package/package.json'], tmp))
     t.is(Object.keys(manifest.optionalDependencies).length, 8, 'one optional dependency per platform package (eight targets)')
-    t.true(listed.every((f) => /^package\/(dist\/|index\.js$|index\.d\.ts$|package\.json$|README\.md$|LICENSE)/.test(f)), listed.join(' '))
-    t.false(listed.some((f) => f.endsWith('.node')), 'the root package ships no binary')
+    t.true(
+      listed.every((f) => /^package\/(dist\/|index\.js$|index\.d\.ts$|package\.json$|README\.md$|LICENSE)/.test(f)),
+      listed.join(' '),
+    )
+    t.false(
+      listed.some((f) => f.endsWith('.node')),
+      'the root package ships no binary',
+    )
 
     const project = join(tmp, 'app')
     mkdirSync(project)
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }))
     // The other platforms' packages are not published from here: install only what this machine needs.
     sh('npm', ['install', '--omit=optional', '--no-audit', '--no-fund', join(tmp, rootTgz), join(tmp, platformTgz)], project)
-    t.deepEqual(readdirSync(join(project, 'node_modules')).filter((d) => d.startsWith('breakwater')).sort(), [
-      'breakwater',
-      'breakwater-linux-x64-gnu',
-    ])
+    t.deepEqual(
+      readdirSync(join(project, 'node_modules'))
+        .filter((d) => d.startsWith('breakwater'))
+        .sort(),
+      ['breakwater', 'breakwater-linux-x64-gnu'],
+    )
 
     writeFileSync(join(project, 'main.ts'), app)
     writeFileSync(
       join(project, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, types: [] }, files: ['main.ts'] }),
+      JSON.stringify({
+        compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, types: [] },
+        files: ['main.ts'],
+      }),
     )
     sh(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', '.'], project)
     const out = JSON.parse(sh(process.execPath, [`--import=${import.meta.resolve('tsx')}`, 'main.ts'], project))
@@ -101,7 +114,10 @@ onLinuxX64('the packed tarballs install into a new project and work from TypeScr
     writeFileSync(join(project, 'cjs.cts'), `import bw = require('breakwater')\nconst state: bw.StateName = bw.circuitBreaker('typed').state\nexport = state\n`)
     writeFileSync(
       join(project, 'tsconfig.cjs.json'),
-      JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, types: [] }, files: ['cjs.cts'] }),
+      JSON.stringify({
+        compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, types: [] },
+        files: ['cjs.cts'],
+      }),
     )
     sh(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.cjs.json'], project)
   } finally {

@@ -3,8 +3,7 @@ import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
-const run = (file: string, ...args: string[]) =>
-  spawnSync(process.execPath, ['--import=tsx', fixture(file), ...args], { encoding: 'utf8', timeout: 60_000 })
+const run = (file: string, ...args: string[]) => spawnSync(process.execPath, ['--import=tsx', fixture(file), ...args], { encoding: 'utf8', timeout: 60_000 })
 
 test('a script that creates breakers and runs calls with timeouts exits on its own', (t) => {
   const child = run('exits-on-its-own.ts')
@@ -18,7 +17,10 @@ test('random option objects never crash the process: each is accepted or refused
     const child = run('fuzz-options.ts', seed)
     t.is(child.status, 0, child.stderr)
     const tally = JSON.parse(child.stdout) as Record<string, number>
-    t.deepEqual(Object.keys(tally).filter((k) => k.startsWith('unexpected')), [])
+    t.deepEqual(
+      Object.keys(tally).filter((k) => k.startsWith('unexpected')),
+      [],
+    )
     t.true((tally.created ?? 0) > 0 && (tally.RangeError ?? 0) > 0 && (tally.TypeError ?? 0) > 0, JSON.stringify(tally))
   }
 })
@@ -28,7 +30,10 @@ test('random options for every policy and adapter are accepted or refused with a
     const child = run('fuzz-policies.ts', seed)
     t.is(child.status, 0, child.stderr)
     const tally = JSON.parse(child.stdout) as Record<string, number>
-    t.deepEqual(Object.keys(tally).filter((k) => k.startsWith('unexpected')), [])
+    t.deepEqual(
+      Object.keys(tally).filter((k) => k.startsWith('unexpected')),
+      [],
+    )
     t.true((tally.made ?? 0) > 0 && (tally.RangeError ?? 0) > 0 && (tally.TypeError ?? 0) > 0, JSON.stringify(tally))
   }
 })

@@ -50,7 +50,7 @@ test.serial('stop() and start() revive a manager whose check never settles', asy
     t.is(calls, 2, 'a restarted manager checks again without waiting for the hung check')
     t.is(breaker.state, 'half_open')
     manager.stop()
-    t.is(timers.countTimers(), 0, 'stopping leaves no timer, not even the hung check\'s timeout')
+    t.is(timers.countTimers(), 0, "stopping leaves no timer, not even the hung check's timeout")
   })
 })
 
@@ -94,8 +94,14 @@ test('a base under 10 ms is refused: checks that often would be a busy loop', (t
       message: /^base must be at least 10 ms \(checks that often would be a busy loop\), but was /,
     })
   }
-  t.throws(() => recoveryManager(breaker, () => true, { checkTimeout: 0 }), { instanceOf: RangeError, message: 'checkTimeout must be more than 0 ms, but was 0' })
-  t.throws(() => recoveryManager(breaker, () => true, { bse: '1s' } as never), { instanceOf: TypeError, message: /^bse is not a recovery option \(known: base, / })
+  t.throws(() => recoveryManager(breaker, () => true, { checkTimeout: 0 }), {
+    instanceOf: RangeError,
+    message: 'checkTimeout must be more than 0 ms, but was 0',
+  })
+  t.throws(() => recoveryManager(breaker, () => true, { bse: '1s' } as never), {
+    instanceOf: TypeError,
+    message: /^bse is not a recovery option \(known: base, /,
+  })
   t.throws(() => recoveryManager(breaker, () => true, null as never), { instanceOf: TypeError, message: 'recovery options must be an object, but was null' })
   recoveryManager(breaker, () => true, { base: 10 }).stop()
 })
@@ -121,7 +127,12 @@ test.serial('a random option that throws on a later call is a warning, never an 
     await new Promise((resolve) => setImmediate(resolve))
     process.off('warning', onWarning)
     manager.stop()
-    t.true(warnings.some((w) => w === 'a breakwater listener threw: Error: no entropy today' || w === 'a breakwater recovery manager failed: Error: no entropy today'), warnings.join('; '))
+    t.true(
+      warnings.some(
+        (w) => w === 'a breakwater listener threw: Error: no entropy today' || w === 'a breakwater recovery manager failed: Error: no entropy today',
+      ),
+      warnings.join('; '),
+    )
     t.is(breaker.state, 'half_open', 'the manager went on and half-opened the breaker')
   })
 })

@@ -77,10 +77,12 @@ test.serial('a handle without breaker options, or with only a call policy, uses 
     const found = breakers.get(name)!
     for (const b of [plain, withPolicy, found]) t.like(b.metrics(), { state: 'closed' })
     let settled: unknown = 'still pending'
-    plain.execute(() => new Promise<never>(() => {})).then(
-      () => (settled = 'resolved'),
-      (e: unknown) => (settled = e),
-    )
+    plain
+      .execute(() => new Promise<never>(() => {}))
+      .then(
+        () => (settled = 'resolved'),
+        (e: unknown) => (settled = e),
+      )
     await timers.tickAsync(1000)
     t.like(settled, { code: 'ERR_BREAKWATER_TIMEOUT' })
     t.is(created.state, 'open', 'the timeout of the breaker applied to a handle made without options')

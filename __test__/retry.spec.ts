@@ -137,7 +137,10 @@ test.serial('no retry starts past the deadline', async (t) => {
     const giveUps: GiveUpEvent[] = []
     policy.onGiveUp((e) => giveUps.push(e))
     let calls = 0
-    const caught = t.throwsAsync(policy.execute(() => Promise.reject(new Error(`fail ${++calls}`))), { message: 'fail 2' })
+    const caught = t.throwsAsync(
+      policy.execute(() => Promise.reject(new Error(`fail ${++calls}`))),
+      { message: 'fail 2' },
+    )
     await timers.runAllAsync()
     await caught
     t.is(calls, 2, '0 ms, then 100 ms; a third attempt would start at 300 ms')
@@ -322,7 +325,11 @@ test('per-call options of execute are checked: an AbortSignal passed alone, null
   ]
   for (const [what, options, message] of cases) {
     let calls = 0
-    const error = await t.throwsAsync(policy.execute(() => ++calls, options as never), undefined, what)
+    const error = await t.throwsAsync(
+      policy.execute(() => ++calls, options as never),
+      undefined,
+      what,
+    )
     t.true(error instanceof TypeError, what)
     t.regex(error!.message, message, what)
     t.is(calls, 0, `${what}: nothing ran`)

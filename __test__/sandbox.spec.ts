@@ -1,7 +1,16 @@
 import test from 'ava'
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { isBrokenCircuitError, isSandboxStoppedError, isTimeoutError, Registry, sandbox, SandboxStoppedError, type SandboxOptions, type SandboxPool } from '../src/index.ts'
+import {
+  isBrokenCircuitError,
+  isSandboxStoppedError,
+  isTimeoutError,
+  Registry,
+  sandbox,
+  SandboxStoppedError,
+  type SandboxOptions,
+  type SandboxPool,
+} from '../src/index.ts'
 import { FakeClock } from '../src/testing.ts'
 import { LocalCommandSandbox, LocalSandbox, openGate } from './fixtures/local-sandbox.ts'
 import { withFakeTimers } from './timers.ts'
@@ -92,69 +101,88 @@ test.serial('a crash and running out of memory are failures; the dead sandbox is
 /** Code that runs until its sandbox is killed. */
 const FOREVER = 'await new Promise(() => {})'
 
-test.serial('an execution ended by stop() rejects with a SandboxStoppedError and counts as ignored: two stops do not open a consecutiveFailures: 2 breaker', async (t) => {
-  const boxes = rig({ executeBreaker: { consecutiveFailures: 2 } })
-  for (let i = 0; i < 2; i++) {
-    const box = await boxes.create('base')
-    const run = boxes.execute(box.sandboxId, FOREVER).catch((e: unknown) => e)
-    await boxes.stop(box.sandboxId)
-    const error = await run
-    t.true(error instanceof SandboxStoppedError && isSandboxStoppedError(error), String(error))
-    t.like(error, { code: 'ERR_BREAKWATER_SANDBOX_STOPPED', sandboxId: box.sandboxId, why: 'stop' })
-    t.regex((error as Error).message, /was stopped: the sandbox was killed because stop\(\) was called/)
-    t.false(running(box.pid))
-  }
-  t.is(boxes.executeBreaker.state, 'closed')
-  t.like(boxes.executeBreaker.metrics(), { failures: 0, ignored: 2, inFlight: 0 })
-})
-
-test.serial("a caller's abort kills the sandbox: another execution on it rejects with a SandboxStoppedError (why: abort), and neither counts as a failure", async (t) => {
-  const boxes = rig({ executeBreaker: { consecutiveFailures: 1 } })
-  const box = await boxes.create('base')
-  const controller = new AbortController()
-  const gaveUp = new Error('A gave up')
-  const a = boxes.execute(box.sandboxId, FOREVER, { signal: controller.signal }).catch((e: unknown) => e)
-  const b = boxes.execute(box.sandboxId, FOREVER).catch((e: unknown) => e)
-  controller.abort(gaveUp)
-  t.is(await a, gaveUp, "the aborting caller gets its own reason")
-  t.like(await b, { name: 'SandboxStoppedError', code: 'ERR_BREAKWATER_SANDBOX_STOPPED', sandboxId: box.sandboxId, why: 'abort', cause: gaveUp })
-  t.is(boxes.executeBreaker.state, 'closed')
-  t.like(boxes.executeBreaker.metrics(), { failures: 0, ignored: 2, inFlight: 0 })
-  t.is(boxes.live, 0)
-  while (running(box.pid)) await new Promise((resolve) => setImmediate(resolve))
-})
-
-test.serial("another execution's timeout kills the sandbox: an execution on it rejects with a SandboxStoppedError (why: timeout), ignored; only the timeout counts", async (t) => {
-  await withFakeTimers(async (timers) => {
-    const boxes = rig({ executeTimeout: '5s', executeBreaker: { consecutiveFailures: 2 } })
-    const box = await boxes.create('base')
-    const first = t.throwsAsync(boxes.execute(box.sandboxId, FOREVER))
-    await timers.tickAsync(4000)
-    const second = boxes.execute(box.sandboxId, FOREVER).catch((e: unknown) => e)
-    await timers.tickAsync(1000) // the first times out; the second had 4 s left
-    t.true(isTimeoutError(await first))
-    const stopped = await second
-    t.like(stopped, { name: 'SandboxStoppedError', why: 'timeout' })
-    t.true(isTimeoutError((stopped as Error).cause), 'the cause is the other execution\'s timeout')
+test.serial(
+  'an execution ended by stop() rejects with a SandboxStoppedError and counts as ignored: two stops do not open a consecutiveFailures: 2 breaker',
+  async (t) => {
+    const boxes = rig({ executeBreaker: { consecutiveFailures: 2 } })
+    for (let i = 0; i < 2; i++) {
+      const box = await boxes.create('base')
+      const run = boxes.execute(box.sandboxId, FOREVER).catch((e: unknown) => e)
+      await boxes.stop(box.sandboxId)
+      const error = await run
+      t.true(error instanceof SandboxStoppedError && isSandboxStoppedError(error), String(error))
+      t.like(error, { code: 'ERR_BREAKWATER_SANDBOX_STOPPED', sandboxId: box.sandboxId, why: 'stop' })
+      t.regex((error as Error).message, /was stopped: the sandbox was killed because stop\(\) was called/)
+      t.false(running(box.pid))
+    }
     t.is(boxes.executeBreaker.state, 'closed')
-    t.like(boxes.executeBreaker.metrics(), { failures: 1, timeouts: 1, ignored: 1, inFlight: 0 })
-    while (running(box.pid)) await new Promise((resolve) => setImmediate(resolve))
-  })
-})
+    t.like(boxes.executeBreaker.metrics(), { failures: 0, ignored: 2, inFlight: 0 })
+  },
+)
 
-test.serial('a crash under two executions counts once: the execution that hears of it first is a failure, the other is stopped (why: failure, with that error as cause) and ignored', async (t) => {
-  const boxes = rig({ executeBreaker: { consecutiveFailures: 2 } })
-  const box = await boxes.create('base')
-  const runs = [boxes.execute(box.sandboxId, FOREVER), boxes.execute(box.sandboxId, 'process.exit(3)')]
-  const outcomes = await Promise.all(runs.map((run) => run.then(() => new Error('resolved'), (e: unknown) => e as Error)))
-  const failed = outcomes.find((e) => e.name === 'SandboxError')
-  const stopped = outcomes.find(isSandboxStoppedError)
-  t.truthy(failed, outcomes.map(String).join('; '))
-  t.like(stopped, { why: 'failure', cause: failed })
-  t.regex(stopped!.message, /another execution on it failed first \(sandbox \S+ died \(3\)\)/)
-  t.is(boxes.executeBreaker.state, 'closed')
-  t.like(boxes.executeBreaker.metrics(), { failures: 1, ignored: 1, inFlight: 0 })
-})
+test.serial(
+  "a caller's abort kills the sandbox: another execution on it rejects with a SandboxStoppedError (why: abort), and neither counts as a failure",
+  async (t) => {
+    const boxes = rig({ executeBreaker: { consecutiveFailures: 1 } })
+    const box = await boxes.create('base')
+    const controller = new AbortController()
+    const gaveUp = new Error('A gave up')
+    const a = boxes.execute(box.sandboxId, FOREVER, { signal: controller.signal }).catch((e: unknown) => e)
+    const b = boxes.execute(box.sandboxId, FOREVER).catch((e: unknown) => e)
+    controller.abort(gaveUp)
+    t.is(await a, gaveUp, 'the aborting caller gets its own reason')
+    t.like(await b, { name: 'SandboxStoppedError', code: 'ERR_BREAKWATER_SANDBOX_STOPPED', sandboxId: box.sandboxId, why: 'abort', cause: gaveUp })
+    t.is(boxes.executeBreaker.state, 'closed')
+    t.like(boxes.executeBreaker.metrics(), { failures: 0, ignored: 2, inFlight: 0 })
+    t.is(boxes.live, 0)
+    while (running(box.pid)) await new Promise((resolve) => setImmediate(resolve))
+  },
+)
+
+test.serial(
+  "another execution's timeout kills the sandbox: an execution on it rejects with a SandboxStoppedError (why: timeout), ignored; only the timeout counts",
+  async (t) => {
+    await withFakeTimers(async (timers) => {
+      const boxes = rig({ executeTimeout: '5s', executeBreaker: { consecutiveFailures: 2 } })
+      const box = await boxes.create('base')
+      const first = t.throwsAsync(boxes.execute(box.sandboxId, FOREVER))
+      await timers.tickAsync(4000)
+      const second = boxes.execute(box.sandboxId, FOREVER).catch((e: unknown) => e)
+      await timers.tickAsync(1000) // the first times out; the second had 4 s left
+      t.true(isTimeoutError(await first))
+      const stopped = await second
+      t.like(stopped, { name: 'SandboxStoppedError', why: 'timeout' })
+      t.true(isTimeoutError((stopped as Error).cause), "the cause is the other execution's timeout")
+      t.is(boxes.executeBreaker.state, 'closed')
+      t.like(boxes.executeBreaker.metrics(), { failures: 1, timeouts: 1, ignored: 1, inFlight: 0 })
+      while (running(box.pid)) await new Promise((resolve) => setImmediate(resolve))
+    })
+  },
+)
+
+test.serial(
+  'a crash under two executions counts once: the execution that hears of it first is a failure, the other is stopped (why: failure, with that error as cause) and ignored',
+  async (t) => {
+    const boxes = rig({ executeBreaker: { consecutiveFailures: 2 } })
+    const box = await boxes.create('base')
+    const runs = [boxes.execute(box.sandboxId, FOREVER), boxes.execute(box.sandboxId, 'process.exit(3)')]
+    const outcomes = await Promise.all(
+      runs.map((run) =>
+        run.then(
+          () => new Error('resolved'),
+          (e: unknown) => e as Error,
+        ),
+      ),
+    )
+    const failed = outcomes.find((e) => e.name === 'SandboxError')
+    const stopped = outcomes.find(isSandboxStoppedError)
+    t.truthy(failed, outcomes.map(String).join('; '))
+    t.like(stopped, { why: 'failure', cause: failed })
+    t.regex(stopped!.message, /another execution on it failed first \(sandbox \S+ died \(3\)\)/)
+    t.is(boxes.executeBreaker.state, 'closed')
+    t.like(boxes.executeBreaker.metrics(), { failures: 1, ignored: 1, inFlight: 0 })
+  },
+)
 
 test.serial('a sandbox created under a call that already timed out is killed: none leak', async (t) => {
   const before = LocalSandbox.alive()
@@ -191,30 +219,36 @@ test('a kill() that fails after a timed-out call never crashes the process: the 
   const faults = ['reject', 'throw', 'reject-after-kill', 'hang']
   const child = await runFixture('sandbox-kill-fails.ts', ...faults)
   t.is(child.code, 0, `the process crashed:\n${child.stderr}`)
-  const lines = child.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>)
+  const lines = child.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
   t.deepEqual(
     lines,
     faults.map((fault) => ({ fault, outcome: 'timeout', live: 0, warnings: 1, named: true })),
   )
 })
 
-test.serial('stop() of a sandbox whose kill fails rejects with its error, one whose kill hangs rejects with a TimeoutError after killTimeout; both are forgotten', async (t) => {
-  await withFakeTimers(async (timers) => {
-    const boxes = rig({ killTimeout: '3s' })
-    const failing = await boxes.create('base')
-    failing.killFault = 'reject'
-    await t.throwsAsync(boxes.stop(failing.sandboxId), { name: 'SandboxError', message: /failed \(injected\)/ })
-    const hanging = await boxes.create('base')
-    hanging.killFault = 'hang'
-    const stopping = t.throwsAsync(boxes.stop(hanging.sandboxId))
-    await timers.tickAsync(3000)
-    const error = await stopping
-    t.true(isTimeoutError(error) && error.timeoutMs === 3000, String(error))
-    t.is(boxes.live, 0)
-    t.true(failing.running && hanging.running, 'the kills did nothing: the test cleans them up')
-  })
-  await LocalSandbox.killAll()
-})
+test.serial(
+  'stop() of a sandbox whose kill fails rejects with its error, one whose kill hangs rejects with a TimeoutError after killTimeout; both are forgotten',
+  async (t) => {
+    await withFakeTimers(async (timers) => {
+      const boxes = rig({ killTimeout: '3s' })
+      const failing = await boxes.create('base')
+      failing.killFault = 'reject'
+      await t.throwsAsync(boxes.stop(failing.sandboxId), { name: 'SandboxError', message: /failed \(injected\)/ })
+      const hanging = await boxes.create('base')
+      hanging.killFault = 'hang'
+      const stopping = t.throwsAsync(boxes.stop(hanging.sandboxId))
+      await timers.tickAsync(3000)
+      const error = await stopping
+      t.true(isTimeoutError(error) && error.timeoutMs === 3000, String(error))
+      t.is(boxes.live, 0)
+      t.true(failing.running && hanging.running, 'the kills did nothing: the test cleans them up')
+    })
+    await LocalSandbox.killAll()
+  },
+)
 
 test('a refused sandbox() creates no breaker: a 249-byte name, a bad breaker option or timeout leaves the registry empty', (t) => {
   const registry = new Registry()
@@ -255,11 +289,20 @@ test('sandbox options are own properties only: typos, null, call policies in bre
   const invalid = { code: 'ERR_BREAKWATER_INVALID_OPTION', instanceOf: TypeError }
   t.throws(() => sandbox(LocalSandbox, { registry, executeTimout: '1s' } as never), { ...invalid, message: /^executeTimout is not a sandbox option \(known: / })
   t.throws(() => sandbox(LocalSandbox, null as never), { ...invalid, message: 'sandbox options must be an object, but was null' })
-  t.throws(() => sandbox(LocalSandbox, { registry, createBreaker: null as never }), { ...invalid, message: 'createBreaker must not be null: leave it out for its default' })
-  t.throws(() => sandbox(LocalSandbox, { registry, createBreaker: { fallback: () => 1 } as never }), { ...invalid, message: 'fallback is not a createBreaker option (the adapter sets its own fallback)' })
+  t.throws(() => sandbox(LocalSandbox, { registry, createBreaker: null as never }), {
+    ...invalid,
+    message: 'createBreaker must not be null: leave it out for its default',
+  })
+  t.throws(() => sandbox(LocalSandbox, { registry, createBreaker: { fallback: () => 1 } as never }), {
+    ...invalid,
+    message: 'fallback is not a createBreaker option (the adapter sets its own fallback)',
+  })
   t.throws(() => sandbox(LocalSandbox, { registry, executeBreaker: { tmeout: 5 } as never }), { instanceOf: TypeError, message: /tmeout/ })
   // A breaker timeout would be replaced by executeTimeout without a word: refused instead.
-  t.throws(() => sandbox(LocalSandbox, { registry, executeBreaker: { timeout: '1s' } }), { ...invalid, message: 'timeout is not an executeBreaker option (the adapter sets its own timeout)' })
+  t.throws(() => sandbox(LocalSandbox, { registry, executeBreaker: { timeout: '1s' } }), {
+    ...invalid,
+    message: 'timeout is not an executeBreaker option (the adapter sets its own timeout)',
+  })
   t.throws(() => sandbox(LocalSandbox, { registry: {} as never }), { ...invalid, message: 'registry must be a Registry, but was an object' })
   t.throws(() => sandbox(LocalSandbox, { registry, isFailure: 'yes' as never }), { ...invalid, message: 'isFailure must be a function, but was "yes"' })
   sandbox(LocalSandbox, Object.assign(Object.create({ name: 'inherited' }) as SandboxOptions, { registry }))
@@ -288,7 +331,10 @@ test('per-call options are own properties only and arguments are checked: a typo
   const invalid = { code: 'ERR_BREAKWATER_INVALID_OPTION', instanceOf: TypeError }
   await t.throwsAsync(boxes.create('base', { tmeout: 1 } as never), { ...invalid, message: /^tmeout is not a sandbox create option/ })
   await t.throwsAsync(boxes.create('base', null as never), { ...invalid, message: 'sandbox create options must be an object, but was null' })
-  await t.throwsAsync(boxes.execute('nope', 'return 1', new AbortController().signal as never), { ...invalid, message: /^sandbox execute takes its signal inside the options, as \{ signal \}/ })
+  await t.throwsAsync(boxes.execute('nope', 'return 1', new AbortController().signal as never), {
+    ...invalid,
+    message: /^sandbox execute takes its signal inside the options, as \{ signal \}/,
+  })
   await t.throwsAsync(boxes.execute('nope', 42 as never), { ...invalid, message: 'code must be a string, but was 42' })
   await t.throwsAsync(boxes.create({ template: 'base' } as never), { ...invalid, message: 'template must be a string, but was an object' })
   t.is(LocalSandbox.alive(), 0, 'no sandbox was created by a refused call')

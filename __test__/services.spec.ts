@@ -78,11 +78,22 @@ test('unknown services, duplicates and bad options are refused with errors that 
   services.register(name, {})
   t.throws(() => services.register(name), { code: 'ERR_BREAKWATER_SERVICE_EXISTS', message: `service "${name}" is registered already` })
   t.throws(() => services.register(''), { instanceOf: TypeError, message: 'a service name must be a non-empty string, but was ""' })
-  t.throws(() => services.register(fresh('x'), { retries: 3 } as never), { instanceOf: TypeError, message: /^retries is not a service option \(known: breaker, retry, bulkhead, timeout\)$/ })
-  t.throws(() => services.register(fresh('x'), { retry: { maxAttempts: 0 } }), { instanceOf: RangeError, message: 'maxAttempts must be a whole number of at least 1, but was 0' })
-  t.throws(() => services.register(fresh('x'), { bulkhead: { maxConcurrent: 1, maxQueue: -1 } }), { message: 'maxQueue must be a whole number of at least 0, but was -1' })
+  t.throws(() => services.register(fresh('x'), { retries: 3 } as never), {
+    instanceOf: TypeError,
+    message: /^retries is not a service option \(known: breaker, retry, bulkhead, timeout\)$/,
+  })
+  t.throws(() => services.register(fresh('x'), { retry: { maxAttempts: 0 } }), {
+    instanceOf: RangeError,
+    message: 'maxAttempts must be a whole number of at least 1, but was 0',
+  })
+  t.throws(() => services.register(fresh('x'), { bulkhead: { maxConcurrent: 1, maxQueue: -1 } }), {
+    message: 'maxQueue must be a whole number of at least 0, but was -1',
+  })
   t.throws(() => services.register(fresh('x'), { breaker: { failureRate: 150 } }), { instanceOf: RangeError, message: /^failureRate must be/ })
-  await t.throwsAsync(services.call('nobody', () => 1), { instanceOf: TypeError, message: `no service is registered as "nobody" (registered: ${name})` })
+  await t.throwsAsync(
+    services.call('nobody', () => 1),
+    { instanceOf: TypeError, message: `no service is registered as "nobody" (registered: ${name})` },
+  )
 })
 
 test('a call priority reaches the service bulkhead: the higher priority leaves the queue first', async (t) => {
@@ -99,7 +110,10 @@ test('a call priority reaches the service bulkhead: the higher priority leaves t
   gate.resolve()
   await Promise.all([running, low, high])
   t.deepEqual(order, ['high', 'low'])
-  await t.throwsAsync(services.call(reports, () => 1, { priorty: 1 } as never), { instanceOf: TypeError, message: /^priorty is not a service call option \(known: signal, priority\)/ })
+  await t.throwsAsync(
+    services.call(reports, () => 1, { priorty: 1 } as never),
+    { instanceOf: TypeError, message: /^priorty is not a service call option \(known: signal, priority\)/ },
+  )
 })
 
 test('a refused service creates nothing: a bad bulkhead, a bulkhead unlike the existing one, or a bad breaker option leaves no breaker behind', (t) => {
@@ -108,7 +122,11 @@ test('a refused service creates nothing: a bad bulkhead, a bulkhead unlike the e
   const taken = fresh('taken')
   services.register(taken, { bulkhead: { maxConcurrent: 2 } })
   const cases: Array<[string, Parameters<Services['register']>[1], RegExp]> = [
-    [fresh('queue'), { breaker: { consecutiveFailures: 2 }, bulkhead: { maxConcurrent: 1, maxQueue: -1 } }, /^maxQueue must be a whole number of at least 0, but was -1$/],
+    [
+      fresh('queue'),
+      { breaker: { consecutiveFailures: 2 }, bulkhead: { maxConcurrent: 1, maxQueue: -1 } },
+      /^maxQueue must be a whole number of at least 0, but was -1$/,
+    ],
     [fresh('huge'), { bulkhead: { maxConcurrent: 2 ** 21 } }, /^maxConcurrent must be /],
     [fresh('rate'), { breaker: { failureRate: 150 }, bulkhead: { maxConcurrent: 1 } }, /^failureRate must be /],
   ]
@@ -125,15 +143,21 @@ test('a refused service creates nothing: a bad bulkhead, a bulkhead unlike the e
   t.true(breakers.names().includes(taken), 'the existing breaker was not removed')
 })
 
-test('a bad priority is the caller\'s mistake: refused before the breaker lets the call in, never counted', async (t) => {
+test("a bad priority is the caller's mistake: refused before the breaker lets the call in, never counted", async (t) => {
   const { services } = setup()
   const name = fresh('prio')
   services.register(name, { breaker: { consecutiveFailures: 1 }, bulkhead: { maxConcurrent: 2 } })
   const plain = fresh('plain')
   services.register(plain, { breaker: { consecutiveFailures: 1 } })
   for (const service of [name, plain]) {
-    await t.throwsAsync(services.call(service, () => 'ok', { priority: 'high' as never }), { instanceOf: TypeError, message: 'priority must be a number, but was "high"' })
-    await t.throwsAsync(services.call(service, () => 'ok', { priority: 1.5 }), { instanceOf: RangeError, message: /^priority must be a whole number/ })
+    await t.throwsAsync(
+      services.call(service, () => 'ok', { priority: 'high' as never }),
+      { instanceOf: TypeError, message: 'priority must be a number, but was "high"' },
+    )
+    await t.throwsAsync(
+      services.call(service, () => 'ok', { priority: 1.5 }),
+      { instanceOf: RangeError, message: /^priority must be a whole number/ },
+    )
     t.like(services.get(service)!.breaker.metrics(), { calls: 0, failures: 0, state: 'closed' })
   }
 })

@@ -38,7 +38,11 @@ test.serial('findPostgres takes the folder with both initdb and pg_ctl from PG_B
     }
     writeFileSync(join(half, 'initdb'), '') // initdb without pg_ctl: not a server install
     t.is(withEnv({ PG_BIN: real }, findPostgres), real)
-    t.is(withEnv({ PG_BIN: half, PATH: [half, onPath, process.env.PATH].join(delimiter) }, findPostgres), real, 'PATH, past a folder without pg_ctl, through the links')
+    t.is(
+      withEnv({ PG_BIN: half, PATH: [half, onPath, process.env.PATH].join(delimiter) }, findPostgres),
+      real,
+      'PATH, past a folder without pg_ctl, through the links',
+    )
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

@@ -94,7 +94,10 @@ test('four workers moving one breaker at once: the main thread hears every trans
       else b.executeSync(() => { if (r % 3) throw new Error('down') }) ?? 0
     }
     parentPort.postMessage('done')`
-  const guarded = body.replace("b.executeSync(() => { if (r % 3) throw new Error('down') }) ?? 0", "try { b.executeSync(() => { if (r % 3) throw new Error('down') }) } catch {}")
+  const guarded = body.replace(
+    "b.executeSync(() => { if (r % 3) throw new Error('down') }) ?? 0",
+    "try { b.executeSync(() => { if (r % 3) throw new Error('down') }) } catch {}",
+  )
   await Promise.all([0, 1, 2, 3].map(() => inWorker(guarded)))
   const counted = () => breaker.metrics().transitions.reduce((sum, c) => sum + c.count, 0)
   const total = counted()
@@ -145,12 +148,16 @@ test('listeners get state changes of breakers created after they subscribed, and
   breakers.onStateChange((c) => seen.push(`${c.name}:${c.to}`))
   breakers.getOrCreate(name).disable()
   t.deepEqual(seen, [`${name}:disabled`])
-  t.throws(() => breakers.onStateChange('nope' as never), { instanceOf: TypeError, code: 'ERR_BREAKWATER_INVALID_OPTION', message: 'a listener must be a function, but was string' })
+  t.throws(() => breakers.onStateChange('nope' as never), {
+    instanceOf: TypeError,
+    code: 'ERR_BREAKWATER_INVALID_OPTION',
+    message: 'a listener must be a function, but was string',
+  })
 })
 
 const fixture = (file: string) => fileURLToPath(new URL(`fixtures/${file}`, import.meta.url))
 
-test('require(\'breakwater\') and import(\'breakwater\') in one process give one module: one registry, instanceof across, each transition heard once', (t) => {
+test("require('breakwater') and import('breakwater') in one process give one module: one registry, instanceof across, each transition heard once", (t) => {
   const run = spawnSync(process.execPath, [fixture('dual-copies.mjs')], { encoding: 'utf8', timeout: 60_000 })
   t.is(run.status, 0, run.stderr)
   const heard = ['cjs:forced_open', 'esm:disabled', 'esm:closed']
@@ -221,7 +228,7 @@ test.serial('a recovery manager in the main thread starts checking when a worker
   })
 })
 
-test('a removed breaker\'s handles keep hearing their own breaker, and a new breaker of the same name is heard apart', (t) => {
+test("a removed breaker's handles keep hearing their own breaker, and a new breaker of the same name is heard apart", (t) => {
   const { breakers, name } = rig()
   const old = breakers.getOrCreate(name)
   const seenOld: string[] = []
@@ -235,7 +242,7 @@ test('a removed breaker\'s handles keep hearing their own breaker, and a new bre
   old.reset()
   fresh.disable()
   t.deepEqual(seenOld, ['forced_open', 'closed'], 'the old handle heard its breaker, and only it')
-  t.deepEqual(seenNew, ['disabled'], 'the new breaker\'s listener heard only the new breaker')
+  t.deepEqual(seenNew, ['disabled'], "the new breaker's listener heard only the new breaker")
   const unheard = breakers.getOrCreate(`${name}-quiet`)
   breakers.remove(`${name}-quiet`)
   const late: string[] = []

@@ -28,9 +28,7 @@ test.serial('cooperative: aborts the signal at the timeout, waits for fn to sett
 test.serial('cooperative: fn that stops on the abort rejects with the TimeoutError', async (t) => {
   await withFakeTimers(async (timers) => {
     const policy = timeout(50)
-    const call = policy.execute(
-      ({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted fetch')))),
-    )
+    const call = policy.execute(({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted fetch')))))
     const caught = t.throwsAsync(call, { instanceOf: TimeoutError })
     await timers.tickAsync(50)
     await caught
@@ -66,7 +64,10 @@ test('a result in time passes through, and the caller abort reaches fn', async (
   controller.abort(new Error('caller left'))
   await t.throwsAsync(call, { message: 'caller left' })
   let ran = false
-  await t.throwsAsync(policy.execute(() => (ran = true), { signal: controller.signal }), { message: 'caller left' })
+  await t.throwsAsync(
+    policy.execute(() => (ran = true), { signal: controller.signal }),
+    { message: 'caller left' },
+  )
   t.false(ran, 'an already aborted call does not start')
 })
 
@@ -103,7 +104,10 @@ test('a timeout longer than a Node.js timer can wait is refused, not fired at on
   t.throws(() => timeout('600h'), { instanceOf: RangeError, message: `timeout ${longest} 2160000000` })
   t.throws(() => circuitBreaker(`too-long-${process.pid}`, { timeout: '600h' }), { instanceOf: RangeError, message: `timeout ${longest} 2160000000` })
   const b = circuitBreaker(`long-call-${process.pid}`)
-  await t.throwsAsync(b.execute(async () => 1, { timeout: 1e12 }), { instanceOf: RangeError, message: `timeout ${longest} 1000000000000` })
+  await t.throwsAsync(
+    b.execute(async () => 1, { timeout: 1e12 }),
+    { instanceOf: RangeError, message: `timeout ${longest} 1000000000000` },
+  )
   t.throws(() => retry({ backoff: { max: '30d' as '1h' } }), { instanceOf: RangeError, message: /^backoff.max must be a duration/ })
   t.throws(() => retry({ backoff: { max: 3e9 } }), { instanceOf: RangeError, message: `backoff.max ${longest} 3000000000` })
   t.is(b.metrics().calls, 0, 'nothing was counted')

@@ -2,7 +2,10 @@ import FakeTimers from '@sinonjs/fake-timers'
 
 /** Fake `setTimeout` and `performance.now` for one test (run such tests with `test.serial`). */
 export async function withFakeTimers<T>(body: (timers: FakeTimers.InstalledClock) => Promise<T> | T): Promise<T> {
-  const timers = FakeTimers.withGlobal(globalThis).install({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance', 'Date'], shouldClearNativeTimers: true })
+  const timers = FakeTimers.withGlobal(globalThis).install({
+    toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance', 'Date'],
+    shouldClearNativeTimers: true,
+  })
   try {
     return await body(timers)
   } finally {

@@ -59,7 +59,16 @@ test('wires every service to its real component, with its preset, and reports th
 
 test('presets are overridable, and the database stays open longer', async (t) => {
   const clock = new FakeClock()
-  const busy = { prepare: () => ({ reader: false, all: () => [], run: () => { throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' }) } }), exec: () => undefined }
+  const busy = {
+    prepare: () => ({
+      reader: false,
+      all: () => [],
+      run: () => {
+        throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' })
+      },
+    }),
+    exec: () => undefined,
+  }
   const system = tradingSystem({
     db: { client: busy, breaker: { consecutiveFailures: 2 } },
     orders: { baseUrl: server.url, name: 'orders-eu', breaker: { consecutiveFailures: 1 } },
@@ -76,7 +85,10 @@ test('presets are overridable, and the database stays open longer', async (t) =>
 test('a refused tradingSystem() creates no breaker: a bad service after good ones leaves the registry empty', (t) => {
   const registry = new Registry()
   const good = { marketData: { baseUrl: server.url }, orders: { baseUrl: server.url }, predictor: { session }, registry }
-  t.throws(() => tradingSystem({ ...good, sandbox: { client: LocalSandbox, name: 'x'.repeat(249) } }), { instanceOf: RangeError, message: /^sandbox name must be at most 248 bytes/ })
+  t.throws(() => tradingSystem({ ...good, sandbox: { client: LocalSandbox, name: 'x'.repeat(249) } }), {
+    instanceOf: RangeError,
+    message: /^sandbox name must be at most 248 bytes/,
+  })
   t.throws(() => tradingSystem({ ...good, db: { client: {} as never } }), { instanceOf: TypeError, message: /^database needs a pg Pool/ })
   t.throws(() => tradingSystem({ ...good, predictor: { session, breaker: { failureRate: 150 } } }), { instanceOf: RangeError, message: /failureRate/ })
   t.deepEqual(registry.names(), [])
@@ -126,11 +138,17 @@ test("a service's own registry is refused with a TypeError naming it, never sile
 test('tradingSystem options are own properties only: typos, null services and inherited services are refused or not read', (t) => {
   const registry = new Registry()
   const invalid = { code: 'ERR_BREAKWATER_INVALID_OPTION', instanceOf: TypeError }
-  t.throws(() => tradingSystem({ registry, marketdata: { baseUrl: server.url } } as never), { ...invalid, message: /^marketdata is not a tradingSystem option/ })
+  t.throws(() => tradingSystem({ registry, marketdata: { baseUrl: server.url } } as never), {
+    ...invalid,
+    message: /^marketdata is not a tradingSystem option/,
+  })
   t.throws(() => tradingSystem(null as never), { ...invalid, message: 'tradingSystem options must be an object, but was null' })
   t.throws(() => tradingSystem({ registry, orders: null as never }), { ...invalid, message: 'orders must not be null: leave it out for its default' })
   t.throws(() => tradingSystem({ registry, predictor: { session, tmeout: 5 } as never }), { ...invalid, message: /^tmeout is not a neural option/ })
-  t.throws(() => tradingSystem({ registry, sandbox: { client: LocalSandbox, executeBreaker: { fallback: () => 1 } } as never }), { ...invalid, message: 'fallback is not a sandbox.executeBreaker option (the adapter sets its own fallback)' })
+  t.throws(() => tradingSystem({ registry, sandbox: { client: LocalSandbox, executeBreaker: { fallback: () => 1 } } as never }), {
+    ...invalid,
+    message: 'fallback is not a sandbox.executeBreaker option (the adapter sets its own fallback)',
+  })
   t.throws(() => tradingSystem({ registry: 7 as never }), { ...invalid, message: 'registry must be a Registry, but was 7' })
   const inherited = Object.assign(Object.create({ orders: { baseUrl: server.url } }) as object, { registry })
   t.deepEqual(Object.keys(tradingSystem(inherited)), ['health'], 'an inherited service is not wired')

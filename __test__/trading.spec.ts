@@ -53,8 +53,14 @@ test.serial('latencyStats reports count, mean, min, max and percentiles of the t
 
 test('the trading pause takes its threshold, percentile and window, and any breaker option', (t) => {
   const { breakers, name } = rig()
-  t.throws(() => tradingPause(name, { registry: breakers, threshold: -1 }), { instanceOf: RangeError, message: /^threshold must be a finite number of milliseconds of at least 0, but was -1$/ })
-  t.throws(() => tradingPause(name, { registry: breakers, percentile: 120 }), { instanceOf: RangeError, message: /^latency.percentile must be .* but was 120$/ })
+  t.throws(() => tradingPause(name, { registry: breakers, threshold: -1 }), {
+    instanceOf: RangeError,
+    message: /^threshold must be a finite number of milliseconds of at least 0, but was -1$/,
+  })
+  t.throws(() => tradingPause(name, { registry: breakers, percentile: 120 }), {
+    instanceOf: RangeError,
+    message: /^latency.percentile must be .* but was 120$/,
+  })
   const strict = tradingPause(name, { registry: breakers, percentile: 95, threshold: '50ms', windowSize: 200, openFor: '1m' })
   t.is(strict.state, 'closed')
 })
@@ -121,7 +127,12 @@ test.serial('the recovery schedule is capped, jittered within bounds, and finds 
     t.deepEqual(delays, [], 'forced open is a decision the manager leaves alone')
     breaker.reset()
     // Opened in a worker thread: no event reaches this thread, the manager's look at the state finds it.
-    t.is(await inWorker(`const b = bw.circuitBreaker('${name}'); await b.execute(() => Promise.reject(new Error('down'))).catch(() => {}); parentPort.postMessage(b.state)`), 'open')
+    t.is(
+      await inWorker(
+        `const b = bw.circuitBreaker('${name}'); await b.execute(() => Promise.reject(new Error('down'))).catch(() => {}); parentPort.postMessage(b.state)`,
+      ),
+      'open',
+    )
     await timers.tickAsync(1000 + 1100)
     t.is(delays.length, 1, 'checked within a poll and a first delay of the open')
     await timers.tickAsync(3_000_000)

@@ -121,12 +121,29 @@ test('the binding and the facade agree on every state and reason a caller can re
   const isolation = b.isolate() // disabled -> forced_open: manual
   isolation.dispose() // forced_open -> closed: manual
 
-  const rate = track(breakers.getOrCreate(`${name}-rate`, { consecutiveFailures: false, failureRate: 50, minimumCalls: 4, windowSize: 4, halfOpenProbes: 1, halfOpenSuccesses: 1 }))
+  const rate = track(
+    breakers.getOrCreate(`${name}-rate`, {
+      consecutiveFailures: false,
+      failureRate: 50,
+      minimumCalls: 4,
+      windowSize: 4,
+      halfOpenProbes: 1,
+      halfOpenSuccesses: 1,
+    }),
+  )
   await Promise.all([rate.execute(ok), rate.execute(ok), failing(rate, 2)]) // failure_rate
   const count = track(breakers.getOrCreate(`${name}-count`, { consecutiveFailures: false, failureRate: false, failuresInWindow: 3 }))
   for (let i = 0; i < 3; i++) await Promise.all([count.execute(ok), failing(count, 1)]) // failures_in_window
   const slow = track(
-    breakers.getOrCreate(`${name}-slow`, { consecutiveFailures: false, slowCallRate: 50, slowCallDuration: 0.001, minimumCalls: 2, windowSize: 2, halfOpenProbes: 1, halfOpenSuccesses: 1 }),
+    breakers.getOrCreate(`${name}-slow`, {
+      consecutiveFailures: false,
+      slowCallRate: 50,
+      slowCallDuration: 0.001,
+      minimumCalls: 2,
+      windowSize: 2,
+      halfOpenProbes: 1,
+      halfOpenSuccesses: 1,
+    }),
   )
   for (let i = 0; i < 2; i++) slow.executeSync(tenMicroseconds) // slow_call_rate: slow from 1 µs
   const latency = track(breakers.getOrCreate(`${name}-latency`, { consecutiveFailures: false, latency: { threshold: 0.001 }, minimumCalls: 2 }))

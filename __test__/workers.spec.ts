@@ -73,10 +73,12 @@ test('a worker terminated while holding the only half-open probe frees it at onc
     b.execute(() => { parentPort.postMessage(b.state); return new Promise(() => {}) })
   `)
   t.is(await result, 'half_open', 'the worker runs the only probe, which never ends')
-  const refused = await main.execute(() => 'ok').then(
-    () => undefined,
-    (e: unknown) => e,
-  )
+  const refused = await main
+    .execute(() => 'ok')
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    )
   t.true(isBrokenCircuitError(refused), 'while the worker holds the probe, the main thread is refused')
   await worker.terminate()
   t.is(await main.execute(() => 'ok'), 'ok', 'the probe slot came back with the worker: this call probed')
@@ -100,10 +102,12 @@ test('a worker that reported its probe before it was terminated frees no probe s
   let release!: () => void
   const probing = main.execute(() => new Promise<string>((resolve) => (release = () => resolve('closed it'))))
   await worker.terminate()
-  const refused = await main.execute(() => 'ok').then(
-    () => undefined,
-    (e: unknown) => e,
-  )
+  const refused = await main
+    .execute(() => 'ok')
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    )
   t.true(isBrokenCircuitError(refused), 'the main thread still holds the only probe slot')
   release()
   t.is(await probing, 'closed it')

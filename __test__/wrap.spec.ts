@@ -33,13 +33,20 @@ test('a fallback replaces handled failures with its value or function, and lets 
   t.is(await fallback((e) => `after ${(e as Error).message}`).execute(() => Promise.reject(new Error('down'))), 'after down')
   t.is(await fallback('unused').execute(() => 'fresh'), 'fresh')
   const picky = fallback('cached', { handles: (e) => (e as Error).message === 'down' })
-  await t.throwsAsync(picky.execute(() => Promise.reject(new Error('bad request'))), { message: 'bad request' })
+  await t.throwsAsync(
+    picky.execute(() => Promise.reject(new Error('bad request'))),
+    { message: 'bad request' },
+  )
   const broken = fallback('cached', {
     handles: () => {
       throw new Error('filter bug')
     },
   })
-  await t.throwsAsync(broken.execute(() => Promise.reject(new Error('down'))), { message: 'down' }, 'a throwing filter handles nothing')
+  await t.throwsAsync(
+    broken.execute(() => Promise.reject(new Error('down'))),
+    { message: 'down' },
+    'a throwing filter handles nothing',
+  )
   const controller = new AbortController()
   const call = fallback('cached').execute(({ signal }) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))), {
     signal: controller.signal,

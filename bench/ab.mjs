@@ -5,7 +5,7 @@
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const [beforePath, roundsArg] = process.argv.slice(2)
-if (!beforePath) throw new Error('usage: node bench/ab.mjs <path to the other build\'s dist/index.js> [rounds]')
+if (!beforePath) throw new Error("usage: node bench/ab.mjs <path to the other build's dist/index.js> [rounds]")
 const before = await import(pathToFileURL(beforePath).href)
 const after = await import(fileURLToPath(new URL('../dist/index.js', import.meta.url)))
 const rounds = Number(roundsArg ?? 11)

@@ -31,7 +31,12 @@ const statement = sqlite.prepare('select 1 as one')
 
 // [adapter, direct call, call through the adapter, calls per sample]
 const pairs = [
-  ['api (GET, loopback HTTP)', () => fetch(`${server.url}/quotes/AAPL`, { headers: { accept: 'application/json' } }).then((r) => r.json()), () => market.get('/quotes/AAPL'), 300],
+  [
+    'api (GET, loopback HTTP)',
+    () => fetch(`${server.url}/quotes/AAPL`, { headers: { accept: 'application/json' } }).then((r) => r.json()),
+    () => market.get('/quotes/AAPL'),
+    300,
+  ],
   ['database (PostgreSQL, select 1)', () => pool.query('select 1 as one'), () => pgDb.query('select 1 as one'), 300],
   ['database (SQLite, select 1)', async () => statement.all(), () => sqliteDb.query('select 1 as one'), 3000],
   ['neural (ONNX on CPU)', () => session.run(feeds), () => predictor.predict(feeds), 1000],
@@ -65,5 +70,9 @@ sqlite.close()
 
 console.log(`node ${process.version}, ${rounds} interleaved rounds (first dropped), median µs per call\n`)
 console.log(`${'adapter'.padEnd(40)} ${'direct'.padStart(9)} ${'adapter'.padStart(9)} ${'added'.padStart(9)}`)
-for (const r of records) console.log(`${r.adapter.padEnd(40)} ${r.directUs.toFixed(1).padStart(9)} ${r.adapterUs.toFixed(1).padStart(9)} ${r.addedUs.toFixed(1).padStart(9)}`)
-writeFileSync(new URL('./results/adapters.json', import.meta.url), `${JSON.stringify({ date: new Date().toISOString(), node: process.version, records }, null, 2)}\n`)
+for (const r of records)
+  console.log(`${r.adapter.padEnd(40)} ${r.directUs.toFixed(1).padStart(9)} ${r.adapterUs.toFixed(1).padStart(9)} ${r.addedUs.toFixed(1).padStart(9)}`)
+writeFileSync(
+  new URL('./results/adapters.json', import.meta.url),
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, records }, null, 2)}\n`,
+)

@@ -39,9 +39,11 @@ async function breakersOf(n) {
   for (let i = 0; i < n; i++) {
     const b = breakers.getOrCreate(`service-${String(i).padStart(5, '0')}`, { trackLatency: true, consecutiveFailures: 1 })
     await b.execute(async () => i)
-    await b.execute(async () => {
-      throw new Error('down')
-    }).catch(() => {})
+    await b
+      .execute(async () => {
+        throw new Error('down')
+      })
+      .catch(() => {})
   }
   return breakers
 }

@@ -33,4 +33,6 @@ console.log(
 const rejected = (library) => of('open rejection', library, 'caught')
 const composed = (library) => of('composition', library) - of('composition', 'bare')
 console.log(`composition overhead: breakwater/cockatiel ${ratio(composed('breakwater'), composed('cockatiel'))}`)
-console.log(`rejection: breakwater/opossum ${ratio(rejected('breakwater'), rejected('opossum'))}, breakwater/cockatiel ${ratio(rejected('breakwater'), rejected('cockatiel'))}`)
+console.log(
+  `rejection: breakwater/opossum ${ratio(rejected('breakwater'), rejected('opossum'))}, breakwater/cockatiel ${ratio(rejected('breakwater'), rejected('cockatiel'))}`,
+)

@@ -64,7 +64,7 @@ export function writeReport(run, dir) {
     `| closed execute with a 10 s timeout, overhead | ${ratio(best(r, 'closed execute', 'breakwater', 'overheadNs', 'timeout'), best(r, 'closed execute', 'opossum', 'overheadNs', 'default'))} | | |`,
     `| wrap(retry, breaker, timeout) overhead | | ${ratio(best(r, 'composition', 'breakwater', 'overheadNs'), best(r, 'composition', 'cockatiel', 'overheadNs'))} | |`,
     '',
-    '(The best case of each peer: opossum with `timeout: false`, cockatiel with the faster of its two breakers; with a timeout, opossum\'s default, which has one.)',
+    "(The best case of each peer: opossum with `timeout: false`, cockatiel with the faster of its two breakers; with a timeout, opossum's default, which has one.)",
     '',
     '## Memory and idle CPU',
     '',
@@ -89,7 +89,9 @@ export function writeReport(run, dir) {
       '',
       '| breakers | Prometheus scrape, ms (median) | samples | of which registry.health(), ms | OpenTelemetry collect, ms |',
       '|---|---|---|---|---|',
-      ...run.ops.rows.map((o) => `| ${o.breakers} | ${fmt(o.scrapeMs.median, 1)} | ${o.lines} | ${fmt(o.healthMs.median, 1)} | ${fmt(o.otelCollectMs.median, 1)} |`),
+      ...run.ops.rows.map(
+        (o) => `| ${o.breakers} | ${fmt(o.scrapeMs.median, 1)} | ${o.lines} | ${fmt(o.healthMs.median, 1)} | ${fmt(o.otelCollectMs.median, 1)} |`,
+      ),
       '',
     )
   }

@@ -21,12 +21,7 @@ async function jsSuites() {
   const cases = contenders()
   for (const suite of [...new Set(cases.map((c) => c.suite))]) {
     const mine = cases.filter((c) => c.suite === suite)
-    const summary = await b.suite(
-      suite,
-      ...mine.map((c) => b.add(`${c.library}: ${c.case}`, c.run)),
-      b.configure({ cases: timing }),
-      b.cycle(),
-    )
+    const summary = await b.suite(suite, ...mine.map((c) => b.add(`${c.library}: ${c.case}`, c.run)), b.configure({ cases: timing }), b.cycle())
     const bare = summary.results.find((r) => r.name.startsWith('bare:'))
     const bareNs = bare ? 1e9 / (bare.ops * BATCH) : undefined
     summary.results.forEach((r, i) => {

@@ -38,10 +38,7 @@ async function fetchQuote(symbol: string): Promise<{ symbol: string; price: numb
 }
 
 const log = pino()
-const stops = [
-  logTransitions(registry, log),
-  prometheusMetrics(registry, { register }),
-]
+const stops = [logTransitions(registry, log), prometheusMetrics(registry, { register })]
 if (process.env.OTEL_CONSOLE === '1') {
   const reader = new PeriodicExportingMetricReader({ exporter: new ConsoleMetricExporter(), exportIntervalMillis: 60_000 })
   metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }))
@@ -59,13 +56,15 @@ const server = createServer((req, res) => {
   if (path.startsWith('/ops/')) return ops(req, res)
   if (path === '/orders') return void orders(req, res)
   if (path === '/quote') {
-    marketData.execute(() => fetchQuote('AAPL')).then(
-      (quote) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(quote)),
-      (error: unknown) =>
-        res
-          .writeHead(isBrokenCircuitError(error) ? 503 : 502, { 'content-type': 'application/json' })
-          .end(JSON.stringify({ error: error instanceof Error ? error.message : String(error) })),
-    )
+    marketData
+      .execute(() => fetchQuote('AAPL'))
+      .then(
+        (quote) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(quote)),
+        (error: unknown) =>
+          res
+            .writeHead(isBrokenCircuitError(error) ? 503 : 502, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ error: error instanceof Error ? error.message : String(error) })),
+      )
     return
   }
   if (path === '/metrics') {

@@ -18,6 +18,12 @@ const step = (cmd, args) => {
 
 const built = step('node', ['scripts/ensure-built.mjs'])
 if (!built.ok) process.exit(1)
+// TypeScript's formatter and linter, as cargo fmt and clippy are for Rust (CI runs those).
+const lint = step('npx', ['biome', 'check', '.'])
+if (!lint.ok) {
+  console.log('0 passed, 1 failed (biome check: run `npm run format`, then fix what `npm run lint` reports)')
+  process.exit(1)
+}
 
 let passed = 0
 let failed = 0

@@ -7,7 +7,7 @@
  * const quote = await marketData.execute(({ signal }) => fetch(url, { signal }), { timeout: '2s' })
  */
 export { CircuitBreaker, type CallContext, type ExecuteOptions } from './breaker.js'
-export { type Duration } from './duration.js'
+export type { Duration } from './duration.js'
 export {
   BrokenCircuitError,
   BulkheadRejectedError,
@@ -16,20 +16,28 @@ export {
   isBulkheadRejectedError,
   isTimeoutError,
 } from './errors.js'
-export { type CallEvent, type Disposer } from './events.js'
-export { type LatencyStats, type Metrics, type TransitionCount } from './metrics.js'
-export { type BreakerOptions, type CallPolicy } from './options.js'
+export type { CallEvent, Disposer } from './events.js'
+export type { LatencyStats, Metrics, TransitionCount } from './metrics.js'
+export type { BreakerOptions, CallPolicy } from './options.js'
 export { circuitBreaker, Registry, registry, type RegistryOptions } from './registry.js'
-export { type ReasonName, type StateChange, type StateName } from './state.js'
+export type { ReasonName, StateChange, StateName } from './state.js'
 export { backoff, type Backoff, type BackoffOptions, type BackoffStrategy } from './policies/backoff.js'
 export { RetryBudget, type RetryBudgetOptions } from './policies/budget.js'
 export { bulkhead, Bulkhead, type BulkheadCallOptions, type BulkheadOptions, type BulkheadStats } from './policies/bulkhead.js'
 export { fallback, FallbackPolicy, type FallbackOptions } from './policies/fallback.js'
-export { type ContextOf, type FallbackOf, type Policy, type PolicyCallOptions } from './policies/policy.js'
+export type { ContextOf, FallbackOf, Policy, PolicyCallOptions } from './policies/policy.js'
 export { retry, RetryPolicy, type GiveUpEvent, type RetryContext, type RetryEvent, type RetryOptions, type RetryStats } from './policies/retry.js'
 export { timeout, TimeoutPolicy, type TimeoutOptions } from './policies/timeout.js'
 export { wrap, WrappedPolicy, type MergedContext } from './policies/wrap.js'
-export { recoveryManager, RecoveryManager, type HealthCheck, type HealthCheckEvent, type HealthCheckResult, type RecoverableBreaker, type RecoveryOptions } from './presets/recovery.js'
+export {
+  recoveryManager,
+  RecoveryManager,
+  type HealthCheck,
+  type HealthCheckEvent,
+  type HealthCheckResult,
+  type RecoverableBreaker,
+  type RecoveryOptions,
+} from './presets/recovery.js'
 export { services, Services, type Service, type ServiceHealth, type ServiceOptions } from './presets/services.js'
 export { tradingPause, type TradingPauseOptions } from './presets/trading.js'
 export { api, ApiClient, isApiFailure, type ApiOptions, type ApiRequest, type RequestOptions } from './adapters/api.js'

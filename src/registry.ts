@@ -3,7 +3,7 @@ import type { Disposer } from './events.js'
 import { TransitionHub } from './hub.js'
 import { fromNative } from './errors.js'
 import { type Metrics, RECORD_LEN, toMetrics } from './metrics.js'
-import { NativeFakeClock, NativeRegistry } from './native.js'
+import { type NativeBreaker, NativeFakeClock, NativeRegistry } from './native.js'
 import { type BreakerOptions, type CallPolicy, readBreakerOptions } from './options.js'
 import type { StateChange } from './state.js'
 import { checkName, describe, ownOptions, typeError } from './validate.js'
@@ -16,7 +16,6 @@ export interface RegistryOptions {
 
 /** Marks the construction of the process-wide registry; not exported. */
 const PROCESS_WIDE = Symbol('process-wide')
-
 
 /** The native clock of a `FakeClock` from `breakwater/testing`; a `TypeError` for anything else. */
 function nativeClock(clock: unknown): NativeFakeClock {
@@ -68,7 +67,7 @@ export class Registry {
     const { native, policy } = readBreakerOptions<T>(options)
     // No breaker options (none, or only a call policy): attach to the breaker as it is.
     const given = Object.keys(native).length > 0 ? native : undefined
-    let breaker
+    let breaker: NativeBreaker
     try {
       breaker = this.#registry.getOrCreate(name, given)
     } catch (e) {

@@ -46,11 +46,14 @@ export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void
     }
     // A Node.js timer waits at most MAX_TIMER_MS (longer ones fire at once): wait in steps.
     const wait = (left: number) => {
-      timer = setTimeout(() => {
-        if (left > MAX_TIMER_MS) return wait(left - MAX_TIMER_MS)
-        signal?.removeEventListener('abort', onAbort)
-        resolve()
-      }, Math.min(left, MAX_TIMER_MS))
+      timer = setTimeout(
+        () => {
+          if (left > MAX_TIMER_MS) return wait(left - MAX_TIMER_MS)
+          signal?.removeEventListener('abort', onAbort)
+          resolve()
+        },
+        Math.min(left, MAX_TIMER_MS),
+      )
     }
     wait(ms)
     signal?.addEventListener('abort', onAbort, { once: true })

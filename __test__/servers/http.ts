@@ -78,7 +78,8 @@ export async function startHttpServer(): Promise<TestServer> {
         return req.socket.destroy()
       case 'big': // `arg` bytes, announced in Content-Length (`?declare=no`: chunked, unannounced)
         return pump(res, Number(url.searchParams.get('status') ?? 200), arg === 'endless' ? Infinity : Number(arg), url.searchParams.get('declare') !== 'no')
-      case 'gzip': { // `arg` bytes of `a`, gzipped (a few KB on the wire for megabytes decoded)
+      case 'gzip': {
+        // `arg` bytes of `a`, gzipped (a few KB on the wire for megabytes decoded)
         const zipped = gzipSync(Buffer.alloc(Number(arg), 'a'))
         res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip', 'content-length': String(zipped.length) })
         return res.end(zipped)

@@ -36,9 +36,7 @@ export function needs<Context = unknown>(what: string, found: boolean, hint: str
     console.warn(`${reason}: its specs are skipped (with CI=true they fail)`)
   }
   const register = (declare: (title: string, implementation: (t: { fail(message: string): void }) => void) => void) => (title: string) =>
-    ci
-      ? declare(title, (t) => t.fail(`${reason}; CI=true requires it`))
-      : declare(`${title} [skipped: ${what} not found]`, () => undefined)
+    ci ? declare(title, (t) => t.fail(`${reason}; CI=true requires it`)) : declare(`${title} [skipped: ${what} not found]`, () => undefined)
   const hook = Object.assign(() => undefined, { always: () => undefined, skip: () => undefined })
   const serial = Object.assign(register(ci ? ava.serial : ava.serial.skip), {
     before: hook,

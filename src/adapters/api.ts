@@ -306,7 +306,9 @@ function requestInit(call: Prepared, signal: AbortSignal): RequestInit {
 function checkPrototype(): void {
   for (const key of POLLUTABLE_INIT) {
     if (Object.hasOwn(Object.prototype, key)) {
-      throw typeError(`Object.prototype.${key} is set (prototype pollution): fetch reads ${key} through the prototype and would fail, so the request is not sent`)
+      throw typeError(
+        `Object.prototype.${key} is set (prototype pollution): fetch reads ${key} through the prototype and would fail, so the request is not sent`,
+      )
     }
   }
 }

@@ -16,7 +16,10 @@ const CALL_OPTIONS = ['signal', 'timeout'] as const
 function breakerFor(name: string, options: unknown): CircuitBreaker {
   const o = ownOptions<DatabaseOptions>('database', options, DATABASE_OPTIONS)
   const registry = registryOption(o.registry, processWide)
-  return registry.getOrCreate(name, breakerOptions('database breaker', o.breaker, { timeout: o.timeout ?? '30s', isFailure: o.isFailure ?? isTransientDatabaseError }))
+  return registry.getOrCreate(
+    name,
+    breakerOptions('database breaker', o.breaker, { timeout: o.timeout ?? '30s', isFailure: o.isFailure ?? isTransientDatabaseError }),
+  )
 }
 
 /** A statement's options, own properties only; a `TypeError` for a statement or options a caller got wrong. */

@@ -84,7 +84,9 @@ function handedClient(name: string, client: PgClientLike, tx: PgTransactionCall)
   }
   const query = (...args: unknown[]): unknown => {
     if (tx.over) {
-      throw typeError(`query() on the client of a transaction of ${name} that has ended is refused: its connection went back to the pool; use the client only inside its transaction body`)
+      throw typeError(
+        `query() on the client of a transaction of ${name} that has ended is refused: its connection went back to the pool; use the client only inside its transaction body`,
+      )
     }
     const last = args.at(-1)
     if (typeof last === 'function') {
@@ -181,13 +183,12 @@ export class PgDatabase<P extends PgPoolLike> extends Database {
       return Promise.reject(e)
     }
     const tx = new PgTransactionCall()
-    return this.breaker.execute(({ signal }) => this.#withClient(signal, (_, lease) => this.#transact(fn, lease, signal, tx)), call).then(
-      unlessBodyError,
-      (error: unknown) => {
+    return this.breaker
+      .execute(({ signal }) => this.#withClient(signal, (_, lease) => this.#transact(fn, lease, signal, tx)), call)
+      .then(unlessBodyError, (error: unknown) => {
         if (tx.inDoubt) throw new CommitUnknownError(this.breaker.name, error)
         throw tx.own !== undefined && error === tx.own.counted ? tx.own.error : error
-      },
-    )
+      })
   }
 
   async #transact<T>(fn: (client: PgClientOf<P>) => Promise<T>, lease: Lease, signal: AbortSignal, tx: PgTransactionCall): Promise<T | BodyError> {

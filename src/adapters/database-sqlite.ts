@@ -238,7 +238,8 @@ export class SqliteDatabase<D extends SqliteLike> extends Database {
   #next(): void {
     const turns = this.#turns
     const granted = turns.waiting.shift()
-    if (granted) granted() // stays busy: handed over
+    if (granted)
+      granted() // stays busy: handed over
     else turns.busy = false
   }
 }

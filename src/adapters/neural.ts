@@ -1,5 +1,5 @@
 import type { CircuitBreaker } from '../breaker.js'
-import { type Duration } from '../duration.js'
+import type { Duration } from '../duration.js'
 import { branded } from '../errors.js'
 import type { BreakerOptions } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'

@@ -180,7 +180,10 @@ export class SandboxPool<S extends SandboxLike> {
     const createOptions = breakerOptions('createBreaker', o.createBreaker, { timeout: createTimeoutMs })
     const executeOptions = breakerOptions('executeBreaker', o.executeBreaker, { timeout: this.#executeTimeoutMs, isFailure: this.#isFailure })
     const names = [`${name}:create`, `${name}:execute`] as const
-    ;[this.createBreaker, this.executeBreaker] = allOrNothing(registry, names, (r) => [r.getOrCreate(names[0], createOptions), r.getOrCreate(names[1], executeOptions)])
+    ;[this.createBreaker, this.executeBreaker] = allOrNothing(registry, names, (r) => [
+      r.getOrCreate(names[0], createOptions),
+      r.getOrCreate(names[1], executeOptions),
+    ])
     this.#client = client
     this.#name = name
   }
@@ -240,20 +243,23 @@ export class SandboxPool<S extends SandboxLike> {
     const box = this.#live.get(id)
     if (!box) return Promise.reject(typeError(`no live sandbox ${describe(id)} was created here`))
     const { stopper, done } = this.#track(id, signal)
-    const run = this.executeBreaker.execute(async ({ signal: stopped }) => {
-      // Timed out or aborted: the sandbox is killed, and the other executions on it stopped.
-      const onStop = () => this.#discard(id, isTimeoutError(stopped.reason) ? 'timeout' : 'abort', stopper, stopped.reason)
-      stopped.addEventListener('abort', onStop, { once: true })
-      const opts = { timeoutMs: this.#executeTimeoutMs }
-      try {
-        return (await (box.runCode ? box.runCode(code, opts) : box.commands.run(code, opts))) as ExecutionOf<S>
-      } catch (error) {
-        if (this.#judge(error)) this.#discard(id, 'failure', stopper, error)
-        throw error
-      } finally {
-        stopped.removeEventListener('abort', onStop)
-      }
-    }, { signal: stopper.signal })
+    const run = this.executeBreaker.execute(
+      async ({ signal: stopped }) => {
+        // Timed out or aborted: the sandbox is killed, and the other executions on it stopped.
+        const onStop = () => this.#discard(id, isTimeoutError(stopped.reason) ? 'timeout' : 'abort', stopper, stopped.reason)
+        stopped.addEventListener('abort', onStop, { once: true })
+        const opts = { timeoutMs: this.#executeTimeoutMs }
+        try {
+          return (await (box.runCode ? box.runCode(code, opts) : box.commands.run(code, opts))) as ExecutionOf<S>
+        } catch (error) {
+          if (this.#judge(error)) this.#discard(id, 'failure', stopper, error)
+          throw error
+        } finally {
+          stopped.removeEventListener('abort', onStop)
+        }
+      },
+      { signal: stopper.signal },
+    )
     run.then(done, done)
     return run
   }
@@ -344,9 +350,7 @@ export class SandboxPool<S extends SandboxLike> {
   #kill(box: S): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new TimeoutError(`${this.#name}:kill`, this.#killTimeoutMs)), this.#killTimeoutMs)
-      new Promise((settle) => settle(box.kill()))
-        .then(() => resolve(), reject)
-        .finally(() => clearTimeout(timer))
+      new Promise((settle) => settle(box.kill())).then(() => resolve(), reject).finally(() => clearTimeout(timer))
     })
   }
 }

@@ -11,7 +11,14 @@ export type { AdminLog, AdminLogEntry, AdminLogger } from './http-log.js'
 export type { BreakwaterHttpOptions } from './http-options.js'
 export type { BreakerView, LatencyView } from './view.js'
 export { breakerView } from './view.js'
-export { breakwaterFastify, type HttpFastifyInstance, type HttpFastifyPlugin, type HttpFastifyReply, type HttpFastifyRequest, type HttpFastifyRoute } from './http-fastify.js'
+export {
+  breakwaterFastify,
+  type HttpFastifyInstance,
+  type HttpFastifyPlugin,
+  type HttpFastifyReply,
+  type HttpFastifyRequest,
+  type HttpFastifyRoute,
+} from './http-fastify.js'
 
 /**
  * A request handler for `node:http`, Express (as middleware) and Fastify (through

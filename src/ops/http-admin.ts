@@ -143,7 +143,13 @@ export function act(name: string, breaker: ControlledBreaker, command: AdminComm
       break
     case 'half_open':
       if (!breaker.halfOpen()) {
-        return { name, status: 409, from, to: from, message: `half_open moves only an open or forced-open breaker that is not isolated, but ${name} is ${from}` }
+        return {
+          name,
+          status: 409,
+          from,
+          to: from,
+          message: `half_open moves only an open or forced-open breaker that is not isolated, but ${name} is ${from}`,
+        }
       }
       break
   }

@@ -12,7 +12,7 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true })
 export function isJsonContentType(header: string | undefined): boolean {
   if (header === undefined) return false
   const [type, ...params] = header.split(';').map((part) => part.trim().toLowerCase())
-  if (!/^application\/([a-z0-9.\-]+\+)?json$/.test(type ?? '')) return false
+  if (!/^application\/([a-z0-9.-]+\+)?json$/.test(type ?? '')) return false
   return params.every((p) => !p.startsWith('charset=') || /^charset="?utf-8"?$/.test(p))
 }
 

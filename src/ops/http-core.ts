@@ -118,7 +118,12 @@ export class HttpCore {
     const { results } = answer
     if (command) Object.assign(entry, { action: command.action, duration: command.duration ?? null, reason: command.reason ?? null })
     if (command?.targets) entry.breakers = command.targets
-    this.config.log({ ...entry, status: answer.status, result: answer.result, ...(results ? { results: results.map(({ name, status, from, to }) => ({ name, status, from, to })) } : {}) })
+    this.config.log({
+      ...entry,
+      status: answer.status,
+      result: answer.result,
+      ...(results ? { results: results.map(({ name, status, from, to }) => ({ name, status, from, to })) } : {}),
+    })
   }
 
   /** The token, the content type, the body and the command, in that order: the command, or why not. */

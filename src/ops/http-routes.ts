@@ -8,11 +8,7 @@ export type Route =
   | { kind: 'actMany' }
 
 /** What a request's method and path ask for: a route, a known path with another method, a bad path, or nothing of ours. */
-export type Match =
-  | { found: Route }
-  | { allow: string }
-  | { bad: string }
-  | undefined
+export type Match = { found: Route } | { allow: string } | { bad: string } | undefined
 
 /**
  * Finds the route of `method` and the request target `url` under `prefix`. Path segments are
@@ -26,7 +22,10 @@ export function matchRoute(method: string | undefined, url: string | undefined, 
   if (rest === undefined) return undefined
   let segments: string[]
   try {
-    segments = rest.split('/').slice(1).map((segment) => decodeURIComponent(segment))
+    segments = rest
+      .split('/')
+      .slice(1)
+      .map((segment) => decodeURIComponent(segment))
   } catch {
     return { bad: 'the path is not valid percent-encoded UTF-8' }
   }

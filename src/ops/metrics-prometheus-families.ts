@@ -111,7 +111,12 @@ export const BREAKER_FAMILIES: FamilySpec[] = [
       }
     },
   },
-  breakerValue('circuitbreaker_not_permitted_calls_total', 'counter', 'Calls refused by the circuit breaker (open, forced open, or half-open with every probe taken).', (m) => m.rejections),
+  breakerValue(
+    'circuitbreaker_not_permitted_calls_total',
+    'counter',
+    'Calls refused by the circuit breaker (open, forced open, or half-open with every probe taken).',
+    (m) => m.rejections,
+  ),
   breakerValue('circuitbreaker_in_flight_calls', 'gauge', 'Calls let through and not ended yet, in every thread.', (m) => m.inFlight),
   breakerValue('circuitbreaker_failure_rate', 'gauge', 'Failure rate of the window, in percent.', (m) => m.window.failureRate, 'average'),
   breakerValue('circuitbreaker_slow_call_rate', 'gauge', 'Slow call rate of the window, in percent.', (m) => m.window.slowCallRate, 'average'),
@@ -189,7 +194,13 @@ type BreakerMetrics = Snapshot['breakers'][number][1]
 type BulkheadStats = Snapshot['bulkheads'][number][1]
 type RetryStats = Snapshot['retries'][number][1]
 
-function breakerValue(name: string, type: 'counter' | 'gauge', help: string, value: (m: BreakerMetrics) => number, aggregator: FamilySpec['aggregator'] = 'sum'): FamilySpec {
+function breakerValue(
+  name: string,
+  type: 'counter' | 'gauge',
+  help: string,
+  value: (m: BreakerMetrics) => number,
+  aggregator: FamilySpec['aggregator'] = 'sum',
+): FamilySpec {
   return {
     name,
     type,

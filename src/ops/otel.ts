@@ -219,7 +219,7 @@ export function openTelemetryMetrics(registry: HealthSource, options: OpenTeleme
   })
   const callback = (result: BatchObservableResult): void => {
     const snapshot = snapshotOf(sources)
-    specs.forEach((spec, i) => spec.observe(result, instruments[i]!, snapshot))
+    for (const [i, spec] of specs.entries()) spec.observe(result, instruments[i]!, snapshot)
   }
   meter!.addBatchObservableCallback(callback, instruments)
   return () => meter!.removeBatchObservableCallback(callback, instruments)

@@ -16,10 +16,7 @@ import { brokenCircuitAnswer, type BreakerRefusal, type ProtectAnswer, timeoutAn
 export interface ProtectedBreaker {
   readonly name: string
   readonly state: string
-  execute(
-    fn: (context: { readonly signal: AbortSignal }) => Promise<undefined>,
-    options?: { signal?: AbortSignal; timeout?: number },
-  ): Promise<unknown>
+  execute(fn: (context: { readonly signal: AbortSignal }) => Promise<undefined>, options?: { signal?: AbortSignal; timeout?: number }): Promise<unknown>
   metrics(): object
 }
 

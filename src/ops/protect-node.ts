@@ -21,7 +21,8 @@ export function wrapHandler<Req extends IncomingMessage, Res extends ServerRespo
   protector: Protector,
   handler: ProtectedHandler<Req, Res>,
 ): (req: Req, res: Res) => void {
-  if (typeof handler !== 'function') throw typeError(`protect(...).wrap needs a request handler function, but was given ${handler === null ? 'null' : typeof handler}`)
+  if (typeof handler !== 'function')
+    throw typeError(`protect(...).wrap needs a request handler function, but was given ${handler === null ? 'null' : typeof handler}`)
   return (req, res) => {
     const guard = new RequestGuard(protector, res, (answer) => sendAnswer(res, answer))
     guard.start(req, (context) => {

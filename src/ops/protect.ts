@@ -17,7 +17,7 @@ export {
   type ProtectFastifyScope,
 } from './protect-fastify.js'
 export { FailedResponseError, type ProtectContext, type ProtectedBreaker } from './protect-guard.js'
-export { type ProtectedHandler } from './protect-node.js'
+export type { ProtectedHandler } from './protect-node.js'
 
 /** Options of `protect`. */
 export interface ProtectOptions {

@@ -81,9 +81,7 @@ export class WrappedPolicy<Context extends object, Fallback> implements Policy<C
  * const resilient = wrap(retry({ maxAttempts: 3 }), circuitBreaker('quotes'), timeout('1s'))
  * const quote = await resilient.execute(({ attempt, signal }) => fetchQuote(signal))
  */
-export function wrap<const P extends readonly AnyPolicy[]>(
-  ...policies: P
-): WrappedPolicy<MergedContext<P>, FallbackOf<P[number]>> {
+export function wrap<const P extends readonly AnyPolicy[]>(...policies: P): WrappedPolicy<MergedContext<P>, FallbackOf<P[number]>> {
   if (policies.length === 0) throw typeError('wrap needs at least one policy')
   policies.forEach((p, i) => {
     if (typeof (p as Partial<Policy> | null)?.execute !== 'function') {

@@ -75,15 +75,16 @@ export class RecoveryManager {
     this.#check = check
     const base = options.base ?? 1000
     this.#pollMs = toTimerMillis('base', base)
-    if (this.#pollMs < MIN_BASE_MS) throw rangeError(`base must be at least ${MIN_BASE_MS} ms (checks that often would be a busy loop), but was ${this.#pollMs}`)
+    if (this.#pollMs < MIN_BASE_MS)
+      throw rangeError(`base must be at least ${MIN_BASE_MS} ms (checks that often would be a busy loop), but was ${this.#pollMs}`)
     this.#checkTimeoutMs = toTimeoutMillis('checkTimeout', options.checkTimeout ?? 10_000)
     this.#delay = checkedBackoff(
       {
         strategy: 'exponential',
-      base,
-      max: options.max ?? 300_000,
-      multiplier: options.multiplier ?? 2,
-      jitter: options.jitter ?? 0.1,
+        base,
+        max: options.max ?? 300_000,
+        multiplier: options.multiplier ?? 2,
+        jitter: options.jitter ?? 0.1,
         ...(options.random ? { random: options.random } : {}),
       },
       '',

@@ -1,12 +1,20 @@
 import type { CircuitBreaker } from '../breaker.js'
 import type { CallContext } from '../signal.js'
-import { type Duration } from '../duration.js'
+import type { Duration } from '../duration.js'
 import type { Metrics } from '../metrics.js'
 import type { BreakerOptions, CallPolicy } from '../options.js'
 import { type Registry, registry as processWide } from '../registry.js'
 import type { StateName } from '../state.js'
 import { allOrNothing, registryOption } from '../adapters/setup.js'
-import { bulkhead, bulkheadLimits, priorityOf, type Bulkhead, type BulkheadCallOptions, type BulkheadOptions, type BulkheadStats } from '../policies/bulkhead.js'
+import {
+  bulkhead,
+  bulkheadLimits,
+  priorityOf,
+  type Bulkhead,
+  type BulkheadCallOptions,
+  type BulkheadOptions,
+  type BulkheadStats,
+} from '../policies/bulkhead.js'
 import type { AnyPolicy, PolicyCallOptions } from '../policies/policy.js'
 import { readCallOptions } from '../signal.js'
 import { retry, type RetryContext, type RetryOptions, type RetryPolicy, type RetryStats } from '../policies/retry.js'

@@ -34,10 +34,11 @@ export interface TradingSystemOptions {
   /** Market data API. Defaults: timeout 2 s, GETs retried twice, tolerant breaker. */
   marketData?: Omit<ApiOptions, 'registry'> & Named
   /** Order API. Defaults: timeout 1 s, strict breaker, never retried (`retry` other than `false` is refused). */
-  orders?: Omit<ApiOptions, 'registry' | 'retry'> & Named & {
-    /** Orders are never retried: a retried order may fill twice. Only `false` is taken. */
-    retry?: false
-  }
+  orders?: Omit<ApiOptions, 'registry' | 'retry'> &
+    Named & {
+      /** Orders are never retried: a retried order may fill twice. Only `false` is taken. */
+      retry?: false
+    }
   /** The price predictor: a model runner and its options. Default timeout 200 ms. */
   predictor?: Omit<NeuralOptions<ModelRunner>, 'registry'> & Named & { session: ModelRunner }
   /** The database: a pg Pool or better-sqlite3 Database. Defaults: timeout 5 s, lenient breaker. */
@@ -152,11 +153,15 @@ function serviceOptions(what: string, value: unknown): Record<string, unknown> |
 function refuseSetKeys(given: Given): void {
   for (const [service, options] of Object.entries(given)) {
     if (options && Object.hasOwn(options, 'registry')) {
-      throw typeError(`registry is not a tradingSystem ${service} option (every service's breakers live in the system's registry: give registry to tradingSystem itself)`)
+      throw typeError(
+        `registry is not a tradingSystem ${service} option (every service's breakers live in the system's registry: give registry to tradingSystem itself)`,
+      )
     }
   }
   if (given.orders && Object.hasOwn(given.orders, 'retry') && given.orders.retry !== false) {
-    throw typeError(`retry is not a tradingSystem orders option (orders are never retried: a retried order may fill twice), but was ${describe(given.orders.retry)}`)
+    throw typeError(
+      `retry is not a tradingSystem orders option (orders are never retried: a retried order may fill twice), but was ${describe(given.orders.retry)}`,
+    )
   }
 }
 
@@ -182,19 +187,46 @@ function wire(given: Given, registry: Registry): Record<string, unknown> {
   if (given.marketData) {
     const { name = 'market-data', breaker, ...rest } = given.marketData
     const retry = { maxAttempts: 3, backoff: { base: 50, max: 500, jitter: 0.2 } }
-    services.marketData = api(name as string, bare({ timeout: '2s', retry, ...(rest as Omit<ApiOptions, 'breaker'>), registry, breaker: preset('marketData.breaker', TRADING_PRESETS.marketData, breaker) }))
+    services.marketData = api(
+      name as string,
+      bare({
+        timeout: '2s',
+        retry,
+        ...(rest as Omit<ApiOptions, 'breaker'>),
+        registry,
+        breaker: preset('marketData.breaker', TRADING_PRESETS.marketData, breaker),
+      }),
+    )
   }
   if (given.orders) {
     const { name = 'orders', breaker, ...rest } = given.orders
-    services.orders = api(name as string, bare({ timeout: '1s', ...(rest as Omit<ApiOptions, 'breaker'>), retry: false, registry, breaker: preset('orders.breaker', TRADING_PRESETS.orders, breaker) }))
+    services.orders = api(
+      name as string,
+      bare({
+        timeout: '1s',
+        ...(rest as Omit<ApiOptions, 'breaker'>),
+        retry: false,
+        registry,
+        breaker: preset('orders.breaker', TRADING_PRESETS.orders, breaker),
+      }),
+    )
   }
   if (given.predictor) {
     const { name = 'price-predictor', session, breaker, ...rest } = given.predictor
-    services.predictor = neural(name as string, session as ModelRunner, { timeout: 200, ...rest, registry, breaker: preset('predictor.breaker', TRADING_PRESETS.predictor, breaker) })
+    services.predictor = neural(name as string, session as ModelRunner, {
+      timeout: 200,
+      ...rest,
+      registry,
+      breaker: preset('predictor.breaker', TRADING_PRESETS.predictor, breaker),
+    })
   }
   if (given.db) {
     const { name = 'trading-db', client, breaker, ...rest } = given.db
-    services.db = database(name as string, client as PgPoolLike, bare<DatabaseOptions>({ timeout: '5s', ...rest, registry, breaker: preset('db.breaker', TRADING_PRESETS.db, breaker) }))
+    services.db = database(
+      name as string,
+      client as PgPoolLike,
+      bare<DatabaseOptions>({ timeout: '5s', ...rest, registry, breaker: preset('db.breaker', TRADING_PRESETS.db, breaker) }),
+    )
   }
   if (given.sandbox) {
     const { client, createBreaker, executeBreaker, ...rest } = given.sandbox

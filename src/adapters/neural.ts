@@ -2,6 +2,7 @@ import type { CircuitBreaker } from '../breaker.js'
 import type { Duration } from '../duration.js'
 import { branded } from '../errors.js'
 import type { BreakerOptions } from '../options.js'
+import { Fallback } from '../policies/fallback.js'
 import { type Registry, registry as processWide } from '../registry.js'
 import { readCallOptions } from '../signal.js'
 import { describe, ownOptions, typeError } from '../validate.js'
@@ -99,9 +100,10 @@ export class NeuralModel<S extends ModelRunner> {
         return outputs
       }, call)
     } catch (error) {
-      const aborted = call.signal?.aborted && error === call.signal.reason
-      if (!this.#fallback || aborted) throw error
-      return await this.#fallback(error, feeds)
+      const fallback = this.#fallback
+      if (!fallback) throw error
+      // The one fallback rule: the caller's own abort is never replaced.
+      return await new Fallback<OutputsOf<S>>((e) => fallback(e, feeds)).replace(error, call.signal)
     }
   }
 

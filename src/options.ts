@@ -68,8 +68,9 @@ type Check = (option: string, value: unknown) => unknown
 const SHAPES: Record<`${OptionShape}`, Check> = {
   number: checkNumber,
   numberOrOff: (option, value) => (value === false ? false : checkNumber(option, value)),
-  // A string is parsed here; a number goes as it is, and the core checks its range.
-  duration: (option, value) => (typeof value === 'number' ? value : toMillis(option, value)),
+  // A string is parsed here; a number must be finite and at least 0 here, in the order of the
+  // keys (so it is named before a later key's mistake, as always), and the core checks its upper bound.
+  duration: toMillis,
   // A timer's limits are JavaScript's (Node.js fires a longer timer at once): checked here.
   timeout: toTimeoutMillis,
   flag: checkBoolean,

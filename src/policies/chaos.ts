@@ -98,8 +98,8 @@ export class ChaosPolicy<T = never> implements Policy<object, T> {
   #endsAt = 0
   /** Set when injection stopped (or was never on); read and cleared before each call. */
   #armed = false
-  /** The `breakerOpen` watches of the current enabling. */
-  #watches: Disposer[] = []
+  /** The `breakerOpen` watches of the current enabling, by rule. */
+  #watches = new Map<StopRule, Disposer>()
 
   /** @internal Made by `chaos()`. */
   constructor(config: ChaosConfig) {
@@ -205,6 +205,7 @@ export class ChaosPolicy<T = never> implements Policy<object, T> {
   #decide(context: ChaosContext): boolean {
     this.#noticeExpiry()
     if (!this.#armed) return false
+    this.#watch() // a breaker named before it existed is watched from the first call that finds it
     const reason = this.#stopReason()
     if (reason !== undefined) {
       this.#stop(reason)
@@ -263,15 +264,17 @@ export class ChaosPolicy<T = never> implements Policy<object, T> {
   /** Stops at once when a watched breaker opens (a breaker around this policy refuses calls, so none would reach the check). */
   #watch(): void {
     for (const rule of this.#config.stops) {
-      if (rule.kind !== 'breaker') continue
+      if (rule.kind !== 'breaker' || this.#watches.has(rule)) continue
       const breaker = this.#breakerOf(rule.breaker)
-      if (breaker !== undefined) this.#watches.push(breaker.onOpen(() => this.#armed && this.#stop('breaker_open')))
+      if (breaker === undefined) continue
+      const onOpen = () => this.#armed && this.#stop('breaker_open')
+      this.#watches.set(rule, breaker.onOpen(onOpen))
     }
   }
 
   #unwatch(): void {
-    for (const dispose of this.#watches) dispose()
-    this.#watches = []
+    for (const dispose of this.#watches.values()) dispose()
+    this.#watches.clear()
   }
 
   #noticeExpiry(): void {

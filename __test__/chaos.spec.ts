@@ -51,7 +51,7 @@ test('a fault rejects with the given error, marked injected, without calling the
 })
 
 test('a fault factory makes a fresh error per call from the context; values that cannot carry the mark are wrapped', async (t) => {
-  const policy = chaos({ fault: ({ call }: { call: number }) => new Error(`fault ${call}`), for: '1m', enabled: true })
+  const policy = chaos({ fault: ({ call }) => new Error(`fault ${call}`), for: '1m', enabled: true })
   const first = (await t.throwsAsync(policy.execute(ok))) as Error & { injected?: boolean }
   const second = (await t.throwsAsync(policy.execute(ok))) as Error & { injected?: boolean }
   t.is(first.message, 'fault 1')

@@ -63,7 +63,7 @@ export type ChaosStopWhen =
 /** How a chaos policy injects, how often, for how long, and when it stops by itself. */
 export interface ChaosOptions<T = never> {
   /** Inject a fault: the call rejects with this error, or with what this function returns. */
-  fault?: unknown
+  fault?: object | ((context: ChaosContext) => unknown)
   /** Inject latency: wait this long (or what the function returns) before the real call. */
   latency?: Duration | ((context: ChaosContext) => Duration)
   /** Inject an outcome: the call resolves to this value; the real call is not made. */

@@ -108,7 +108,13 @@ export class ChaosPolicy<T = never> implements Policy<object, T> {
     if (config.enabled) this.enable()
   }
 
-  /** Whether calls are injected now (enabled, within the TTL, not stopped). Reading it notices an expired TTL. */
+  /**
+   * Whether calls are injected now (enabled, within the TTL, not stopped). Reading it notices an
+   * expired TTL (and `onStop` reports it then: there is no timer).
+   *
+   * @example
+   * if (rehearsal.enabled) console.log('rehearsing')
+   */
   get enabled(): boolean {
     this.#noticeExpiry()
     return this.#armed
@@ -292,17 +298,35 @@ export class ChaosPolicy<T = never> implements Policy<object, T> {
     if (this.#injects.active) this.#injects.emit(event)
   }
 
-  /** Calls `listener` on each injection. @returns a disposer */
+  /**
+   * Calls `listener` on each injection, before its effect (the event's `chaos` is always true).
+   *
+   * @returns a disposer
+   * @example
+   * rehearsal.onInject(({ kind, call }) => log.info({ chaos: true, kind, call }, 'injected'))
+   */
   onInject(listener: (event: ChaosInjectEvent) => void): Disposer {
     return this.#injects.add(listener)
   }
 
-  /** Calls `listener` when injection stops: TTL ended, a safety stop held, or `disable()`. @returns a disposer */
+  /**
+   * Calls `listener` when injection stops: `expired` (the TTL ended), `breaker_open`,
+   * `error_rate`, `stop_when` (a safety stop held), or `disabled`.
+   *
+   * @returns a disposer
+   * @example
+   * rehearsal.onStop(({ reason }) => log.warn(`chaos stopped: ${reason}`))
+   */
   onStop(listener: (event: ChaosStopEvent) => void): Disposer {
     return this.#stops.add(listener)
   }
 
-  /** Calls, injections by kind, and whether and why injection stopped. */
+  /**
+   * Calls, injections by kind, and whether and why injection stopped (this thread's).
+   *
+   * @example
+   * const { injected, stopped } = rehearsal.stats()
+   */
   stats(): ChaosStats {
     const enabled = this.#armed && this.#config.now() < this.#endsAt
     return { ...this.#stats, injected: { ...this.#stats.injected }, enabled }

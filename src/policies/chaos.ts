@@ -16,6 +16,7 @@ import {
   type StopRule,
   type WatchedBreaker,
 } from './chaos-options.js'
+import { delay, markInjected } from './chaos-effects.js'
 import { ErrorWindow } from './chaos-window.js'
 import { checkFunction, type Policy, type PolicyCallOptions, type POLICY_TYPES } from './policy.js'
 
@@ -49,36 +50,6 @@ export interface ChaosInjectEvent {
 export interface ChaosStopEvent {
   reason: ChaosStopReason
   chaos: true
-}
-
-/** Marks `error` as injected, or wraps a value that cannot carry the mark. */
-function markInjected(error: unknown): unknown {
-  if (typeof error === 'object' && error !== null && Object.isExtensible(error)) {
-    try {
-      Object.defineProperty(error, 'injected', { value: true, configurable: true, enumerable: false, writable: true })
-      return error
-    } catch {
-      // a Proxy that refuses: wrap it below
-    }
-  }
-  return Object.assign(new Error('injected fault', { cause: error }), { injected: true })
-}
-
-/** Waits `ms` on a timer that never keeps the process alive; rejects with the signal's reason on abort. */
-function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  if (signal?.aborted) return Promise.reject(signal.reason)
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer)
-      reject(signal!.reason)
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    timer.unref?.()
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }
 
 /**

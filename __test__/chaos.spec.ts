@@ -1,6 +1,6 @@
 import test from 'ava'
 import { type CircuitBreaker, isBrokenCircuitError, wrap } from '../src/index.ts'
-import { chaos, type ChaosInjectEvent, type ChaosStopEvent } from '../src/policies/chaos.ts'
+import { chaos, type ChaosInjectEvent, type ChaosStopEvent } from '../src/index.ts'
 import { rig } from './helpers.ts'
 import { deferred, turn, withFakeTimers } from './timers.ts'
 

@@ -28,6 +28,21 @@ export { fallback, FallbackPolicy, type FallbackOptions } from './policies/fallb
 export type { ContextOf, FallbackOf, Policy, PolicyCallOptions } from './policies/policy.js'
 export { retry, RetryPolicy, type GiveUpEvent, type RetryContext, type RetryEvent, type RetryOptions, type RetryStats } from './policies/retry.js'
 export { timeout, TimeoutPolicy, type TimeoutOptions } from './policies/timeout.js'
+export {
+  chaos,
+  ChaosPolicy,
+  type BreakerLookup,
+  type ChaosContext,
+  type ChaosInjectEvent,
+  type ChaosKind,
+  type ChaosOptions,
+  type ChaosStats,
+  type ChaosStopCheck,
+  type ChaosStopEvent,
+  type ChaosStopReason,
+  type ChaosStopWhen,
+  type WatchedBreaker,
+} from './policies/chaos.js'
 export { wrap, WrappedPolicy, type MergedContext } from './policies/wrap.js'
 export {
   recoveryManager,

@@ -1,0 +1,77 @@
+// The rehearsal: four faults, one after another, each a chaos() policy that is off until its
+// turn, ends by itself (its TTL), and stops at once when the breaker it aims at opens (its
+// safety stop). The times are shares of one cycle, so a 30-second run and a 10-minute run go
+// through the same story; without --duration the cycle repeats.
+import { type ChaosPolicy, chaos } from '../../src/index.ts'
+import { lockDatabase } from './ledger.ts'
+import type { LocalSandbox } from './services/sandbox.ts'
+
+/** When each fault starts (share of the cycle) and how long it may last at most. */
+const STEPS = { marketDataLatency: 0.08, gatewayOutage: 0.3, databaseLock: 0.52, sandboxCrash: 0.74 } as const
+const FAULT_SHARE = 0.15
+
+export type FaultName = keyof typeof STEPS
+
+export interface Faults {
+  policies: Record<FaultName, ChaosPolicy<never>>
+  /** Enables each policy at its time, every cycle, until `signal` aborts. */
+  start(signal: AbortSignal, onStep: (name: FaultName) => void): void
+}
+
+export interface FaultTargets {
+  /** The ledger's file, locked from a second connection. */
+  dbPath: string
+  /** The sandbox the strategy runs in now, if any. */
+  currentSandbox(): LocalSandbox | undefined
+}
+
+export function faults(cycleMs: number, targets: FaultTargets): Faults {
+  const lasts = Math.round(cycleMs * FAULT_SHARE)
+  let lock: { release(): void } | undefined
+  const policies = {
+    // Market data slows down: half the quotes take 150-400 ms. The trading pause (P99 of
+    // the quote latency) opens, and that ends the rehearsal.
+    marketDataLatency: chaos({ latency: () => 150 + Math.random() * 250, rate: 0.5, for: lasts, stopWhen: { breakerOpen: 'trading-pause' } }),
+    // The order gateway cannot be reached: every order fails until the orders breaker opens.
+    gatewayOutage: chaos({ fault: () => new Error('order gateway unreachable'), for: lasts, stopWhen: { breakerOpen: 'orders' } }),
+    // Someone locks the database (a migration, a stuck batch): ledger writes fail with
+    // SQLITE_BUSY, for real, until the database breaker opens; the lock is gone a little later.
+    databaseLock: chaos({
+      behavior: () => {
+        lock ??= lockDatabase(targets.dbPath, lasts)
+      },
+      for: lasts,
+      stopWhen: { breakerOpen: 'trading-db' },
+    }),
+    // The strategy's sandbox crashes (its process is killed) under each call, until the
+    // sandbox's execute breaker opens.
+    sandboxCrash: chaos({ behavior: () => targets.currentSandbox()?.crash(), for: lasts, stopWhen: { breakerOpen: 'strategy-sandbox:execute' } }),
+  }
+  policies.databaseLock.onStop(() => {
+    // The lock outlives the rehearsal a little (as a real one would), then goes.
+    const held = lock
+    setTimeout(() => held?.release(), Math.min(lasts, 500)).unref()
+    lock = undefined
+  })
+  const start = (signal: AbortSignal, onStep: (name: FaultName) => void) => {
+    const timers: NodeJS.Timeout[] = []
+    const cycle = () => {
+      for (const [name, share] of Object.entries(STEPS) as [FaultName, number][]) {
+        timers.push(
+          setTimeout(() => {
+            policies[name].enable()
+            onStep(name)
+          }, share * cycleMs),
+        )
+      }
+      timers.push(setTimeout(cycle, cycleMs))
+    }
+    cycle()
+    signal.addEventListener('abort', () => {
+      for (const t of timers) clearTimeout(t)
+      for (const policy of Object.values(policies)) policy.disable()
+      lock?.release()
+    })
+  }
+  return { policies, start }
+}

@@ -293,14 +293,16 @@ export class ChaosPolicy<T = never> implements Policy<object, T> {
   }
 
   /**
-   * Calls, injections by kind, and whether and why injection stopped (this thread's).
+   * Calls, injections by kind, and whether and why injection stopped (this thread's). Like
+   * `enabled`, reading it notices an expired TTL: `stopped` is then `'expired'` (and `onStop`
+   * reports it), so a metrics scrape shows the end of a rehearsal that no call saw.
    *
    * @example
    * const { injected, stopped } = rehearsal.stats()
    */
   stats(): ChaosStats {
-    const enabled = this.#armed && this.#config.now() < this.#endsAt
-    return { ...this.#stats, injected: { ...this.#stats.injected }, enabled }
+    this.#noticeExpiry()
+    return { ...this.#stats, injected: { ...this.#stats.injected }, enabled: this.#armed }
   }
 }
 

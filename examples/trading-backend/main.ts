@@ -58,6 +58,17 @@ backend.chaos.start(running.signal, (name) => {
   if (!headless) console.log(`chaos ${name}: started`)
 })
 const loop = trading.run(running.signal)
+// The live view: one status line every 5 s (the dashboard shows the rest).
+if (!headless) {
+  const status = setInterval(() => {
+    const { placed, refused } = trading.counts
+    const notClosed = Object.entries(backend.registry.health()).filter(([, m]) => m.state !== 'closed')
+    const open = notClosed.map(([name, m]) => `${name} (${m.state})`).join(', ') || 'none'
+    const refusedTotal = Object.values(refused).reduce((a, b) => a + b, 0)
+    console.log(`[${Math.round((Date.now() - started) / 1000)} s] orders: ${placed} placed, ${refusedTotal} refused; not closed: ${open}`)
+  }, 5_000)
+  running.signal.addEventListener('abort', () => clearInterval(status))
+}
 
 // Stop at the end of the run, or on Ctrl-C / SIGTERM (a second Ctrl-C exits at once).
 const stop = () => running.abort()

@@ -25,7 +25,7 @@ export async function startBackend(cycleMs: number, dbPath: string) {
   const ledgerDb: Ledger = openLedger(dbPath)
   const settledAtStart = settleEarlierRuns(ledgerDb)
   const [marketData, gateway, session] = await Promise.all([startMarketData(), startOrderGateway(), loadModel()])
-  const chaos = faults(cycleMs, { dbPath, currentSandbox: () => [...LocalSandbox.running].at(-1) })
+  const chaos = faults(cycleMs, { dbPath, currentSandbox: () => [...LocalSandbox.running][0] })
 
   const system = tradingSystem({
     marketData: { baseUrl: marketData.url, fetch: chaoticFetch(chaos.policies.marketDataLatency), breaker: { openFor } },

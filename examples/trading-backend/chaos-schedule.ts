@@ -21,7 +21,7 @@ export interface Faults {
 export interface FaultTargets {
   /** The ledger's file, locked from a second connection. */
   dbPath: string
-  /** The sandbox the strategy runs in now, if any. */
+  /** The sandbox the strategy runs in now (the oldest running: the others are spares), if any. */
   currentSandbox(): LocalSandbox | undefined
 }
 
@@ -47,15 +47,24 @@ export function faults(cycleMs: number, targets: FaultTargets): Faults {
     // sandbox's execute breaker opens.
     sandboxCrash: chaos({ behavior: () => targets.currentSandbox()?.crash(), for: lasts, stopWhen: { breakerOpen: 'strategy-sandbox:execute' } }),
   }
+  const locks = new Set<{ release(): void }>()
   policies.databaseLock.onStop(() => {
     // The lock outlives the rehearsal a little (as a real one would), then goes.
     const held = lock
-    setTimeout(() => held?.release(), Math.min(lasts, 500)).unref()
+    if (held) locks.add(held)
+    setTimeout(
+      () => {
+        held?.release()
+        if (held) locks.delete(held)
+      },
+      Math.min(lasts, 500),
+    ).unref()
     lock = undefined
   })
   const start = (signal: AbortSignal, onStep: (name: FaultName) => void) => {
     const timers: NodeJS.Timeout[] = []
     const cycle = () => {
+      timers.length = 0 // the last cycle's have all fired
       for (const [name, share] of Object.entries(STEPS) as [FaultName, number][]) {
         timers.push(
           setTimeout(() => {
@@ -71,6 +80,7 @@ export function faults(cycleMs: number, targets: FaultTargets): Faults {
       for (const t of timers) clearTimeout(t)
       for (const policy of Object.values(policies)) policy.disable()
       lock?.release()
+      for (const held of locks) held.release()
     })
   }
   return { policies, start }

@@ -44,25 +44,32 @@ export function strategy(backend: Backend, runId: string, report: Report) {
   /** Acknowledged orders whose 'acked' mark could not be written yet (the database was down). */
   const unmarked = new Map<string, string>()
   let nextOrder = 0
-  let box: Promise<string | undefined> | undefined
+  /**
+   * Sandboxes made ahead, oldest (the one in use) first: a warm pool of two, so a crashed sandbox
+   * is replaced at once by the spare instead of after a process start-up.
+   */
+  const pool: Array<Promise<string | undefined>> = []
 
   /** Every ledger write goes through the database rehearsal (it may lock the database first). */
   const write = (sql: string, params: unknown[]) => chaos.policies.databaseLock.execute(() => system.db.query(sql, params))
 
-  /** The sandbox's id, creating one when there is none (shared by every trader). */
-  const sandboxId = (): Promise<string | undefined> => {
-    box ??= system.sandbox.create('strategy').then(
-      (b) => b.sandboxId,
-      () => {
-        box = undefined // create's breaker counted it; try again next tick
-        return undefined
-      },
-    )
-    return box
+  /** Tops the pool up to two; a failed creation (counted by the create breaker) leaves a gap, filled next time. */
+  const fill = () => {
+    while (pool.length < 2) {
+      const made: Promise<string | undefined> = system.sandbox.create('strategy').then(
+        (box) => box.sandboxId,
+        () => {
+          if (pool.includes(made)) pool.splice(pool.indexOf(made), 1)
+          return undefined
+        },
+      )
+      pool.push(made)
+    }
   }
-
   async function decide(expectedBp: number): Promise<'buy' | 'sell' | 'hold'> {
-    const id = await sandboxId()
+    fill()
+    const slot = pool[0]!
+    const id = await slot
     if (id === undefined) {
       counts.sandboxDown++
       return 'hold'
@@ -70,9 +77,10 @@ export function strategy(backend: Backend, runId: string, report: Report) {
     try {
       const run = await chaos.policies.sandboxCrash.execute(() => system.sandbox.execute(id, decideCode(expectedBp, 0.5)))
       return (run.results[0] as 'buy' | 'sell' | 'hold' | undefined) ?? 'hold'
-    } catch {
-      // The sandbox crashed (the adapter killed what was left of it) or its breaker is open.
-      if ((await box) === id) box = undefined
+    } catch (error) {
+      // The sandbox crashed (the adapter killed what was left of it): the spare takes over.
+      // Refused by the open breaker: the sandbox was not even called, keep it.
+      if (!isBrokenCircuitError(error) && pool[0] === slot) pool.shift()
       counts.sandboxDown++
       return 'hold'
     }

@@ -50,7 +50,7 @@ export async function startBackend(cycleMs: number, dbPath: string) {
   const pause = tradingPause('trading-pause', { threshold: '100ms', windowSize: 50, minimumCalls: 20, openFor })
 
   const close = async () => {
-    await Promise.all([marketData.close(), gateway.close(), ...[...LocalSandbox.running].map((box) => box.kill())])
+    await Promise.all([marketData.close(), gateway.close(), LocalSandbox.killAll()])
     await session.release()
     ledgerDb.close()
   }

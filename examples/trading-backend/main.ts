@@ -53,6 +53,7 @@ for (const [name, policy] of Object.entries(backend.chaos.policies)) {
 
 const running = new AbortController()
 const trading = strategy(backend, runId, report)
+await trading.warmUp()
 backend.chaos.start(running.signal, (name) => {
   report({ type: 'chaos-start', policy: name, atMs: Date.now() - started })
   if (!headless) console.log(`chaos ${name}: started`)
@@ -92,6 +93,6 @@ else printSummary(summary)
 process.exitCode = summary.ledger.ok ? 0 : 1
 // Everything is closed: the process ends by itself. Should something still hold it, say so and go.
 setTimeout(() => {
-  console.error('the demo did not exit by itself within 3 s of closing: exiting')
+  console.error(`the demo did not exit by itself within 3 s of closing (still open: ${process.getActiveResourcesInfo().join(', ')}): exiting`)
   process.exit(process.exitCode)
 }, 3_000).unref()

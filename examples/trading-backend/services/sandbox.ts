@@ -13,14 +13,32 @@ export class LocalSandbox {
   /** Every sandbox still running, so the demo can crash one and clean up at the end. */
   static readonly running = new Set<LocalSandbox>()
 
+  /** Processes starting now: `killAll` must not miss one that becomes ready after it looked. */
+  static readonly #starting = new Set<ChildProcess>()
+
   static async create(_template: string): Promise<LocalSandbox> {
     const child = fork(runner, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
-    await new Promise<void>((resolve, reject) => {
-      child.once('message', () => resolve())
-      child.once('exit', (code, signal) => reject(new Error(`sandbox exited while starting (${signal ?? code})`)))
-      child.once('error', reject)
-    })
+    LocalSandbox.#starting.add(child)
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.once('message', () => resolve())
+        child.once('exit', (code, signal) => reject(new Error(`sandbox exited while starting (${signal ?? code})`)))
+        child.once('error', reject)
+      })
+    } finally {
+      LocalSandbox.#starting.delete(child)
+    }
     return new LocalSandbox(`local-${process.pid}-${next++}`, child)
+  }
+
+  /** Kills every sandbox process, starting ones too (at shutdown: a live child keeps the parent running). */
+  static async killAll(): Promise<void> {
+    const starting = [...LocalSandbox.#starting].map((child) => {
+      const exited = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGKILL')
+      return exited
+    })
+    await Promise.all([...starting, ...[...LocalSandbox.running].map((box) => box.kill())])
   }
 
   readonly commands = {

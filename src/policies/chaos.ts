@@ -112,12 +112,14 @@ export class ChaosPolicy<T = never> implements Policy<object, T> {
   }
 
   /**
-   * Turns injection off (`onStop` reports `disabled`). Calls made after it are never injected.
+   * Turns injection off (`onStop` reports `disabled`, or `expired` if the TTL had already ended
+   * unnoticed). Calls made after it are never injected.
    *
    * @example
    * ordersChaos.disable()
    */
   disable(): void {
+    this.#noticeExpiry() // a TTL that ended unnoticed is reported as what it was: expired
     if (this.#armed) this.#stop('disabled')
   }
 

@@ -50,7 +50,8 @@ export class Card {
     const { view } = entry
     this.#attribute('state', entry.state)
     this.#text('state', stateLabel(entry.state))
-    this.#text('inState', entry.state === 'removed' ? '–' : duration(now - entry.since))
+    // Time passes for every card each second: only the cards on screen show it (the others catch up when seen).
+    if (this.#visible) this.#text('inState', entry.state === 'removed' ? '–' : duration(now - entry.since))
     this.#text('rate', perSecond(entry.callsPerSecond))
     this.#text('failureRate', percent(view?.failureRate))
     this.#text('p99', millis(view?.latency && view.latency.count > 0 ? view.latency.p99 : undefined))
@@ -74,6 +75,7 @@ export class Card {
   }
 
   #notice(text: string): void {
+    if (this.#shown.get('notice') === text) return
     this.#text('notice', text)
     this.#fields.notice.hidden = text === ''
   }

@@ -1,5 +1,5 @@
-// Filter and sort: which cards show, in which order. Moves cards in the DOM only when the order
-// really changed (a poll that changes no rank moves nothing).
+// Filter and sort: which cards show, in which order. Moves in the DOM only the cards whose place
+// changed (a breaker that opens moves its own card to the top; the 999 others stay put).
 import type { Card } from './cards.js'
 import { stateRank } from './format.js'
 import type { Entry } from './model.js'
@@ -17,7 +17,6 @@ const ORDERS: Record<SortKey, (a: Entry, b: Entry) => number> = {
 
 export class CardList {
   readonly #container: HTMLElement
-  #order: Card[] = []
 
   constructor(container: HTMLElement) {
     this.#container = container
@@ -34,10 +33,16 @@ export class CardList {
       if (card.element.hidden === match) card.element.hidden = !match
       if (match) shown++
     }
-    if (order.length !== this.#order.length || order.some((card, i) => card !== this.#order[i])) {
-      this.#container.append(...order.map((card) => card.element))
-      this.#order = order
-    }
+    this.#place(order)
     return shown
+  }
+
+  /** Puts the cards in `order`, moving only those not already where they belong. */
+  #place(order: readonly Card[]): void {
+    let at = this.#container.firstElementChild
+    for (const card of order) {
+      if (card.element === at) at = at.nextElementSibling
+      else this.#container.insertBefore(card.element, at)
+    }
   }
 }

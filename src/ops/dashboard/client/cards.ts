@@ -89,6 +89,7 @@ export class Card {
       reason.className = 'reason'
       reason.textContent = t.reason
       li.append(`${clock(t.at)} ${stateLabel(t.from)} → ${stateLabel(t.to)} · `, reason)
+      li.title = `${new Date(t.at).toISOString()} ${t.from} → ${t.to} (${t.reason})`
       return li
     })
     this.#fields.timeline.replaceChildren(...items)

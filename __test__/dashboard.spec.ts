@@ -79,12 +79,16 @@ browserTest.serial(
   'the page loads with no console error, no failed request and no request outside its origin, and lists every breaker, bulkhead and retry policy',
   async (t) => {
     const breakers = new Registry()
-    for (const name of ['orders', 'market-data', 'ledger/eu']) breakers.getOrCreate(name, { trackLatency: true })
+    const markup = '<img src=x onerror="document.body.dataset.pwned=1">'
+    const names = [markup, 'ledger/eu', 'market-data', 'orders']
+    for (const name of names) breakers.getOrCreate(name, { trackLatency: true })
     const pool = bulkhead(fresh('pool'), { maxConcurrent: 4 })
     const { page, trouble } = await open(t, breakers, { bulkheads: [pool], retries: { quotes: retry() } })
-    t.deepEqual(await page.$$eval('.card', (cards) => cards.map((c) => (c as HTMLElement).dataset.name)), ['ledger/eu', 'market-data', 'orders'])
-    t.deepEqual(await page.$$eval('.card .state', (s) => s.map((e) => e.textContent)), ['closed', 'closed', 'closed'])
-    t.is(await page.textContent('#summary'), '3 breakers · showing 3')
+    t.deepEqual(await page.$$eval('.card', (cards) => cards.map((c) => (c as HTMLElement).dataset.name)), names)
+    t.deepEqual(await page.$$eval('.card .name', (cards) => cards.map((c) => c.textContent)), names, 'a name is shown as text')
+    t.is(await page.locator('#cards img').count(), 0, 'a name is never markup')
+    t.deepEqual(await page.$$eval('.card .state', (s) => s.map((e) => e.textContent)), ['closed', 'closed', 'closed', 'closed'])
+    t.is(await page.textContent('#summary'), '4 breakers · showing 4')
     t.is(await page.$eval('#bulkheads tbody tr', (tr) => (tr as HTMLElement).dataset.name), pool.name)
     t.is(await page.$eval('#retries tbody tr', (tr) => (tr as HTMLElement).dataset.name), 'quotes')
     // Two more reads of the poll, and the event stream open: still nothing wrong.
@@ -99,6 +103,7 @@ browserTest.serial(
       return document.body.dataset.injected ?? 'refused'
     })
     t.is(ran, 'refused')
+    t.is(await page.evaluate(() => document.body.dataset.pwned), undefined)
     t.true(
       trouble.consoleErrors.some((m) => m.includes('Content Security Policy')),
       trouble.consoleErrors.join('\n'),
@@ -275,4 +280,42 @@ browserTest.serial('the event stream reconnects after the server restarts, and a
   await page.waitForSelector(`${card('orders')} .timeline li`, { timeout: 5000 })
   t.regex((await page.textContent(`${card('orders')} .timeline`)) ?? '', /closed → forced open · manual/)
   await page.waitForSelector('#banner', { state: 'hidden', timeout: 5000 })
+})
+
+browserTest.serial('a hidden tab stops reading the handler, and reads at once when shown again', async (t) => {
+  const breakers = new Registry()
+  breakers.getOrCreate('orders')
+  const handler = breakwaterHttp(breakers, { prefix: '/ops', log: false })
+  const server = await listen(handler)
+  t.teardown(() => server.close())
+  const page = await browser.newPage()
+  t.teardown(() => page.close())
+  await page.clock.install() // the page's timers run when the spec says, not on the wall clock
+  let reads = 0
+  page.on('request', (r) => {
+    if (r.url().endsWith('/ops/breakers')) reads++
+  })
+  const nextRead = () => page.waitForResponse((r) => r.url().endsWith('/ops/breakers'), { timeout: 5000 })
+  const first = nextRead()
+  await page.goto(`${server.origin}/ops/dashboard`)
+  await first
+  const second = nextRead()
+  await page.clock.runFor(1000)
+  await second
+  t.is(reads, 2, 'visible: one read a second')
+  // As a string: the spec's transpiler would wrap a function given here in a helper the page lacks.
+  const setHidden = (hidden: boolean) =>
+    page.evaluate(`Object.defineProperty(document, 'hidden', { configurable: true, value: ${hidden} }); document.dispatchEvent(new Event('visibilitychange'))`)
+  await setHidden(true)
+  const planned = nextRead()
+  await page.clock.runFor(1000) // the read planned while it was visible
+  await planned
+  await page.clock.runFor(30_000)
+  // A request of our own, answered: every request the page made before it has been seen (events come in order).
+  t.is(await page.evaluate(async () => (await fetch('retries')).status), 200)
+  t.is(reads, 3, 'hidden: no read for 30 s')
+  const back = nextRead()
+  await setHidden(false)
+  await back
+  t.is(reads, 4, 'shown again: read at once')
 })

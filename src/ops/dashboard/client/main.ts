@@ -59,7 +59,16 @@ class Dashboard {
       const last = this.#lastRead === undefined ? 'nothing was read yet' : `what shows was read at ${clock(this.#lastRead)}`
       this.#banner(`${(error as Error).message}. ${last}; trying again every second.`)
     }
-    setTimeout(() => void this.#poll(), POLL_MS)
+    this.#next()
+  }
+
+  /** The next read a second from now; none while the tab is hidden (it reads at once when shown again). */
+  #next(): void {
+    if (!document.hidden) {
+      setTimeout(() => void this.#poll(), POLL_MS)
+      return
+    }
+    document.addEventListener('visibilitychange', () => (document.hidden ? this.#next() : void this.#poll()), { once: true })
   }
 
   #changed(names: readonly string[]): void {

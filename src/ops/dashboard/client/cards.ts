@@ -86,7 +86,7 @@ export class Card {
     const items = entry.timeline.map((t) => {
       const li = document.createElement('li')
       const reason = document.createElement('span')
-      reason.className = 'reason'
+      reason.className = t.read ? 'reason unheard' : 'reason'
       reason.textContent = t.reason
       li.append(`${clock(t.at)} ${stateLabel(t.from)} → ${stateLabel(t.to)} · `, reason)
       li.title = `${new Date(t.at).toISOString()} ${t.from} → ${t.to} (${t.reason})`

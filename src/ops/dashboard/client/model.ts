@@ -12,7 +12,12 @@ export interface Transition {
   from: StateName
   to: StateName
   reason: string
+  /** Seen by a read, not heard on the event stream (it was down): the reason is not known. */
+  read?: true
 }
+
+/** The reason shown for a transition that only a read saw. */
+export const NOT_HEARD = 'not heard live'
 
 /** One breaker on the page. */
 export interface Entry {
@@ -57,6 +62,9 @@ export class Model {
       const rate = (value: number, before: number | undefined) => (before === undefined || seconds <= 0 ? null : Math.max(0, value - before) / seconds)
       entry.callsPerSecond = rate(view.calls, previous?.calls)
       if (entry.heardAt < askedAt) {
+        if (entry.state !== view.state && entry.state !== 'removed' && previous !== undefined) {
+          remember(entry, { at: Date.parse(view.since), from: entry.state, to: view.state, reason: NOT_HEARD, read: true })
+        }
         entry.state = view.state
         entry.since = Date.parse(view.since)
       }
@@ -66,7 +74,8 @@ export class Model {
     }
     const changed = [...seen]
     for (const entry of this.entries.values()) {
-      if (seen.has(entry.name) || entry.state === 'removed') continue
+      // Heard of since the read was asked for: made after it, not removed.
+      if (seen.has(entry.name) || entry.state === 'removed' || entry.heardAt >= askedAt) continue
       entry.state = 'removed'
       entry.since = now
       entry.version++
@@ -82,11 +91,18 @@ export class Model {
     entry.state = event.to
     entry.since = event.at
     entry.heardAt = heardAt
-    entry.timeline.unshift({ at: event.at, from: event.from, to: event.to, reason: event.reason })
-    entry.timeline.length = Math.min(entry.timeline.length, TIMELINE)
+    // A read may have seen this transition first (the event came a moment later): the event replaces it.
+    const newest = entry.timeline[0]
+    if (newest?.read && newest.from === event.from && newest.to === event.to) entry.timeline.shift()
+    remember(entry, { at: event.at, from: event.from, to: event.to, reason: event.reason })
     entry.version++
     return entry
   }
+}
+
+function remember(entry: Entry, transition: Transition): void {
+  entry.timeline.unshift(transition)
+  entry.timeline.length = Math.min(entry.timeline.length, TIMELINE)
 }
 
 function push(entry: Entry, time: number, calls: number, failures: number): void {

@@ -15,7 +15,8 @@ const source = `${root}src/ops/dashboard/`
 export const OUTPUT = `${root}src/generated/dashboard.ts`
 
 const require = createRequire(import.meta.url)
-const read = (path) => readFileSync(path, 'utf8')
+/** A file's text with LF line ends (a Windows checkout may have turned them into CRLF). */
+const read = (path) => readFileSync(path, 'utf8').replace(/\r\n/g, '\n')
 
 /** uPlot's version and the license line its minified files would carry. */
 function uplot() {

@@ -9,6 +9,7 @@ import type { Browser, Page } from 'playwright-core'
 import { bulkhead, circuitBreaker, Registry, registry, retry } from '../src/index.ts'
 import { type BreakwaterHttpHandler, type BreakwaterHttpOptions, breakwaterHttp, type HttpRegistry } from '../src/ops/http.ts'
 import { launchChromium, type PageTrouble, watch, withChromium } from './servers/chromium.ts'
+import { serve } from './fixtures/ops-http-rig.ts'
 import { inWorker } from './worker.ts'
 
 const browserTest = withChromium(test)
@@ -324,4 +325,21 @@ browserTest.serial('a hidden tab stops reading the handler, and reads at once wh
   await setHidden(false)
   await back
   t.is(reads, 4, 'shown again: read at once')
+})
+
+browserTest.serial('mounted as a Fastify plugin under /ops, the page loads clean, lists the breakers and hears transitions', async (t) => {
+  const breakers = new Registry()
+  const orders = breakers.getOrCreate('orders')
+  const server = await serve('fastify', breakwaterHttp(breakers, { log: false }), { mount: '/ops' })
+  t.teardown(() => server.close())
+  const page = await browser.newPage()
+  t.teardown(() => page.close())
+  const trouble = watch(page, server.origin)
+  await page.goto(`${server.base}/dashboard`)
+  await cardIn(page, 'orders', 'closed')
+  await page.waitForSelector('#live[data-status="live"]', { timeout: 5000 })
+  orders.forceOpen(60_000)
+  await cardIn(page, 'orders', 'forced_open')
+  t.regex((await page.textContent(`${card('orders')} .timeline`)) ?? '', /closed → forced open · manual/)
+  clean(t, trouble)
 })

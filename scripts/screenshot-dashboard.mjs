@@ -66,7 +66,8 @@ try {
   await page.click('#token-use')
   await page.waitForSelector('button[data-action]')
   await sleep((SECONDS * 1000) / 2)
-  await page.screenshot({ path: OUT })
+  const cards = await page.locator('#cards').boundingBox()
+  await page.screenshot({ path: OUT, clip: { x: 0, y: 0, width: 1280, height: Math.ceil(cards.y + cards.height + 16) } })
   console.log(`wrote ${OUT}`)
 } finally {
   running = false

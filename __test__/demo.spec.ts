@@ -110,6 +110,11 @@ test.serial('a 12 s headless run goes through every fault: breakers open and rec
   t.true(summary.orders.placed > 0)
   t.true(summary.orders.refused > 0)
   t.true(summary.orders.refusedBy.ledger! > 0, 'orders refused while the database was locked')
+  t.true(summary.orders.refusedBy['gateway-busy']! > 0, 'the gateway shed part of the rebalance basket with 503')
+  t.true(
+    run.lines.some((l) => l.type === 'transition' && l.name === 'orders' && l.reason === 'retry_after'),
+    "the gateway's Retry-After held the orders breaker open",
+  )
   // Nothing acknowledged is lost: the demo's own check, and ours from the file.
   const acked = ackedIds(run)
   t.is(summary.ledger.acknowledged, acked.length)

@@ -2,7 +2,7 @@
 // trading pause on quote latency, and the chaos policies placed innermost (inside the breakers,
 // through each client's `fetch`), so the breakers see a rehearsed fault as they would a real one.
 import * as ort from 'onnxruntime-node'
-import { type ChaosPolicy, registry, tradingPause, tradingSystem } from '../../src/index.ts'
+import { bulkhead, type ChaosPolicy, registry, tradingPause, tradingSystem } from '../../src/index.ts'
 import { faults } from './chaos-schedule.ts'
 import { type Ledger, openLedger, settleEarlierRuns } from './ledger.ts'
 import { startMarketData } from './services/market-data.ts'
@@ -49,12 +49,15 @@ export async function startBackend(cycleMs: number, dbPath: string) {
   // Trading pauses while the P99 of the last 50 quotes is above 100 ms: stale quotes make bad orders.
   const pause = tradingPause('trading-pause', { threshold: '100ms', windowSize: 50, minimumCalls: 20, openFor })
 
+  // At most two predictions at a time, four waiting: a slow model cannot take every trader with it.
+  const inference = bulkhead('predictor', { maxConcurrent: 2, maxQueue: 4 })
+
   const close = async () => {
     await Promise.all([marketData.close(), gateway.close(), LocalSandbox.killAll()])
     await session.release()
     ledgerDb.close()
   }
-  return { system, pause, chaos, gateway, ledgerDb, settledAtStart, openFor, registry, close }
+  return { system, pause, inference, chaos, gateway, ledgerDb, settledAtStart, openFor, registry, close }
 }
 
 export type Backend = Awaited<ReturnType<typeof startBackend>>

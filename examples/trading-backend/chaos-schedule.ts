@@ -2,13 +2,15 @@
 // turn, ends by itself (its TTL), and stops at once when the breaker it aims at opens (its
 // safety stop). The times are shares of one cycle, so a 30-second run and a 10-minute run go
 // through the same story; without --duration the cycle repeats.
-import { type ChaosPolicy, chaos } from '../../src/index.ts'
+import { type ChaosPolicy, chaos, registry } from '../../src/index.ts'
 import { lockDatabase } from './ledger.ts'
 import type { LocalSandbox } from './services/sandbox.ts'
 
 /** When each fault starts (share of the cycle) and how long it may last at most. */
 const STEPS = { marketDataLatency: 0.08, gatewayOutage: 0.3, databaseLock: 0.52, sandboxCrash: 0.74 } as const
 const FAULT_SHARE = 0.15
+/** The breaker each rehearsal aims at: its safety stop, and what must be closed for it to start. */
+const TARGETS = { marketDataLatency: 'trading-pause', gatewayOutage: 'orders', databaseLock: 'trading-db', sandboxCrash: 'strategy-sandbox:execute' } as const
 
 export type FaultName = keyof typeof STEPS
 
@@ -31,9 +33,9 @@ export function faults(cycleMs: number, targets: FaultTargets): Faults {
   const policies = {
     // Market data slows down: half the quotes take 150-400 ms. The trading pause (P99 of
     // the quote latency) opens, and that ends the rehearsal.
-    marketDataLatency: chaos({ latency: () => 150 + Math.random() * 250, rate: 0.5, for: lasts, stopWhen: { breakerOpen: 'trading-pause' } }),
+    marketDataLatency: chaos({ latency: () => 150 + Math.random() * 250, rate: 0.5, for: lasts, stopWhen: { breakerOpen: TARGETS.marketDataLatency } }),
     // The order gateway cannot be reached: every order fails until the orders breaker opens.
-    gatewayOutage: chaos({ fault: () => new Error('order gateway unreachable'), for: lasts, stopWhen: { breakerOpen: 'orders' } }),
+    gatewayOutage: chaos({ fault: () => new Error('order gateway unreachable'), for: lasts, stopWhen: { breakerOpen: TARGETS.gatewayOutage } }),
     // Someone locks the database (a migration, a stuck batch): ledger writes fail with
     // SQLITE_BUSY, for real, until the database breaker opens; the lock is gone a little later.
     databaseLock: chaos({
@@ -41,11 +43,11 @@ export function faults(cycleMs: number, targets: FaultTargets): Faults {
         lock ??= lockDatabase(targets.dbPath, lasts)
       },
       for: lasts,
-      stopWhen: { breakerOpen: 'trading-db' },
+      stopWhen: { breakerOpen: TARGETS.databaseLock },
     }),
     // The strategy's sandbox crashes (its process is killed) under each call, until the
     // sandbox's execute breaker opens.
-    sandboxCrash: chaos({ behavior: () => targets.currentSandbox()?.crash(), for: lasts, stopWhen: { breakerOpen: 'strategy-sandbox:execute' } }),
+    sandboxCrash: chaos({ behavior: () => targets.currentSandbox()?.crash(), for: lasts, stopWhen: { breakerOpen: TARGETS.sandboxCrash } }),
   }
   const locks = new Set<{ release(): void }>()
   policies.databaseLock.onStop(() => {
@@ -62,18 +64,25 @@ export function faults(cycleMs: number, targets: FaultTargets): Faults {
     lock = undefined
   })
   const start = (signal: AbortSignal, onStep: (name: FaultName) => void) => {
-    const timers: NodeJS.Timeout[] = []
+    const timers = new Set<NodeJS.Timeout>()
+    const later = (fn: () => void, ms: number) => {
+      const timer = setTimeout(() => {
+        timers.delete(timer)
+        fn()
+      }, ms)
+      timers.add(timer)
+    }
+    // A rehearsal starts on a healthy target: while its breaker is not closed (the gateway's
+    // Retry-After holds the orders breaker open for a second now and then), it waits a little.
+    const begin = (name: FaultName, waitedMs: number) => {
+      const healthy = (registry.get(TARGETS[name])?.state ?? 'closed') === 'closed'
+      if (!healthy && waitedMs < lasts / 2) return later(() => begin(name, waitedMs + 50), 50)
+      policies[name].enable()
+      onStep(name)
+    }
     const cycle = () => {
-      timers.length = 0 // the last cycle's have all fired
-      for (const [name, share] of Object.entries(STEPS) as [FaultName, number][]) {
-        timers.push(
-          setTimeout(() => {
-            policies[name].enable()
-            onStep(name)
-          }, share * cycleMs),
-        )
-      }
-      timers.push(setTimeout(cycle, cycleMs))
+      for (const [name, share] of Object.entries(STEPS) as [FaultName, number][]) later(() => begin(name, 0), share * cycleMs)
+      later(cycle, cycleMs)
     }
     cycle()
     signal.addEventListener('abort', () => {

@@ -5,6 +5,7 @@
 // In your own project, import from 'breakwater' (and 'breakwater/http', 'breakwater/prometheus')
 // instead of '../../src/...': this example runs from the repository's sources.
 import { randomBytes } from 'node:crypto'
+import type { RetryPolicy } from '../../src/index.ts'
 import { startBackend } from './backend.ts'
 import { checkLedger } from './ledger.ts'
 import { startOpsServer } from './ops-server.ts'
@@ -31,7 +32,10 @@ const started = Date.now()
 const runId = started.toString(36)
 const backend = await startBackend(durationMs ?? DEFAULT_CYCLE_MS, options.dbPath)
 const token = process.env.OPS_TOKEN ?? randomBytes(12).toString('base64url')
-const ops = await startOpsServer(backend.registry, backend.chaos.policies, options.port, token)
+const retries: Record<string, RetryPolicy> = {}
+if (backend.system.marketData.retry) retries['market-data'] = backend.system.marketData.retry // quotes are retried twice
+const shown = { chaos: backend.chaos.policies, bulkheads: [backend.inference], retries }
+const ops = await startOpsServer(backend.registry, shown, options.port, token)
 
 say(`Trading backend up: market data, order gateway, ONNX predictor, SQLite ledger (${options.dbPath}), sandbox.`)
 say(`Dashboard: ${ops.url}/dashboard   (admin token: ${token})`)

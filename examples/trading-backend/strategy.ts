@@ -27,6 +27,8 @@ export type Report = (event: Record<string, unknown>) => void
 const TICK_MS = 20
 /** A decision turns into an order this often: enough orders to see, not a flood. */
 const ORDER_PROBABILITY = 0.3
+/** The basket of the rebalance at the start: more than the gateway's burst of 10. */
+const REBALANCE_ORDERS = 16
 
 /** The decision, as code the sandbox runs: the strategy's logic lives apart from the process that holds the money. */
 const decideCode = (expectedBp: number, spreadBp: number) =>
@@ -129,7 +131,8 @@ export function strategy(backend: Backend, runId: string, report: Report) {
     const bp = (a: number, b: number) => ((a - b) / b) * 10_000
     const last = prices.at(-1)!
     const mean = prices.reduce((s, p) => s + p, 0) / prices.length
-    const out = await system.predictor.predict(features([bp(last, prices.at(-2)!), bp(last, prices.at(-6)!), bp(last, mean)]))
+    const input = features([bp(last, prices.at(-2)!), bp(last, prices.at(-6)!), bp(last, mean)])
+    const out = await backend.inference.execute(() => system.predictor.predict(input))
     const side = await decide(Number((out.expected!.data as Float32Array)[0]))
     if (side === 'hold' || Math.random() > ORDER_PROBABILITY) return
     await place({ id: `${runId}-${++nextOrder}`, symbol, side, qty: 1 + Math.floor(Math.random() * 10), price: last })
@@ -155,6 +158,18 @@ export function strategy(backend: Backend, runId: string, report: Report) {
     await Promise.allSettled([pool[0], ...SYMBOLS.map((symbol) => system.marketData.get(`/quotes/${symbol}`)), system.predictor.predict(features([0, 0, 0]))])
   }
 
+  /**
+   * A rebalance: a basket of orders sent at once, more than the gateway takes in a burst. It
+   * sheds some with 503 and Retry-After; the orders breaker then holds off for that long.
+   */
+  async function rebalance(): Promise<void> {
+    const basket = Array.from({ length: REBALANCE_ORDERS }, (_, i): Order => {
+      const symbol = SYMBOLS[i % SYMBOLS.length]!
+      return { id: `${runId}-${++nextOrder}`, symbol, side: i % 2 === 0 ? 'buy' : 'sell', qty: 5, price: 0 } // price 0: at market
+    })
+    await Promise.all(basket.map(place))
+  }
+
   /** Runs every trader until `signal` aborts; resolves when each has finished its tick. */
   async function run(signal: AbortSignal): Promise<void> {
     const trader = async (symbol: string) => {
@@ -165,7 +180,7 @@ export function strategy(backend: Backend, runId: string, report: Report) {
         await new Promise((resolve) => setTimeout(resolve, TICK_MS))
       }
     }
-    await Promise.all(SYMBOLS.map(trader))
+    await Promise.all([rebalance(), ...SYMBOLS.map(trader)])
   }
 
   /**

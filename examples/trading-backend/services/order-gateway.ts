@@ -21,7 +21,7 @@ export interface Gateway extends Running {
 }
 
 /** A gateway taking at most `perSecond` orders a second, `burst` at once (a token bucket). */
-export async function startOrderGateway(perSecond = 20, burst = 6): Promise<Gateway> {
+export async function startOrderGateway(perSecond = 30, burst = 10): Promise<Gateway> {
   const acknowledged = new Map<string, string>()
   let tokens = burst
   let refilledAt = Date.now()

@@ -64,6 +64,16 @@ interface Summary {
   ledger: { acknowledged: number; lost: number; unsettled: number; integrity: string; ok: boolean; settledFromEarlierRuns: number }
 }
 
+/** Whether a process with this pid exists (signal 0 checks without sending anything). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
 const summaryOf = (run: Run) => run.lines.find((l) => l.type === 'summary') as unknown as Summary | undefined
 const ackedIds = (run: Run) => run.lines.filter((l) => l.type === 'ack').map((l) => l.id as string)
 
@@ -126,6 +136,13 @@ test.serial('a 12 s headless run goes through every fault: breakers open and rec
     [],
   )
   t.false([...rows.values()].includes('new'), 'every order of the run has its answer written')
+  const pids = run.lines.filter((l) => l.type === 'sandbox').map((l) => l.pid as number)
+  t.true(pids.length >= 3, 'the crashed sandboxes were replaced')
+  t.deepEqual(
+    pids.filter((pid) => isAlive(pid)),
+    [],
+    'every sandbox process is gone once the demo has exited',
+  )
 })
 
 test.serial('bad options are refused before anything starts, with what was wrong, and exit code 2', async (t) => {
@@ -175,6 +192,12 @@ test.serial('SIGKILL mid-run leaves a ledger holding every acknowledged order, s
     'an order printed as acknowledged has its row: it was written before it was sent',
   )
   const unanswered = [...before.rows.values()].filter((s) => s === 'new').length
+  // The sandboxes' processes end with their owner (they leave when their IPC channel closes).
+  const pids = killed.lines.filter((l) => l.type === 'sandbox').map((l) => l.pid as number)
+  t.true(pids.length > 0)
+  const alive = () => pids.filter((pid) => isAlive(pid))
+  for (let waited = 0; alive().length > 0 && waited < 5_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50))
+  t.deepEqual(alive(), [], 'no sandbox process outlives the killed demo')
 
   const next = demo(['--duration', '4s', '--json', '--db', db], 60_000)
   t.is(await next.exited, 0, next.stderr.join(''))

@@ -59,7 +59,10 @@ export function strategy(backend: Backend, runId: string, report: Report) {
   const fill = () => {
     while (pool.length < 2) {
       const made: Promise<string | undefined> = system.sandbox.create('strategy').then(
-        (box) => box.sandboxId,
+        (box) => {
+          report({ type: 'sandbox', id: box.sandboxId, pid: box.pid })
+          return box.sandboxId
+        },
         () => {
           if (pool.includes(made)) pool.splice(pool.indexOf(made), 1)
           return undefined

@@ -71,6 +71,11 @@ export class LocalSandbox {
     return { results: reply.result === undefined ? [] : [reply.result], ...(reply.error ? { error: reply.error } : {}) }
   }
 
+  /** The process id, for logs (and for checking nothing is left behind). */
+  get pid(): number | undefined {
+    return this.#child.pid
+  }
+
   /** Kills the process, as a crash would (what the chaos schedule does). */
   crash(): void {
     this.#child.kill('SIGKILL')

@@ -3,7 +3,7 @@
 import type { Registry } from '../../src/index.ts'
 import type { ChaosStats } from '../../src/index.ts'
 import type { LedgerCheck } from './ledger.ts'
-import type { TradingCounts } from './strategy.ts'
+import type { TradingCounts } from './counts.ts'
 
 export interface BreakerSummary {
   state: string

@@ -59,7 +59,7 @@ interface BreakerSummary {
 }
 interface Summary {
   breakers: Record<string, BreakerSummary>
-  orders: { placed: number; refused: number; refusedBy: Record<string, number> }
+  orders: { placed: number; refused: number; refusedBy: Record<string, number>; unanswered: number }
   chaos: Record<string, { injected: number; stopped: string | null }>
   ledger: { acknowledged: number; lost: number; unsettled: number; integrity: string; ok: boolean; settledFromEarlierRuns: number }
 }
@@ -127,7 +127,9 @@ test.serial('a 12 s headless run goes through every fault: breakers open and rec
   )
   // Nothing acknowledged is lost: the demo's own check, and ours from the file.
   const acked = ackedIds(run)
-  t.is(summary.ledger.acknowledged, acked.length)
+  t.is(summary.ledger.acknowledged, acked.length, "the gateway's count and the demo's agree (late answers included)")
+  t.is(summary.orders.placed, acked.length)
+  t.is(summary.orders.unanswered, 0, 'every order sent has an answer by the end')
   t.like(summary.ledger, { lost: 0, unsettled: 0, integrity: 'ok', ok: true })
   const { rows, integrity } = ledgerRows(db)
   t.is(integrity, 'ok')

@@ -11,31 +11,60 @@ export function orderDesk(backend: Backend, runId: string, counts: TradingCounts
   const { system, chaos } = backend
   /** Acknowledged orders whose 'acked' mark could not be written yet (the database was down). */
   const unmarked = new Map<string, string>()
+  /** Orders sent whose answer was lost: asked of the gateway when the run ends. */
+  const unanswered = new Set<string>()
 
   /** Every ledger write goes through the database rehearsal (it may lock the database first). */
   const write = (sql: string, params: unknown[]) => chaos.policies.databaseLock.execute(() => system.db.query(sql, params))
 
-  /** Places one order; it ends in exactly one count: placed, or refused for a reason. */
-  async function place(order: Order): Promise<void> {
+  /** Writes the order's intent; false (and counted as refused) when the ledger cannot take it. */
+  async function record(order: Order): Promise<boolean> {
     try {
       await write(SQL.intent, [order.id, runId, order.symbol, order.side, order.qty, order.price, Date.now()])
+      return true
     } catch {
       counts.refused.ledger++ // no intent in the ledger, no order: nothing can be lost
-      return
+      return false
     }
+  }
+
+  /** Sends a recorded order and writes the answer; it ends in exactly one count: placed, or refused for a reason. */
+  async function send(order: Order): Promise<void> {
     let answer: { gatewayId: string }
     try {
       answer = await system.orders.post<{ gatewayId: string }>('/orders', order)
     } catch (error) {
       const by = refusedBy(error)
+      if (by === undefined) {
+        // A timeout or a lost connection: it may have been placed. The row stays 'new' until settled.
+        counts.unanswered++
+        unanswered.add(order.id)
+        return
+      }
       counts.refused[by]++
-      // Known not to be placed: say so. Unknown (a timeout): the row stays 'new' until settled.
-      if (by !== 'unknown') await write(SQL.rejected, [order.id]).catch(() => undefined)
+      await write(SQL.rejected, [order.id]).catch(() => undefined) // known not to be placed
       return
     }
+    await acknowledged(order.id, answer.gatewayId)
+  }
+
+  /** The gateway took the order: count it, say so, and write it (now, or when the database is back). */
+  async function acknowledged(id: string, gatewayId: string, late = false): Promise<void> {
     counts.placed++
-    report({ type: 'ack', id: order.id, gatewayId: answer.gatewayId })
-    await write(SQL.acked, [answer.gatewayId, order.id]).catch(() => unmarked.set(order.id, answer.gatewayId))
+    report({ type: 'ack', id, gatewayId, ...(late ? { late } : {}) })
+    await write(SQL.acked, [gatewayId, id]).catch(() => unmarked.set(id, gatewayId))
+  }
+
+  /** Places one order: the ledger first, then the gateway. */
+  async function place(order: Order): Promise<void> {
+    if (await record(order)) await send(order)
+  }
+
+  /** Places a basket: every intent first, then every order at once (as a broker's basket API would). */
+  async function placeBasket(orders: Order[]): Promise<void> {
+    const recorded: Order[] = []
+    for (const order of orders) if (await record(order)) recorded.push(order)
+    await Promise.all(recorded.map(send))
   }
 
   /** Writes the 'acked' marks the database refused earlier. */
@@ -63,9 +92,17 @@ export function orderDesk(backend: Backend, runId: string, counts: TradingCounts
         if (unmarked.has(id)) continue
         try {
           const known = await system.orders.get<{ gatewayId: string }>(`/orders/${id}`)
-          unmarked.set(id, known.gatewayId)
+          if (unanswered.delete(id)) {
+            counts.unanswered--
+            await acknowledged(id, known.gatewayId, true)
+          } else unmarked.set(id, known.gatewayId)
         } catch (error) {
-          if (isHttpError(error) && error.status === 404) await write(SQL.rejected, [id]).catch(() => undefined)
+          if (!isHttpError(error) || error.status !== 404) continue // ask again
+          if (unanswered.delete(id)) {
+            counts.unanswered--
+            counts.refused['never-arrived']++
+          }
+          await write(SQL.rejected, [id]).catch(() => undefined)
         }
       }
       await new Promise((resolve) => setTimeout(resolve, 50))
@@ -74,6 +111,7 @@ export function orderDesk(backend: Backend, runId: string, counts: TradingCounts
 
   return {
     place,
+    placeBasket,
     catchUp,
     settle,
     get behind(): number {
@@ -82,10 +120,11 @@ export function orderDesk(backend: Backend, runId: string, counts: TradingCounts
   }
 }
 
-/** Why the gateway did not take an order. */
-function refusedBy(error: unknown): RefusedBy {
+/** Why the gateway did not take an order; undefined when we cannot know (it may have). */
+function refusedBy(error: unknown): RefusedBy | undefined {
   if (isBrokenCircuitError(error)) return 'orders-breaker' // never sent: the breaker is open
   if (isHttpError(error) && error.status === 503) return 'gateway-busy' // shed under load
   if ((error as { injected?: boolean }).injected) return 'gateway-down' // the outage rehearsal
-  return 'unknown' // a timeout or a lost connection: it may have been placed
+  if (isHttpError(error)) return 'gateway-down' // answered with an error: not placed
+  return undefined // a timeout or a lost connection: it may have been placed
 }

@@ -14,8 +14,8 @@ import type { Order } from './services/order-gateway.ts'
 const TICK_MS = 20
 /** A decision turns into an order this often: enough orders to see, not a flood. */
 const ORDER_PROBABILITY = 0.3
-/** The basket of the rebalance at the start: more than the gateway's burst of 10. */
-const REBALANCE_ORDERS = 16
+/** The basket of the rebalance at the start: well over the gateway's burst of 10. */
+const REBALANCE_ORDERS = 24
 
 /** The decision, as code the sandbox runs: the strategy's logic lives apart from the process that holds the money. */
 const decideCode = (expectedBp: number, spreadBp: number) =>
@@ -99,7 +99,7 @@ export function strategy(backend: Backend, runId: string, report: Report) {
       const symbol = SYMBOLS[i % SYMBOLS.length]!
       return { id: `${runId}-${++nextOrder}`, symbol, side: i % 2 === 0 ? 'buy' : 'sell', qty: 5, price: 0 } // price 0: at market
     })
-    await Promise.all(basket.map(desk.place))
+    await desk.placeBasket(basket)
   }
 
   /** Runs every trader until `signal` aborts; resolves when each has finished its tick. */

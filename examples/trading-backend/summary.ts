@@ -19,7 +19,8 @@ export interface Summary {
   type: 'summary'
   durationMs: number
   breakers: Record<string, BreakerSummary>
-  orders: { placed: number; refused: number; refusedBy: TradingCounts['refused'] }
+  /** `unanswered`: sent, and neither the answer nor the gateway's word on it came before the end. */
+  orders: { placed: number; refused: number; refusedBy: TradingCounts['refused']; unanswered: number }
   trading: { ticks: number; paused: number; sandboxDown: number }
   chaos: Record<string, { injected: number; stopped: string | null }>
   ledger: LedgerCheck & { settledFromEarlierRuns: number }
@@ -48,7 +49,7 @@ export function summarize(
     type: 'summary',
     durationMs,
     breakers,
-    orders: { placed: counts.placed, refused, refusedBy: counts.refused },
+    orders: { placed: counts.placed, refused, refusedBy: counts.refused, unanswered: counts.unanswered },
     trading: { ticks: counts.ticks, paused: counts.paused, sandboxDown: counts.sandboxDown },
     chaos: chaosSummary,
     ledger,
@@ -64,7 +65,8 @@ export function printSummary(s: Summary): void {
     .filter(([, n]) => n > 0)
     .map(([why, n]) => `${why} ${n}`)
     .join(', ')
-  console.log(`Orders: ${s.orders.placed} placed, ${s.orders.refused} refused${by ? ` (${by})` : ''}`)
+  const unanswered = s.orders.unanswered > 0 ? `, ${s.orders.unanswered} unanswered` : ''
+  console.log(`Orders: ${s.orders.placed} placed, ${s.orders.refused} refused${by ? ` (${by})` : ''}${unanswered}`)
   console.log(`Trading: ${s.trading.ticks} ticks, ${s.trading.paused} paused, ${s.trading.sandboxDown} decided without the sandbox`)
   const l = s.ledger
   const verdict = l.ok ? 'OK: every acknowledged order is in the ledger' : 'FAILED'

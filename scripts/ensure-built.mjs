@@ -39,7 +39,9 @@ const addon = readdirSync(root).find((f) => f.startsWith('breakwater.') && f.end
 const rust = Math.max(newest(join(root, 'crates/breakwater/src')), newest(join(root, 'crates/breakwater-node/src')))
 if (!addon || statSync(join(root, addon)).mtimeMs < rust) {
   if (!has('cargo')) {
-    console.error('breakwater: the native addon is missing or older than crates/, and building it needs Rust (cargo): install it from rustup.rs, then run again.')
+    console.error(
+      'breakwater: the native addon is missing or older than crates/, and building it needs Rust (cargo): install it from rustup.rs, then run again.',
+    )
     process.exit(1)
   }
   run(addon ? 'the native addon is older than crates/' : 'building the native addon', 'npm run build:native')

@@ -28,7 +28,7 @@ export function orderDesk(backend: Backend, runId: string, counts: TradingCounts
     }
   }
 
-  /** Sends a recorded order and writes the answer; it ends in exactly one count: placed, or refused for a reason. */
+  /** Sends a recorded order and writes the answer: placed, refused for a reason, or unanswered (settled at the end). */
   async function send(order: Order): Promise<void> {
     let answer: { gatewayId: string }
     try {

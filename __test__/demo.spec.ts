@@ -10,6 +10,9 @@ import Database from 'better-sqlite3'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const MAIN = 'examples/trading-backend/main.ts'
+/** How long the full run lasts: a few seconds in `npm test`; `BREAKWATER_DEMO_RUN=2m` for a longer one. */
+const RUN = process.env.BREAKWATER_DEMO_RUN ?? '10s'
+const RUN_MS = Number.parseFloat(RUN) * ({ ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }[RUN.replace(/^[\d.]+/, '')] ?? Number.NaN)
 
 type Line = Record<string, unknown> & { type: string }
 interface Run {
@@ -94,9 +97,9 @@ function ledgerRows(path: string): { rows: Map<string, string>; integrity: strin
   }
 }
 
-test.serial('a 12 s headless run goes through every fault: breakers open and recover, orders are placed and refused, the ledger loses nothing', async (t) => {
+test.serial('a headless run goes through every fault: breakers open and recover, orders are placed and refused, the ledger loses nothing', async (t) => {
   const db = tempDb(t)
-  const run = demo(['--duration', '12s', '--json', '--db', db], 60_000)
+  const run = demo(['--duration', RUN, '--json', '--db', db], RUN_MS + 60_000)
   t.is(await run.exited, 0, run.stderr.join(''))
   t.false(/unhandled/i.test(run.stderr.join('')), run.stderr.join(''))
   const summary = summaryOf(run)
@@ -167,9 +170,9 @@ test.serial('bad options are refused before anything starts, with what was wrong
 
 test.serial('SIGTERM mid-run stops the demo cleanly: a summary, a consistent ledger, exit code 0', async (t) => {
   const db = tempDb(t)
-  const run = demo(['--duration', '12s', '--json', '--db', db], 60_000)
+  const run = demo(['--duration', '8s', '--json', '--db', db], 60_000)
   await run.seen('ack')
-  await new Promise((resolve) => setTimeout(resolve, Math.random() * 6_000)) // anywhere in the first faults
+  await new Promise((resolve) => setTimeout(resolve, Math.random() * 4_000)) // anywhere in the first faults
   run.child.kill('SIGTERM')
   t.is(await run.exited, 0, run.stderr.join(''))
   const summary = summaryOf(run)
@@ -179,9 +182,9 @@ test.serial('SIGTERM mid-run stops the demo cleanly: a summary, a consistent led
 
 test.serial('SIGKILL mid-run leaves a ledger holding every acknowledged order, settled on the next start', async (t) => {
   const db = tempDb(t)
-  const killed = demo(['--duration', '12s', '--json', '--db', db], 60_000)
+  const killed = demo(['--duration', '8s', '--json', '--db', db], 60_000)
   await killed.seen('ack')
-  await new Promise((resolve) => setTimeout(resolve, Math.random() * 6_000)) // anywhere in the first faults
+  await new Promise((resolve) => setTimeout(resolve, Math.random() * 4_000)) // anywhere in the first faults
   killed.child.kill('SIGKILL')
   t.is(await killed.exited, 'SIGKILL')
   const acked = ackedIds(killed)

@@ -73,7 +73,7 @@ export async function startRedis(): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'breakwater-redis-'))
   const port = await freePort()
   const pidFile = join(dir, 'redis.pid')
-  const cli = (...args: string[]) => execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8', timeout: 10_000 }).trim()
+  const cli = (...args: string[]) => execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] }).trim()
   const pong = async () => {
     try {
       return cli('ping') === 'PONG'

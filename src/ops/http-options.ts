@@ -1,6 +1,7 @@
 import { type Duration, toTimeoutMillis } from '../duration.js'
 import { describe, ownOptions, rangeError, typeError } from '../validate.js'
 import { digestOf } from './http-auth.js'
+import type { FleetControl } from './http-admin.js'
 import { type AdminLog, type AdminLogger, readLog } from './http-log.js'
 
 /** Options of `breakwaterHttp`. */
@@ -37,6 +38,11 @@ export interface BreakwaterHttpOptions {
   heartbeat?: Duration
   /** How many `GET /events` streams may be open at once; more are answered 503. @default 1000 */
   maxStreams?: number
+  /**
+   * A fleet (what `fleet()` of breakwater/fleet returns): admin requests with `"scope": "fleet"`
+   * then `close` or `force_open` the breaker on every instance. @default none (`scope: "fleet"` is a 400)
+   */
+  fleet?: FleetControl
 }
 
 /** The options, checked, with their defaults. */
@@ -51,6 +57,8 @@ export interface HttpConfig {
   bodyTimeoutMs: number
   heartbeatMs: number
   maxStreams: number
+  /** The fleet for `"scope": "fleet"`, if given. */
+  fleet?: FleetControl
 }
 
 const OPTIONS = ['prefix', 'token', 'critical', 'actor', 'log', 'bodyLimit', 'bodyTimeout', 'heartbeat', 'maxStreams'] as const
@@ -64,8 +72,10 @@ const MIN_HEARTBEAT_MS = 100
  * checked (a `TypeError` or `RangeError` naming the field) before anything is made.
  */
 export function readHttpOptions(options: unknown): HttpConfig {
-  const o = ownOptions<BreakwaterHttpOptions>('breakwaterHttp', options, OPTIONS)
+  const { fleet, rest } = takeFleet(options)
+  const o = ownOptions<BreakwaterHttpOptions>('breakwaterHttp', rest, OPTIONS)
   return {
+    ...(fleet ? { fleet } : {}),
     prefix: readPrefix(o.prefix),
     tokenDigest: o.token === undefined ? undefined : digestOf(readToken(o.token)),
     critical: readCritical(o.critical),
@@ -124,4 +134,18 @@ function readHeartbeat(heartbeat: unknown): number {
   const ms = toTimeoutMillis('heartbeat', heartbeat ?? 15_000)
   if (ms < MIN_HEARTBEAT_MS) throw rangeError(`heartbeat must be at least ${MIN_HEARTBEAT_MS} ms, but was ${ms}`)
   return ms
+}
+
+// ---- fleet (issue 12) ----
+
+/** Takes the `fleet` option out (checked: forceOpen and forceClose); the rest is read as before. */
+function takeFleet(options: unknown): { fleet: FleetControl | undefined; rest: unknown } {
+  if (typeof options !== 'object' || options === null || !Object.hasOwn(options, 'fleet')) return { fleet: undefined, rest: options }
+  const { fleet, ...rest } = options as { fleet: unknown }
+  if (fleet === undefined) return { fleet: undefined, rest }
+  const f = fleet as Partial<Record<keyof FleetControl, unknown>> | null
+  if (typeof f !== 'object' || f === null || typeof f.forceOpen !== 'function' || typeof f.forceClose !== 'function') {
+    throw typeError(`fleet must be a fleet from breakwater/fleet (with forceOpen and forceClose), but was ${describe(fleet)}`)
+  }
+  return { fleet: fleet as FleetControl, rest }
 }

@@ -88,7 +88,10 @@ test.serial('scope fleet without a fleet is a 400; with Redis unreachable a 503,
     const failed = await post(`${down.base}/breakers/exchange/state`, { action: 'force_open', scope: 'fleet' })
     t.is(failed.status, 503)
     t.like(failed.json, { error: 'ServiceUnavailable', scope: 'fleet', status: 503 })
-    t.throws(() => breakwaterHttp(registry, { fleet: {} as never }), { code: 'ERR_BREAKWATER_INVALID_OPTION', message: /fleet must be a fleet from breakwater\/fleet/ })
+    t.throws(() => breakwaterHttp(registry, { fleet: {} as never }), {
+      code: 'ERR_BREAKWATER_INVALID_OPTION',
+      message: /fleet must be a fleet from breakwater\/fleet/,
+    })
   } finally {
     plain.close()
     down.close()

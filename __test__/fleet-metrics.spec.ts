@@ -50,9 +50,18 @@ test.serial('prometheusFleetMetrics: redis_up, votes, generation, open, probe le
     t.regex(text, new RegExp(`^breakwater_fleet_dropped_messages_total\\{${base},reason="malformed"\\} 1$`, 'm'))
     t.regex(text, /^# TYPE breakwater_fleet_errors_total counter$/m)
     t.regex(text, /^breakwater_fleet_instances_alive\{.*\} 1$/m)
-    t.throws(() => prometheusFleetMetrics({} as never, { register: new PromRegistry() }), { code: 'ERR_BREAKWATER_INVALID_OPTION', message: /fleet must be an object with status\(\)/ })
-    t.throws(() => prometheusFleetMetrics(f, { register, prefx: 'x' } as never), { code: 'ERR_BREAKWATER_INVALID_OPTION', message: /prefx is not a prometheusFleetMetrics option/ })
-    t.throws(() => prometheusFleetMetrics(f, { register }), { code: 'ERR_BREAKWATER_INVALID_OPTION', message: /register already has a metric called breakwater_fleet_redis_up/ })
+    t.throws(() => prometheusFleetMetrics({} as never, { register: new PromRegistry() }), {
+      code: 'ERR_BREAKWATER_INVALID_OPTION',
+      message: /fleet must be an object with status\(\)/,
+    })
+    t.throws(() => prometheusFleetMetrics(f, { register, prefx: 'x' } as never), {
+      code: 'ERR_BREAKWATER_INVALID_OPTION',
+      message: /prefx is not a prometheusFleetMetrics option/,
+    })
+    t.throws(() => prometheusFleetMetrics(f, { register }), {
+      code: 'ERR_BREAKWATER_INVALID_OPTION',
+      message: /register already has a metric called breakwater_fleet_redis_up/,
+    })
   } finally {
     await f.close()
   }

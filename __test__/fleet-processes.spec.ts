@@ -48,7 +48,9 @@ test.serial('3 processes: an open in one is applied by the other two; propagatio
     }
     const p50 = percentile(delays, 0.5)
     const p99 = percentile(delays, 0.99)
-    t.log(`propagation over ${delays.length} applications (200 transitions x 2 instances): p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${Math.max(...delays).toFixed(2)} ms`)
+    t.log(
+      `propagation over ${delays.length} applications (200 transitions x 2 instances): p50 ${p50.toFixed(2)} ms, p99 ${p99.toFixed(2)} ms, max ${Math.max(...delays).toFixed(2)} ms`,
+    )
     t.is(delays.length, 400)
     t.true(p50 < 50, `p50 ${p50} ms`)
   } finally {
@@ -135,44 +137,49 @@ test.serial(`single probe lease: 5 processes x 4 worker threads, ${ROUNDS} half-
   }
 })
 
-test.serial('Redis killed with kill -9 mid-run: calls go on locally without waiting, no unhandled rejection; the fleet re-converges once Redis is back', async (t) => {
-  const redis = await startRedis()
-  const namespace = ns()
-  const all = await instances(3, { url: redis.url, namespace, names: ['x', 'y'] })
-  const [a, b, c] = all as [Instance, Instance, Instance]
-  try {
-    const opened = Promise.all([b, c].map((p) => p.next((e) => e.event === 'remote' && e.name === 'x' && e.state === 'open')))
-    await a.ask('fail', { name: 'x' })
-    await opened
-    const before = await b.ask<{ p99: number }>('calls', { name: 'y', n: 2000 })
-    const from = all.map((p) => p.events.length)
-    const during = b.ask<{ outcomes: Record<string, number>; p99: number; max: number }>('calls', { name: 'y', n: 20_000 })
-    await redis.crash()
-    await Promise.all(all.map((p, i) => p.next((e) => e.event === 'redis' && e.up === false, 10_000, from[i])))
-    const calls = await during
-    t.deepEqual(calls.outcomes, { ok: 20_000 }, 'every call on the closed breaker went through')
-    t.log(`closed calls, p99 before ${before.p99.toFixed(4)} ms, while Redis died ${calls.p99.toFixed(4)} ms (max ${calls.max.toFixed(2)} ms)`)
-    t.is(await c.ask('call', { name: 'x' }), 'BrokenCircuitError', 'the fleet open stays in force, locally')
-    t.is(await c.ask('call', { name: 'y' }), 'ok')
-    await b.ask('fail', { name: 'y' }) // a vote that cannot go out: the open stays local
-    t.is(await c.ask('call', { name: 'y' }), 'ok')
-    const down = await Promise.all(all.map((p) => p.ask<{ redisUp: boolean; errors: number; unhandled: number }>('status')))
-    t.true(down.every((s) => !s.redisUp && s.errors > 0 && s.unhandled === 0))
+test.serial(
+  'Redis killed with kill -9 mid-run: calls go on locally without waiting, no unhandled rejection; the fleet re-converges once Redis is back',
+  async (t) => {
+    const redis = await startRedis()
+    const namespace = ns()
+    const all = await instances(3, { url: redis.url, namespace, names: ['x', 'y'] })
+    const [a, b, c] = all as [Instance, Instance, Instance]
+    try {
+      const opened = Promise.all([b, c].map((p) => p.next((e) => e.event === 'remote' && e.name === 'x' && e.state === 'open')))
+      await a.ask('fail', { name: 'x' })
+      await opened
+      const before = await b.ask<{ p99: number }>('calls', { name: 'y', n: 2000 })
+      const from = all.map((p) => p.events.length)
+      const during = b.ask<{ outcomes: Record<string, number>; p99: number; max: number }>('calls', { name: 'y', n: 20_000 })
+      await redis.crash()
+      await Promise.all(all.map((p, i) => p.next((e) => e.event === 'redis' && e.up === false, 10_000, from[i])))
+      const calls = await during
+      t.deepEqual(calls.outcomes, { ok: 20_000 }, 'every call on the closed breaker went through')
+      t.log(`closed calls, p99 before ${before.p99.toFixed(4)} ms, while Redis died ${calls.p99.toFixed(4)} ms (max ${calls.max.toFixed(2)} ms)`)
+      t.is(await c.ask('call', { name: 'x' }), 'BrokenCircuitError', 'the fleet open stays in force, locally')
+      t.is(await c.ask('call', { name: 'y' }), 'ok')
+      await b.ask('fail', { name: 'y' }) // a vote that cannot go out: the open stays local
+      t.is(await c.ask('call', { name: 'y' }), 'ok')
+      const down = await Promise.all(all.map((p) => p.ask<{ redisUp: boolean; errors: number; unhandled: number }>('status')))
+      t.true(down.every((s) => !s.redisUp && s.errors > 0 && s.unhandled === 0))
 
-    const back = all.map((p) => p.events.length)
-    await redis.start() // empty: no persistence, as a crashed cache comes back
-    await Promise.all(all.map((p, i) => p.next((e) => e.event === 'redis' && e.up === true, 15_000, back[i])))
-    // Re-converged: the highest generation any instance knew (1, x open) was written back, so the
-    // next order is generation 2 everywhere, and every instance applies it.
-    const closed = all.map((p) => p.next((e) => e.event === 'remote' && e.name === 'x' && e.state === 'closed', 5000, back[all.indexOf(p)]))
-    t.true(await a.ask('forceClose', { name: 'x' }))
-    const generations = (await Promise.all(closed)).map((e) => e.generation)
-    t.deepEqual(generations, [2, 2, 2])
-    t.deepEqual(await Promise.all(all.map((p) => p.ask('call', { name: 'x' }))), ['ok', 'ok', 'ok'])
-    const statuses = await Promise.all(all.map((p) => p.ask<{ redisUp: boolean; unhandled: number; breakers: Record<string, { generation: number }> }>('status')))
-    t.true(statuses.every((s) => s.redisUp && s.unhandled === 0 && s.breakers.x!.generation === 2))
-  } finally {
-    t.deepEqual(await closeAll(all), [0, 0, 0], 'no unhandled rejection')
-    redis.destroy()
-  }
-})
+      const back = all.map((p) => p.events.length)
+      await redis.start() // empty: no persistence, as a crashed cache comes back
+      await Promise.all(all.map((p, i) => p.next((e) => e.event === 'redis' && e.up === true, 15_000, back[i])))
+      // Re-converged: the highest generation any instance knew (1, x open) was written back, so the
+      // next order is generation 2 everywhere, and every instance applies it.
+      const closed = all.map((p) => p.next((e) => e.event === 'remote' && e.name === 'x' && e.state === 'closed', 5000, back[all.indexOf(p)]))
+      t.true(await a.ask('forceClose', { name: 'x' }))
+      const generations = (await Promise.all(closed)).map((e) => e.generation)
+      t.deepEqual(generations, [2, 2, 2])
+      t.deepEqual(await Promise.all(all.map((p) => p.ask('call', { name: 'x' }))), ['ok', 'ok', 'ok'])
+      const statuses = await Promise.all(
+        all.map((p) => p.ask<{ redisUp: boolean; unhandled: number; breakers: Record<string, { generation: number }> }>('status')),
+      )
+      t.true(statuses.every((s) => s.redisUp && s.unhandled === 0 && s.breakers.x!.generation === 2))
+    } finally {
+      t.deepEqual(await closeAll(all), [0, 0, 0], 'no unhandled rejection')
+      redis.destroy()
+    }
+  },
+)

@@ -49,14 +49,20 @@ test.serial('an open in one instance is applied by the other as forced_open with
   try {
     t.deepEqual(await Promise.all([a.f.join('exchange'), b.f.join(b.b)]), [true, true])
     const applied = once<RemoteEvent>((l) => b.f.onRemote(l))
-    const changed = once<{ to: string; reason: string }>((l) => b.b.onStateChange(l), (c) => c.to === 'forced_open')
+    const changed = once<{ to: string; reason: string }>(
+      (l) => b.b.onStateChange(l),
+      (c) => c.to === 'forced_open',
+    )
     await t.throwsAsync(a.b.execute(fail))
     t.is(a.b.state, 'open')
     const remote = await applied
     t.like(remote, { name: 'exchange', state: 'open', generation: 1, reason: 'consecutive_failures', by: 'i0' })
     t.true(remote.retryAfterMs! > 9000 && remote.retryAfterMs! <= 10_000, `deadline from the opener's open duration, by Redis time: ${remote.retryAfterMs}`)
     t.like(await changed, { to: 'forced_open', reason: 'remote' })
-    await t.throwsAsync(b.b.execute(() => 'never runs'), { name: 'BrokenCircuitError' })
+    await t.throwsAsync(
+      b.b.execute(() => 'never runs'),
+      { name: 'BrokenCircuitError' },
+    )
     t.like(b.f.status().breakers.exchange, { local: 'forced_open', fleet: 'open', generation: 1 })
   } finally {
     await Promise.all([a.f.close(), b.f.close()])
@@ -73,13 +79,22 @@ test.serial('a probe round: exactly one instance probes, its success closes the 
     await opened
     // Deadline 0: both race for the lease at once; one goes half-open, the other stays forced open.
     const halfOpen = await Promise.race([
-      once<{ to: string }>((l) => a.b.onStateChange(l), (c) => c.to === 'half_open').then(() => a),
-      once<{ to: string }>((l) => b.b.onStateChange(l), (c) => c.to === 'half_open').then(() => b),
+      once<{ to: string }>(
+        (l) => a.b.onStateChange(l),
+        (c) => c.to === 'half_open',
+      ).then(() => a),
+      once<{ to: string }>(
+        (l) => b.b.onStateChange(l),
+        (c) => c.to === 'half_open',
+      ).then(() => b),
     ])
     const other = halfOpen === a ? b : a
     t.is(other.b.state, 'forced_open')
     t.true(halfOpen.f.status().breakers.exchange!.leaseHeld)
-    const closed = once<RemoteEvent>((l) => other.f.onRemote(l), (e) => e.state === 'closed')
+    const closed = once<RemoteEvent>(
+      (l) => other.f.onRemote(l),
+      (e) => e.state === 'closed',
+    )
     t.is(await halfOpen.b.execute(() => 'probe'), 'probe')
     t.like(await closed, { state: 'closed', generation: 2, reason: 'probe_succeeded' })
     t.is(other.b.state, 'closed')
@@ -100,7 +115,10 @@ test.serial('a new instance joining an open fleet refuses from the moment join r
     await opened
     t.true(await b.f.join('exchange'))
     t.is(b.b.state, 'forced_open')
-    await t.throwsAsync(b.b.execute(() => 'never'), { name: 'BrokenCircuitError' })
+    await t.throwsAsync(
+      b.b.execute(() => 'never'),
+      { name: 'BrokenCircuitError' },
+    )
   } finally {
     await Promise.all([a.f.close(), b.f.close()])
   }
@@ -148,7 +166,10 @@ test.serial('an old or repeated generation never moves a breaker backwards', asy
     const msg = (g: number, s: string) => JSON.stringify({ v: 1, ns: namespace, t: 'state', b: 'exchange', g, s, u: -1, n: 1, r: 'x', i: 'o' })
     const seen: RemoteEvent[] = []
     a.f.onRemote((e) => seen.push(e))
-    const last = once<RemoteEvent>((l) => a.f.onRemote(l), (e) => e.generation === 9)
+    const last = once<RemoteEvent>(
+      (l) => a.f.onRemote(l),
+      (e) => e.generation === 9,
+    )
     t.context.redis.cli('publish', channel, msg(5, 'open'))
     t.context.redis.cli('publish', channel, msg(3, 'closed'))
     t.context.redis.cli('publish', channel, msg(5, 'closed'))
@@ -214,7 +235,10 @@ test('fleet options are checked before anything connects: unknown keys, bad valu
     t.is((e as { code?: string }).code, 'ERR_BREAKWATER_INVALID_OPTION')
     t.true(e instanceof TypeError || e instanceof RangeError)
   }
-  t.throws(() => fleet({} as Registry, { redis: 'redis://x', namespace: 'a' }), { code: 'ERR_BREAKWATER_INVALID_OPTION', message: /registry must be a breakwater Registry/ })
+  t.throws(() => fleet({} as Registry, { redis: 'redis://x', namespace: 'a' }), {
+    code: 'ERR_BREAKWATER_INVALID_OPTION',
+    message: /registry must be a breakwater Registry/,
+  })
   const polluted = Object.prototype as Record<string, unknown>
   polluted.quorum = 'bad'
   try {

@@ -24,7 +24,15 @@ const scripts = {
 /** Outgoing work waiting at most; past it, new work is dropped and counted as an error. */
 const MAX_QUEUED = 1000
 /** The reasons a local open votes with. */
-const RULE_OPEN = new Set(['consecutive_failures', 'failure_rate', 'slow_call_rate', 'failures_in_window', 'latency_percentile', 'probe_failed', 'probe_timed_out'])
+const RULE_OPEN = new Set([
+  'consecutive_failures',
+  'failure_rate',
+  'slow_call_rate',
+  'failures_in_window',
+  'latency_percentile',
+  'probe_failed',
+  'probe_timed_out',
+])
 
 /** A fleet state change applied here: another instance's open, a probe's result, an operator. */
 export interface RemoteEvent {
@@ -130,7 +138,9 @@ export function fleet(registry: Registry, options: FleetOptions): Fleet {
 }
 
 function defaultInstanceId(): string {
-  return `${hostname().replace(/[^\x21-\x7e]/g, '_').slice(0, 80)}:${process.pid}:${randomBytes(4).toString('hex')}`
+  return `${hostname()
+    .replace(/[^\x21-\x7e]/g, '_')
+    .slice(0, 80)}:${process.pid}:${randomBytes(4).toString('hex')}`
 }
 
 function checkRegistry(registry: unknown): asserts registry is Registry {
@@ -283,7 +293,18 @@ class FleetInstance implements Fleet {
     const [outcome, , votes, needed] = (await this.#link.run(
       scripts.vote,
       [k.hash(member.name), k.votes(member.name), k.instances, k.lease(member.name)],
-      [c.instanceId, c.voteWindowMs, c.quorumCount, c.quorumFraction, c.heartbeatMs * 3, change.retryAfterMs ?? -1, change.reason, c.namespace, member.name, k.channel],
+      [
+        c.instanceId,
+        c.voteWindowMs,
+        c.quorumCount,
+        c.quorumFraction,
+        c.heartbeatMs * 3,
+        change.retryAfterMs ?? -1,
+        change.reason,
+        c.namespace,
+        member.name,
+        k.channel,
+      ],
     )) as number[]
     if (outcome !== 0) Object.assign(member, { votes, needed })
   }
@@ -385,7 +406,7 @@ class FleetInstance implements Fleet {
         const [outcome, ms] = reply as number[]
         if (member.generation !== generation || member.fleet !== 'open') return this.#releaseIf(outcome === 1, member, token)
         if (outcome === 1) this.#probe(member, generation, token)
-        else if (outcome === 0 || (outcome === -2 && ms! >= 0)) this.#schedule(member, (ms! < 0 ? 0 : ms!) + 1)
+        else if (outcome === 0 || (outcome === -2 && ms! >= 0)) this.#schedule(member, Math.max(ms!, 0) + 1)
       },
       (e: unknown) => {
         this.#error(e)
@@ -445,7 +466,11 @@ class FleetInstance implements Fleet {
     const k = this.#keys
     const known = member.fleet === 'unknown' ? '' : member.fleet
     this.#link
-      .run(scripts.sync, [k.hash(member.name)], [member.generation, known, member.untilRedis, member.reason || 'sync', member.by || c.instanceId, c.namespace, member.name, k.channel])
+      .run(
+        scripts.sync,
+        [k.hash(member.name)],
+        [member.generation, known, member.untilRedis, member.reason || 'sync', member.by || c.instanceId, c.namespace, member.name, k.channel],
+      )
       .then(
         (reply) => {
           if (this.#members.get(member.name) !== member) return
@@ -516,7 +541,14 @@ class FleetInstance implements Fleet {
   status(): FleetStatus {
     const breakers: Record<string, FleetBreakerStatus> = Object.create(null)
     for (const m of this.#members.values()) {
-      breakers[m.name] = { local: m.breaker.state, fleet: m.fleet, generation: m.generation, votes: m.votes, needed: m.needed, leaseHeld: m.probing !== undefined }
+      breakers[m.name] = {
+        local: m.breaker.state,
+        fleet: m.fleet,
+        generation: m.generation,
+        votes: m.votes,
+        needed: m.needed,
+        leaseHeld: m.probing !== undefined,
+      }
     }
     return {
       namespace: this.#config.namespace,

@@ -74,7 +74,8 @@ export function readFleetOptions(options: unknown, defaultInstance: () => string
   return {
     redis: readRedis(o.redis),
     namespace: readPattern('namespace', o.namespace, NAMESPACE, "letters, digits and . _ : -, 1 to 64 characters, such as 'prod-eu'"),
-    instanceId: o.instanceId === undefined ? defaultInstance() : readPattern('instanceId', o.instanceId, INSTANCE, 'printable ASCII without spaces, 1 to 128 characters'),
+    instanceId:
+      o.instanceId === undefined ? defaultInstance() : readPattern('instanceId', o.instanceId, INSTANCE, 'printable ASCII without spaces, 1 to 128 characters'),
     quorumCount: count,
     quorumFraction: fraction,
     voteWindowMs: toTimeoutMillis('voteWindow', o.voteWindow ?? 10_000),

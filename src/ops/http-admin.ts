@@ -192,5 +192,7 @@ export function checkFleetCommand(command: AdminCommand, fleet: FleetControl | u
 /** Sends a checked fleet command for `name`: 200 once Redis took it, 503 when it could not. */
 export async function actFleet(name: string, fleet: FleetControl, command: AdminCommand): Promise<ActionResult> {
   const sent = command.action === 'close' ? await fleet.forceClose(name) : await fleet.forceOpen(name, command.durationMs)
-  return sent ? { name, status: 200 } : { name, status: 503, message: 'the fleet could not reach Redis: the order was not sent (the breaker can still be steered locally)' }
+  return sent
+    ? { name, status: 200 }
+    : { name, status: 503, message: 'the fleet could not reach Redis: the order was not sent (the breaker can still be steered locally)' }
 }

@@ -1,6 +1,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { describe, typeError } from '../validate.js'
-import { act, type ActionResult, actFleet, type AdminCommand, checkFleetCommand, type ControlledBreaker, Isolations, readCommand, takeScope } from './http-admin.js'
+import {
+  act,
+  type ActionResult,
+  actFleet,
+  type AdminCommand,
+  checkFleetCommand,
+  type ControlledBreaker,
+  Isolations,
+  readCommand,
+  takeScope,
+} from './http-admin.js'
 import { challenge, checkBearer } from './http-auth.js'
 import { isJsonContentType, readJsonBody } from './http-body.js'
 import { type ChangeSource, EventStreams } from './http-events.js'

@@ -45,7 +45,13 @@ function perScrape(fleet: FleetSource): () => FleetStatusView {
 
 type Put = Parameters<Emit>[0]
 
-function family(name: string, type: 'counter' | 'gauge', help: string, emit: (put: Put, s: FleetStatusView, base: Labels) => void, read: () => FleetStatusView): FamilySpec {
+function family(
+  name: string,
+  type: 'counter' | 'gauge',
+  help: string,
+  emit: (put: Put, s: FleetStatusView, base: Labels) => void,
+  read: () => FleetStatusView,
+): FamilySpec {
   return {
     name,
     type,
@@ -68,19 +74,37 @@ function family(name: string, type: 'counter' | 'gauge', help: string, emit: (pu
 export function fleetFamilies(fleet: FleetSource): FamilySpec[] {
   const read = perScrape(fleet)
   const perBreaker = (name: string, type: 'gauge', help: string, value: (b: FleetStatusView['breakers'][string]) => number) =>
-    family(name, type, help, (put, s, base) => {
-      for (const [breaker, b] of Object.entries(s.breakers)) put({ ...base, name: breaker }, value(b))
-    }, read)
+    family(
+      name,
+      type,
+      help,
+      (put, s, base) => {
+        for (const [breaker, b] of Object.entries(s.breakers)) put({ ...base, name: breaker }, value(b))
+      },
+      read,
+    )
   return [
-    family('fleet_redis_up', 'gauge', 'Whether Redis is usable by this instance (1) or it runs local-only (0).', (put, s, base) => put(base, s.redisUp ? 1 : 0), read),
+    family(
+      'fleet_redis_up',
+      'gauge',
+      'Whether Redis is usable by this instance (1) or it runs local-only (0).',
+      (put, s, base) => put(base, s.redisUp ? 1 : 0),
+      read,
+    ),
     family('fleet_instances_alive', 'gauge', 'Instances of the fleet alive at the last heartbeat.', (put, s, base) => put(base, s.instancesAlive), read),
     perBreaker('fleet_votes', 'gauge', 'Votes to open in the window, at the last vote heard.', (b) => b.votes),
     perBreaker('fleet_generation', 'gauge', 'The fleet generation applied here (orders every fleet transition).', (b) => b.generation),
     perBreaker('fleet_open', 'gauge', 'Whether the fleet is open for the breaker (1) or not (0).', (b) => (b.fleet === 'open' ? 1 : 0)),
     perBreaker('fleet_probe_lease_held', 'gauge', "Whether this instance holds the fleet's probe lease.", (b) => (b.leaseHeld ? 1 : 0)),
-    family('fleet_dropped_messages_total', 'counter', 'Fleet messages dropped, by reason (malformed, oversized, foreign, unknown, stale).', (put, s, base) => {
-      for (const [reason, count] of Object.entries(s.dropped)) put({ ...base, reason }, count)
-    }, read),
+    family(
+      'fleet_dropped_messages_total',
+      'counter',
+      'Fleet messages dropped, by reason (malformed, oversized, foreign, unknown, stale).',
+      (put, s, base) => {
+        for (const [reason, count] of Object.entries(s.dropped)) put({ ...base, reason }, count)
+      },
+      read,
+    ),
     family('fleet_applied_messages_total', 'counter', 'Fleet state messages applied here.', (put, s, base) => put(base, s.applied), read),
     family('fleet_errors_total', 'counter', 'Redis errors and refused fleet commands (never thrown into calls).', (put, s, base) => put(base, s.errors), read),
   ]

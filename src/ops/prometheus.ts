@@ -233,7 +233,8 @@ export function prometheusFleetMetrics(fleet: FleetSource, options: PrometheusFl
   const none: Scrape = { snapshot: { breakers: [], bulkheads: [], retries: [] }, labels: new LabelSets() }
   const families = fleetFamilies(source).map((spec) => new Family(spec, prefix, () => none))
   for (const family of families) {
-    if (register!.getSingleMetric(family.key) !== undefined) throw rangeError(`register already has a metric called ${family.key}: dispose the earlier one, or give another prefix`)
+    if (register!.getSingleMetric(family.key) !== undefined)
+      throw rangeError(`register already has a metric called ${family.key}: dispose the earlier one, or give another prefix`)
   }
   const dispose = () => {
     for (const family of families) {

@@ -598,7 +598,13 @@ class FleetInstance implements Fleet {
     if (this.#link.client.status === 'ready') {
       await this.#link.breaker.execute(() => this.#link.client.zrem(this.#keys.instances, this.#config.instanceId)).catch(() => undefined)
     }
-    await this.#queue
+    // Votes and results still queued go out if Redis takes them within the command timeout.
+    let timer: NodeJS.Timeout | undefined
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#config.commandTimeoutMs).unref()
+    })
+    await Promise.race([this.#queue, bound])
+    clearTimeout(timer)
     await this.#link.close()
   }
 }

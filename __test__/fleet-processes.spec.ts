@@ -149,7 +149,7 @@ test.serial(
       await a.ask('fail', { name: 'x' })
       await opened
       t.is(await c.ask('refusal', { name: 'x' }), null, 'with Redis, the fleet decides when to probe: no local deadline')
-    const before = await b.ask<{ p99: number }>('calls', { name: 'y', n: 2000 })
+      const before = await b.ask<{ p99: number }>('calls', { name: 'y', n: 2000 })
       const from = all.map((p) => p.events.length)
       const during = b.ask<{ outcomes: Record<string, number>; p99: number; max: number }>('calls', { name: 'y', n: 20_000 })
       await redis.crash()
@@ -158,8 +158,8 @@ test.serial(
       t.deepEqual(calls.outcomes, { ok: 20_000 }, 'every call on the closed breaker went through')
       t.log(`closed calls, p99 before ${before.p99.toFixed(4)} ms, while Redis died ${calls.p99.toFixed(4)} ms (max ${calls.max.toFixed(2)} ms)`)
       t.is(await c.ask('call', { name: 'x' }), 'BrokenCircuitError', 'the fleet open stays in force, locally')
-    const left = await c.ask<number | null>('refusal', { name: 'x' })
-    t.true(left !== null && left > 0 && left <= 10_000, `without Redis, a local deadline (the time left, ${left} ms): it will probe on its own`)
+      const left = await c.ask<number | null>('refusal', { name: 'x' })
+      t.true(left !== null && left > 0 && left <= 10_000, `without Redis, a local deadline (the time left, ${left} ms): it will probe on its own`)
       t.is(await c.ask('call', { name: 'y' }), 'ok')
       await b.ask('fail', { name: 'y' }) // a vote that cannot go out: the open stays local
       t.is(await c.ask('call', { name: 'y' }), 'ok')

@@ -212,43 +212,52 @@ test.serial('zero Redis commands during 100,000 closed calls (INFO commandstats 
   }
 })
 
-test.serial('Redis slow (CLIENT PAUSE WRITE): commands time out behind the Redis breaker, the instance goes local-only, calls never wait, and it syncs again after', async (t) => {
-  const namespace = ns()
-  const [a, b] = pair(t.context.redis.url, namespace, { commandTimeout: 150 })
-  let unhandled = 0
-  const count = () => unhandled++
-  process.on('unhandledRejection', count)
-  try {
-    await Promise.all([a.f.join('exchange'), b.f.join('exchange')])
-    const down = once<boolean>((l) => a.f.onRedis(l), (up) => !up)
-    t.is(t.context.redis.cli('client', 'pause', '60000', 'WRITE'), 'OK')
-    await down
-    // A closed breaker's calls do not wait on the paused Redis.
-    let slowest = 0
-    for (let i = 0; i < 1000; i++) {
-      const t0 = performance.now()
-      await a.b.execute(() => i)
-      slowest = Math.max(slowest, performance.now() - t0)
+test.serial(
+  'Redis slow (CLIENT PAUSE WRITE): commands time out behind the Redis breaker, the instance goes local-only, calls never wait, and it syncs again after',
+  async (t) => {
+    const namespace = ns()
+    const [a, b] = pair(t.context.redis.url, namespace, { commandTimeout: 150 })
+    let unhandled = 0
+    const count = () => unhandled++
+    process.on('unhandledRejection', count)
+    try {
+      await Promise.all([a.f.join('exchange'), b.f.join('exchange')])
+      const down = once<boolean>(
+        (l) => a.f.onRedis(l),
+        (up) => !up,
+      )
+      t.is(t.context.redis.cli('client', 'pause', '60000', 'WRITE'), 'OK')
+      await down
+      // A closed breaker's calls do not wait on the paused Redis.
+      let slowest = 0
+      for (let i = 0; i < 1000; i++) {
+        const t0 = performance.now()
+        await a.b.execute(() => i)
+        slowest = Math.max(slowest, performance.now() - t0)
+      }
+      t.true(slowest < 50, `slowest closed call ${slowest.toFixed(2)} ms`)
+      // A local open while Redis is sick: its vote is refused at once, the open stays local.
+      const errors = a.f.status().errors
+      await t.throwsAsync(a.b.execute(fail))
+      t.is(a.b.state, 'open')
+      t.is(b.b.state, 'closed')
+      t.false(a.f.status().redisUp)
+      const up = once<boolean>(
+        (l) => a.f.onRedis(l),
+        (isUp) => isUp,
+      )
+      t.is(t.context.redis.cli('client', 'unpause'), 'OK')
+      await up
+      t.true(a.f.status().errors > errors, 'the refused vote and timeouts were counted')
+      t.true(a.f.status().redisUp)
+      t.is(unhandled, 0)
+    } finally {
+      t.context.redis.cli('client', 'unpause')
+      process.off('unhandledRejection', count)
+      await Promise.all([a.f.close(), b.f.close()])
     }
-    t.true(slowest < 50, `slowest closed call ${slowest.toFixed(2)} ms`)
-    // A local open while Redis is sick: its vote is refused at once, the open stays local.
-    const errors = a.f.status().errors
-    await t.throwsAsync(a.b.execute(fail))
-    t.is(a.b.state, 'open')
-    t.is(b.b.state, 'closed')
-    t.false(a.f.status().redisUp)
-    const up = once<boolean>((l) => a.f.onRedis(l), (isUp) => isUp)
-    t.is(t.context.redis.cli('client', 'unpause'), 'OK')
-    await up
-    t.true(a.f.status().errors > errors, 'the refused vote and timeouts were counted')
-    t.true(a.f.status().redisUp)
-    t.is(unhandled, 0)
-  } finally {
-    t.context.redis.cli('client', 'unpause')
-    process.off('unhandledRejection', count)
-    await Promise.all([a.f.close(), b.f.close()])
-  }
-})
+  },
+)
 
 test.serial('join resolves false when Redis cannot be reached in time; the breaker goes on locally', async (t) => {
   const registry = new Registry()

@@ -259,6 +259,31 @@ test.serial(
   },
 )
 
+test.serial("a client of the user's: the fleet sends its commands on it, subscribes on a duplicate, and close() leaves it open", async (t) => {
+  const namespace = ns()
+  const client = new Redis(t.context.redis.url, { enableOfflineQueue: false })
+  const registry = new Registry()
+  const breaker = registry.getOrCreate('exchange', { consecutiveFailures: 1 })
+  const [other, unused] = pair(t.context.redis.url, namespace)
+  await unused.f.close()
+  const mine = fleet(registry, { redis: client, namespace, instanceId: 'users-client' })
+  try {
+    await new Promise((resolve) => client.once('ready', resolve))
+    t.true(await mine.join(breaker))
+    await other.f.join('exchange')
+    const applied = once<RemoteEvent>((l) => other.f.onRemote(l))
+    await t.throwsAsync(breaker.execute(fail))
+    t.like(await applied, { by: 'users-client', state: 'open' })
+    await mine.close()
+    t.is(client.status, 'ready', 'the client is still theirs, and open')
+    t.is(await client.ping(), 'PONG')
+    t.is(Object.hasOwn(client, 'breakwaterVote'), false, 'no command was defined on it')
+  } finally {
+    await Promise.all([mine.close(), other.f.close()])
+    client.disconnect()
+  }
+})
+
 test.serial('join resolves false when Redis cannot be reached in time; the breaker goes on locally', async (t) => {
   const registry = new Registry()
   const breaker = registry.getOrCreate('exchange')

@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis'
+import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import type { CircuitBreaker } from '../breaker.js'
 import { Registry } from '../registry.js'
 import type { Script } from './scripts.js'
@@ -19,8 +19,8 @@ export interface LinkEvents {
  * leaves a promise unhandled: `run` rejects, and every caller catches.
  */
 export class RedisLink {
-  readonly client: Redis
-  readonly subscriber: Redis
+  readonly client: Redis | Cluster
+  readonly subscriber: Redis | Cluster
   /** Whether `client` is ours (made from a URL) to close. */
   readonly #owned: boolean
   readonly #channel: string
@@ -35,7 +35,7 @@ export class RedisLink {
   #up = false
   #closed = false
 
-  constructor(redis: Redis | string, channel: string, commandTimeoutMs: number, events: LinkEvents) {
+  constructor(redis: Redis | Cluster | string, channel: string, commandTimeoutMs: number, events: LinkEvents) {
     this.#channel = channel
     this.#events = events
     this.breaker = new Registry().getOrCreate('redis', {
@@ -57,7 +57,10 @@ export class RedisLink {
       if (redis.status === 'wait') redis.connect().catch((e: unknown) => events.error(e))
     }
     // Pub/sub needs a connection of its own; we subscribe on each `ready` ourselves, after which we sync.
-    this.subscriber = this.client.duplicate({ autoResubscribe: false, enableOfflineQueue: false, lazyConnect: false })
+    this.subscriber =
+      this.client instanceof Cluster
+        ? this.client.duplicate([], { enableOfflineQueue: false, lazyConnect: false, redisOptions: { autoResubscribe: false } })
+        : this.client.duplicate({ autoResubscribe: false, enableOfflineQueue: false, lazyConnect: false })
     this.#watch()
   }
 

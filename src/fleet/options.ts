@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { type Duration, toTimeoutMillis } from '../duration.js'
 import { describe, ownOptions, rangeError, typeError } from '../validate.js'
 
@@ -15,9 +15,10 @@ export interface FleetOptions {
   /**
    * The Redis server: an ioredis client (the fleet sends its commands on it, opens a second
    * connection with `duplicate()` for pub/sub, and never closes yours) or a `redis://` /
-   * `rediss://` URL (the fleet makes both clients and closes them on `close()`).
+   * `rediss://` URL (the fleet makes both clients and closes them on `close()`). A `Cluster` works
+   * the same way (every key of a namespace is in one hash slot).
    */
-  redis: Redis | string
+  redis: Redis | Cluster | string
   /**
    * Separates deployments sharing one Redis: every key and the channel live under it
    * (`bw:{namespace}:...`, one Cluster hash slot). Letters, digits and `._:-`, 1 to 64 characters.
@@ -42,7 +43,7 @@ export interface FleetOptions {
 
 /** The options, checked, with their defaults. */
 export interface FleetConfig {
-  redis: Redis | string
+  redis: Redis | Cluster | string
   namespace: string
   instanceId: string
   quorumCount: number
@@ -85,7 +86,7 @@ export function readFleetOptions(options: unknown, defaultInstance: () => string
   }
 }
 
-function readRedis(redis: unknown): Redis | string {
+function readRedis(redis: unknown): Redis | Cluster | string {
   if (redis === undefined) throw typeError('redis is required: an ioredis client or a redis:// URL')
   if (typeof redis === 'string') {
     let url: URL
@@ -100,7 +101,7 @@ function readRedis(redis: unknown): Redis | string {
   const r = redis as Partial<Record<'duplicate' | 'evalsha' | 'on' | 'status', unknown>> | null
   const shaped = typeof r === 'object' && r !== null && typeof r.duplicate === 'function' && typeof r.evalsha === 'function' && typeof r.on === 'function'
   if (!shaped) throw typeError(`redis must be an ioredis client (with duplicate, evalsha and on) or a redis:// URL, but was ${describe(redis)}`)
-  return redis as Redis
+  return redis as Redis | Cluster
 }
 
 function readPattern(field: string, value: unknown, pattern: RegExp, rule: string): string {

@@ -124,6 +124,31 @@ test.serial('a new instance joining an open fleet refuses from the moment join r
   }
 })
 
+test.serial('quorum as a fraction of live instances: half of 3 live instances needs 2 votes', async (t) => {
+  const namespace = ns()
+  const three = [0, 1, 2].map((i) => {
+    const registry = new Registry()
+    const b = registry.getOrCreate('exchange', { consecutiveFailures: 1 })
+    const f = fleet(registry, { redis: t.context.redis.url, namespace, instanceId: `q${i}`, quorum: { fraction: 0.5 } })
+    return { b, f }
+  })
+  try {
+    // Each instance's first heartbeat goes out before its join's sync, on the same connection.
+    t.deepEqual(await Promise.all(three.map((x) => x.f.join('exchange'))), [true, true, true])
+    const [a, b, c] = three as [(typeof three)[0], (typeof three)[0], (typeof three)[0]]
+    const vote = once<{ votes: number; needed: number }>((l) => c.f.onVote(l))
+    await t.throwsAsync(a.b.execute(fail))
+    t.like(await vote, { votes: 1, needed: 2 })
+    t.is(c.b.state, 'closed')
+    const opened = once<RemoteEvent>((l) => c.f.onRemote(l))
+    await t.throwsAsync(b.b.execute(fail))
+    t.like(await opened, { state: 'open', by: 'q1' })
+    t.is(c.b.state, 'forced_open')
+  } finally {
+    await Promise.all(three.map((x) => x.f.close()))
+  }
+})
+
 test.serial('malformed, oversized, foreign and unknown messages published with redis-cli are dropped and counted, never applied', async (t) => {
   const namespace = ns()
   const [a, b] = pair(t.context.redis.url, namespace)

@@ -43,7 +43,11 @@ function record(language, library, version, harness, name, nsSamples) {
 function toolVersion(cmd, args, env) {
   const r = spawnSync(cmd, args, { env, encoding: 'utf8' })
   if (r.error || r.status !== 0) return null
-  return `${r.stdout}${r.stderr}`.trim().split('\n')[0]
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: strips the colours mvn prints
+  return `${r.stdout}${r.stderr}`
+    .replace(/\x1b\[[0-9;]*m/g, '')
+    .trim()
+    .split('\n')[0]
 }
 
 export const languages = [

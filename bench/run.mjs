@@ -7,6 +7,7 @@ import b from 'benny'
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { BATCH, contenders } from './contenders.mjs'
 import { criterionResults } from './criterion.mjs'
@@ -17,7 +18,8 @@ import { measureTargets, memoryTargets, rustTargets } from './targets.mjs'
 const quick = process.argv.includes('--quick')
 const skipRust = process.argv.includes('--no-rust')
 const root = fileURLToPath(new URL('..', import.meta.url))
-const results = fileURLToPath(new URL('./results/', import.meta.url))
+const resultsArg = process.argv.indexOf('--results') // another folder for a lane's results (e.g. Node 24, newer peers)
+const results = resultsArg === -1 ? fileURLToPath(new URL('./results/', import.meta.url)) : `${path.resolve(process.argv[resultsArg + 1])}/`
 const timing = quick ? { minTime: 0.05, maxTime: 0.15, minSamples: 3 } : { minTime: 1, maxTime: 3, minSamples: 10 }
 
 async function jsSuites() {

@@ -65,8 +65,35 @@ const median = (xs) => {
   const m = Math.floor(s.length / 2)
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
 }
+/** The p-th quantile (0..1) of xs, by linear interpolation. */
+const quantile = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const at = (s.length - 1) * p
+  const lo = Math.floor(at)
+  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (at - lo)
+}
+/** Median, interquartile range and range of a target's per-round ratios. */
+const spreadOf = (ratios) => ({
+  ratio: median(ratios),
+  p25: quantile(ratios, 0.25),
+  p75: quantile(ratios, 0.75),
+  min: Math.min(...ratios),
+  max: Math.max(...ratios),
+  rounds: ratios.length,
+})
 const round1 = (x) => Math.round(x * 10) / 10
 const ns1 = (x) => `${x.toFixed(1)} ns`
+
+/** Targets 1-3 from per-case ns per round (samplesNs[key][round]): a ratio per round, then its spread. */
+export function callPathTargets(samplesNs) {
+  const rounds = samplesNs.bare.length
+  const perRound = Array.from({ length: rounds }, (_, r) => Object.fromEntries(KEYS.map((k) => [k, samplesNs[k][r]])))
+  const medianNs = Object.fromEntries(KEYS.map((k) => [k, round1(median(samplesNs[k]))]))
+  return TARGETS.map((t) => {
+    const ratios = perRound.map(t.ratio)
+    return { id: t.id, target: t.target, limit: t.limit, ...spreadOf(ratios), met: median(ratios) <= t.limit, floor: t.floor(medianNs) }
+  })
+}
 
 /** Times each picked case once per round; returns per-case samples and per-target ratios. */
 export async function measureTargets(rounds = 11, scale = 1) {
@@ -85,24 +112,9 @@ export async function measureTargets(rounds = 11, scale = 1) {
       samples[i].push(Number(process.hrtime.bigint() - start) / (c.batches * BATCH))
     }
   }
-  const perRound = Array.from({ length: rounds - 1 }, (_, r) => Object.fromEntries(KEYS.map((k, i) => [k, samples[i][r + 1]])))
-  const medianNs = Object.fromEntries(KEYS.map((k, i) => [k, round1(median(samples[i].slice(1)))]))
-  const targets = TARGETS.map((t) => {
-    const ratios = perRound.map(t.ratio)
-    const ratio = median(ratios)
-    return {
-      id: t.id,
-      target: t.target,
-      limit: t.limit,
-      ratio,
-      min: Math.min(...ratios),
-      max: Math.max(...ratios),
-      rounds: ratios.length,
-      met: ratio <= t.limit,
-      floor: t.floor(medianNs),
-    }
-  })
-  return { rounds: rounds - 1, callsPerRound: CALLS, medianNs, samplesNs: Object.fromEntries(KEYS.map((k, i) => [k, samples[i].slice(1)])), targets }
+  const samplesNs = Object.fromEntries(KEYS.map((k, i) => [k, samples[i].slice(1)]))
+  const medianNs = Object.fromEntries(KEYS.map((k) => [k, round1(median(samplesNs[k]))]))
+  return { rounds: rounds - 1, callsPerRound: CALLS, medianNs, samplesNs, targets: callPathTargets(samplesNs) }
 }
 
 /**
@@ -120,10 +132,7 @@ export function memoryTargets(memory) {
     id: 4,
     target,
     limit,
-    ratio: median(ratios),
-    min: Math.min(...ratios),
-    max: Math.max(...ratios),
-    rounds: ratios.length,
+    ...spreadOf(ratios),
     met: median(ratios) <= limit,
     floor,
   })

@@ -22,6 +22,9 @@ const pick = [
   ['open rejection', 'cockatiel'],
 ]
 
+/** a / b, or NaN when the bound b is not positive (a round where noise ate the floor's overhead). */
+const over = (a, b) => (b > 0 ? a / b : Number.NaN)
+
 /**
  * The call-path targets: each ratio is breakwater over its bound, computed from one round's ns.
  * `limit` is the target (ratio <= limit is met); `floor` names the case that bounds it.
@@ -31,14 +34,14 @@ export const TARGETS = [
     id: 1,
     target: 'closed `execute` overhead <= 0.6x cockatiel ConsecutiveBreaker',
     limit: 0.6,
-    ratio: (ns) => (ns.bwExecute - ns.bare) / (ns.cockatiel - ns.bare),
+    ratio: (ns) => over(ns.bwExecute - ns.bare, ns.cockatiel - ns.bare),
     floor: (ns) => `cockatiel overhead ${ns1(ns.cockatiel - ns.bare)}`,
   },
   {
     id: 1,
     target: 'closed `execute` overhead <= 1.5x the minimal JS breaker',
     limit: 1.5,
-    ratio: (ns) => (ns.bwExecute - ns.bare) / (ns.minimal - ns.bare),
+    ratio: (ns) => over(ns.bwExecute - ns.bare, ns.minimal - ns.bare),
     floor: (ns) => `minimal breaker overhead ${ns1(ns.minimal - ns.bare)} (bare \`await fn()\` ${ns1(ns.bare)})`,
   },
   {
@@ -90,8 +93,12 @@ export function callPathTargets(samplesNs) {
   const perRound = Array.from({ length: rounds }, (_, r) => Object.fromEntries(KEYS.map((k) => [k, samplesNs[k][r]])))
   const medianNs = Object.fromEntries(KEYS.map((k) => [k, round1(median(samplesNs[k]))]))
   return TARGETS.map((t) => {
-    const ratios = perRound.map(t.ratio)
-    return { id: t.id, target: t.target, limit: t.limit, ...spreadOf(ratios), met: median(ratios) <= t.limit, floor: t.floor(medianNs) }
+    const all = perRound.map(t.ratio)
+    const ratios = all.filter((x) => !Number.isNaN(x))
+    const dropped = all.length - ratios.length
+    const floor = `${t.floor(medianNs)}${dropped ? `; ${dropped} round(s) dropped: the bound's overhead was <= 0 in them` : ''}`
+    if (!ratios.length) return { id: t.id, target: t.target, limit: t.limit, ratio: null, rounds: 0, met: false, floor }
+    return { id: t.id, target: t.target, limit: t.limit, ...spreadOf(ratios), met: median(ratios) <= t.limit, floor }
   })
 }
 

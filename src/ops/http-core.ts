@@ -12,6 +12,8 @@ import {
   takeScope,
 } from './http-admin.js'
 import { challenge, checkBearer } from './http-auth.js'
+import { sendDashboard } from './http-dashboard.js'
+import { sendBulkheads, sendRetries } from './http-policies.js'
 import { isJsonContentType, readJsonBody } from './http-body.js'
 import { type ChangeSource, EventStreams } from './http-events.js'
 import type { AdminLogEntry } from './http-log.js'
@@ -69,6 +71,13 @@ export class HttpCore {
         case 'actMany':
           this.#admin(route, req, res).catch((error: unknown) => failed(res, error)) // #admin answers its own errors: this is a last guard
           return
+        // dashboard
+        case 'dashboard':
+          return sendDashboard(res, route.asset, this.config.tokenDigest !== undefined)
+        case 'bulkheads':
+          return sendBulkheads(res, this.config.bulkheads)
+        case 'retries':
+          return sendRetries(res, this.config.retries)
       }
     } catch (error) {
       failed(res, error)

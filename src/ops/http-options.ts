@@ -3,6 +3,7 @@ import { describe, ownOptions, rangeError, typeError } from '../validate.js'
 import { digestOf } from './http-auth.js'
 import type { FleetControl } from './http-admin.js'
 import { type AdminLog, type AdminLogger, readLog } from './http-log.js'
+import { type BulkheadSource, readBulkheads, readRetries, type RetrySource } from './metrics-sources.js'
 
 /** Options of `breakwaterHttp`. */
 export interface BreakwaterHttpOptions {
@@ -43,6 +44,17 @@ export interface BreakwaterHttpOptions {
    * then `close` or `force_open` the breaker on every instance. @default none (`scope: "fleet"` is a 400)
    */
   fleet?: FleetControl
+  // dashboard
+  /**
+   * Whether `GET /dashboard` serves the live page (read-only without the token; with it, its
+   * admin buttons use the admin routes). `false`: the route answers 404 (or goes to `next`).
+   * @default true
+   */
+  dashboard?: boolean
+  /** Bulkheads shown by `GET /bulkheads` and the dashboard (what `bulkhead()` returns). @default none */
+  bulkheads?: readonly BulkheadSource[]
+  /** Retry policies shown by `GET /retries` and the dashboard, by the name given here (what `retry()` returns). @default none */
+  retries?: Readonly<Record<string, RetrySource>>
 }
 
 /** The options, checked, with their defaults. */
@@ -59,9 +71,15 @@ export interface HttpConfig {
   maxStreams: number
   /** The fleet for `"scope": "fleet"`, if given. */
   fleet?: FleetControl
+  // dashboard
+  dashboard: boolean
+  bulkheads: readonly BulkheadSource[]
+  retries: readonly [string, RetrySource][]
 }
 
 const OPTIONS = ['prefix', 'token', 'critical', 'actor', 'log', 'bodyLimit', 'bodyTimeout', 'heartbeat', 'maxStreams'] as const
+// dashboard
+const DASHBOARD_OPTIONS = ['dashboard', 'bulkheads', 'retries'] as const
 /** The largest `bodyLimit`: the admin body is a few hundred bytes; a big limit only helps an attacker. */
 const MAX_BODY_LIMIT = 1_048_576
 /** The shortest heartbeat: a heartbeat every few milliseconds is a busy loop per stream. */
@@ -73,7 +91,7 @@ const MIN_HEARTBEAT_MS = 100
  */
 export function readHttpOptions(options: unknown): HttpConfig {
   const { fleet, rest } = takeFleet(options)
-  const o = ownOptions<BreakwaterHttpOptions>('breakwaterHttp', rest, OPTIONS)
+  const o = ownOptions<BreakwaterHttpOptions>('breakwaterHttp', rest, [...OPTIONS, ...DASHBOARD_OPTIONS])
   return {
     ...(fleet ? { fleet } : {}),
     prefix: readPrefix(o.prefix),
@@ -85,6 +103,10 @@ export function readHttpOptions(options: unknown): HttpConfig {
     bodyTimeoutMs: toTimeoutMillis('bodyTimeout', o.bodyTimeout ?? 10_000),
     heartbeatMs: readHeartbeat(o.heartbeat),
     maxStreams: readCount('maxStreams', o.maxStreams ?? 1000, 1_000_000),
+    // dashboard
+    dashboard: readSwitch('dashboard', o.dashboard),
+    bulkheads: readBulkheads(o.bulkheads),
+    retries: readRetries(o.retries),
   }
 }
 
@@ -148,4 +170,11 @@ function takeFleet(options: unknown): { fleet: FleetControl | undefined; rest: u
     throw typeError(`fleet must be a fleet from breakwater/fleet (with forceOpen and forceClose), but was ${describe(fleet)}`)
   }
   return { fleet: fleet as FleetControl, rest }
+}
+
+// dashboard
+function readSwitch(field: string, value: unknown): boolean {
+  if (value === undefined) return true
+  if (typeof value !== 'boolean') throw typeError(`${field} must be true or false, but was ${describe(value)}`)
+  return value
 }

@@ -361,7 +361,7 @@ test('fleet options are checked before anything connects: unknown keys, bad valu
   }
 })
 
-test.serial('join refuses a name no breaker has and a breaker of another registry', async (t) => {
+test.serial('join, leave, forceOpen and forceClose refuse bad arguments: a name no breaker has, a breaker of another registry, a bad duration', async (t) => {
   const registry = new Registry()
   registry.getOrCreate('mine')
   const f = fleet(registry, { redis: t.context.redis.url, namespace: ns() })
@@ -369,6 +369,9 @@ test.serial('join refuses a name no breaker has and a breaker of another registr
     t.throws(() => f.join('absent'), { instanceOf: RangeError, code: 'ERR_BREAKWATER_INVALID_OPTION', message: /there is none called "absent"/ })
     t.throws(() => f.join(new Registry().getOrCreate('mine')), { instanceOf: TypeError, code: 'ERR_BREAKWATER_INVALID_OPTION' })
     t.throws(() => f.join(42 as never), { instanceOf: TypeError })
+    t.throws(() => f.forceOpen('mine', -5), { instanceOf: RangeError, code: 'ERR_BREAKWATER_INVALID_OPTION', message: /forceOpen duration must be a finite number/ })
+    t.throws(() => f.forceClose(7 as never), { instanceOf: TypeError, code: 'ERR_BREAKWATER_INVALID_OPTION' })
+    t.throws(() => f.leave({} as never), { instanceOf: TypeError, code: 'ERR_BREAKWATER_INVALID_OPTION' })
     t.true(await f.join('mine'))
     t.true(f.leave('mine'))
     t.false(f.leave('mine'))

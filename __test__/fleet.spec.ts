@@ -369,7 +369,11 @@ test.serial('join, leave, forceOpen and forceClose refuse bad arguments: a name 
     t.throws(() => f.join('absent'), { instanceOf: RangeError, code: 'ERR_BREAKWATER_INVALID_OPTION', message: /there is none called "absent"/ })
     t.throws(() => f.join(new Registry().getOrCreate('mine')), { instanceOf: TypeError, code: 'ERR_BREAKWATER_INVALID_OPTION' })
     t.throws(() => f.join(42 as never), { instanceOf: TypeError })
-    t.throws(() => f.forceOpen('mine', -5), { instanceOf: RangeError, code: 'ERR_BREAKWATER_INVALID_OPTION', message: /forceOpen duration must be a finite number/ })
+    t.throws(() => f.forceOpen('mine', -5), {
+      instanceOf: RangeError,
+      code: 'ERR_BREAKWATER_INVALID_OPTION',
+      message: /forceOpen duration must be a finite number/,
+    })
     t.throws(() => f.forceClose(7 as never), { instanceOf: TypeError, code: 'ERR_BREAKWATER_INVALID_OPTION' })
     t.throws(() => f.leave({} as never), { instanceOf: TypeError, code: 'ERR_BREAKWATER_INVALID_OPTION' })
     t.true(await f.join('mine'))

@@ -315,6 +315,7 @@ test.serial('join resolves false when Redis cannot be reached in time; the break
   const f = fleet(registry, { redis: 'redis://127.0.0.1:1', namespace: ns(), commandTimeout: 100 })
   try {
     t.false(await f.join('exchange'))
+    t.false(await f.join(breaker), 'joined again: still not synced')
     t.is(await breaker.execute(() => 'local'), 'local')
     t.like(f.status(), { redisUp: false, lastSyncAt: null })
     t.like(f.status().breakers.exchange, { fleet: 'unknown', local: 'closed' })
@@ -377,6 +378,7 @@ test.serial('join, leave, forceOpen and forceClose refuse bad arguments: a name 
     t.throws(() => f.forceClose(7 as never), { instanceOf: TypeError, code: 'ERR_BREAKWATER_INVALID_OPTION' })
     t.throws(() => f.leave({} as never), { instanceOf: TypeError, code: 'ERR_BREAKWATER_INVALID_OPTION' })
     t.true(await f.join('mine'))
+    t.true(await f.join('mine'), 'joined again: synced')
     t.true(f.leave('mine'))
     t.false(f.leave('mine'))
   } finally {

@@ -192,7 +192,7 @@ class FleetInstance implements Fleet {
     const handle = this.#handleOf(breaker)
     if (this.#closed) return Promise.resolve(false)
     const existing = this.#members.get(handle.name)
-    if (existing) return existing.joined ? new Promise((resolve) => this.#whenJoined(existing, resolve)) : Promise.resolve(true)
+    if (existing) return existing.joined ? new Promise((resolve) => this.#whenJoined(existing, resolve)) : Promise.resolve(existing.synced)
     const { native, announce } = internalsOf(handle)
     const member = newMember(handle.name, handle, native, announce)
     this.#members.set(member.name, member)
@@ -477,6 +477,7 @@ class FleetInstance implements Fleet {
           const [now, state, gen, until, reason, by] = reply as [number, string, string, string, string, string]
           const generation = Number(gen)
           this.#lastSyncAt = Date.now()
+          member.synced = true
           if (generation > member.generation && (state === 'open' || state === 'closed')) {
             this.#apply(member, { name: member.name, generation, state, until: Number(until), now: Number(now), reason, by })
           } else if (generation === member.generation && state === 'open' && !member.probing) {

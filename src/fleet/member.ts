@@ -29,6 +29,8 @@ export interface Member {
   probing: { generation: number; token: string } | undefined
   /** Resolves the `join` promise once synced (true) or given up (false). */
   joined: ((synced: boolean) => void) | undefined
+  /** Whether the fleet's state was read from Redis at least once. */
+  synced: boolean
 }
 
 export function newMember(name: string, breaker: CircuitBreaker, native: NativeBreaker, announce: (code: number) => void): Member {
@@ -49,6 +51,7 @@ export function newMember(name: string, breaker: CircuitBreaker, native: NativeB
     timer: undefined,
     probing: undefined,
     joined: undefined,
+    synced: false,
   }
 }
 

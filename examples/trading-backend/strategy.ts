@@ -15,7 +15,7 @@ const TICK_MS = 20
 /** A decision turns into an order this often: enough orders to see, not a flood. */
 const ORDER_PROBABILITY = 0.3
 /** The basket of the rebalance at the start: well over the gateway's burst of 10. */
-const REBALANCE_ORDERS = 24
+const REBALANCE_ORDERS = 40
 
 /** The decision, as code the sandbox runs: the strategy's logic lives apart from the process that holds the money. */
 const decideCode = (expectedBp: number, spreadBp: number) =>

@@ -91,7 +91,8 @@ export function orderDesk(backend: Backend, runId: string, counts: TradingCounts
       for (const { id } of open) {
         if (unmarked.has(id)) continue
         try {
-          const known = await system.orders.get<{ gatewayId: string }>(`/orders/${id}`)
+          const known = await system.orders.get<{ gatewayId?: string }>(`/orders/${id}`)
+          if (known.gatewayId === undefined) continue // still being routed: ask again
           if (unanswered.delete(id)) {
             counts.unanswered--
             await acknowledged(id, known.gatewayId, true)

@@ -14,8 +14,8 @@ import type { Order } from './services/order-gateway.ts'
 const TICK_MS = 20
 /** A decision turns into an order this often: enough orders to see, not a flood. */
 const ORDER_PROBABILITY = 0.3
-/** The basket of the rebalance at the start: well over the gateway's burst of 10. */
-const REBALANCE_ORDERS = 40
+/** The basket of the rebalance at the start: more than the 8 orders the gateway routes at once. */
+const REBALANCE_ORDERS = 20
 
 /** The decision, as code the sandbox runs: the strategy's logic lives apart from the process that holds the money. */
 const decideCode = (expectedBp: number, spreadBp: number) =>

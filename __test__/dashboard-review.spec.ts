@@ -1,0 +1,119 @@
+// An adversarial review of the dashboard (GET <prefix>/dashboard of breakwater/http), in a real
+// Chromium and over raw HTTP: names a browser resolves out of a path, a router that ignores
+// trailing slashes, a /breakers that answers garbage, a name that reverses text, another origin,
+// path tricks, and breakers removed and added again. Every wait is bounded and waits for a real event.
+import test from 'ava'
+import Fastify from 'fastify'
+import { createServer, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import type { Browser, Page } from 'playwright-core'
+import { Registry } from '../src/index.ts'
+import { Model } from '../src/ops/dashboard/client/model.ts'
+import { type BreakerView, breakwaterFastify, breakwaterHttp } from '../src/ops/http.ts'
+import { launchChromium, watch, withChromium } from './servers/chromium.ts'
+
+const browserTest = withChromium(test)
+let browser: Browser
+
+browserTest.before(async () => {
+  browser = await launchChromium()
+})
+browserTest.after.always(async () => {
+  await browser?.close()
+})
+
+const TOKEN = 'review-t0ken'
+const CSP = "default-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; object-src 'none'"
+const card = (name: string) => `.card[data-name=${JSON.stringify(name)}]`
+
+type Listener = (req: IncomingMessage, res: ServerResponse) => void
+
+/** A node:http server of `listener` on loopback; `close` cuts open connections (event streams). */
+async function listen(listener: Listener) {
+  const server: Server = createServer(listener)
+  const sockets = new Set<Socket>()
+  server.on('connection', (s) => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+/** Opens `url` in a new page and waits for the first read to be drawn. */
+async function openPage(t: { teardown(fn: () => unknown): void }, url: string, origin: string) {
+  const page = await browser.newPage()
+  t.teardown(() => page.close())
+  const trouble = watch(page, origin)
+  await page.goto(url)
+  await page.waitForSelector('#summary[data-shown]', { timeout: 10_000 })
+  return { page, trouble }
+}
+
+function cardIn(page: Page, name: string, state: string, timeout = 5000) {
+  return page.waitForSelector(`${card(name)}[data-state="${state}"]`, { timeout })
+}
+
+/** Clicks `action` on the card of `name` and waits for the admin answer; its status. */
+async function click(page: Page, name: string, action: string): Promise<number> {
+  const answered = page.waitForResponse((r) => r.request().method() === 'POST', { timeout: 5000 })
+  await page.click(`${card(name)} button[data-action="${action}"]`)
+  return (await answered).status()
+}
+
+/** A raw GET or other method: the path goes out exactly as written (no normalizing of `..`). */
+function raw(origin: string, method: string, path: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${origin}/`, { method, path, timeout: 5000 }, (res) => {
+      res.resume()
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers }))
+    })
+    req.on('timeout', () => req.destroy(new Error(`${method} ${path} did not answer`)))
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+browserTest.serial(
+  'breakers named . and .. are forced open, closed and isolated by their buttons, and the token reaches no route but the admin one',
+  async (t) => {
+    const breakers = new Registry()
+    for (const name of ['.', '..', '%2e', 'orders']) breakers.getOrCreate(name)
+    const handler = breakwaterHttp(breakers, { prefix: '/ops', token: TOKEN, log: false })
+    t.teardown(() => handler.close())
+    // What the handler leaves to the app (`next`): it must never see the bearer token.
+    const elsewhere: string[] = []
+    const server = await listen((req, res) =>
+      handler(req, res, () => {
+        if (req.headers.authorization) elsewhere.push(`${req.method} ${req.url}`)
+        res.writeHead(404).end()
+      }),
+    )
+    t.teardown(() => server.close())
+    const { page } = await openPage(t, `${server.origin}/ops/dashboard`, server.origin)
+    await page.fill('#token', TOKEN)
+    await page.click('#token-use')
+    for (const name of ['.', '..', '%2e']) {
+      await page.waitForSelector(`${card(name)} button[data-action="force_open"]`, { timeout: 5000 })
+      t.is(await click(page, name, 'force_open'), 200, `${name}: force_open answered`)
+      t.is(breakers.get(name)!.state, 'forced_open', `${name} forced open on the server`)
+      await cardIn(page, name, 'forced_open')
+      t.is(await page.textContent('#toast'), `${name}: closed → forced_open (force open)`)
+      t.is(await click(page, name, 'close'), 200)
+      t.is(breakers.get(name)!.state, 'closed', `${name} closed on the server`)
+      t.is(await click(page, name, 'isolate'), 200)
+      t.is(breakers.get(name)!.state, 'forced_open', `${name} isolated`)
+    }
+    t.is(breakers.get('orders')!.state, 'closed', 'no other breaker was touched')
+    t.deepEqual(elsewhere, [], 'no request with the token went anywhere but the admin route')
+  },
+)

@@ -117,3 +117,21 @@ browserTest.serial(
     t.deepEqual(elsewhere, [], 'no request with the token went anywhere but the admin route')
   },
 )
+
+browserTest.serial('a breaker name with a right-to-left override does not reverse the rest of the toast: the name is isolated in a <bdi>', async (t) => {
+  const name = 'x\u202edesolc'
+  const breakers = new Registry()
+  breakers.getOrCreate(name)
+  const handler = breakwaterHttp(breakers, { prefix: '/ops', token: TOKEN, log: false })
+  t.teardown(() => handler.close())
+  const server = await listen(handler)
+  t.teardown(() => server.close())
+  const { page, trouble } = await openPage(t, `${server.origin}/ops/dashboard`, server.origin)
+  await page.fill('#token', TOKEN)
+  await page.click('#token-use')
+  t.is(await click(page, name, 'force_open'), 200)
+  await page.waitForSelector('#toast:not([hidden])', { timeout: 5000 })
+  t.is(await page.textContent('#toast bdi'), name, 'the name alone is isolated')
+  t.is(await page.textContent('#toast'), `${name}: closed → forced_open (force open)`)
+  t.deepEqual(trouble.pageErrors, [])
+})

@@ -153,9 +153,11 @@ class Dashboard {
     banner.hidden = text === ''
   }
 
-  #toast(text: string): void {
+  #toast({ name, text }: { name?: string; text: string }): void {
     const toast = byId<HTMLElement>('toast')
-    toast.textContent = text
+    const bdi = document.createElement('bdi')
+    bdi.textContent = name ?? ''
+    toast.replaceChildren(...(name === undefined ? [] : [bdi]), text)
     toast.hidden = false
   }
 }

@@ -135,3 +135,27 @@ browserTest.serial('a breaker name with a right-to-left override does not revers
   t.is(await page.textContent('#toast'), `${name}: closed → forced_open (force open)`)
   t.deepEqual(trouble.pageErrors, [])
 })
+
+browserTest.serial(
+  "under Fastify with ignoreTrailingSlash, /ops/dashboard/ redirects to /ops/dashboard (the page's relative links need it) and the page draws",
+  async (t) => {
+    const breakers = new Registry()
+    const orders = breakers.getOrCreate('orders')
+    const handler = breakwaterHttp(breakers, { log: false })
+    const app = Fastify({ routerOptions: { ignoreTrailingSlash: true } })
+    await app.register(breakwaterFastify(handler), { prefix: '/ops' })
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    t.teardown(() => app.close())
+    const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`
+    const answer = await raw(origin, 'GET', '/ops/dashboard/')
+    t.is(answer.status, 308)
+    t.is(answer.headers.location, '../dashboard')
+    const { page, trouble } = await openPage(t, `${origin}/ops/dashboard/`, origin)
+    t.is(new URL(page.url()).pathname, '/ops/dashboard')
+    await cardIn(page, 'orders', 'closed')
+    await page.waitForSelector('#live[data-status="live"]', { timeout: 5000 })
+    orders.forceOpen(60_000)
+    await cardIn(page, 'orders', 'forced_open')
+    t.deepEqual(trouble, { consoleErrors: [], pageErrors: [], failedRequests: [], foreignRequests: [] })
+  },
+)

@@ -159,3 +159,84 @@ browserTest.serial(
     t.deepEqual(trouble, { consoleErrors: [], pageErrors: [], failedRequests: [], foreignRequests: [] })
   },
 )
+
+const T0 = Date.parse('2026-01-01T00:00:00.000Z')
+const view = (name: string, state = 'closed'): BreakerView =>
+  ({
+    name,
+    state,
+    since: new Date(T0).toISOString(),
+    retryAfterMs: null,
+    calls: 0,
+    successes: 0,
+    failures: 0,
+    timeouts: 0,
+    ignored: 0,
+    rejections: 0,
+    inFlight: 0,
+    failureRate: 0,
+    slowCallRate: 0,
+    latency: null,
+  }) as BreakerView
+
+test('the page model refuses a read that is not a list of breaker views, whole, saying what is wrong, and changes nothing', (t) => {
+  const model = new Model()
+  model.applyPoll([view('orders')], 0, 0, T0)
+  const bad: [unknown, RegExp][] = [
+    [undefined, /no list of breakers/],
+    [[null], /breakers\[0\] is not an object/],
+    [[view('orders'), { ...view('x'), name: undefined }], /breakers\[1\] has no name/],
+    [[{ ...view('orders'), state: 'exploded' }], /breakers\[0\] has an unknown state \(exploded\)/],
+    [[{ ...view('orders'), state: 'removed' }], /unknown state \(removed\)/],
+    [[{ ...view('orders'), since: 'yesterday' }], /breakers\[0\] has no valid since/],
+    [[{ ...view('orders'), calls: '5', failureRate: null }], /breakers\[0\] has no number for calls, failureRate/],
+    [[{ ...view('orders'), latency: { count: 1 } }], /latency without count and p99/],
+  ]
+  for (const [views, message] of bad) {
+    t.throws(() => model.applyPoll(views as BreakerView[], 10, 10, T0 + 10), { instanceOf: TypeError, message })
+  }
+  t.deepEqual([...model.entries.keys()], ['orders'], 'no entry made')
+  t.is(model.entries.get('orders')!.state, 'closed', 'nothing applied')
+  t.deepEqual(model.entries.get('orders')!.timeline, [])
+})
+
+browserTest.serial(
+  'a /breakers that answers garbage (a proxy page, no list, an unknown state, a breaker without a name) shows a banner, never throws in the page, makes no card, and the page draws again once the answers are right',
+  async (t) => {
+    const breakers = new Registry()
+    breakers.getOrCreate('orders')
+    const handler = breakwaterHttp(breakers, { prefix: '/ops', log: false })
+    t.teardown(() => handler.close())
+    let garbage: string | undefined
+    const server = await listen((req, res) => {
+      if (req.url === '/ops/breakers' && garbage !== undefined) {
+        res.writeHead(200, { 'content-type': garbage.startsWith('<') ? 'text/html' : 'application/json' }).end(garbage)
+        return
+      }
+      handler(req, res)
+    })
+    t.teardown(() => server.close())
+    const { page, trouble } = await openPage(t, `${server.origin}/ops/dashboard`, server.origin)
+    const since = new Date().toISOString()
+    const bodies = [
+      '<html><body>502 Bad Gateway</body></html>',
+      '{}',
+      JSON.stringify({ breakers: [{ ...view('orders'), state: 'exploded', since }] }),
+      JSON.stringify({ breakers: [view('orders'), { ...view('ghost'), name: undefined }] }),
+    ]
+    for (const body of bodies) {
+      garbage = body
+      await page.waitForSelector('#banner:not([hidden])', { timeout: 5000 })
+      garbage = undefined
+      await page.waitForSelector('#banner', { state: 'hidden', timeout: 5000 })
+      t.deepEqual(
+        await page.$$eval('.card', (cards) => cards.map((c) => `${(c as HTMLElement).dataset.name} ${(c as HTMLElement).dataset.state}`)),
+        ['orders closed'],
+        body,
+      )
+      t.deepEqual(await page.$$eval(`${card('orders')} .timeline li`, (lis) => lis.length), 0, 'no transition made up')
+    }
+    t.deepEqual(trouble.pageErrors, [], 'no error thrown in the page')
+    t.regex((await page.textContent('#summary')) ?? '', /^1 breaker · showing 1$/)
+  },
+)

@@ -13,6 +13,11 @@ export function stateRank(state: StateName | 'removed'): number {
   return RANK[state]
 }
 
+/** Whether `value` is a breaker state the page knows. */
+export function isStateName(value: unknown): value is StateName {
+  return typeof value === 'string' && value !== 'removed' && Object.hasOwn(RANK, value)
+}
+
 /** `42s`, `3m 05s`, `2h 10m`, `4d 3h`. */
 export function duration(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000))

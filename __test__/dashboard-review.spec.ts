@@ -240,3 +240,117 @@ browserTest.serial(
     t.regex((await page.textContent('#summary')) ?? '', /^1 breaker · showing 1$/)
   },
 )
+
+browserTest.serial('a page on another origin can neither steer a breaker, nor read the views or the event stream, nor frame the dashboard', async (t) => {
+  const breakers = new Registry()
+  const orders = breakers.getOrCreate('orders')
+  const logged: number[] = []
+  const handler = breakwaterHttp(breakers, { prefix: '/ops', token: TOKEN, log: (entry) => logged.push(entry.status) })
+  t.teardown(() => handler.close())
+  const target = await listen(handler)
+  t.teardown(() => target.close())
+  const evil = await listen((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>elsewhere</title>'))
+  t.teardown(() => evil.close())
+  const page = await browser.newPage()
+  t.teardown(() => page.close())
+  const consoleErrors: string[] = []
+  page.on('console', (m) => m.type() === 'error' && consoleErrors.push(m.text()))
+  await page.goto(`${evil.origin}/`)
+  // As a string: the spec's transpiler would wrap the functions of a function given here in a helper the page lacks.
+  const outcome = await page.evaluate(`(async (ops) => {
+    const settle = (p) => p.then((r) => 'answered ' + r.type + ' ' + r.status, (e) => 'refused: ' + e.name)
+    const body = JSON.stringify({ action: 'force_open' })
+    const stream = await new Promise((resolve) => {
+      const source = new EventSource(ops + '/events')
+      source.onopen = () => resolve('open')
+      source.onerror = () => { source.close(); resolve('refused') }
+    })
+    return {
+      read: await settle(fetch(ops + '/breakers')),
+      simplePost: await settle(fetch(ops + '/breakers/orders/state', { method: 'POST', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body })),
+      bearerPost: await settle(fetch(ops + '/breakers/orders/state', { method: 'POST', headers: { authorization: 'Bearer guess', 'content-type': 'application/json' }, body })),
+      stream,
+    }
+  })(${JSON.stringify(`${target.origin}/ops`)})`)
+  t.deepEqual(outcome, {
+    read: 'refused: TypeError',
+    simplePost: 'answered opaque 0',
+    bearerPost: 'refused: TypeError',
+    stream: 'refused',
+  })
+  t.is(orders.state, 'closed')
+  t.deepEqual(logged, [401], 'the simple POST reached the handler and was refused; the preflighted one never reached it')
+  // Framed by another origin: frame-ancestors 'none' blocks it.
+  await page.evaluate((url) => {
+    const frame = document.createElement('iframe')
+    frame.src = url
+    document.body.append(frame)
+  }, `${target.origin}/ops/dashboard`)
+  await page.waitForEvent('console', { predicate: (m) => m.text().includes('frame-ancestors'), timeout: 5000 })
+  t.true(
+    consoleErrors.some((m) => m.startsWith(`Framing '${target.origin}/'`) && m.includes("frame-ancestors 'none'")),
+    consoleErrors.join('\n'),
+  )
+})
+
+test('path tricks reach no route but the dashboard itself, and every dashboard answer carries the CSP', async (t) => {
+  const breakers = new Registry()
+  breakers.getOrCreate('orders')
+  const handler = breakwaterHttp(breakers, { prefix: '/ops', token: TOKEN, log: false })
+  const server = await listen(handler)
+  t.teardown(() => server.close())
+  const statuses: Record<string, number> = {}
+  for (const path of [
+    '/ops/dashboard/../breakers',
+    '/ops/dashboard/%2e%2e/breakers',
+    '/ops/%2e%2e/ops/dashboard',
+    '//ops/dashboard',
+    '/ops//dashboard',
+    '/ops/dashboard//',
+    '/ops/dashboard/app.js/',
+    '/ops/dashboard/%2e',
+    '/ops/dashboard/app.js%00',
+    '/ops/DASHBOARD',
+    '/ops/dashboard;x',
+  ]) {
+    statuses[path] = (await raw(server.origin, 'GET', path)).status
+  }
+  t.true(
+    Object.values(statuses).every((s) => s === 404),
+    JSON.stringify(statuses),
+  )
+  for (const method of ['HEAD', 'OPTIONS', 'POST', 'PUT', 'DELETE']) t.is((await raw(server.origin, method, '/ops/dashboard')).status, 405, method)
+  t.is((await raw(server.origin, 'GET', `/ops/dashboard?${'a'.repeat(20_000)}`)).status, 431, 'a huge URL: refused by node')
+  for (const path of ['/ops/dashboard', '/ops/dashboard?x=<script>', '/ops/dashboard/app.js', '/ops/dashboard/app.css', '/ops/dashboard/icon.svg']) {
+    const { status, headers } = await raw(server.origin, 'GET', path)
+    t.is(status, 200, path)
+    t.is(headers['content-security-policy'], CSP, path)
+    t.is(headers['x-content-type-options'], 'nosniff', path)
+    t.is(headers['referrer-policy'], 'no-referrer', path)
+  }
+})
+
+browserTest.serial('a breaker removed and added again under the same name comes back on its card: its state, no removed notice, its buttons', async (t) => {
+  const breakers = new Registry()
+  breakers.getOrCreate('orders')
+  const handler = breakwaterHttp(breakers, { prefix: '/ops', token: TOKEN, log: false })
+  t.teardown(() => handler.close())
+  const server = await listen(handler)
+  t.teardown(() => server.close())
+  const { page, trouble } = await openPage(t, `${server.origin}/ops/dashboard`, server.origin)
+  await page.fill('#token', TOKEN)
+  await page.click('#token-use')
+  await page.waitForSelector(`${card('orders')} button[data-action]`, { timeout: 5000 })
+  breakers.remove('orders')
+  await cardIn(page, 'orders', 'removed')
+  t.is(await page.locator(`${card('orders')} button[data-action]`).count(), 0, 'no button on a removed breaker')
+  const again = breakers.getOrCreate('orders')
+  again.forceOpen(60_000)
+  await cardIn(page, 'orders', 'forced_open')
+  t.true(await page.isHidden(`${card('orders')} .notice`))
+  t.is(await page.locator('.card').count(), 1, 'one card for the name')
+  t.is(await click(page, 'orders', 'close'), 200)
+  t.is(again.state, 'closed', 'the buttons steer the new breaker')
+  await cardIn(page, 'orders', 'closed')
+  t.deepEqual(trouble.pageErrors, [])
+})

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, request as httpRequest, type Server
 import type { AddressInfo, Socket } from 'node:net'
 import type { Browser, Page } from 'playwright-core'
 import { Registry } from '../src/index.ts'
-import { Model } from '../src/ops/dashboard/client/model.ts'
+import { Model, REMOVED_KEPT_MS } from '../src/ops/dashboard/client/model.ts'
 import { type BreakerView, breakwaterFastify, breakwaterHttp } from '../src/ops/http.ts'
 import { launchChromium, watch, withChromium } from './servers/chromium.ts'
 
@@ -354,3 +354,61 @@ browserTest.serial('a breaker removed and added again under the same name comes 
   await cardIn(page, 'orders', 'closed')
   t.deepEqual(trouble.pageErrors, [])
 })
+
+test('a removed breaker stays in the page model, removed, for REMOVED_KEPT_MS and then leaves it: names that come and go do not grow the page for ever', (t) => {
+  const model = new Model()
+  for (let round = 0; round < 100; round++) {
+    const now = T0 + round * 60_000
+    const changed = model.applyPoll([view('orders'), view(`tenant-${round}`)], now, now, now)
+    t.true(changed.includes('orders'))
+  }
+  // A minute a round: the five tenants removed in the last five minutes are still there, the older ones left.
+  t.deepEqual([...model.entries.keys()].sort(), ['orders', 'tenant-94', 'tenant-95', 'tenant-96', 'tenant-97', 'tenant-98', 'tenant-99'])
+  t.is(model.entries.get('tenant-94')!.state, 'removed')
+  t.is(REMOVED_KEPT_MS, 5 * 60_000)
+  const later = T0 + 104 * 60_000 // five minutes after the last round: 94 to 98 leave, 99 is newly removed
+  const changed = model.applyPoll([view('orders')], later, later, later)
+  t.deepEqual(changed.sort(), ['orders', 'tenant-94', 'tenant-95', 'tenant-96', 'tenant-97', 'tenant-98', 'tenant-99'])
+  t.deepEqual([...model.entries.keys()].sort(), ['orders', 'tenant-99'])
+  t.is(model.entries.get('tenant-99')!.state, 'removed')
+})
+
+browserTest.serial(
+  "a removed breaker's card leaves the page five minutes after it was removed (the page clock moved, no wait); one added again later gets a new card",
+  async (t) => {
+    const breakers = new Registry()
+    breakers.getOrCreate('orders')
+    breakers.getOrCreate('tenant-1')
+    const handler = breakwaterHttp(breakers, { prefix: '/ops', log: false })
+    t.teardown(() => handler.close())
+    const server = await listen(handler)
+    t.teardown(() => server.close())
+    const page = await browser.newPage()
+    t.teardown(() => page.close())
+    const trouble = watch(page, server.origin)
+    await page.clock.install()
+    const nextRead = () => page.waitForResponse((r) => r.url().endsWith('/ops/breakers'), { timeout: 5000 })
+    const first = nextRead()
+    await page.goto(`${server.origin}/ops/dashboard`)
+    await first
+    await page.waitForSelector(card('tenant-1'), { timeout: 5000 })
+    breakers.remove('tenant-1')
+    const read = nextRead()
+    await page.clock.runFor(1000)
+    await read
+    await cardIn(page, 'tenant-1', 'removed')
+    await page.clock.fastForward(REMOVED_KEPT_MS)
+    const after = nextRead()
+    await page.clock.runFor(1000)
+    await after
+    await page.waitForSelector(card('tenant-1'), { state: 'detached', timeout: 5000 })
+    t.regex((await page.textContent('#summary')) ?? '', /^1 breaker · showing 1$/)
+    breakers.getOrCreate('tenant-1')
+    const back = nextRead()
+    await page.clock.runFor(1000)
+    await back
+    await cardIn(page, 'tenant-1', 'closed')
+    t.is(await page.locator('.card').count(), 2)
+    t.deepEqual(trouble.pageErrors, [])
+  },
+)

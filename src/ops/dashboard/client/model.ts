@@ -7,6 +7,11 @@ import type { BreakerView, StateName, TransitionEvent } from './types.js'
 export const SAMPLES = 300
 /** Transitions kept per breaker (newest first). */
 const TIMELINE = 8
+/**
+ * How long a removed breaker stays on the page, saying so; then it leaves (a registry whose
+ * breakers come and go would otherwise grow the page for as long as it is open).
+ */
+export const REMOVED_KEPT_MS = 5 * 60_000
 
 export interface Transition {
   at: number
@@ -49,7 +54,8 @@ export class Model {
    * Applies a `GET /breakers` answer asked for at `askedAt` and received at `receivedAt`
    * (performance.now() ms); `now` is wall-clock ms. Names it lacks are marked removed.
    * A state older than a transition heard since the poll was asked for is not applied:
-   * the event is newer. Returns the names whose entry changed.
+   * the event is newer. A breaker removed `REMOVED_KEPT_MS` ago leaves the model. Returns the
+   * names whose entry changed or left.
    */
   applyPoll(views: readonly BreakerView[], askedAt: number, receivedAt: number, now: number): string[] {
     checkViews(views) // before anything is applied: a read that is not a list of views changes nothing
@@ -76,6 +82,10 @@ export class Model {
     }
     const changed = [...seen]
     for (const entry of this.entries.values()) {
+      if (entry.state === 'removed' && now - entry.since >= REMOVED_KEPT_MS) {
+        this.entries.delete(entry.name)
+        changed.push(entry.name)
+      }
       // Heard of since the read was asked for: made after it, not removed.
       if (seen.has(entry.name) || entry.state === 'removed' || entry.heardAt >= askedAt) continue
       entry.state = 'removed'

@@ -7,7 +7,7 @@ import Fastify from 'fastify'
 import { createServer, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import type { Browser, Page } from 'playwright-core'
-import { Registry } from '../src/index.ts'
+import { bulkhead, Registry, retry, type StateChange } from '../src/index.ts'
 import { count } from '../src/ops/dashboard/client/format.ts'
 import { Model, REMOVED_KEPT_MS } from '../src/ops/dashboard/client/model.ts'
 import { type BreakerView, breakwaterFastify, breakwaterHttp } from '../src/ops/http.ts'
@@ -414,7 +414,56 @@ browserTest.serial(
   },
 )
 
-test('a card writes its counts as toLocaleString(\'en\') would, through one shared formatter (a new one per call was most of a redraw at 10,000 cards)', (t) => {
+test("a card writes its counts as toLocaleString('en') would, through one shared formatter (a new one per call was most of a redraw at 10,000 cards)", (t) => {
   for (const value of [0, 7, 999, 1000, 12_345, 1_234_567, 2 ** 53 - 1, 0.5]) t.is(count(value), value.toLocaleString('en'), String(value))
   t.is(count(undefined), '–')
 })
+
+browserTest.serial(
+  'markup in a transition reason, a bulkhead name, a retry name and a handler error message shows as text: no element made, no script run, no request',
+  async (t) => {
+    const MARKUP = '<img src=x onerror="document.body.dataset.pwned=1">"onmouseover="document.body.dataset.pwned=2'
+    const breakers = new Registry()
+    breakers.getOrCreate('orders')
+    const listeners = new Set<(change: StateChange) => void>()
+    let failing = false
+    const source = {
+      names: () => breakers.names(),
+      get: (name: string) => breakers.get(name),
+      health: () => {
+        if (failing) throw new Error(MARKUP)
+        return breakers.health()
+      },
+      onStateChange: (listener: (change: StateChange) => void) => {
+        listeners.add(listener)
+        return () => listeners.delete(listener)
+      },
+    }
+    const pool = bulkhead(`${MARKUP}-${process.pid}`, { maxConcurrent: 1 })
+    const handler = breakwaterHttp(source, { prefix: '/ops', log: false, bulkheads: [pool], retries: { [MARKUP]: retry() } })
+    t.teardown(() => handler.close())
+    const server = await listen(handler)
+    t.teardown(() => server.close())
+    const { page, trouble } = await openPage(t, `${server.origin}/ops/dashboard`, server.origin)
+    await page.waitForSelector('#live[data-status="live"]', { timeout: 5000 })
+    // A registry of another make (the handler takes any with this shape) that says anything in a reason.
+    const reason = MARKUP.repeat(50) as StateChange['reason']
+    for (const listener of listeners) listener({ name: 'orders', from: 'closed', to: 'open', reason, at: Date.now() })
+    await page.waitForSelector(`${card('orders')} .timeline li`, { timeout: 5000 })
+    t.is(await page.textContent(`${card('orders')} .timeline .reason`), reason)
+    t.deepEqual(await page.$$eval('#policies tbody td:first-child', (cells) => cells.map((c) => c.textContent)), [pool.name, MARKUP])
+    failing = true
+    await page.waitForSelector('#banner:not([hidden])', { timeout: 5000 })
+    t.true((await page.textContent('#banner'))!.includes(MARKUP))
+    t.is(await page.locator('img').count(), 0, 'no element made of a text')
+    t.is(await page.evaluate(() => document.body.dataset.pwned), undefined)
+    await page.hover(`${card('orders')} .timeline li`)
+    await page.hover('#policies tbody td')
+    t.is(await page.evaluate(() => document.body.dataset.pwned), undefined, 'nothing ran on hover')
+    t.deepEqual(trouble.foreignRequests, [])
+    t.true(
+      trouble.failedRequests.every((r) => r.endsWith('/ops/breakers: 500')),
+      trouble.failedRequests.join('\n'),
+    )
+  },
+)

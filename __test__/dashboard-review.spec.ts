@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, request as httpRequest, type Server
 import type { AddressInfo, Socket } from 'node:net'
 import type { Browser, Page } from 'playwright-core'
 import { bulkhead, Registry, retry, type StateChange } from '../src/index.ts'
+import { ACT_TIMEOUT_MS } from '../src/ops/dashboard/client/api.ts'
 import { count } from '../src/ops/dashboard/client/format.ts'
 import { Model, REMOVED_KEPT_MS } from '../src/ops/dashboard/client/model.ts'
 import { type BreakerView, breakwaterFastify, breakwaterHttp } from '../src/ops/http.ts'
@@ -465,5 +466,45 @@ browserTest.serial(
       trouble.failedRequests.every((r) => r.endsWith('/ops/breakers: 500')),
       trouble.failedRequests.join('\n'),
     )
+  },
+)
+
+browserTest.serial(
+  'an admin click the handler never answers ends after ACT_TIMEOUT_MS (the page clock moved, no wait): a message, and the button can be clicked again',
+  async (t) => {
+    const breakers = new Registry()
+    breakers.getOrCreate('orders')
+    const handler = breakwaterHttp(breakers, { prefix: '/ops', token: TOKEN, log: false })
+    t.teardown(() => handler.close())
+    const held: ServerResponse[] = []
+    let posted: () => void = () => undefined
+    const reached = new Promise<void>((resolve) => (posted = resolve))
+    const server = await listen((req, res) => {
+      if (req.method === 'POST') {
+        held.push(res) // a hung handler: never answered (the server's close cuts it)
+        posted()
+        return
+      }
+      handler(req, res)
+    })
+    t.teardown(() => server.close())
+    const page = await browser.newPage()
+    t.teardown(() => page.close())
+    const trouble = watch(page, server.origin)
+    await page.clock.install()
+    await page.goto(`${server.origin}/ops/dashboard`)
+    await page.waitForSelector(card('orders'), { timeout: 5000 })
+    await page.fill('#token', TOKEN)
+    await page.click('#token-use')
+    const button = `${card('orders')} button[data-action="force_open"]`
+    await page.click(button)
+    await reached
+    t.true(await page.isDisabled(button), 'disabled while waiting')
+    await page.clock.runFor(ACT_TIMEOUT_MS)
+    await page.waitForSelector('#toast:not([hidden])', { timeout: 5000 })
+    t.is(await page.textContent('#toast'), 'POST breakers/state did not answer within 10 s: the card shows whether it was done')
+    t.false(await page.isDisabled(button), 'the button works again')
+    t.is(held.length, 1)
+    t.deepEqual(trouble.pageErrors, [])
   },
 )

@@ -78,6 +78,22 @@ export declare class NativeBreaker {
   holdOff(forMs: number): number
   /** Whether two handles are the same breaker. */
   isSame(other: NativeBreaker): boolean
+  /**
+   * Changes the breaker's rules for every thread at once: `partial` over the options in
+   * force, checked whole as at creation (an invalid option changes nothing and throws as
+   * `getOrCreate` would). Returns the transition code the new rules caused (reason
+   * `reconfigured`), 0 for none.
+   */
+  configure(partial: NativeOptions): number
+  /**
+   * The breaker's call settings as a 16-byte ArrayBuffer over native memory (read it, never
+   * write it): two little-endian `f64`s, the call timeout in ms (NaN: none) and 1 when call
+   * durations matter, else 0. `configure` in any thread changes them for every handle. The
+   * buffer keeps the breaker alive.
+   */
+  settingsView(): ArrayBuffer
+  /** The options in force, every one given (what `configure` changes). */
+  options(): NativeOptions
 }
 
 /** This thread's handle of a process-wide bulkhead. */

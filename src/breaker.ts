@@ -1,16 +1,17 @@
 import { AbortRace } from './abort-race.js'
 import { answerOf } from './callbacks.js'
 import { toMillis, toTimeoutMillis, type Duration } from './duration.js'
-import { BrokenCircuitError, isTimeoutError } from './errors.js'
+import { BrokenCircuitError, fromNative, isTimeoutError } from './errors.js'
 import type { BreakerEvents, CallEvent, Disposer, EventHub, Listeners } from './events.js'
 import type { NativeBreaker } from './native.js'
-import type { CallPolicy } from './options.js'
+import type { BreakerOptions, CallPolicy } from './options.js'
 import type { StateChange, StateName } from './state.js'
 import { type LatencyStats, type Metrics, toMetrics } from './metrics.js'
 import { Fallback } from './policies/fallback.js'
 import type { POLICY_TYPES } from './policies/policy.js'
 import { type CallContext, checkSignal, NEVER_ABORTS, readCallOptions } from './signal.js'
 import { typeError } from './validate.js'
+import { callSettings, optionsOf, readPartialOptions, refreshCopy } from './configure.js'
 import {
   acquireMoved,
   acquireTransition,
@@ -85,9 +86,12 @@ export class CircuitBreaker<T = unknown> {
   readonly #policy: CallPolicy<T>
   /** The `fallback` option's, if given. */
   readonly #fallback: Fallback<T> | undefined
-  readonly #timeoutMs: number | undefined
-  /** Whether the native breaker reads call durations; if not, calls are timed only for listeners. */
-  readonly #usesDuration: boolean
+  /**
+   * `[timeoutMs or NaN, 1 when the native breaker reads call durations]` in the breaker's native
+   * memory: `configure` in any thread changes them for every handle. Calls are timed only for
+   * listeners when durations do not matter.
+   */
+  readonly #settings: Float64Array
   readonly #changes: Listeners<StateChange>
   readonly #hub: EventHub
   readonly #successes: Listeners<CallEvent>
@@ -117,8 +121,7 @@ export class CircuitBreaker<T = unknown> {
     }
     const fallback = this.#policy.fallback
     this.#fallback = fallback ? new Fallback<T>(fallback) : undefined
-    this.#timeoutMs = timeoutMs
-    this.#usesDuration = native.usesCallDuration
+    this.#settings = callSettings(native, timeoutMs)
   }
 
   /** The breaker's name. */
@@ -145,7 +148,8 @@ export class CircuitBreaker<T = unknown> {
       return Promise.reject(typeError(`execute needs a function to run, but was given ${fn === null ? 'null' : typeof fn}`))
     }
     let signal: AbortSignal | undefined
-    let timeoutMs = this.#timeoutMs
+    const settled = this.#settings[0]!
+    let timeoutMs = settled === settled ? settled : undefined // NaN: no timeout
     if (options !== undefined) {
       try {
         const own = plainExecuteOptions(options) ?? readCallOptions<ExecuteOptions>('execute', options, EXECUTE_OPTIONS)
@@ -307,7 +311,7 @@ export class CircuitBreaker<T = unknown> {
 
   /** The call's start time, or NaN when nothing will read its duration (saves two clock reads). */
   #startClock(): number {
-    return this.#usesDuration || this.#successes.active || this.#failures.active ? performance.now() : Number.NaN
+    return this.#settings[1] !== 0 || this.#successes.active || this.#failures.active ? performance.now() : Number.NaN
   }
 
   #finish(permit: number, outcome: Outcome, started: number, error: unknown): void {
@@ -471,5 +475,47 @@ export class CircuitBreaker<T = unknown> {
         this.#announce(hold.release())
       },
     }
+  }
+
+  // --- runtime control (issue 14): configure, options ---
+
+  /**
+   * Changes the breaker's rules live, for every handle in every thread at once: thresholds,
+   * rules, open durations, probes, `timeout`. `partial` is read over the options in force (an
+   * option left out keeps its value; `latency` is replaced whole) and checked whole, as
+   * `getOrCreate` checks options: a bad option throws and changes nothing. The state, the
+   * window's contents, the failures in a row, the backoff, every permit in flight and every
+   * metric survive; a call in flight is judged by the old rules or the new ones and never fails
+   * because of the change. If the window already breaks the new rules, the breaker opens at
+   * once with reason `reconfigured`. An open breaker keeps its open-until: new open durations
+   * apply from its next opening. The window's shape (`windowSize`, `window`, `windowBuckets`)
+   * and `trackLatency` are fixed when the breaker is made: changing them throws.
+   *
+   * @throws TypeError or RangeError (code `ERR_BREAKWATER_INVALID_OPTION`) naming the option,
+   * the rule and the value.
+   * @example
+   * marketData.configure({ failureRate: 25, openFor: '10s' })
+   */
+  configure(partial: BreakerOptions): void {
+    const native = readPartialOptions(partial)
+    let code: number
+    try {
+      code = this.#native.configure(native)
+    } catch (e) {
+      throw fromNative(e)
+    }
+    refreshCopy(this.#settings, this.#native)
+    this.#announce(code)
+  }
+
+  /**
+   * The breaker's options in force, every one given: what it was made with, changed by every
+   * `configure` since (in any thread).
+   *
+   * @example
+   * const { failureRate, openFor } = marketData.options()
+   */
+  options(): BreakerOptions {
+    return optionsOf(this.#native)
   }
 }

@@ -9,6 +9,7 @@ import type { HttpConfig } from './http-options.js'
 import type { Route } from './http-routes.js'
 import { retryAfterSeconds, sendJson } from './respond.js'
 import { breakerView, refuses, type ViewedMetrics } from './view.js'
+import { type ConfigurableBreaker, configureRoute } from './http-configure.js'
 
 /** What `breakwaterHttp` needs of a breaker: a breakwater `CircuitBreaker` fits. */
 export interface HttpBreaker extends ControlledBreaker {
@@ -59,6 +60,12 @@ export class HttpCore {
         case 'actMany':
           this.#admin(route, req, res).catch((error: unknown) => failed(res, error)) // #admin answers its own errors: this is a last guard
           return
+        case 'config': {
+          const breaker = this.#lookup(route.name) as (HttpBreaker & Partial<ConfigurableBreaker>) | undefined
+          const configurable = typeof breaker?.configure === 'function' ? (breaker as ConfigurableBreaker) : undefined
+          configureRoute(route.name, configurable, req, res, this.config, this.#actor(req)).catch((error: unknown) => failed(res, error))
+          return
+        }
       }
     } catch (error) {
       failed(res, error)

@@ -16,7 +16,7 @@ export interface HttpFastifyReply {
 
 /** The route options the plugin passes to Fastify's `route`. */
 export interface HttpFastifyRoute {
-  method: 'GET' | 'POST'
+  method: 'GET' | 'POST' | 'PATCH'
   url: string
   exposeHeadRoute: boolean
   handler(request: HttpFastifyRequest, reply: HttpFastifyReply): void
@@ -56,7 +56,7 @@ export function breakwaterFastify(handler: (req: IncomingMessage, res: ServerRes
       core.close()
       done()
     })
-    const add = (method: 'GET' | 'POST', path: string, route: (params: { name?: string }) => Route) =>
+    const add = (method: HttpFastifyRoute['method'], path: string, route: (params: { name?: string }) => Route) =>
       instance.route({
         method,
         url: `${prefix}${path}`,
@@ -73,6 +73,7 @@ export function breakwaterFastify(handler: (req: IncomingMessage, res: ServerRes
     if (tokenDigest !== undefined) {
       add('POST', '/breakers/state', () => ({ kind: 'actMany' }))
       add('POST', '/breakers/:name/state', ({ name }) => ({ kind: 'act', name: name! }))
+      add('PATCH', '/breakers/:name/config', ({ name }) => ({ kind: 'config', name: name! }))
     }
   }
 }

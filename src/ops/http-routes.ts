@@ -6,6 +6,7 @@ export type Route =
   | { kind: 'events' }
   | { kind: 'act'; name: string }
   | { kind: 'actMany' }
+  | { kind: 'config'; name: string }
 
 /** What a request's method and path ask for: a route, a known path with another method, a bad path, or nothing of ours. */
 export type Match = { found: Route } | { allow: string } | { bad: string } | undefined
@@ -46,6 +47,8 @@ export function matchRoute(method: string | undefined, url: string | undefined, 
     if (name === 'state' && post) return undefined // the admin route does not exist without a token
     return { allow: 'GET' }
   }
+  // Runtime control (issue 14): the admin route that changes a breaker's rules.
+  if (last === 'config' && admin) return method === 'PATCH' ? { found: { kind: 'config', name } } : { allow: 'PATCH' }
   if (last !== 'state' || !admin) return undefined
   return post ? { found: { kind: 'act', name } } : { allow: 'POST' }
 }

@@ -7,6 +7,7 @@ mod bound;
 mod breaker;
 mod bulkhead;
 mod clock;
+mod configure;
 mod errors;
 mod events;
 mod handle;

@@ -100,11 +100,15 @@ pub enum Reason {
     HealthCheck,
     /// -> ForcedOpen: the dependency asked callers to wait (an HTTP `Retry-After`, say).
     RetryAfter,
+    /// A change the breaker's new rules made at once (see [`Breaker::configure`](crate::Breaker::configure)):
+    /// Closed -> Open when the window already breaks them, HalfOpen -> Closed when the probes
+    /// that succeeded are now enough.
+    Reconfigured,
 }
 
 impl Reason {
     /// Every reason, in declaration order.
-    pub const ALL: [Reason; 14] = [
+    pub const ALL: [Reason; 15] = [
         Reason::ConsecutiveFailures,
         Reason::FailureRate,
         Reason::SlowCallRate,
@@ -119,6 +123,7 @@ impl Reason {
         Reason::Remote,
         Reason::HealthCheck,
         Reason::RetryAfter,
+        Reason::Reconfigured,
     ];
 
     /// The reason's name in snake case.
@@ -138,6 +143,7 @@ impl Reason {
             Reason::Remote => "remote",
             Reason::HealthCheck => "health_check",
             Reason::RetryAfter => "retry_after",
+            Reason::Reconfigured => "reconfigured",
         }
     }
 }

@@ -28,9 +28,10 @@ pub(crate) struct Applied {
 impl Breaker {
     #[inline(always)]
     fn limits(&self) -> Limits {
+        let live = self.inner.rules.load();
         Limits {
-            max_probes: self.inner.config.half_open_max_probes,
-            probe_ms: self.inner.probe_ms,
+            max_probes: live.config.half_open_max_probes,
+            probe_ms: live.probe_ms,
         }
     }
 
@@ -209,7 +210,12 @@ impl Breaker {
         let inner = &self.inner;
         let attempt = inner.reopen_attempt.load(Relaxed);
         let seed = inner.jitter_seed.fetch_add(0x9E37_79B9_7F4A_7C15, Relaxed);
-        let open_for = inner.config.open_duration.jittered(attempt, unit_random(seed));
+        let open_for = inner
+            .rules
+            .load()
+            .config
+            .open_duration
+            .jittered(attempt, unit_random(seed));
         deadline_ms(now, open_for)
     }
 
@@ -246,7 +252,7 @@ impl Breaker {
                     1
                 }
             });
-        if counted < u64::from(self.inner.config.half_open_successes) {
+        if counted < u64::from(self.inner.rules.load().config.half_open_successes) {
             ProbeReport::Release
         } else {
             ProbeReport::Enough

@@ -94,6 +94,13 @@ export declare class NativeBreaker {
   settingsView(): ArrayBuffer
   /** The options in force, every one given (what `configure` changes). */
   options(): NativeOptions
+  /** The breaker's state as `restore` takes it. */
+  persisted(): NativePersisted
+  /**
+   * Takes over a breaker of an earlier process (see `breakwater::Breaker::restore`); returns
+   * the transition code it made (reason `manual`), 0 for none.
+   */
+  restore(p: NativePersisted): number
 }
 
 /** This thread's handle of a process-wide bulkhead. */
@@ -293,6 +300,25 @@ export interface NativeOptions {
   timeout?: number
   /** Keep latency percentiles in metrics. */
   trackLatency?: boolean
+}
+
+/** A breaker's state as a new process can take it over (see `breakwater::Persisted`). */
+export interface NativePersisted {
+  /** 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled. */
+  state: number
+  /**
+   * Open or forced open: milliseconds from now until a call may probe; absent when forced
+   * open until reset, and in other states.
+   */
+  openForMs?: number
+  /** Openings since the breaker last closed for real (the backoff attempt). */
+  reopenAttempt: number
+  /** The state word's generation (for the record; not restored). */
+  generation: number
+  /** Failures in a row. */
+  consecutiveFailures: number
+  /** The window's calls, failures, slow calls and calls over the latency threshold. */
+  window: Array<number>
 }
 
 /** A transition as a subscribing thread gets it. */

@@ -188,7 +188,14 @@ test('4 worker threads calling while the main thread reconfigures 1,000 times: e
   )
   t.like(main.metrics(), { calls: total, successes: total, failures: 0, rejections: 0, inFlight: 0 })
   t.is(main.state, 'closed')
-  const expected = { consecutiveFailures: 1_999, failureRate: 89, openFor: 1_999, halfOpenProbes: 5, timeout: 3_600_000, latency: { percentile: 99, threshold: 60_998 } }
+  const expected = {
+    consecutiveFailures: 1_999,
+    failureRate: 89,
+    openFor: 1_999,
+    halfOpenProbes: 5,
+    timeout: 3_600_000,
+    latency: { percentile: 99, threshold: 60_998 },
+  }
   t.like(main.options(), expected)
   for (const r of results) t.like(r.options as object, expected, 'every worker reads the last rules')
   t.true(total >= 4 * 2000)

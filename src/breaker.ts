@@ -12,6 +12,7 @@ import type { POLICY_TYPES } from './policies/policy.js'
 import { type CallContext, checkSignal, NEVER_ABORTS, readCallOptions } from './signal.js'
 import { typeError } from './validate.js'
 import { callSettings, optionsOf, readPartialOptions, refreshCopy } from './configure.js'
+import { type BreakerRecord, recordOf } from './snapshot.js'
 import {
   acquireMoved,
   acquireTransition,
@@ -149,7 +150,7 @@ export class CircuitBreaker<T = unknown> {
     }
     let signal: AbortSignal | undefined
     const settled = this.#settings[0]!
-    let timeoutMs = settled === settled ? settled : undefined // NaN: no timeout
+    let timeoutMs = Number.isNaN(settled) ? undefined : settled
     if (options !== undefined) {
       try {
         const own = plainExecuteOptions(options) ?? readCallOptions<ExecuteOptions>('execute', options, EXECUTE_OPTIONS)
@@ -517,5 +518,14 @@ export class CircuitBreaker<T = unknown> {
    */
   options(): BreakerOptions {
     return optionsOf(this.#native)
+  }
+
+  /**
+   * The breaker's record as `registry.snapshot()` keeps it (state, open-until as wall-clock
+   * time, backoff attempt, generation, window counts, lifetime counters), so
+   * `JSON.stringify(breaker)` shows it.
+   */
+  toJSON(): BreakerRecord {
+    return recordOf(this.#name, this.#native)
   }
 }

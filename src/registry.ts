@@ -7,6 +7,7 @@ import { type NativeBreaker, NativeFakeClock, NativeRegistry } from './native.js
 import { type BreakerOptions, type CallPolicy, readBreakerOptions } from './options.js'
 import type { StateChange } from './state.js'
 import { checkName, describe, ownOptions, typeError } from './validate.js'
+import { readSnapshot, recordOf, type RegistrySnapshot, type RestoreOptions, type RestoreResult, SNAPSHOT_VERSION } from './snapshot.js'
 
 /** Options of a private registry. */
 export interface RegistryOptions {
@@ -123,6 +124,58 @@ export class Registry {
    */
   onStateChange(listener: (change: StateChange) => void): Disposer {
     return this.#hub.all.add(listener)
+  }
+
+  // --- runtime control (issue 14): snapshots ---
+
+  /**
+   * Every breaker's state as a new process can take it over: versioned and JSON-serialisable
+   * (state, open-until as wall-clock time, backoff attempt, generation, failures in a row, window
+   * counts, lifetime counters). Options are not in it: they stay in code. Write it on shutdown,
+   * `restore` it on startup.
+   *
+   * @example
+   * process.on('SIGTERM', () => writeFileSync('breakers.json', JSON.stringify(registry.snapshot())))
+   */
+  snapshot(): RegistrySnapshot {
+    const breakers = this.#registry.names().flatMap((name) => {
+      const native = this.#registry.get(name)
+      return native ? [recordOf(name, native)] : []
+    })
+    return { version: SNAPSHOT_VERSION, takenAt: Date.now(), breakers }
+  }
+
+  /**
+   * Takes over a snapshot from `snapshot()` (of this process or an earlier one): made for
+   * startup, after the breakers are created (with their options, from code) and before traffic.
+   * An open or forced-open breaker stays so for the rest of its time; a half-open one comes back
+   * open with its time up, so its next call probes; a closed one gets its window counts and
+   * failures in a row back; the backoff attempt is kept. Lifetime counters and generations are
+   * not restored (this process counts its own). A snapshot older than `maxAge`, of another
+   * version, or malformed in any record is refused whole before anything is applied. Names the
+   * registry has no breaker of are skipped and listed in `unknown`. Transitions made carry
+   * reason `manual`.
+   *
+   * @throws TypeError or RangeError (code `ERR_BREAKWATER_INVALID_OPTION`) naming the field, the rule and the value.
+   * @example
+   * const { unknown } = registry.restore(JSON.parse(readFileSync('breakers.json', 'utf8')), { maxAge: '10m' })
+   */
+  restore(snapshot: RegistrySnapshot, options: RestoreOptions = {}): RestoreResult {
+    const records = readSnapshot(snapshot, options)
+    const found = records.map((record) => ({ record, native: this.#registry.get(record.name) }))
+    const restored: string[] = []
+    const unknown: string[] = []
+    let moved = false
+    for (const { record, native } of found) {
+      if (!native) {
+        unknown.push(record.name)
+        continue
+      }
+      moved = native.restore(record) !== 0 || moved
+      restored.push(record.name)
+    }
+    if (moved) this.#hub.drain()
+    return { restored, unknown }
   }
 
   /** Every breaker's metrics by name: the health view. */

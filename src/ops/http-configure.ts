@@ -51,13 +51,7 @@ export async function configureRoute(
 
 type Answer = [status: number, body: unknown, headers: Record<string, string>]
 
-async function answer(
-  name: string,
-  breaker: ConfigurableBreaker | undefined,
-  req: IncomingMessage,
-  config: HttpConfig,
-  entry: AdminLogEntry,
-): Promise<Answer> {
+async function answer(name: string, breaker: ConfigurableBreaker | undefined, req: IncomingMessage, config: HttpConfig, entry: AdminLogEntry): Promise<Answer> {
   const credentials = checkBearer(req, config.tokenDigest!)
   if (credentials !== 'right') {
     const message = credentials === 'missing' ? 'an Authorization: Bearer token is required' : 'the bearer token is not right'

@@ -43,3 +43,18 @@ test('without a token there is no config route', async (t) => {
   const reply = await patch(`${server.base}/breakers/orders/config`, { openFor: '1s' })
   t.is(reply.status, 404)
 })
+
+for (const kind of KINDS) {
+  test(`${kind}: GET /breakers/:name/explain answers the adaptive threshold's explanation`, async (t) => {
+    const { handler, breakers } = handlerOf({ prefix: '/ops' })
+    breakers.getOrCreate('quotes', { latency: { threshold: 200, adaptive: { min: 50, max: 1000, shadow: true } } })
+    breakers.getOrCreate('plain')
+    const server = await serve(kind, handler, { prefix: '/ops' })
+    t.teardown(() => server.close())
+    const explained = await request(`${server.base}/breakers/quotes/explain`)
+    t.is(explained.status, 200)
+    t.like(explained.json, { name: 'quotes', adaptive: true, shadow: true, thresholdMs: 200, changes: [], wouldOpen: [] })
+    t.like((await request(`${server.base}/breakers/plain/explain`)).json, { name: 'plain', adaptive: false })
+    t.is((await request(`${server.base}/breakers/nope/explain`)).status, 404)
+  })
+}

@@ -13,6 +13,7 @@ import { type CallContext, checkSignal, NEVER_ABORTS, readCallOptions } from './
 import { typeError } from './validate.js'
 import { callSettings, optionsOf, readPartialOptions, refreshCopy } from './configure.js'
 import { type BreakerRecord, recordOf } from './snapshot.js'
+import { type Explanation, explainOf, onWouldOpenOf, type WouldOpenEvent } from './adaptive.js'
 import {
   acquireMoved,
   acquireTransition,
@@ -525,6 +526,28 @@ export class CircuitBreaker<T = unknown> {
    * time, backoff attempt, generation, window counts, lifetime counters), so
    * `JSON.stringify(breaker)` shows it.
    */
+  /**
+   * Why the latency threshold is what it is: the adaptive threshold's state in this thread (the
+   * threshold in force, its baseline, the periods left out) and its last changes, each with its
+   * inputs (baseline, sample count, percentile, factor, clamp applied, old and new value).
+   * `adaptive: false` when no adaptive threshold runs for the breaker in this thread.
+   *
+   * @example
+   * for (const c of orders.explain().changes) console.log(`${c.fromMs} -> ${c.toMs} ms (baseline ${c.baselineMs} ms)`)
+   */
+  explain(): Explanation {
+    return explainOf(this.#native.id)
+  }
+
+  /**
+   * In shadow mode (`latency.adaptive.shadow`): calls `listener` for each period whose calls
+   * would have opened the breaker at the threshold the adaptive rule would use. Nothing acts on
+   * it. @returns a disposer
+   */
+  onWouldOpen(listener: (event: WouldOpenEvent) => void): Disposer {
+    return onWouldOpenOf(this.#native.id, listener)
+  }
+
   toJSON(): BreakerRecord {
     return recordOf(this.#name, this.#native)
   }

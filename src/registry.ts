@@ -7,6 +7,7 @@ import { type NativeBreaker, NativeFakeClock, NativeRegistry } from './native.js
 import { type BreakerOptions, type CallPolicy, readBreakerOptions } from './options.js'
 import type { StateChange } from './state.js'
 import { checkName, describe, ownOptions, typeError } from './validate.js'
+import { type AdaptiveLatency, startAdaptive, takeAdaptive } from './adaptive.js'
 import { readSnapshot, recordOf, type RegistrySnapshot, type RestoreOptions, type RestoreResult, SNAPSHOT_VERSION } from './snapshot.js'
 
 /** Options of a private registry. */
@@ -63,18 +64,23 @@ export class Registry {
    * @example
    * const orders = registry.getOrCreate('orders', { consecutiveFailures: 3, openFor: '10s' })
    */
-  getOrCreate<T = unknown>(name: string, options: BreakerOptions & CallPolicy<T> = {}): CircuitBreaker<T> {
+  getOrCreate<T = unknown>(name: string, options: BreakerOptions & CallPolicy<T> & AdaptiveLatency = {}): CircuitBreaker<T> {
     checkName(name)
-    const { native, policy } = readBreakerOptions<T>(options)
-    // No breaker options (none, or only a call policy): attach to the breaker as it is.
-    const given = Object.keys(native).length > 0 ? native : undefined
+    // An adaptive latency threshold (issue 14) is this thread's, read here; the rest goes to the core.
+    const { options: plain, adaptive } = takeAdaptive(options)
+    const { native, policy } = readBreakerOptions<T>(plain)
+    // No breaker options (none, or only a call policy): attach to the breaker as it is. With an
+    // adaptive threshold, which moves, an existing breaker is attached to as it is too.
+    const given = Object.keys(native).length > 0 && !(adaptive && this.#registry.get(name)) ? native : undefined
     let breaker: NativeBreaker
     try {
       breaker = this.#registry.getOrCreate(name, given)
     } catch (e) {
       throw fromNative(e)
     }
-    return new CircuitBreaker<T>(breaker, policy, breaker.callTimeoutMs ?? undefined, this.#hub.eventsOf(breaker.id))
+    const handle = new CircuitBreaker<T>(breaker, policy, breaker.callTimeoutMs ?? undefined, this.#hub.eventsOf(breaker.id))
+    if (adaptive) startAdaptive(handle, breaker.id, adaptive)
+    return handle
   }
 
   /**
@@ -195,6 +201,6 @@ export const registry: Registry = new Registry({ [PROCESS_WIDE]: true } as Regis
  * @example
  * const marketData = circuitBreaker('market-data', { consecutiveFailures: 5, openFor: '30s' })
  */
-export function circuitBreaker<T = unknown>(name: string, options?: BreakerOptions & CallPolicy<T>): CircuitBreaker<T> {
+export function circuitBreaker<T = unknown>(name: string, options?: BreakerOptions & CallPolicy<T> & AdaptiveLatency): CircuitBreaker<T> {
   return registry.getOrCreate(name, options)
 }

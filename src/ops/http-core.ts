@@ -60,6 +60,12 @@ export class HttpCore {
         case 'actMany':
           this.#admin(route, req, res).catch((error: unknown) => failed(res, error)) // #admin answers its own errors: this is a last guard
           return
+        case 'explain': {
+          const breaker = this.#lookup(route.name) as (HttpBreaker & { explain?: () => unknown }) | undefined
+          if (!breaker) return sendJson(res, 404, notFound(route.name))
+          if (typeof breaker.explain !== 'function') return sendJson(res, 404, { error: 'NotFound', message: 'this registry does not explain its breakers' })
+          return sendJson(res, 200, { name: route.name, ...(breaker.explain() as object) })
+        }
         case 'config': {
           const breaker = this.#lookup(route.name) as (HttpBreaker & Partial<ConfigurableBreaker>) | undefined
           const configurable = typeof breaker?.configure === 'function' ? (breaker as ConfigurableBreaker) : undefined

@@ -70,6 +70,7 @@ export function breakwaterFastify(handler: (req: IncomingMessage, res: ServerRes
     add('GET', '/breakers/:name', ({ name }) => ({ kind: 'breaker', name: name! }))
     add('GET', '/health', () => ({ kind: 'health' }))
     add('GET', '/events', () => ({ kind: 'events' }))
+    add('GET', '/breakers/:name/explain', ({ name }) => ({ kind: 'explain', name: name! }))
     if (tokenDigest !== undefined) {
       add('POST', '/breakers/state', () => ({ kind: 'actMany' }))
       add('POST', '/breakers/:name/state', ({ name }) => ({ kind: 'act', name: name! }))

@@ -7,6 +7,7 @@ export type Route =
   | { kind: 'act'; name: string }
   | { kind: 'actMany' }
   | { kind: 'config'; name: string }
+  | { kind: 'explain'; name: string }
 
 /** What a request's method and path ask for: a route, a known path with another method, a bad path, or nothing of ours. */
 export type Match = { found: Route } | { allow: string } | { bad: string } | undefined
@@ -49,6 +50,7 @@ export function matchRoute(method: string | undefined, url: string | undefined, 
   }
   // Runtime control (issue 14): the admin route that changes a breaker's rules.
   if (last === 'config' && admin) return method === 'PATCH' ? { found: { kind: 'config', name } } : { allow: 'PATCH' }
+  if (last === 'explain') return get ? { found: { kind: 'explain', name } } : { allow: 'GET' }
   if (last !== 'state' || !admin) return undefined
   return post ? { found: { kind: 'act', name } } : { allow: 'POST' }
 }

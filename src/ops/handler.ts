@@ -9,6 +9,8 @@ export type { AdminAction } from './http-admin.js'
 export type { HttpBreaker, HttpRegistry } from './http-core.js'
 export type { AdminLog, AdminLogEntry, AdminLogger } from './http-log.js'
 export type { BreakwaterHttpOptions } from './http-options.js'
+export type { BulkheadView, RetryView } from './http-policies.js'
+export type { BulkheadSource, RetrySource } from './metrics-sources.js'
 export type { BreakerView, LatencyView } from './view.js'
 export { breakerView } from './view.js'
 export {
@@ -46,6 +48,10 @@ export interface BreakwaterHttpHandler {
  *   `Authorization: Bearer <token>`. Every request to them is logged through `log`.
  * - `GET /events`: Server-Sent Events, one `state` event per transition in any thread, a
  *   heartbeat comment every `heartbeat`.
+ * - `GET /bulkheads`, `GET /retries`: the stats of the `bulkheads` and `retries` given.
+ * - `GET /dashboard`: a live page of all of the above (unless `dashboard: false`), served with a
+ *   Content-Security-Policy that lets it reach only this origin; with the token typed in, its
+ *   buttons force open, close and isolate breakers through the admin route.
  *
  * Actions: `close` (reset), `force_open` (for `duration`, else until closed), `isolate` (forced
  * open until a later `close`, or for `duration`, after which it closes unless someone changed it
@@ -65,7 +71,7 @@ export function breakwaterHttp(registry: HttpRegistry, options: BreakwaterHttpOp
   const core = new HttpCore(registry, readHttpOptions(options))
   const { prefix, tokenDigest } = core.config
   const handler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void): void => {
-    const match = matchRoute(req.method, req.url, prefix, tokenDigest !== undefined)
+    const match = matchRoute(req.method, req.url, prefix, tokenDigest !== undefined, core.config.dashboard)
     if (match === undefined) {
       if (typeof next === 'function') next()
       else sendJson(res, 404, { error: 'NotFound', message: 'breakwater has no such route' })

@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { describe, typeError } from '../validate.js'
 import { act, type ActionResult, type AdminCommand, type ControlledBreaker, Isolations, readCommand } from './http-admin.js'
 import { challenge, checkBearer } from './http-auth.js'
+import { sendDashboard } from './http-dashboard.js'
+import { sendBulkheads, sendRetries } from './http-policies.js'
 import { isJsonContentType, readJsonBody } from './http-body.js'
 import { type ChangeSource, EventStreams } from './http-events.js'
 import type { AdminLogEntry } from './http-log.js'
@@ -60,6 +62,14 @@ export class HttpCore {
         case 'actMany':
           this.#admin(route, req, res).catch((error: unknown) => failed(res, error)) // #admin answers its own errors: this is a last guard
           return
+        // dashboard
+        case 'dashboard':
+          return sendDashboard(res, route.asset, this.config.tokenDigest !== undefined)
+        case 'bulkheads':
+          return sendBulkheads(res, this.config.bulkheads)
+        case 'retries':
+          return sendRetries(res, this.config.retries)
+        // runtime control (issue 14)
         case 'explain': {
           const breaker = this.#lookup(route.name) as (HttpBreaker & { explain?: () => unknown }) | undefined
           if (!breaker) return sendJson(res, 404, notFound(route.name))

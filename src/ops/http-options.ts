@@ -2,6 +2,7 @@ import { type Duration, toTimeoutMillis } from '../duration.js'
 import { describe, ownOptions, rangeError, typeError } from '../validate.js'
 import { digestOf } from './http-auth.js'
 import { type AdminLog, type AdminLogger, readLog } from './http-log.js'
+import { type BulkheadSource, readBulkheads, readRetries, type RetrySource } from './metrics-sources.js'
 
 /** Options of `breakwaterHttp`. */
 export interface BreakwaterHttpOptions {
@@ -37,6 +38,17 @@ export interface BreakwaterHttpOptions {
   heartbeat?: Duration
   /** How many `GET /events` streams may be open at once; more are answered 503. @default 1000 */
   maxStreams?: number
+  // dashboard
+  /**
+   * Whether `GET /dashboard` serves the live page (read-only without the token; with it, its
+   * admin buttons use the admin routes). `false`: the route answers 404 (or goes to `next`).
+   * @default true
+   */
+  dashboard?: boolean
+  /** Bulkheads shown by `GET /bulkheads` and the dashboard (what `bulkhead()` returns). @default none */
+  bulkheads?: readonly BulkheadSource[]
+  /** Retry policies shown by `GET /retries` and the dashboard, by the name given here (what `retry()` returns). @default none */
+  retries?: Readonly<Record<string, RetrySource>>
 }
 
 /** The options, checked, with their defaults. */
@@ -51,9 +63,15 @@ export interface HttpConfig {
   bodyTimeoutMs: number
   heartbeatMs: number
   maxStreams: number
+  // dashboard
+  dashboard: boolean
+  bulkheads: readonly BulkheadSource[]
+  retries: readonly [string, RetrySource][]
 }
 
 const OPTIONS = ['prefix', 'token', 'critical', 'actor', 'log', 'bodyLimit', 'bodyTimeout', 'heartbeat', 'maxStreams'] as const
+// dashboard
+const DASHBOARD_OPTIONS = ['dashboard', 'bulkheads', 'retries'] as const
 /** The largest `bodyLimit`: the admin body is a few hundred bytes; a big limit only helps an attacker. */
 const MAX_BODY_LIMIT = 1_048_576
 /** The shortest heartbeat: a heartbeat every few milliseconds is a busy loop per stream. */
@@ -64,7 +82,7 @@ const MIN_HEARTBEAT_MS = 100
  * checked (a `TypeError` or `RangeError` naming the field) before anything is made.
  */
 export function readHttpOptions(options: unknown): HttpConfig {
-  const o = ownOptions<BreakwaterHttpOptions>('breakwaterHttp', options, OPTIONS)
+  const o = ownOptions<BreakwaterHttpOptions>('breakwaterHttp', options, [...OPTIONS, ...DASHBOARD_OPTIONS])
   return {
     prefix: readPrefix(o.prefix),
     tokenDigest: o.token === undefined ? undefined : digestOf(readToken(o.token)),
@@ -75,6 +93,10 @@ export function readHttpOptions(options: unknown): HttpConfig {
     bodyTimeoutMs: toTimeoutMillis('bodyTimeout', o.bodyTimeout ?? 10_000),
     heartbeatMs: readHeartbeat(o.heartbeat),
     maxStreams: readCount('maxStreams', o.maxStreams ?? 1000, 1_000_000),
+    // dashboard
+    dashboard: readSwitch('dashboard', o.dashboard),
+    bulkheads: readBulkheads(o.bulkheads),
+    retries: readRetries(o.retries),
   }
 }
 
@@ -124,4 +146,11 @@ function readHeartbeat(heartbeat: unknown): number {
   const ms = toTimeoutMillis('heartbeat', heartbeat ?? 15_000)
   if (ms < MIN_HEARTBEAT_MS) throw rangeError(`heartbeat must be at least ${MIN_HEARTBEAT_MS} ms, but was ${ms}`)
   return ms
+}
+
+// dashboard
+function readSwitch(field: string, value: unknown): boolean {
+  if (value === undefined) return true
+  if (typeof value !== 'boolean') throw typeError(`${field} must be true or false, but was ${describe(value)}`)
+  return value
 }

@@ -91,17 +91,21 @@ export class CircuitBreaker<T = unknown> {
   /**
    * `[timeoutMs or NaN, 1 when the native breaker reads call durations]` in the breaker's native
    * memory: `configure` in any thread changes them for every handle. Calls are timed only for
-   * listeners when durations do not matter.
+   * listeners when durations do not matter. Made on the handle's first call let through (idle
+   * handles do not pay for it).
    */
-  readonly #settings: Float64Array
+  #settings: Float64Array | undefined
   readonly #changes: Listeners<StateChange>
   readonly #hub: EventHub
   readonly #successes: Listeners<CallEvent>
   readonly #failures: Listeners<CallEvent>
   readonly #rejections: Listeners<BrokenCircuitError>
 
-  /** @internal Made by a registry. */
-  constructor(native: NativeBreaker, policy: CallPolicy<T>, timeoutMs: number | undefined, events: BreakerEvents) {
+  /**
+   * @internal Made by a registry. `_timeoutMs` is not read: the handle reads the breaker's timeout
+   * from native memory, where `configure` changes it.
+   */
+  constructor(native: NativeBreaker, policy: CallPolicy<T>, _timeoutMs: number | undefined, events: BreakerEvents) {
     this.#native = native
     this.#changes = events.changes
     this.#hub = events.hub
@@ -123,7 +127,6 @@ export class CircuitBreaker<T = unknown> {
     }
     const fallback = this.#policy.fallback
     this.#fallback = fallback ? new Fallback<T>(fallback) : undefined
-    this.#settings = callSettings(native, timeoutMs)
   }
 
   /** The breaker's name. */
@@ -150,8 +153,7 @@ export class CircuitBreaker<T = unknown> {
       return Promise.reject(typeError(`execute needs a function to run, but was given ${fn === null ? 'null' : typeof fn}`))
     }
     let signal: AbortSignal | undefined
-    const settled = this.#settings[0]!
-    let timeoutMs = Number.isNaN(settled) ? undefined : settled
+    let timeoutMs: number | undefined
     if (options !== undefined) {
       try {
         const own = plainExecuteOptions(options) ?? readCallOptions<ExecuteOptions>('execute', options, EXECUTE_OPTIONS)
@@ -163,6 +165,10 @@ export class CircuitBreaker<T = unknown> {
     }
     const permit = this.#takePermit()
     if (permit < 0) return this.#rejected(permit)
+    if (timeoutMs === undefined) {
+      const breakerTimeout = (this.#settings ??= callSettings(this.#native))[0]!
+      if (!Number.isNaN(breakerTimeout)) timeoutMs = breakerTimeout
+    }
     if (timeoutMs === undefined && signal === undefined) return this.#runUnbounded(fn, permit)
     return this.#run(fn, permit, signal, timeoutMs)
   }
@@ -313,7 +319,7 @@ export class CircuitBreaker<T = unknown> {
 
   /** The call's start time, or NaN when nothing will read its duration (saves two clock reads). */
   #startClock(): number {
-    return this.#settings[1] !== 0 || this.#successes.active || this.#failures.active ? performance.now() : Number.NaN
+    return (this.#settings ??= callSettings(this.#native))[1] !== 0 || this.#successes.active || this.#failures.active ? performance.now() : Number.NaN
   }
 
   #finish(permit: number, outcome: Outcome, started: number, error: unknown): void {
@@ -506,7 +512,7 @@ export class CircuitBreaker<T = unknown> {
     } catch (e) {
       throw fromNative(e)
     }
-    refreshCopy(this.#settings, this.#native)
+    if (this.#settings) refreshCopy(this.#settings, this.#native)
     this.#announce(code)
   }
 

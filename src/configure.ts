@@ -27,13 +27,13 @@ export function readPartialOptions(partial: unknown): NativeOptions {
  * once; a copy where native memory cannot be viewed (a big-endian machine, a runtime that
  * refuses external buffers), which only this thread's `configure` of this handle refreshes.
  */
-export function callSettings(native: NativeBreaker, timeoutMs: number | undefined): Float64Array {
+export function callSettings(native: NativeBreaker): Float64Array {
   try {
     if (LITTLE_ENDIAN) return new Float64Array(native.settingsView(), 0, 2)
   } catch {
     // fall through to a copy
   }
-  const copy = Float64Array.of(timeoutMs ?? Number.NaN, native.usesCallDuration ? 1 : 0)
+  const copy = Float64Array.of(native.callTimeoutMs ?? Number.NaN, native.usesCallDuration ? 1 : 0)
   COPIES.add(copy)
   return copy
 }

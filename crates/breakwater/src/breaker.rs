@@ -224,7 +224,7 @@ impl Breaker {
         let word = self.load();
         match word.state() {
             State::Closed | State::Disabled => true,
-            State::HalfOpen => word.in_flight() < self.inner.rules.load().config.half_open_max_probes,
+            State::HalfOpen => word.in_flight() < self.inner.rules.max_probes(),
             State::Open | State::ForcedOpen => self.clock.now_nanos() / NANOS_PER_MS >= word.deadline_ms(),
         }
     }

@@ -7,7 +7,7 @@
 //! transition, a probe. The one value a closed success reads, the duration below which a call
 //! is healthy, is copied into an atomic beside the swap, so a success pays one plain load.
 
-use std::sync::atomic::{AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 use std::sync::Arc;
 
 use arc_swap::{ArcSwap, Guard};
@@ -73,6 +73,12 @@ pub(crate) struct LiveRules {
     /// The current rules' `healthy_below`: a call faster than this is judged without loading
     /// them. Stored after each swap: a call racing a swap is judged by the old rules or the new.
     healthy_below: AtomicU64,
+    /// Copies of the current config's probe limits, read on every half-open decision (stored
+    /// after each swap, as `healthy_below`): `half_open_max_probes`, the probe expiry in ms and
+    /// `half_open_successes`.
+    max_probes: AtomicU32,
+    probe_ms: AtomicU64,
+    half_open_successes: AtomicU32,
     /// What a binding's handles read without a call (see [`Breaker::call_settings`](crate::Breaker::call_settings)).
     call_settings: [AtomicU64; 2],
 }
@@ -94,6 +100,9 @@ impl LiveRules {
         LiveRules {
             healthy_below: AtomicU64::new(live.rules.healthy_below()),
             call_settings: [AtomicU64::new(timeout), AtomicU64::new(durations)],
+            max_probes: AtomicU32::new(live.config.half_open_max_probes),
+            probe_ms: AtomicU64::new(live.probe_ms),
+            half_open_successes: AtomicU32::new(live.config.half_open_successes),
             current: ArcSwap::from_pointee(live),
         }
     }
@@ -111,8 +120,16 @@ impl LiveRules {
     pub(crate) fn store(&self, live: Live) {
         let healthy_below = live.rules.healthy_below();
         let settings = call_settings(&live.config);
+        let (max_probes, probe_ms, successes) = (
+            live.config.half_open_max_probes,
+            live.probe_ms,
+            live.config.half_open_successes,
+        );
         self.current.store(Arc::new(live));
         self.healthy_below.store(healthy_below, Release);
+        self.max_probes.store(max_probes, Release);
+        self.probe_ms.store(probe_ms, Release);
+        self.half_open_successes.store(successes, Release);
         for (word, bits) in self.call_settings.iter().zip(settings) {
             word.store(bits, Release);
         }
@@ -129,6 +146,24 @@ impl LiveRules {
             return u8::from(failed) * FAILURE;
         }
         self.load().rules.flags(failed, elapsed_nanos)
+    }
+
+    /// Probes let through at once while half-open.
+    #[inline]
+    pub(crate) fn max_probes(&self) -> u32 {
+        self.max_probes.load(Relaxed)
+    }
+
+    /// The probe expiry, in whole milliseconds.
+    #[inline]
+    pub(crate) fn probe_ms(&self) -> u64 {
+        self.probe_ms.load(Relaxed)
+    }
+
+    /// Successful probes that close the breaker.
+    #[inline]
+    pub(crate) fn half_open_successes(&self) -> u32 {
+        self.half_open_successes.load(Relaxed)
     }
 
     /// Failures in a row that open the breaker (0: the rule is off).

@@ -28,10 +28,9 @@ pub(crate) struct Applied {
 impl Breaker {
     #[inline(always)]
     fn limits(&self) -> Limits {
-        let live = self.inner.rules.load();
         Limits {
-            max_probes: live.config.half_open_max_probes,
-            probe_ms: live.probe_ms,
+            max_probes: self.inner.rules.max_probes(),
+            probe_ms: self.inner.rules.probe_ms(),
         }
     }
 
@@ -252,7 +251,7 @@ impl Breaker {
                     1
                 }
             });
-        if counted < u64::from(self.inner.rules.load().config.half_open_successes) {
+        if counted < u64::from(self.inner.rules.half_open_successes()) {
             ProbeReport::Release
         } else {
             ProbeReport::Enough

@@ -94,6 +94,19 @@ export declare class NativeBreaker {
   settingsView(): ArrayBuffer
   /** The options in force, every one given (what `configure` changes). */
   options(): NativeOptions
+  /**
+   * Forced open because the fleet opened (reason `remote`): for `forMs` if given (then it
+   * probes on its own, as when Redis is gone), else until the fleet says otherwise. Forcing a
+   * forced-open breaker again moves its deadline. Returns the transition code.
+   */
+  remoteOpen(forMs?: number | undefined | null): number
+  /**
+   * Open or forced open -> half-open now because this instance holds the fleet's probe lease
+   * (reason `remote`). Returns the transition code (0: not moved).
+   */
+  remoteHalfOpen(): number
+  /** Closed because the fleet closed (reason `remote`). Returns the transition code. */
+  remoteClose(): number
   /** The breaker's state as `restore` takes it. */
   persisted(): NativePersisted
   /**

@@ -61,6 +61,13 @@ export interface ExecuteOptions {
 const UNBOUNDED: CallContext = Object.freeze({ signal: NEVER_ABORTS })
 
 /**
+ * @internal What `breakwater/fleet` needs of a handle: its native breaker (for the transitions
+ * with reason `remote`) and the announcing of a transition made there, so this thread's listeners
+ * hear of it before the fleet's call returns. Not part of the public API.
+ */
+export let internalsOf: (breaker: CircuitBreaker) => { native: NativeBreaker; announce(code: number): void }
+
+/**
  * This thread's handle of a named breaker. The breaker itself (state, windows, metrics) lives in
  * the native registry and is shared by every handle and every worker thread of the process; the
  * handle adds what only this thread can hold: error filters, fallback, event listeners.
@@ -127,6 +134,10 @@ export class CircuitBreaker<T = unknown> {
     }
     const fallback = this.#policy.fallback
     this.#fallback = fallback ? new Fallback<T>(fallback) : undefined
+  }
+
+  static {
+    internalsOf = (breaker) => ({ native: breaker.#native, announce: (code) => breaker.#announce(code) })
   }
 
   /** The breaker's name. */

@@ -6,6 +6,7 @@ import { matchRoute } from './http-routes.js'
 import { sendJson } from './respond.js'
 
 export type { AdminAction } from './http-admin.js'
+export type { FleetControl } from './http-admin.js'
 export type { HttpBreaker, HttpRegistry } from './http-core.js'
 export type { AdminLog, AdminLogEntry, AdminLogger } from './http-log.js'
 export type { BreakwaterHttpOptions } from './http-options.js'
@@ -56,6 +57,8 @@ export interface BreakwaterHttpHandler {
  * Actions: `close` (reset), `force_open` (for `duration`, else until closed), `isolate` (forced
  * open until a later `close`, or for `duration`, after which it closes unless someone changed it
  * meanwhile), `disable`, `half_open` (409 unless open or forced open, and not isolated).
+ * With the `fleet` option, a body with `"scope": "fleet"` sends `close` or `force_open` to every
+ * instance of the fleet through Redis (200 once sent, 503 when Redis could not take it).
  *
  * @throws TypeError or RangeError (code `ERR_BREAKWATER_INVALID_OPTION`) for a registry that is
  * not one, or a bad or unknown option, naming it.

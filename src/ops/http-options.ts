@@ -1,6 +1,7 @@
 import { type Duration, toTimeoutMillis } from '../duration.js'
 import { describe, ownOptions, rangeError, typeError } from '../validate.js'
 import { digestOf } from './http-auth.js'
+import type { FleetControl } from './http-admin.js'
 import { type AdminLog, type AdminLogger, readLog } from './http-log.js'
 import { type BulkheadSource, readBulkheads, readRetries, type RetrySource } from './metrics-sources.js'
 
@@ -38,6 +39,11 @@ export interface BreakwaterHttpOptions {
   heartbeat?: Duration
   /** How many `GET /events` streams may be open at once; more are answered 503. @default 1000 */
   maxStreams?: number
+  /**
+   * A fleet (what `fleet()` of breakwater/fleet returns): admin requests with `"scope": "fleet"`
+   * then `close` or `force_open` the breaker on every instance. @default none (`scope: "fleet"` is a 400)
+   */
+  fleet?: FleetControl
   // dashboard
   /**
    * Whether `GET /dashboard` serves the live page (read-only without the token; with it, its
@@ -63,6 +69,8 @@ export interface HttpConfig {
   bodyTimeoutMs: number
   heartbeatMs: number
   maxStreams: number
+  /** The fleet for `"scope": "fleet"`, if given. */
+  fleet?: FleetControl
   // dashboard
   dashboard: boolean
   bulkheads: readonly BulkheadSource[]
@@ -82,8 +90,10 @@ const MIN_HEARTBEAT_MS = 100
  * checked (a `TypeError` or `RangeError` naming the field) before anything is made.
  */
 export function readHttpOptions(options: unknown): HttpConfig {
-  const o = ownOptions<BreakwaterHttpOptions>('breakwaterHttp', options, [...OPTIONS, ...DASHBOARD_OPTIONS])
+  const { fleet, rest } = takeFleet(options)
+  const o = ownOptions<BreakwaterHttpOptions>('breakwaterHttp', rest, [...OPTIONS, ...DASHBOARD_OPTIONS])
   return {
+    ...(fleet ? { fleet } : {}),
     prefix: readPrefix(o.prefix),
     tokenDigest: o.token === undefined ? undefined : digestOf(readToken(o.token)),
     critical: readCritical(o.critical),
@@ -146,6 +156,20 @@ function readHeartbeat(heartbeat: unknown): number {
   const ms = toTimeoutMillis('heartbeat', heartbeat ?? 15_000)
   if (ms < MIN_HEARTBEAT_MS) throw rangeError(`heartbeat must be at least ${MIN_HEARTBEAT_MS} ms, but was ${ms}`)
   return ms
+}
+
+// ---- fleet (issue 12) ----
+
+/** Takes the `fleet` option out (checked: forceOpen and forceClose); the rest is read as before. */
+function takeFleet(options: unknown): { fleet: FleetControl | undefined; rest: unknown } {
+  if (typeof options !== 'object' || options === null || !Object.hasOwn(options, 'fleet')) return { fleet: undefined, rest: options }
+  const { fleet, ...rest } = options as { fleet: unknown }
+  if (fleet === undefined) return { fleet: undefined, rest }
+  const f = fleet as Partial<Record<keyof FleetControl, unknown>> | null
+  if (typeof f !== 'object' || f === null || typeof f.forceOpen !== 'function' || typeof f.forceClose !== 'function') {
+    throw typeError(`fleet must be a fleet from breakwater/fleet (with forceOpen and forceClose), but was ${describe(fleet)}`)
+  }
+  return { fleet: fleet as FleetControl, rest }
 }
 
 // dashboard

@@ -18,7 +18,7 @@ use crate::{bound, metrics, state_view};
 #[napi]
 pub struct NativeBreaker {
     handle: Rc<Handle>,
-    inner: Arc<Breaker>,
+    pub(crate) inner: Arc<Breaker>,
 }
 
 impl NativeBreaker {

@@ -15,6 +15,7 @@ mod isolation;
 mod metrics;
 mod options;
 mod registry;
+mod remote;
 mod snapshot;
 mod state_view;
 mod thread_permits;

@@ -100,9 +100,8 @@ pub enum Reason {
     HealthCheck,
     /// -> ForcedOpen: the dependency asked callers to wait (an HTTP `Retry-After`, say).
     RetryAfter,
-    /// A change the breaker's new rules made at once (see [`Breaker::configure`](crate::Breaker::configure)):
-    /// Closed -> Open when the window already breaks them, HalfOpen -> Closed when the probes
-    /// that succeeded are now enough.
+    /// Closed -> Open at once by new rules that the window (or the failures in a row) already
+    /// breaks (see [`Breaker::configure`](crate::Breaker::configure)).
     Reconfigured,
 }
 

@@ -79,6 +79,22 @@ export declare class NativeBreaker {
   /** Whether two handles are the same breaker. */
   isSame(other: NativeBreaker): boolean
   /**
+   * Changes the breaker's rules for every thread at once: `partial` over the options in
+   * force, checked whole as at creation (an invalid option changes nothing and throws as
+   * `getOrCreate` would). Returns the transition code the new rules caused (reason
+   * `reconfigured`), 0 for none.
+   */
+  configure(partial: NativeOptions): number
+  /**
+   * The breaker's call settings as a 16-byte ArrayBuffer over native memory (read it, never
+   * write it): two little-endian `f64`s, the call timeout in ms (NaN: none) and 1 when call
+   * durations matter, else 0. `configure` in any thread changes them for every handle. The
+   * buffer keeps the breaker alive.
+   */
+  settingsView(): ArrayBuffer
+  /** The options in force, every one given (what `configure` changes). */
+  options(): NativeOptions
+  /**
    * Forced open because the fleet opened (reason `remote`): for `forMs` if given (then it
    * probes on its own, as when Redis is gone), else until the fleet says otherwise. Forcing a
    * forced-open breaker again moves its deadline. Returns the transition code.
@@ -91,6 +107,13 @@ export declare class NativeBreaker {
   remoteHalfOpen(): number
   /** Closed because the fleet closed (reason `remote`). Returns the transition code. */
   remoteClose(): number
+  /** The breaker's state as `restore` takes it. */
+  persisted(): NativePersisted
+  /**
+   * Takes over a breaker of an earlier process (see `breakwater::Breaker::restore`); returns
+   * the transition code it made (reason `manual`), 0 for none.
+   */
+  restore(p: NativePersisted): number
 }
 
 /** This thread's handle of a process-wide bulkhead. */
@@ -290,6 +313,25 @@ export interface NativeOptions {
   timeout?: number
   /** Keep latency percentiles in metrics. */
   trackLatency?: boolean
+}
+
+/** A breaker's state as a new process can take it over (see `breakwater::Persisted`). */
+export interface NativePersisted {
+  /** 0 closed, 1 open, 2 half-open, 3 forced open, 4 disabled. */
+  state: number
+  /**
+   * Open or forced open: milliseconds from now until a call may probe; absent when forced
+   * open until reset, and in other states.
+   */
+  openForMs?: number
+  /** Openings since the breaker last closed for real (the backoff attempt). */
+  reopenAttempt: number
+  /** The state word's generation (for the record; not restored). */
+  generation: number
+  /** Failures in a row. */
+  consecutiveFailures: number
+  /** The window's calls, failures, slow calls and calls over the latency threshold. */
+  window: Array<number>
 }
 
 /** A transition as a subscribing thread gets it. */

@@ -62,7 +62,7 @@ test('options that differ from the existing breaker throw ERR_BREAKWATER_OPTIONS
   t.is(
     error?.message,
     `breaker "${name}" exists with other options: consecutiveFailures is 3, given 5; timeout is none, given 1000; ` +
-      'give the same options, or none to use it as it is',
+      'give the same options, or none to use it as it is, and change its rules with breaker.configure(options)',
   )
   t.notThrows(() => breakers.getOrCreate(name, { consecutiveFailures: 3, openFor: 10_000 }), 'the same options, written otherwise')
   t.throws(() => breakers.getOrCreate(name, { openFor: '10s' }), { message: /consecutiveFailures is 3, given 5/ }, 'a missing option means its default')

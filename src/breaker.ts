@@ -1,16 +1,19 @@
 import { AbortRace } from './abort-race.js'
 import { answerOf } from './callbacks.js'
 import { toMillis, toTimeoutMillis, type Duration } from './duration.js'
-import { BrokenCircuitError, isTimeoutError } from './errors.js'
+import { BrokenCircuitError, fromNative, isTimeoutError } from './errors.js'
 import type { BreakerEvents, CallEvent, Disposer, EventHub, Listeners } from './events.js'
 import type { NativeBreaker } from './native.js'
-import type { CallPolicy } from './options.js'
+import type { BreakerOptions, CallPolicy } from './options.js'
 import type { StateChange, StateName } from './state.js'
 import { type LatencyStats, type Metrics, toMetrics } from './metrics.js'
 import { Fallback } from './policies/fallback.js'
 import type { POLICY_TYPES } from './policies/policy.js'
 import { type CallContext, checkSignal, NEVER_ABORTS, readCallOptions } from './signal.js'
 import { typeError } from './validate.js'
+import { callSettings, optionsOf, readPartialOptions, refreshCopy } from './configure.js'
+import { type BreakerRecord, recordOf } from './snapshot.js'
+import { type Explanation, explainOf, onWouldOpenOf, type WouldOpenEvent } from './adaptive.js'
 import {
   acquireMoved,
   acquireTransition,
@@ -92,17 +95,24 @@ export class CircuitBreaker<T = unknown> {
   readonly #policy: CallPolicy<T>
   /** The `fallback` option's, if given. */
   readonly #fallback: Fallback<T> | undefined
-  readonly #timeoutMs: number | undefined
-  /** Whether the native breaker reads call durations; if not, calls are timed only for listeners. */
-  readonly #usesDuration: boolean
+  /**
+   * `[timeoutMs or NaN, 1 when the native breaker reads call durations]` in the breaker's native
+   * memory: `configure` in any thread changes them for every handle. Calls are timed only for
+   * listeners when durations do not matter. Made on the handle's first call let through (idle
+   * handles do not pay for it).
+   */
+  #settings: Float64Array | undefined
   readonly #changes: Listeners<StateChange>
   readonly #hub: EventHub
   readonly #successes: Listeners<CallEvent>
   readonly #failures: Listeners<CallEvent>
   readonly #rejections: Listeners<BrokenCircuitError>
 
-  /** @internal Made by a registry. */
-  constructor(native: NativeBreaker, policy: CallPolicy<T>, timeoutMs: number | undefined, events: BreakerEvents) {
+  /**
+   * @internal Made by a registry. `_timeoutMs` is not read: the handle reads the breaker's timeout
+   * from native memory, where `configure` changes it.
+   */
+  constructor(native: NativeBreaker, policy: CallPolicy<T>, _timeoutMs: number | undefined, events: BreakerEvents) {
     this.#native = native
     this.#changes = events.changes
     this.#hub = events.hub
@@ -124,8 +134,6 @@ export class CircuitBreaker<T = unknown> {
     }
     const fallback = this.#policy.fallback
     this.#fallback = fallback ? new Fallback<T>(fallback) : undefined
-    this.#timeoutMs = timeoutMs
-    this.#usesDuration = native.usesCallDuration
   }
 
   static {
@@ -156,7 +164,7 @@ export class CircuitBreaker<T = unknown> {
       return Promise.reject(typeError(`execute needs a function to run, but was given ${fn === null ? 'null' : typeof fn}`))
     }
     let signal: AbortSignal | undefined
-    let timeoutMs = this.#timeoutMs
+    let timeoutMs: number | undefined
     if (options !== undefined) {
       try {
         const own = plainExecuteOptions(options) ?? readCallOptions<ExecuteOptions>('execute', options, EXECUTE_OPTIONS)
@@ -168,6 +176,10 @@ export class CircuitBreaker<T = unknown> {
     }
     const permit = this.#takePermit()
     if (permit < 0) return this.#rejected(permit)
+    if (timeoutMs === undefined) {
+      const breakerTimeout = (this.#settings ??= callSettings(this.#native))[0]!
+      if (!Number.isNaN(breakerTimeout)) timeoutMs = breakerTimeout
+    }
     if (timeoutMs === undefined && signal === undefined) return this.#runUnbounded(fn, permit)
     return this.#run(fn, permit, signal, timeoutMs)
   }
@@ -318,7 +330,7 @@ export class CircuitBreaker<T = unknown> {
 
   /** The call's start time, or NaN when nothing will read its duration (saves two clock reads). */
   #startClock(): number {
-    return this.#usesDuration || this.#successes.active || this.#failures.active ? performance.now() : Number.NaN
+    return (this.#settings ??= callSettings(this.#native))[1] !== 0 || this.#successes.active || this.#failures.active ? performance.now() : Number.NaN
   }
 
   #finish(permit: number, outcome: Outcome, started: number, error: unknown): void {
@@ -482,5 +494,78 @@ export class CircuitBreaker<T = unknown> {
         this.#announce(hold.release())
       },
     }
+  }
+
+  // --- runtime control (issue 14): configure, options ---
+
+  /**
+   * Changes the breaker's rules live, for every handle in every thread at once: thresholds,
+   * rules, open durations, probes, `timeout`. `partial` is read over the options in force (an
+   * option left out keeps its value; `latency` is replaced whole) and checked whole, as
+   * `getOrCreate` checks options: a bad option throws and changes nothing. The state, the
+   * window's contents, the failures in a row, the backoff, every permit in flight and every
+   * metric survive; a call in flight is judged by the old rules or the new ones and never fails
+   * because of the change. If the window already breaks the new rules, the breaker opens at
+   * once with reason `reconfigured`. An open breaker keeps its open-until: new open durations
+   * apply from its next opening. The window's shape (`windowSize`, `window`, `windowBuckets`)
+   * and `trackLatency` are fixed when the breaker is made: changing them throws.
+   *
+   * @throws TypeError or RangeError (code `ERR_BREAKWATER_INVALID_OPTION`) naming the option,
+   * the rule and the value.
+   * @example
+   * marketData.configure({ failureRate: 25, openFor: '10s' })
+   */
+  configure(partial: BreakerOptions): void {
+    const native = readPartialOptions(partial)
+    let code: number
+    try {
+      code = this.#native.configure(native)
+    } catch (e) {
+      throw fromNative(e)
+    }
+    if (this.#settings) refreshCopy(this.#settings, this.#native)
+    this.#announce(code)
+  }
+
+  /**
+   * The breaker's options in force, every one given: what it was made with, changed by every
+   * `configure` since (in any thread).
+   *
+   * @example
+   * const { failureRate, openFor } = marketData.options()
+   */
+  options(): BreakerOptions {
+    return optionsOf(this.#native)
+  }
+
+  /**
+   * The breaker's record as `registry.snapshot()` keeps it (state, open-until as wall-clock
+   * time, backoff attempt, generation, window counts, lifetime counters), so
+   * `JSON.stringify(breaker)` shows it.
+   */
+  /**
+   * Why the latency threshold is what it is: the adaptive threshold's state in this thread (the
+   * threshold in force, its baseline, the periods left out) and its last changes, each with its
+   * inputs (baseline, sample count, percentile, factor, clamp applied, old and new value).
+   * `adaptive: false` when no adaptive threshold runs for the breaker in this thread.
+   *
+   * @example
+   * for (const c of orders.explain().changes) console.log(`${c.fromMs} -> ${c.toMs} ms (baseline ${c.baselineMs} ms)`)
+   */
+  explain(): Explanation {
+    return explainOf(this.#native.id)
+  }
+
+  /**
+   * In shadow mode (`latency.adaptive.shadow`): calls `listener` for each period whose calls
+   * would have opened the breaker at the threshold the adaptive rule would use. Nothing acts on
+   * it. @returns a disposer
+   */
+  onWouldOpen(listener: (event: WouldOpenEvent) => void): Disposer {
+    return onWouldOpenOf(this.#native.id, listener)
+  }
+
+  toJSON(): BreakerRecord {
+    return recordOf(this.#name, this.#native)
   }
 }

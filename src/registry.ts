@@ -7,6 +7,8 @@ import { type NativeBreaker, NativeFakeClock, NativeRegistry } from './native.js
 import { type BreakerOptions, type CallPolicy, readBreakerOptions } from './options.js'
 import type { StateChange } from './state.js'
 import { checkName, describe, ownOptions, typeError } from './validate.js'
+import { type AdaptiveLatency, startAdaptive, takeAdaptive } from './adaptive.js'
+import { readSnapshot, recordOf, type RegistrySnapshot, type RestoreOptions, type RestoreResult, SNAPSHOT_VERSION } from './snapshot.js'
 
 /** Options of a private registry. */
 export interface RegistryOptions {
@@ -62,18 +64,23 @@ export class Registry {
    * @example
    * const orders = registry.getOrCreate('orders', { consecutiveFailures: 3, openFor: '10s' })
    */
-  getOrCreate<T = unknown>(name: string, options: BreakerOptions & CallPolicy<T> = {}): CircuitBreaker<T> {
+  getOrCreate<T = unknown>(name: string, options: BreakerOptions & CallPolicy<T> & AdaptiveLatency = {}): CircuitBreaker<T> {
     checkName(name)
-    const { native, policy } = readBreakerOptions<T>(options)
-    // No breaker options (none, or only a call policy): attach to the breaker as it is.
-    const given = Object.keys(native).length > 0 ? native : undefined
+    // An adaptive latency threshold (issue 14) is this thread's, read here; the rest goes to the core.
+    const { options: plain, adaptive } = takeAdaptive(options)
+    const { native, policy } = readBreakerOptions<T>(plain)
+    // No breaker options (none, or only a call policy): attach to the breaker as it is. With an
+    // adaptive threshold, which moves, an existing breaker is attached to as it is too.
+    const given = Object.keys(native).length > 0 && !(adaptive && this.#registry.get(name)) ? native : undefined
     let breaker: NativeBreaker
     try {
       breaker = this.#registry.getOrCreate(name, given)
     } catch (e) {
       throw fromNative(e)
     }
-    return new CircuitBreaker<T>(breaker, policy, breaker.callTimeoutMs ?? undefined, this.#hub.eventsOf(breaker.id))
+    const handle = new CircuitBreaker<T>(breaker, policy, breaker.callTimeoutMs ?? undefined, this.#hub.eventsOf(breaker.id))
+    if (adaptive) startAdaptive(handle, breaker.id, adaptive)
+    return handle
   }
 
   /**
@@ -125,6 +132,58 @@ export class Registry {
     return this.#hub.all.add(listener)
   }
 
+  // --- runtime control (issue 14): snapshots ---
+
+  /**
+   * Every breaker's state as a new process can take it over: versioned and JSON-serialisable
+   * (state, open-until as wall-clock time, backoff attempt, generation, failures in a row, window
+   * counts, lifetime counters). Options are not in it: they stay in code. Write it on shutdown,
+   * `restore` it on startup.
+   *
+   * @example
+   * process.on('SIGTERM', () => writeFileSync('breakers.json', JSON.stringify(registry.snapshot())))
+   */
+  snapshot(): RegistrySnapshot {
+    const breakers = this.#registry.names().flatMap((name) => {
+      const native = this.#registry.get(name)
+      return native ? [recordOf(name, native)] : []
+    })
+    return { version: SNAPSHOT_VERSION, takenAt: Date.now(), breakers }
+  }
+
+  /**
+   * Takes over a snapshot from `snapshot()` (of this process or an earlier one): made for
+   * startup, after the breakers are created (with their options, from code) and before traffic.
+   * An open or forced-open breaker stays so for the rest of its time; a half-open one comes back
+   * open with its time up, so its next call probes; a closed one gets its window counts and
+   * failures in a row back; the backoff attempt is kept. Lifetime counters and generations are
+   * not restored (this process counts its own). A snapshot older than `maxAge`, of another
+   * version, or malformed in any record is refused whole before anything is applied. Names the
+   * registry has no breaker of are skipped and listed in `unknown`. Transitions made carry
+   * reason `manual`.
+   *
+   * @throws TypeError or RangeError (code `ERR_BREAKWATER_INVALID_OPTION`) naming the field, the rule and the value.
+   * @example
+   * const { unknown } = registry.restore(JSON.parse(readFileSync('breakers.json', 'utf8')), { maxAge: '10m' })
+   */
+  restore(snapshot: RegistrySnapshot, options: RestoreOptions = {}): RestoreResult {
+    const records = readSnapshot(snapshot, options)
+    const found = records.map((record) => ({ record, native: this.#registry.get(record.name) }))
+    const restored: string[] = []
+    const unknown: string[] = []
+    let moved = false
+    for (const { record, native } of found) {
+      if (!native) {
+        unknown.push(record.name)
+        continue
+      }
+      moved = native.restore(record) !== 0 || moved
+      restored.push(record.name)
+    }
+    if (moved) this.#hub.drain()
+    return { restored, unknown }
+  }
+
   /** Every breaker's metrics by name: the health view. */
   health(): Record<string, Metrics> {
     const { names, records } = this.#registry.health()
@@ -142,6 +201,6 @@ export const registry: Registry = new Registry({ [PROCESS_WIDE]: true } as Regis
  * @example
  * const marketData = circuitBreaker('market-data', { consecutiveFailures: 5, openFor: '30s' })
  */
-export function circuitBreaker<T = unknown>(name: string, options?: BreakerOptions & CallPolicy<T>): CircuitBreaker<T> {
+export function circuitBreaker<T = unknown>(name: string, options?: BreakerOptions & CallPolicy<T> & AdaptiveLatency): CircuitBreaker<T> {
   return registry.getOrCreate(name, options)
 }

@@ -19,6 +19,7 @@ export type ReasonName =
   | 'remote'
   | 'health_check'
   | 'retry_after'
+  | 'reconfigured'
 
 /**
  * One change of state, made by any thread of the process (or by the native core itself), as every

@@ -5,7 +5,7 @@
 export const STATE_NAMES = ['closed', 'open', 'half_open', 'forced_open', 'disabled'] as const
 
 /** The reason names, by the reason part of a transition code. */
-export const REASON_NAMES = ['consecutive_failures', 'failure_rate', 'slow_call_rate', 'failures_in_window', 'latency_percentile', 'probe_failed', 'probe_timed_out', 'open_elapsed', 'forced_open_elapsed', 'probes_succeeded', 'manual', 'remote', 'health_check', 'retry_after'] as const
+export const REASON_NAMES = ['consecutive_failures', 'failure_rate', 'slow_call_rate', 'failures_in_window', 'latency_percentile', 'probe_failed', 'probe_timed_out', 'open_elapsed', 'forced_open_elapsed', 'probes_succeeded', 'manual', 'remote', 'health_check', 'retry_after', 'reconfigured'] as const
 
 /** The numbers of the packing, as a const enum so the bundler writes them into the decoding as literals. */
 export const enum Wire {
@@ -38,4 +38,4 @@ export const METRIC_FIELDS = ['state', 'stateSinceMs', 'timeInStateMs', 'retryAf
 export const RECORD_LEN = 55
 
 /** What the binding's `wireFingerprint()` must answer: it packs these numbers this way. */
-export const WIRE_FINGERPRINT = '91a58dd1e8ec1a9b'
+export const WIRE_FINGERPRINT = 'fceb196a016a3a75'

@@ -21,6 +21,7 @@ import type { HttpConfig } from './http-options.js'
 import type { Route } from './http-routes.js'
 import { retryAfterSeconds, sendJson } from './respond.js'
 import { breakerView, refuses, type ViewedMetrics } from './view.js'
+import { type ConfigurableBreaker, configureRoute } from './http-configure.js'
 
 /** What `breakwaterHttp` needs of a breaker: a breakwater `CircuitBreaker` fits. */
 export interface HttpBreaker extends ControlledBreaker {
@@ -78,6 +79,19 @@ export class HttpCore {
           return sendBulkheads(res, this.config.bulkheads)
         case 'retries':
           return sendRetries(res, this.config.retries)
+        // runtime control (issue 14)
+        case 'explain': {
+          const breaker = this.#lookup(route.name) as (HttpBreaker & { explain?: () => unknown }) | undefined
+          if (!breaker) return sendJson(res, 404, notFound(route.name))
+          if (typeof breaker.explain !== 'function') return sendJson(res, 404, { error: 'NotFound', message: 'this registry does not explain its breakers' })
+          return sendJson(res, 200, { name: route.name, ...(breaker.explain() as object) })
+        }
+        case 'config': {
+          const breaker = this.#lookup(route.name) as (HttpBreaker & Partial<ConfigurableBreaker>) | undefined
+          const configurable = typeof breaker?.configure === 'function' ? (breaker as ConfigurableBreaker) : undefined
+          configureRoute(route.name, configurable, req, res, this.config, this.#actor(req)).catch((error: unknown) => failed(res, error))
+          return
+        }
       }
     } catch (error) {
       failed(res, error)

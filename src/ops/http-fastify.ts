@@ -16,7 +16,7 @@ export interface HttpFastifyReply {
 
 /** The route options the plugin passes to Fastify's `route`. */
 export interface HttpFastifyRoute {
-  method: 'GET' | 'POST'
+  method: 'GET' | 'POST' | 'PATCH'
   url: string
   exposeHeadRoute: boolean
   handler(request: HttpFastifyRequest, reply: HttpFastifyReply): void
@@ -56,7 +56,7 @@ export function breakwaterFastify(handler: (req: IncomingMessage, res: ServerRes
       core.close()
       done()
     })
-    const add = (method: 'GET' | 'POST', path: string, route: (params: { name?: string }) => Route) =>
+    const add = (method: HttpFastifyRoute['method'], path: string, route: (params: { name?: string }) => Route) =>
       instance.route({
         method,
         url: `${prefix}${path}`,
@@ -77,9 +77,12 @@ export function breakwaterFastify(handler: (req: IncomingMessage, res: ServerRes
       add('GET', '/dashboard', () => ({ kind: 'dashboard', asset: 'page' }))
       for (const asset of ['app.js', 'app.css', 'icon.svg'] as const) add('GET', `/dashboard/${asset}`, () => ({ kind: 'dashboard', asset }))
     }
+    // runtime control (issue 14)
+    add('GET', '/breakers/:name/explain', ({ name }) => ({ kind: 'explain', name: name! }))
     if (tokenDigest !== undefined) {
       add('POST', '/breakers/state', () => ({ kind: 'actMany' }))
       add('POST', '/breakers/:name/state', ({ name }) => ({ kind: 'act', name: name! }))
+      add('PATCH', '/breakers/:name/config', ({ name }) => ({ kind: 'config', name: name! }))
     }
   }
 }

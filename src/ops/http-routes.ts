@@ -10,6 +10,9 @@ export type Route =
   | { kind: 'dashboard'; asset: DashboardAsset }
   | { kind: 'bulkheads' }
   | { kind: 'retries' }
+  // runtime control (issue 14)
+  | { kind: 'config'; name: string }
+  | { kind: 'explain'; name: string }
 
 /** A file of the dashboard: the page, or one of its assets under `dashboard/`; `''` is the page with a trailing `/`. */
 export type DashboardAsset = 'page' | '' | 'app.js' | 'app.css' | 'icon.svg'
@@ -66,6 +69,9 @@ export function matchRoute(method: string | undefined, url: string | undefined, 
     if (name === 'state' && post) return undefined // the admin route does not exist without a token
     return { allow: 'GET' }
   }
+  // Runtime control (issue 14): the admin route that changes a breaker's rules.
+  if (last === 'config' && admin) return method === 'PATCH' ? { found: { kind: 'config', name } } : { allow: 'PATCH' }
+  if (last === 'explain') return get ? { found: { kind: 'explain', name } } : { allow: 'GET' }
   if (last !== 'state' || !admin) return undefined
   return post ? { found: { kind: 'act', name } } : { allow: 'POST' }
 }

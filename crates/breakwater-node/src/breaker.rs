@@ -28,6 +28,11 @@ impl NativeBreaker {
             inner: breaker,
         }
     }
+
+    /// The breaker itself, for the other `#[napi] impl` blocks of this class.
+    pub(crate) fn breaker(&self) -> &Arc<Breaker> {
+        &self.inner
+    }
 }
 
 #[napi]

@@ -270,7 +270,7 @@ static OPTIONS: &[Row] = &[
     Row {
         name: "trackLatency",
         shape: OptionShape::Flag,
-        fields: &[],
+        fields: &["track_latency"],
         show: Some(|c| c.track_latency.to_string()),
     },
 ];
@@ -387,6 +387,11 @@ impl From<ConfigError> for Invalid {
             Violation::MillisAtMost { max, value } => {
                 Invalid::new(field, &format!("at most {}", longest(max)), &js_number(value))
             }
+            Violation::Fixed { was, given } => Invalid::new(
+                field,
+                &format!("{was}, as when the breaker was made (configure cannot change it: make a new breaker)"),
+                &given,
+            ),
             Violation::Missing { with } => Invalid::new(field, &format!("given with {}", js_name(with)), "missing"),
             Violation::NameLength {
                 max_bytes,

@@ -86,10 +86,10 @@ impl NativeRegistry {
             .get_or_create(&name, config)
             .map_err(|e| Invalid::from(e).throw(&env))?;
         if let Some(given) = given {
-            let differ = differences(breaker.config(), &given);
+            let differ = differences(&breaker.config(), &given);
             if !differ.is_empty() {
                 let message = format!(
-                    "breaker {} exists with other options: {}; give the same options, or none to use it as it is",
+                    "breaker {} exists with other options: {}; give the same options, or none to use it as it is, and change its rules with breaker.configure(options)",
                     js_string(&name),
                     differ.join("; ")
                 );

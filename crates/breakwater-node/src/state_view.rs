@@ -26,6 +26,13 @@ pub(crate) fn check(status: sys::napi_status) -> napi::Result<()> {
 /// An external ArrayBuffer over native memory of a handle (see `NativeBreaker::state_view`).
 pub struct View(sys::napi_value);
 
+impl View {
+    /// A view made elsewhere (the call settings of `configure`).
+    pub(crate) fn from_raw(value: sys::napi_value) -> View {
+        View(value)
+    }
+}
+
 impl ToNapiValue for View {
     unsafe fn to_napi_value(_env: sys::napi_env, view: Self) -> napi::Result<sys::napi_value> {
         Ok(view.0)

@@ -11,9 +11,10 @@ use crate::decide::{Answer, Event, ProbeReport};
 use crate::events::{Listeners, TransitionEvent};
 use crate::histogram::Histogram;
 use crate::isolation::Isolations;
+use crate::live::{ConfigRef, LiveRules};
 use crate::named::check_name;
 use crate::permit::{Outcome, Permit, ProbeHolder, Rejected};
-use crate::rules::{Rules, WindowCounts};
+use crate::rules::WindowCounts;
 use crate::state::{Reason, State, Transition, Word, NEVER_MS};
 use crate::stripe::{Local, Stripes};
 use crate::units::{nanos, NANOS_PER_MS};
@@ -59,9 +60,8 @@ pub(crate) struct Inner {
     /// Unique in the process: tells apart two breakers of one name (one removed from its
     /// registry, one made after).
     pub(crate) id: u64,
-    pub(crate) config: Config,
-    pub(crate) rules: Rules,
-    pub(crate) probe_ms: u64,
+    /// The config and its rules, swapped whole by [`configure`](Breaker::configure).
+    pub(crate) rules: LiveRules,
     /// Probe successes of the current half-open period: `generation << 32 | count`.
     pub(crate) probe_successes: AtomicU64,
     /// Reopens since the breaker last closed for real; picks the open duration.
@@ -112,7 +112,6 @@ impl Breaker {
         check_name(name)?;
         config.validate()?;
         let now = clock.now_nanos();
-        let probe_ms = nanos(config.effective_max_probe_time()).div_ceil(NANOS_PER_MS);
         Ok(Breaker {
             word: AtomicU64::new(Word::new(State::Closed, 0, 0, 0).0),
             stripes: Stripes::new(config.window),
@@ -122,8 +121,6 @@ impl Breaker {
             inner: Box::new(Inner {
                 name: name.into(),
                 id: NEXT_ID.fetch_add(1, Relaxed),
-                rules: Rules::new(&config),
-                probe_ms,
                 probe_successes: AtomicU64::new(0),
                 reopen_attempt: AtomicU32::new(0),
                 jitter_seed: AtomicU64::new(now ^ (name.len() as u64).rotate_left(32)),
@@ -138,7 +135,7 @@ impl Breaker {
                 order: Mutex::new(()),
                 callers: Callers::default(),
                 isolation: Isolations::default(),
-                config,
+                rules: LiveRules::new(config),
             }),
         })
     }
@@ -153,9 +150,10 @@ impl Breaker {
         &self.inner.name
     }
 
-    /// The configuration it was built with.
-    pub fn config(&self) -> &Config {
-        &self.inner.config
+    /// The configuration in force: the one it was built with, or the last one given to
+    /// [`configure`](Breaker::configure).
+    pub fn config(&self) -> ConfigRef {
+        self.inner.rules.config()
     }
 
     /// The clock it reads.
@@ -226,7 +224,7 @@ impl Breaker {
         let word = self.load();
         match word.state() {
             State::Closed | State::Disabled => true,
-            State::HalfOpen => word.in_flight() < self.inner.config.half_open_max_probes,
+            State::HalfOpen => word.in_flight() < self.inner.rules.max_probes(),
             State::Open | State::ForcedOpen => self.clock.now_nanos() / NANOS_PER_MS >= word.deadline_ms(),
         }
     }
@@ -345,7 +343,8 @@ impl Breaker {
         let rules = &self.inner.rules;
         if failed {
             let in_a_row = self.consecutive.fetch_add(1, Relaxed).saturating_add(1);
-            if rules.consecutive_failures > 0 && in_a_row >= rules.consecutive_failures {
+            let threshold = rules.consecutive_failures();
+            if threshold > 0 && in_a_row >= threshold {
                 return self.trip(word, Reason::ConsecutiveFailures);
             }
         } else if self.consecutive.load(Relaxed) != 0 {

@@ -250,6 +250,13 @@ pub enum Violation {
         /// The option it must be given with, as a path of Rust field names.
         with: &'static str,
     },
+    /// An option a live breaker cannot change (see [`Breaker::configure`](crate::Breaker::configure)).
+    Fixed {
+        /// Its value in force (counts as numbers, durations in milliseconds).
+        was: String,
+        /// The value given, in the same units.
+        given: String,
+    },
     /// A name that is empty or longer than `max_bytes` in UTF-8.
     NameLength {
         /// The longest allowed, in bytes.

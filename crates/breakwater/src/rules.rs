@@ -95,6 +95,11 @@ impl Rules {
         }
     }
 
+    /// Calls faster than this are neither slow nor over the latency threshold.
+    pub(crate) fn healthy_below(&self) -> u64 {
+        self.healthy_below
+    }
+
     /// The window flags of a call that took `elapsed_nanos`.
     #[inline]
     pub(crate) fn flags(&self, failed: bool, elapsed_nanos: u64) -> u8 {

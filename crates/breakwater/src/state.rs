@@ -100,11 +100,14 @@ pub enum Reason {
     HealthCheck,
     /// -> ForcedOpen: the dependency asked callers to wait (an HTTP `Retry-After`, say).
     RetryAfter,
+    /// Closed -> Open at once by new rules that the window (or the failures in a row) already
+    /// breaks (see [`Breaker::configure`](crate::Breaker::configure)).
+    Reconfigured,
 }
 
 impl Reason {
     /// Every reason, in declaration order.
-    pub const ALL: [Reason; 14] = [
+    pub const ALL: [Reason; 15] = [
         Reason::ConsecutiveFailures,
         Reason::FailureRate,
         Reason::SlowCallRate,
@@ -119,6 +122,7 @@ impl Reason {
         Reason::Remote,
         Reason::HealthCheck,
         Reason::RetryAfter,
+        Reason::Reconfigured,
     ];
 
     /// The reason's name in snake case.
@@ -138,6 +142,7 @@ impl Reason {
             Reason::Remote => "remote",
             Reason::HealthCheck => "health_check",
             Reason::RetryAfter => "retry_after",
+            Reason::Reconfigured => "reconfigured",
         }
     }
 }

@@ -29,8 +29,8 @@ impl Breaker {
     #[inline(always)]
     fn limits(&self) -> Limits {
         Limits {
-            max_probes: self.inner.config.half_open_max_probes,
-            probe_ms: self.inner.probe_ms,
+            max_probes: self.inner.rules.max_probes(),
+            probe_ms: self.inner.rules.probe_ms(),
         }
     }
 
@@ -209,7 +209,12 @@ impl Breaker {
         let inner = &self.inner;
         let attempt = inner.reopen_attempt.load(Relaxed);
         let seed = inner.jitter_seed.fetch_add(0x9E37_79B9_7F4A_7C15, Relaxed);
-        let open_for = inner.config.open_duration.jittered(attempt, unit_random(seed));
+        let open_for = inner
+            .rules
+            .load()
+            .config
+            .open_duration
+            .jittered(attempt, unit_random(seed));
         deadline_ms(now, open_for)
     }
 
@@ -246,7 +251,7 @@ impl Breaker {
                     1
                 }
             });
-        if counted < u64::from(self.inner.config.half_open_successes) {
+        if counted < u64::from(self.inner.rules.half_open_successes()) {
             ProbeReport::Release
         } else {
             ProbeReport::Enough

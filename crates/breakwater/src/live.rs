@@ -1,0 +1,180 @@
+//! Live rules: a breaker's config and the rules precomputed from it, swapped whole by
+//! [`Breaker::configure`](crate::Breaker::configure), so every thread sees the old rules or the
+//! new ones, never a mix.
+//!
+//! The swap is one atomic step (an [`ArcSwap`]: a reader never blocks and never sees a freed
+//! config). The rules are read only where a decision needs them: a failure, a slow call, a
+//! transition, a probe. The one value a closed success reads, the duration below which a call
+//! is healthy, is copied into an atomic beside the swap, so a success pays one plain load.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
+use std::sync::Arc;
+
+use arc_swap::{ArcSwap, Guard};
+
+use crate::config::Config;
+use crate::rules::{Rules, WindowCounts, FAILURE};
+use crate::state::Reason;
+use crate::units::{nanos, NANOS_PER_MS};
+
+/// One version of a breaker's rules.
+#[derive(Debug)]
+pub(crate) struct Live {
+    pub(crate) config: Config,
+    pub(crate) rules: Rules,
+    /// The probe expiry in whole milliseconds.
+    pub(crate) probe_ms: u64,
+}
+
+impl Live {
+    pub(crate) fn new(config: Config) -> Live {
+        Live {
+            rules: Rules::new(&config),
+            probe_ms: nanos(config.effective_max_probe_time()).div_ceil(NANOS_PER_MS),
+            config,
+        }
+    }
+}
+
+/// The config in force when [`Breaker::config`](crate::Breaker::config) was called (a later
+/// [`configure`](crate::Breaker::configure) does not change it): read it as a `&Config`.
+pub struct ConfigRef(Guard<Arc<Live>>);
+
+impl std::ops::Deref for ConfigRef {
+    type Target = Config;
+
+    fn deref(&self) -> &Config {
+        &self.0.config
+    }
+}
+
+impl std::fmt::Debug for ConfigRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.config.fmt(f)
+    }
+}
+
+impl PartialEq<&Config> for ConfigRef {
+    fn eq(&self, other: &&Config) -> bool {
+        self.0.config == **other
+    }
+}
+
+impl PartialEq<Config> for ConfigRef {
+    fn eq(&self, other: &Config) -> bool {
+        self.0.config == *other
+    }
+}
+
+/// The rules in force, replaced whole by [`Breaker::configure`](crate::Breaker::configure).
+#[derive(Debug)]
+pub(crate) struct LiveRules {
+    current: ArcSwap<Live>,
+    /// The current rules' `healthy_below`: a call faster than this is judged without loading
+    /// them. Stored after each swap: a call racing a swap is judged by the old rules or the new.
+    healthy_below: AtomicU64,
+    /// Copies of the current config's probe limits, read on every half-open decision (stored
+    /// after each swap, as `healthy_below`): `half_open_max_probes`, the probe expiry in ms and
+    /// `half_open_successes`.
+    max_probes: AtomicU32,
+    probe_ms: AtomicU64,
+    half_open_successes: AtomicU32,
+    /// What a binding's handles read without a call (see [`Breaker::call_settings`](crate::Breaker::call_settings)).
+    call_settings: [AtomicU64; 2],
+}
+
+/// The call settings of `config` as `f64` bits: the call timeout in ms (NaN: none), and
+/// whether call durations matter (1 or 0).
+fn call_settings(config: &Config) -> [u64; 2] {
+    let timeout = config.call_timeout.map_or(f64::NAN, |d| d.as_nanos() as f64 / 1e6);
+    [
+        timeout.to_bits(),
+        f64::from(u8::from(config.uses_call_duration())).to_bits(),
+    ]
+}
+
+impl LiveRules {
+    pub(crate) fn new(config: Config) -> LiveRules {
+        let live = Live::new(config);
+        let [timeout, durations] = call_settings(&live.config);
+        LiveRules {
+            healthy_below: AtomicU64::new(live.rules.healthy_below()),
+            call_settings: [AtomicU64::new(timeout), AtomicU64::new(durations)],
+            max_probes: AtomicU32::new(live.config.half_open_max_probes),
+            probe_ms: AtomicU64::new(live.probe_ms),
+            half_open_successes: AtomicU32::new(live.config.half_open_successes),
+            current: ArcSwap::from_pointee(live),
+        }
+    }
+
+    /// The rules in force.
+    #[inline]
+    pub(crate) fn load(&self) -> Guard<Arc<Live>> {
+        self.current.load()
+    }
+
+    pub(crate) fn config(&self) -> ConfigRef {
+        ConfigRef(self.load())
+    }
+
+    pub(crate) fn store(&self, live: Live) {
+        let healthy_below = live.rules.healthy_below();
+        let settings = call_settings(&live.config);
+        let (max_probes, probe_ms, successes) = (
+            live.config.half_open_max_probes,
+            live.probe_ms,
+            live.config.half_open_successes,
+        );
+        self.current.store(Arc::new(live));
+        self.healthy_below.store(healthy_below, Release);
+        self.max_probes.store(max_probes, Release);
+        self.probe_ms.store(probe_ms, Release);
+        self.half_open_successes.store(successes, Release);
+        for (word, bits) in self.call_settings.iter().zip(settings) {
+            word.store(bits, Release);
+        }
+    }
+
+    pub(crate) fn call_settings(&self) -> &[AtomicU64; 2] {
+        &self.call_settings
+    }
+
+    /// The window flags of a call that took `elapsed_nanos`: a healthy call reads one atomic.
+    #[inline]
+    pub(crate) fn flags(&self, failed: bool, elapsed_nanos: u64) -> u8 {
+        if elapsed_nanos < self.healthy_below.load(Relaxed) {
+            return u8::from(failed) * FAILURE;
+        }
+        self.load().rules.flags(failed, elapsed_nanos)
+    }
+
+    /// Probes let through at once while half-open.
+    #[inline]
+    pub(crate) fn max_probes(&self) -> u32 {
+        self.max_probes.load(Relaxed)
+    }
+
+    /// The probe expiry, in whole milliseconds.
+    #[inline]
+    pub(crate) fn probe_ms(&self) -> u64 {
+        self.probe_ms.load(Relaxed)
+    }
+
+    /// Successful probes that close the breaker.
+    #[inline]
+    pub(crate) fn half_open_successes(&self) -> u32 {
+        self.half_open_successes.load(Relaxed)
+    }
+
+    /// Failures in a row that open the breaker (0: the rule is off).
+    #[inline]
+    pub(crate) fn consecutive_failures(&self) -> u32 {
+        self.load().rules.consecutive_failures
+    }
+
+    /// The first window rule `counts` break, if any.
+    #[inline]
+    pub(crate) fn window_trip(&self, counts: WindowCounts) -> Option<Reason> {
+        self.load().rules.window_trip(counts)
+    }
+}

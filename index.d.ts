@@ -38,9 +38,13 @@ export declare class NativeBreaker {
    */
   stateView(): ArrayBuffer
   /**
-   * This handle's count of calls started, as a 4-byte ArrayBuffer (a little-endian `u32`)
-   * that only this thread writes: add 1 (wrapping) for each call let through on the state
-   * word, before the call runs, so metrics count it in flight until `record` reports it.
+   * This handle's lane, as a 12-byte ArrayBuffer of three little-endian `u32`s: calls started
+   * and successes reported (only this thread writes them), then 1 if the breaker takes
+   * successes through the lane (else 0). Add 1 (wrapping) to the first for each call let
+   * through on the state word, before the call runs, so metrics count it in flight until it
+   * is reported; when it succeeds, the flag is 1 and the state word still gives its permit,
+   * add 1 to the second instead of calling `record`: the core folds it in before it judges a
+   * failure and before every read.
    */
   startedView(): ArrayBuffer
   /** The breaker's call timeout in milliseconds (its `timeout` option), if it has one. */

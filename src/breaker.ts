@@ -78,8 +78,10 @@ export class CircuitBreaker<T = unknown> {
    */
   #word: Uint32Array | null | undefined
   /**
-   * This handle's count of calls started, in native memory (made with `#word`): a call let
-   * through on the state word adds 1 before it runs, so `metrics()` counts it in flight.
+   * This handle's lane in native memory (made with `#word`): `[started, succeeded, fast]`. A
+   * call let through on the state word adds 1 to `started` before it runs, so `metrics()` counts
+   * it in flight; its success, while `fast` is 1 and the word still gives its permit, adds 1 to
+   * `succeeded` instead of a native call (the core folds it in before any read or judgement).
    */
   #started: Uint32Array | null = null
   readonly #policy: CallPolicy<T>
@@ -216,7 +218,7 @@ export class CircuitBreaker<T = unknown> {
     try {
       // Runtimes that forbid external buffers (a V8 sandbox, as in Electron) refuse them: ask instead.
       if (LITTLE_ENDIAN) {
-        const started = new Uint32Array(this.#native.startedView(), 0, 1)
+        const started = new Uint32Array(this.#native.startedView(), 0, 3)
         view = new Uint32Array(this.#native.stateView(), 0, 1)
         this.#started = started
       }
@@ -313,14 +315,30 @@ export class CircuitBreaker<T = unknown> {
   #finish(permit: number, outcome: Outcome, started: number, error: unknown): void {
     // NaN (untimed) reaches the core as a zero duration, which no rule reads in that case.
     const durationMs = Number.isNaN(started) ? 0 : performance.now() - started
-    const code = this.#record(permit, outcome, durationMs)
-    // The transition this outcome caused happened with it: announced before the call's own event,
-    // so a success or failure listener that changes the state comes after it in every listener's eyes.
-    if (code !== 0) this.#announce(code)
+    if (outcome !== Outcome.Success || !this.#succeededInLane(permit)) {
+      const code = this.#record(permit, outcome, durationMs)
+      // The transition this outcome caused happened with it: announced before the call's own event,
+      // so a success or failure listener that changes the state comes after it in every listener's eyes.
+      if (code !== 0) this.#announce(code)
+    }
     if (outcome === Outcome.Success && this.#successes.active) this.#successes.emit({ durationMs })
     if ((outcome === Outcome.Failure || outcome === Outcome.Timeout) && this.#failures.active) {
       this.#failures.emit({ durationMs, error })
     }
+  }
+
+  /**
+   * Reports a success without a native call, when the core takes it so (`fast`) and the state
+   * word still gives `permit` (closed, same period): a success then moves no state, and the core
+   * counts it as `record` would, before it judges a failure or anything reads.
+   */
+  #succeededInLane(permit: number): boolean {
+    const lane = this.#started
+    if (lane === null || lane[2] !== 1) return false
+    const word = this.#word![0]!
+    if (!wordIsClosed(word) || wordPermit(word) !== permit) return false
+    lane[1] = lane[1]! + 1 // wraps at 2^32, as the core expects
+    return true
   }
 
   #rejected<R>(code: number): Promise<R> {

@@ -338,6 +338,11 @@ impl Breaker {
 
     #[inline]
     fn record_closed(&self, word: Word, local: Local<'_>, flags: u8, failed: bool) -> Option<Transition> {
+        if flags != 0 {
+            // Successes reported through callers' lanes came first: in the window before this
+            // call, and resetting the failures in a row.
+            self.fold_successes();
+        }
         local
             .stripe
             .window
@@ -353,7 +358,7 @@ impl Breaker {
         }
         // Rules are checked when an unhealthy call is recorded: a success never opens a breaker.
         if flags != 0 {
-            let counts = self.window_counts();
+            let counts = self.window_counts_folded();
             if let Some(reason) = rules.window_trip(counts) {
                 return self.trip(word, reason);
             }
@@ -365,6 +370,12 @@ impl Breaker {
     /// failures (or slow calls) may include a call whose entry in `calls` is not read yet: each
     /// is capped at `calls`, so a rate never exceeds 100 %.
     pub fn window_counts(&self) -> WindowCounts {
+        self.fold_successes();
+        self.window_counts_folded()
+    }
+
+    /// [`window_counts`](Breaker::window_counts) once pending successes are folded in.
+    pub(crate) fn window_counts_folded(&self) -> WindowCounts {
         let now = self.clock.now_nanos();
         let mut counts = WindowCounts::default();
         for stripe in self.stripes.iter() {

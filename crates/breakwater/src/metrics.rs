@@ -71,6 +71,8 @@ pub struct Metrics {
 impl Breaker {
     /// A snapshot of the breaker's metrics.
     pub fn metrics(&self) -> Metrics {
+        // Successes reported through callers' lanes are counted before anything is read.
+        self.fold_successes();
         let s = &self.stripes;
         let inner = &self.inner;
         let now = self.clock.now_nanos();
@@ -89,7 +91,7 @@ impl Breaker {
         } else {
             0
         };
-        let window = self.window_counts();
+        let window = self.window_counts_folded();
         let decided = successes.saturating_add(failures);
         Metrics {
             state: word.state(),

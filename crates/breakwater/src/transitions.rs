@@ -198,6 +198,8 @@ impl Breaker {
     }
 
     fn clear_closed_state(&self) {
+        // Successes still pending in callers' lanes belong to the window being cleared.
+        self.discard_pending();
         self.consecutive.store(0, Relaxed);
         for stripe in self.stripes.iter() {
             stripe.window.clear();

@@ -88,6 +88,8 @@ export class CircuitBreaker<T = unknown> {
   /** The `fallback` option's, if given. */
   readonly #fallback: Fallback<T> | undefined
   readonly #timeoutMs: number | undefined
+  /** Whether an `isResultFailure` filter judges results (else every result is a success). */
+  readonly #judgesResults: boolean
   /** Whether the native breaker reads call durations; if not, calls are timed only for listeners. */
   readonly #usesDuration: boolean
   readonly #changes: Listeners<StateChange>
@@ -117,6 +119,7 @@ export class CircuitBreaker<T = unknown> {
       fallback: own('fallback') as CallPolicy<T>['fallback'],
       unref: own('unref') as boolean | undefined,
     }
+    this.#judgesResults = this.#policy.isResultFailure !== undefined
     const fallback = this.#policy.fallback
     this.#fallback = fallback ? new Fallback<T>(fallback) : undefined
     this.#timeoutMs = timeoutMs
@@ -175,6 +178,30 @@ export class CircuitBreaker<T = unknown> {
     if (typeof fn !== 'function') {
       throw typeError(`executeSync needs a function to run, but was given ${fn === null ? 'null' : typeof fn}`)
     }
+    const lane = this.#started
+    // The common case, in one frame: closed, the success taken in the lane (no native call),
+    // nothing to time, judge or tell. Anything else takes the general path below.
+    if (lane !== null && lane[2] === 1 && !this.#judgesResults && !this.#successes.active && !this.#failures.active) {
+      const view = this.#word!
+      const word = view[0]!
+      if (wordIsClosed(word)) {
+        lane[0] = lane[0]! + 1 // started, before it runs: in flight while it does
+        let result: R
+        try {
+          result = fn()
+        } catch (error) {
+          return this.#syncFailed(wordPermit(word), Number.NaN, error)
+        }
+        // The same word: still closed in the same period, so the permit is current.
+        if (view[0] === word) {
+          lane[1] = lane[1]! + 1
+          if (this.#successes.active) this.#successes.emit({ durationMs: 0 }) // added while it ran
+        } else {
+          this.#finish(wordPermit(word), Outcome.Success, Number.NaN, undefined)
+        }
+        return result
+      }
+    }
     const permit = this.#takePermit()
     if (permit < 0) {
       const error = this.#refusal(permit)
@@ -186,12 +213,17 @@ export class CircuitBreaker<T = unknown> {
     try {
       result = fn()
     } catch (error) {
-      const outcome = this.#classify(error, undefined)
-      this.#finish(permit, outcome, started, error)
-      if (outcome !== Outcome.Success && this.#fallback) return this.#fallback.valueFor(error) as R
-      throw error
+      return this.#syncFailed(permit, started, error)
     }
     return this.#succeeded(permit, started, result)
+  }
+
+  /** `executeSync`'s `fn` threw: counted as the filter says, then the fallback's value or the error. */
+  #syncFailed<R>(permit: number, started: number, error: unknown): R {
+    const outcome = this.#classify(error, undefined)
+    this.#finish(permit, outcome, started, error)
+    if (outcome !== Outcome.Success && this.#fallback) return this.#fallback.valueFor(error) as R
+    throw error
   }
 
   /**
@@ -270,6 +302,11 @@ export class CircuitBreaker<T = unknown> {
   }
 
   #succeeded<R extends T>(permit: number, started: number, result: R): R {
+    if (!this.#judgesResults) {
+      // Most breakers judge results not at all: a success, often taken in the lane (no native call).
+      if (!Number.isNaN(started) || !this.#succeededInLane(permit)) this.#finish(permit, Outcome.Success, started, undefined)
+      return result
+    }
     let failed: boolean
     try {
       failed = answerOf('isResultFailure', this.#policy.isResultFailure?.(result)) === true

@@ -47,6 +47,11 @@ export declare class NativeBreaker {
    * failure and before every read.
    */
   startedView(): ArrayBuffer
+  /**
+   * This handle's slot for the functions of `threadFunctions()`, in this thread: valid while
+   * this handle lives.
+   */
+  get slot(): number
   /** The breaker's call timeout in milliseconds (its `timeout` option), if it has one. */
   get callTimeoutMs(): number | null
   /** A number no other breaker of the process has (state changes name their breaker by it). */
@@ -312,6 +317,14 @@ export declare const enum OptionShape {
   /** An object of the options named `<name>.<key>`. */
   Object = 'object',
 }
+
+/**
+ * This thread's hot-path functions, shared by every breaker handle of the thread, each taking
+ * the handle's `slot` first: `[acquire(slot), record(slot, permit, outcome, elapsedMs),
+ * permitted(slot)]`, with the answers of `tryAcquire`, `record` and `isCallPermitted`. One set
+ * per thread instead of one per handle (`boundFunctions`) keeps a breaker small.
+ */
+export declare function threadFunctions(): [(slot: number) => number, (slot: number, permit: number, outcome: number, elapsedMs: number) => number, (slot: number) => boolean]
 
 /**
  * A short hash of everything the facade's decoding assumes: `WIRE_FINGERPRINT` of

@@ -25,7 +25,8 @@ fn start_on_word(breaker: &Breaker, caller: &Caller) -> Permit {
 fn succeed_in_lane(caller: &Caller) {
     let lane = caller.lane();
     assert_eq!(lane.fast.load(Acquire), 1, "the breaker takes successes in the lane");
-    lane.succeeded.store(lane.succeeded.load(Relaxed).wrapping_add(1), Relaxed);
+    lane.succeeded
+        .store(lane.succeeded.load(Relaxed).wrapping_add(1), Relaxed);
 }
 
 /// One call through the lane when it succeeds (as the binding does), through `record_as` when not.
@@ -66,7 +67,13 @@ fn a_success_in_the_lane_resets_the_failures_in_a_row_before_the_next_failure_is
         ..Config::default()
     });
     let caller = r.breaker.caller();
-    for outcome in [Outcome::Failure, Outcome::Failure, Outcome::Success, Outcome::Failure, Outcome::Failure] {
+    for outcome in [
+        Outcome::Failure,
+        Outcome::Failure,
+        Outcome::Success,
+        Outcome::Failure,
+        Outcome::Failure,
+    ] {
         call(&r.breaker, &caller, outcome, true);
     }
     assert_eq!(r.breaker.state(), State::Closed);
@@ -89,7 +96,13 @@ fn a_failure_rate_counts_successes_in_the_lane_in_their_place_in_the_window() {
     let r = rig(config);
     let caller = r.breaker.caller();
     // F S S S S F: the window of the last 4 holds S S S F at the end (25 %), so it stays closed.
-    for outcome in [Outcome::Failure, Outcome::Success, Outcome::Success, Outcome::Success, Outcome::Success] {
+    for outcome in [
+        Outcome::Failure,
+        Outcome::Success,
+        Outcome::Success,
+        Outcome::Success,
+        Outcome::Success,
+    ] {
         call(&r.breaker, &caller, outcome, true);
     }
     call(&r.breaker, &caller, Outcome::Failure, true);
@@ -122,7 +135,10 @@ fn a_caller_that_goes_folds_its_pending_successes() {
     succeed_in_lane(&caller);
     drop(caller);
     let m = r.breaker.metrics();
-    assert_eq!((m.calls, m.successes, m.ignored, m.in_flight, m.window.calls), (1, 1, 0, 0, 1));
+    assert_eq!(
+        (m.calls, m.successes, m.ignored, m.in_flight, m.window.calls),
+        (1, 1, 0, 0, 1)
+    );
 }
 
 #[test]
@@ -150,7 +166,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         (self.0 >> 33) % n
     }
 }
@@ -195,12 +214,31 @@ fn random_sequences_through_the_lane_give_the_same_metrics_and_states_as_through
             }
             let (ma, mb) = (a.breaker.metrics(), b.breaker.metrics());
             assert_eq!(
-                (ma.state, ma.calls, ma.successes, ma.failures, ma.ignored, ma.in_flight, ma.stale),
-                (mb.state, mb.calls, mb.successes, mb.failures, mb.ignored, mb.in_flight, mb.stale),
+                (
+                    ma.state,
+                    ma.calls,
+                    ma.successes,
+                    ma.failures,
+                    ma.ignored,
+                    ma.in_flight,
+                    ma.stale
+                ),
+                (
+                    mb.state,
+                    mb.calls,
+                    mb.successes,
+                    mb.failures,
+                    mb.ignored,
+                    mb.in_flight,
+                    mb.stale
+                ),
                 "seed {seed}, step {step}"
             );
             assert_eq!(ma.window, mb.window, "seed {seed}, step {step}");
-            assert_eq!(ma.consecutive_failures, mb.consecutive_failures, "seed {seed}, step {step}");
+            assert_eq!(
+                ma.consecutive_failures, mb.consecutive_failures,
+                "seed {seed}, step {step}"
+            );
             assert_eq!(ma.transitions, mb.transitions, "seed {seed}, step {step}");
         }
         assert_eq!(*a.seen.lock().unwrap(), *b.seen.lock().unwrap(), "seed {seed}");

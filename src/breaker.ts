@@ -165,6 +165,10 @@ export class CircuitBreaker<T = unknown> {
         return Promise.reject(e)
       }
     }
+    if (timeoutMs === undefined && signal === undefined) {
+      const word = this.#leanWord()
+      if (word !== -1) return this.#runLean(fn, word)
+    }
     const permit = this.#takePermit()
     if (permit < 0) return this.#rejected(permit)
     if (timeoutMs === undefined && signal === undefined) return this.#runUnbounded(fn, permit)
@@ -183,9 +187,11 @@ export class CircuitBreaker<T = unknown> {
     if (typeof fn !== 'function') {
       throw typeError(`executeSync needs a function to run, but was given ${fn === null ? 'null' : typeof fn}`)
     }
-    const lane = this.#started
     // The common case, in one frame: closed, the success taken in the lane (no native call),
     // nothing to time, judge or tell. Anything else takes the general path below.
+    // (Written out here, not through #leanWord and #leanSucceeded: fewer instructions on a path
+    // that costs few.)
+    const lane = this.#started
     if (lane !== null && lane[2] === 1 && !this.#judgesResults && !this.#successes.active && !this.#failures.active) {
       const view = this.#word!
       const word = view[0]!
@@ -268,6 +274,44 @@ export class CircuitBreaker<T = unknown> {
   /** Whether a call would be let through now, without taking a permit or counting anything. */
   isCallPermitted(): boolean {
     return permittedIn(this.#slot)
+  }
+
+  /**
+   * The lean case of a call: closed, its success taken in the lane, nothing to time, judge or
+   * tell. Then counts the call as started and returns the state word it passed on (its permit);
+   * else -1, and nothing is counted.
+   */
+  #leanWord(): number {
+    const lane = this.#started
+    if (lane === null || lane[2] !== 1 || this.#judgesResults || this.#successes.active || this.#failures.active) return -1
+    const word = this.#word![0]!
+    if (!wordIsClosed(word)) return -1
+    lane[0] = lane[0]! + 1 // started, before it runs: in flight while it does
+    return word
+  }
+
+  /** A lean call passed on `word` succeeded: taken in the lane if the word is the same still. */
+  #leanSucceeded(word: number): void {
+    // The same word: still closed in the same period, so the permit is current.
+    if (this.#word![0] === word) {
+      const lane = this.#started!
+      lane[1] = lane[1]! + 1
+      if (this.#successes.active) this.#successes.emit({ durationMs: 0 }) // added while it ran
+    } else {
+      this.#finish(wordPermit(word), Outcome.Success, Number.NaN, undefined)
+    }
+  }
+
+  /** A lean call (see `#leanWord`), asynchronous. */
+  async #runLean<R extends T>(fn: (context: CallContext) => R | PromiseLike<R>, word: number): Promise<R> {
+    let result: R
+    try {
+      result = await fn(UNBOUNDED)
+    } catch (error) {
+      return this.#failed(wordPermit(word), this.#classify(error, undefined), Number.NaN, error)
+    }
+    this.#leanSucceeded(word)
+    return result
   }
 
   /** The common case, with nothing to race: no timer, no abort listener, no extra promise. */

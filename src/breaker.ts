@@ -60,6 +60,9 @@ export interface ExecuteOptions {
  */
 const [acquireIn, recordIn, permittedIn] = threadFunctions()
 
+/** The call policy of a breaker given none: shared, never written; the same shape as one read from options. */
+const NO_POLICY: CallPolicy<unknown> = { isFailure: undefined, isResultFailure: undefined, fallback: undefined, unref: undefined }
+
 /** What `fn` receives when the call has neither a timeout nor a caller signal: a signal that never aborts. */
 const UNBOUNDED: CallContext = Object.freeze({ signal: NEVER_ABORTS })
 
@@ -118,12 +121,15 @@ export class CircuitBreaker<T = unknown> {
     // Object.prototype, and a fixed-shape object keeps the per-call reads fast (an object
     // without a prototype is a dictionary in V8, slower to read on every call).
     const own = (key: keyof CallPolicy<T>) => (Object.hasOwn(policy, key) ? policy[key] : undefined)
-    this.#policy = {
+    const read: CallPolicy<T> = {
       isFailure: own('isFailure') as CallPolicy<T>['isFailure'],
       isResultFailure: own('isResultFailure') as CallPolicy<T>['isResultFailure'],
       fallback: own('fallback') as CallPolicy<T>['fallback'],
       unref: own('unref') as boolean | undefined,
     }
+    // Most breakers have none of these: they share one object (never written) instead of one each.
+    const none = read.isFailure === undefined && read.isResultFailure === undefined && read.fallback === undefined
+    this.#policy = none && read.unref === undefined ? (NO_POLICY as CallPolicy<T>) : read
     this.#judgesResults = this.#policy.isResultFailure !== undefined
     const fallback = this.#policy.fallback
     this.#fallback = fallback ? new Fallback<T>(fallback) : undefined

@@ -176,6 +176,16 @@ impl Breaker {
         }
     }
 
+    /// For a change of rules or window at run time (`configure`): first folds what is pending
+    /// under the old rules, then tells every caller whether successes may still go through its
+    /// lane. A success a caller's thread is reporting through its lane at that very moment is
+    /// folded under the new rules, as a report racing the change would be.
+    #[allow(dead_code)] // for configure (issue 14)
+    pub(crate) fn refresh_lanes(&self) {
+        self.fold_successes();
+        self.inner.callers.set_fast(self.takes_lane_successes());
+    }
+
     /// Counts every caller's pending successes in the counters only: the window they belong to
     /// is being cleared (so a success of the closed period that ended never lands in the next).
     pub(crate) fn discard_pending(&self) {
@@ -237,5 +247,28 @@ impl Breaker {
     #[inline(never)]
     fn record_by_stranger(&self, permit: Permit, outcome: Outcome, elapsed: Duration) -> Option<Transition> {
         self.record(permit, outcome, elapsed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering::*;
+    use std::sync::Arc;
+
+    use crate::{Breaker, Config};
+
+    #[test]
+    fn refreshing_the_lanes_folds_what_is_pending_and_sets_every_flag_again() {
+        let breaker = Arc::new(Breaker::new("lanes", Config::default()).unwrap());
+        let caller = breaker.caller();
+        let lane = caller.lane();
+        lane.started.store(2, Relaxed);
+        lane.succeeded.store(2, Relaxed);
+        lane.fast.store(0, Relaxed); // as if the rules had changed under it
+        breaker.refresh_lanes();
+        assert_eq!(lane.fast.load(Relaxed), 1);
+        assert_eq!(caller.counts.claim(), 0, "folded already");
+        let m = breaker.metrics();
+        assert_eq!((m.successes, m.in_flight, m.window.calls), (2, 0, 2));
     }
 }

@@ -154,6 +154,13 @@ impl Callers {
         }
     }
 
+    /// Sets every live caller's `fast` flag (see [`Lane`]).
+    pub(crate) fn set_fast(&self, fast: bool) {
+        for counts in &self.lock().live {
+            counts.lane.fast.store(u32::from(fast), Release);
+        }
+    }
+
     pub(crate) fn totals(&self) -> CallerTotals {
         let state = self.lock();
         let live = state.live.iter().fold(0u64, |sum, c| sum.saturating_add(c.read().0));

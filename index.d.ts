@@ -87,6 +87,19 @@ export declare class NativeBreaker {
   holdOff(forMs: number): number
   /** Whether two handles are the same breaker. */
   isSame(other: NativeBreaker): boolean
+  /**
+   * Forced open because the fleet opened (reason `remote`): for `forMs` if given (then it
+   * probes on its own, as when Redis is gone), else until the fleet says otherwise. Forcing a
+   * forced-open breaker again moves its deadline. Returns the transition code.
+   */
+  remoteOpen(forMs?: number | undefined | null): number
+  /**
+   * Open or forced open -> half-open now because this instance holds the fleet's probe lease
+   * (reason `remote`). Returns the transition code (0: not moved).
+   */
+  remoteHalfOpen(): number
+  /** Closed because the fleet closed (reason `remote`). Returns the transition code. */
+  remoteClose(): number
 }
 
 /** This thread's handle of a process-wide bulkhead. */

@@ -8,6 +8,7 @@ export default defineConfig({
     prometheus: 'src/ops/prometheus.ts',
     otel: 'src/ops/otel.ts',
     logging: 'src/ops/logging.ts',
+    fleet: 'src/fleet/index.ts',
   },
   // ESM only: Node >= 20.19 and 22.12 load it from `require` too, as the same module instance
   // (two copies, one CommonJS and one ESM, made two registries and broke `instanceof` across them).

@@ -78,3 +78,21 @@ test('the walk finds a cycle made of type-only imports, import() types and re-ex
   graph.set('/m/c.ts', [])
   t.is(findCycle(graph), undefined)
 })
+
+// ---- fleet (issue 12) ----
+test('only src/fleet imports ioredis, and nothing outside src/fleet imports src/fleet', (t) => {
+  const fleetDir = join(SRC, 'fleet')
+  const outside = sourceFiles(SRC).filter((file) => !file.startsWith(`${fleetDir}/`))
+  for (const file of outside) {
+    const text = readFileSync(file, 'utf8')
+    const { importedFiles } = ts.preProcessFile(text, true, true)
+    const names = importedFiles.map((i) => i.fileName)
+    t.false(names.includes('ioredis'), `${relative(SRC, file)} imports ioredis`)
+    t.deepEqual(
+      importsOf(file, text).filter((path) => path.startsWith(`${fleetDir}/`)),
+      [],
+      `${relative(SRC, file)} imports the fleet`,
+    )
+  }
+  t.true(sourceFiles(fleetDir).some((file) => ts.preProcessFile(readFileSync(file, 'utf8'), true, true).importedFiles.some((i) => i.fileName === 'ioredis')))
+})

@@ -18,7 +18,7 @@ test('bad options are refused with a TypeError or RangeError naming the field, b
     [
       { tokn: 'x' },
       'TypeError',
-      /^tokn is not a breakwaterHttp option \(known: prefix, token, critical, actor, log, bodyLimit, bodyTimeout, heartbeat, maxStreams\)/,
+      /^tokn is not a breakwaterHttp option \(known: prefix, token, critical, actor, log, bodyLimit, bodyTimeout, heartbeat, maxStreams, dashboard, bulkheads, retries\)/,
     ],
     [{ token: '' }, 'RangeError', /^token must not be empty: leave it out to have no admin routes/],
     [{ token: 42 }, 'TypeError', /^token must be a string, but was 42/],

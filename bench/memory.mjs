@@ -2,8 +2,7 @@
 //   node --expose-gc bench/memory.mjs <breakwater|opossum|cockatiel> <count> <idleMs>
 // Prints one JSON line. RSS includes native memory (breakwater's breakers live in Rust).
 import { circuitBreaker as bwBreaker } from '../dist/index.js'
-import OpossumBreaker from 'opossum'
-import { circuitBreaker as ckBreaker, ConsecutiveBreaker, handleAll } from 'cockatiel'
+import { ck, OpossumBreaker } from './peers.mjs'
 
 const [library, countArg, idleArg] = process.argv.slice(2)
 const count = Number(countArg)
@@ -12,7 +11,7 @@ const fn = async () => 42
 const make = {
   breakwater: (i) => bwBreaker(`memory-${i}`),
   opossum: () => new OpossumBreaker(fn),
-  cockatiel: () => ckBreaker(handleAll, { halfOpenAfter: 10_000, breaker: new ConsecutiveBreaker(5) }),
+  cockatiel: () => ck.circuitBreaker(ck.handleAll, { halfOpenAfter: 10_000, breaker: new ck.ConsecutiveBreaker(5) }),
 }[library]
 
 const settle = () => {

@@ -67,6 +67,13 @@ const NO_POLICY: CallPolicy<unknown> = { isFailure: undefined, isResultFailure: 
 const UNBOUNDED: CallContext = Object.freeze({ signal: NEVER_ABORTS })
 
 /**
+ * @internal What `breakwater/fleet` needs of a handle: its native breaker (for the transitions
+ * with reason `remote`) and the announcing of a transition made there, so this thread's listeners
+ * hear of it before the fleet's call returns. Not part of the public API.
+ */
+export let internalsOf: (breaker: CircuitBreaker) => { native: NativeBreaker; announce(code: number): void }
+
+/**
  * This thread's handle of a named breaker. The breaker itself (state, windows, metrics) lives in
  * the native registry and is shared by every handle and every worker thread of the process; the
  * handle adds what only this thread can hold: error filters, fallback, event listeners.
@@ -135,6 +142,10 @@ export class CircuitBreaker<T = unknown> {
     this.#fallback = fallback ? new Fallback<T>(fallback) : undefined
     this.#timeoutMs = timeoutMs
     this.#usesDuration = native.usesCallDuration
+  }
+
+  static {
+    internalsOf = (breaker) => ({ native: breaker.#native, announce: (code) => breaker.#announce(code) })
   }
 
   /** The breaker's name. */

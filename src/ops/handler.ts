@@ -6,9 +6,12 @@ import { matchRoute } from './http-routes.js'
 import { sendJson } from './respond.js'
 
 export type { AdminAction } from './http-admin.js'
+export type { FleetControl } from './http-admin.js'
 export type { HttpBreaker, HttpRegistry } from './http-core.js'
 export type { AdminLog, AdminLogEntry, AdminLogger } from './http-log.js'
 export type { BreakwaterHttpOptions } from './http-options.js'
+export type { BulkheadView, RetryView } from './http-policies.js'
+export type { BulkheadSource, RetrySource } from './metrics-sources.js'
 export type { BreakerView, LatencyView } from './view.js'
 export { breakerView } from './view.js'
 export {
@@ -46,10 +49,16 @@ export interface BreakwaterHttpHandler {
  *   `Authorization: Bearer <token>`. Every request to them is logged through `log`.
  * - `GET /events`: Server-Sent Events, one `state` event per transition in any thread, a
  *   heartbeat comment every `heartbeat`.
+ * - `GET /bulkheads`, `GET /retries`: the stats of the `bulkheads` and `retries` given.
+ * - `GET /dashboard`: a live page of all of the above (unless `dashboard: false`), served with a
+ *   Content-Security-Policy that lets it reach only this origin; with the token typed in, its
+ *   buttons force open, close and isolate breakers through the admin route.
  *
  * Actions: `close` (reset), `force_open` (for `duration`, else until closed), `isolate` (forced
  * open until a later `close`, or for `duration`, after which it closes unless someone changed it
  * meanwhile), `disable`, `half_open` (409 unless open or forced open, and not isolated).
+ * With the `fleet` option, a body with `"scope": "fleet"` sends `close` or `force_open` to every
+ * instance of the fleet through Redis (200 once sent, 503 when Redis could not take it).
  *
  * @throws TypeError or RangeError (code `ERR_BREAKWATER_INVALID_OPTION`) for a registry that is
  * not one, or a bad or unknown option, naming it.
@@ -65,7 +74,7 @@ export function breakwaterHttp(registry: HttpRegistry, options: BreakwaterHttpOp
   const core = new HttpCore(registry, readHttpOptions(options))
   const { prefix, tokenDigest } = core.config
   const handler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void): void => {
-    const match = matchRoute(req.method, req.url, prefix, tokenDigest !== undefined)
+    const match = matchRoute(req.method, req.url, prefix, tokenDigest !== undefined, core.config.dashboard)
     if (match === undefined) {
       if (typeof next === 'function') next()
       else sendJson(res, 404, { error: 'NotFound', message: 'breakwater has no such route' })

@@ -20,6 +20,8 @@ export interface AdminCommand {
   reason: string | undefined
   /** For `POST /breakers/state`: the names (deduplicated, in order) or `'all'`. */
   targets: string[] | 'all' | undefined
+  /** `'fleet'`: the action is for every instance of the fleet (`"scope": "fleet"` in the body). */
+  scope?: 'fleet'
 }
 
 /** What an admin route needs of a breaker: the control methods of a breakwater `CircuitBreaker`. */
@@ -154,4 +156,43 @@ export function act(name: string, breaker: ControlledBreaker, command: AdminComm
       break
   }
   return { name, status: 200, from, to: breaker.state }
+}
+
+// ---- fleet scope (issue 12) ----
+
+/** What the admin routes need of a fleet (what `fleet()` of breakwater/fleet returns). */
+export interface FleetControl {
+  forceOpen(name: string, durationMs?: number): Promise<boolean>
+  forceClose(name: string): Promise<boolean>
+}
+
+/** The actions the fleet scope takes: what can be done to every instance at once. */
+const FLEET_ACTIONS: readonly AdminAction[] = ['close', 'force_open']
+
+/**
+ * Takes `scope` out of an admin body: `'fleet'` (the action goes to every instance of the fleet),
+ * `'local'` or absent (this process, as without it). The rest of the body is read by
+ * `readCommand` as before. Throws a `TypeError` or `RangeError` naming the field.
+ */
+export function takeScope(body: unknown): { scope: 'fleet' | 'local'; rest: unknown } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body) || !Object.hasOwn(body, 'scope')) return { scope: 'local', rest: body }
+  const { scope, ...rest } = body as { scope: unknown }
+  if (scope !== 'fleet' && scope !== 'local') throw rangeError(`scope must be "local" or "fleet", but was ${describe(scope)}`)
+  return { scope, rest }
+}
+
+/** Checks that a command can go to the fleet. */
+export function checkFleetCommand(command: AdminCommand, fleet: FleetControl | undefined): void {
+  if (!fleet) throw rangeError('scope "fleet" needs a fleet: pass breakwaterHttp the fleet option (what fleet() of breakwater/fleet returns)')
+  if (!FLEET_ACTIONS.includes(command.action)) {
+    throw rangeError(`scope "fleet" takes the actions ${FLEET_ACTIONS.join(' and ')}, but action is ${command.action}`)
+  }
+}
+
+/** Sends a checked fleet command for `name`: 200 once Redis took it, 503 when it could not. */
+export async function actFleet(name: string, fleet: FleetControl, command: AdminCommand): Promise<ActionResult> {
+  const sent = command.action === 'close' ? await fleet.forceClose(name) : await fleet.forceOpen(name, command.durationMs)
+  return sent
+    ? { name, status: 200 }
+    : { name, status: 503, message: 'the fleet could not reach Redis: the order was not sent (the breaker can still be steered locally)' }
 }

@@ -1,7 +1,19 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { describe, typeError } from '../validate.js'
-import { act, type ActionResult, type AdminCommand, type ControlledBreaker, Isolations, readCommand } from './http-admin.js'
+import {
+  act,
+  type ActionResult,
+  actFleet,
+  type AdminCommand,
+  checkFleetCommand,
+  type ControlledBreaker,
+  Isolations,
+  readCommand,
+  takeScope,
+} from './http-admin.js'
 import { challenge, checkBearer } from './http-auth.js'
+import { sendDashboard } from './http-dashboard.js'
+import { sendBulkheads, sendRetries } from './http-policies.js'
 import { isJsonContentType, readJsonBody } from './http-body.js'
 import { type ChangeSource, EventStreams } from './http-events.js'
 import type { AdminLogEntry } from './http-log.js'
@@ -59,6 +71,13 @@ export class HttpCore {
         case 'actMany':
           this.#admin(route, req, res).catch((error: unknown) => failed(res, error)) // #admin answers its own errors: this is a last guard
           return
+        // dashboard
+        case 'dashboard':
+          return sendDashboard(res, route.asset, this.config.tokenDigest !== undefined)
+        case 'bulkheads':
+          return sendBulkheads(res, this.config.bulkheads)
+        case 'retries':
+          return sendRetries(res, this.config.retries)
       }
     } catch (error) {
       failed(res, error)
@@ -105,6 +124,7 @@ export class HttpCore {
     try {
       const admitted = await this.#admit(route, req)
       if ('status' in admitted) answer = admitted
+      else if (admitted.command.scope === 'fleet') answer = await this.#performFleet(route, (command = admitted.command))
       else answer = this.#perform(route, (command = admitted.command))
     } catch (error) {
       answer = { ...refusal(500, `breakwater could not answer: ${error instanceof Error ? error.message : 'unknown error'}`), command }
@@ -117,6 +137,7 @@ export class HttpCore {
     command = answer.command
     const { results } = answer
     if (command) Object.assign(entry, { action: command.action, duration: command.duration ?? null, reason: command.reason ?? null })
+    if (command?.scope === 'fleet') Object.assign(entry, { scope: 'fleet' })
     if (command?.targets) entry.breakers = command.targets
     this.config.log({
       ...entry,
@@ -138,7 +159,13 @@ export class HttpCore {
     const body = await readJsonBody(req, this.config.bodyLimit, this.config.bodyTimeoutMs)
     if (!body.ok) return refusal(body.status, body.message)
     try {
-      return { command: readCommand(body.value, route.kind === 'actMany') }
+      const { scope, rest } = takeScope(body.value)
+      const command = readCommand(rest, route.kind === 'actMany')
+      if (scope === 'fleet') {
+        checkFleetCommand(command, this.config.fleet)
+        command.scope = 'fleet'
+      }
+      return { command }
     } catch (error) {
       return refusal(400, (error as Error).message)
     }
@@ -157,6 +184,22 @@ export class HttpCore {
     const names = command.targets === 'all' ? this.#registry.names() : command.targets!
     const results = names.map((name) => this.#act(name, command))
     return { status: 200, body: { action: command.action, results }, headers: {}, result: 'done', command, results }
+  }
+
+  /**
+   * A command for every instance of the fleet: sent through Redis (no local breaker needs to
+   * exist here); each name answers 200 once sent, 503 when Redis could not take it.
+   */
+  async #performFleet(route: AdminRoute, command: AdminCommand): Promise<AdminAnswer> {
+    const fleet = this.config.fleet!
+    if (route.kind === 'act') {
+      const result = await actFleet(route.name, fleet, command)
+      const body = result.status === 200 ? { action: command.action, scope: 'fleet', ...result } : { error: 'ServiceUnavailable', scope: 'fleet', ...result }
+      return { status: result.status, body, headers: {}, result: result.message ?? 'done', command }
+    }
+    const names = command.targets === 'all' ? this.#registry.names() : command.targets!
+    const results = await Promise.all(names.map((name) => actFleet(name, fleet, command)))
+    return { status: 200, body: { action: command.action, scope: 'fleet', results }, headers: {}, result: 'done', command, results }
   }
 
   #entryOf(route: AdminRoute, req: IncomingMessage): AdminLogEntry {
@@ -226,6 +269,7 @@ const ERROR_NAMES: Record<number, string> = {
   413: 'PayloadTooLarge',
   415: 'UnsupportedMediaType',
   500: 'InternalServerError',
+  503: 'ServiceUnavailable',
 }
 
 function notFound(name: string) {

@@ -70,6 +70,13 @@ export function breakwaterFastify(handler: (req: IncomingMessage, res: ServerRes
     add('GET', '/breakers/:name', ({ name }) => ({ kind: 'breaker', name: name! }))
     add('GET', '/health', () => ({ kind: 'health' }))
     add('GET', '/events', () => ({ kind: 'events' }))
+    // dashboard
+    add('GET', '/bulkheads', () => ({ kind: 'bulkheads' }))
+    add('GET', '/retries', () => ({ kind: 'retries' }))
+    if (core.config.dashboard) {
+      add('GET', '/dashboard', () => ({ kind: 'dashboard', asset: 'page' }))
+      for (const asset of ['app.js', 'app.css', 'icon.svg'] as const) add('GET', `/dashboard/${asset}`, () => ({ kind: 'dashboard', asset }))
+    }
     if (tokenDigest !== undefined) {
       add('POST', '/breakers/state', () => ({ kind: 'actMany' }))
       add('POST', '/breakers/:name/state', ({ name }) => ({ kind: 'act', name: name! }))

@@ -1,7 +1,9 @@
 import { type Duration, toTimeoutMillis } from '../duration.js'
 import { describe, ownOptions, rangeError, typeError } from '../validate.js'
 import { digestOf } from './http-auth.js'
+import type { FleetControl } from './http-admin.js'
 import { type AdminLog, type AdminLogger, readLog } from './http-log.js'
+import { type BulkheadSource, readBulkheads, readRetries, type RetrySource } from './metrics-sources.js'
 
 /** Options of `breakwaterHttp`. */
 export interface BreakwaterHttpOptions {
@@ -37,6 +39,22 @@ export interface BreakwaterHttpOptions {
   heartbeat?: Duration
   /** How many `GET /events` streams may be open at once; more are answered 503. @default 1000 */
   maxStreams?: number
+  /**
+   * A fleet (what `fleet()` of breakwater/fleet returns): admin requests with `"scope": "fleet"`
+   * then `close` or `force_open` the breaker on every instance. @default none (`scope: "fleet"` is a 400)
+   */
+  fleet?: FleetControl
+  // dashboard
+  /**
+   * Whether `GET /dashboard` serves the live page (read-only without the token; with it, its
+   * admin buttons use the admin routes). `false`: the route answers 404 (or goes to `next`).
+   * @default true
+   */
+  dashboard?: boolean
+  /** Bulkheads shown by `GET /bulkheads` and the dashboard (what `bulkhead()` returns). @default none */
+  bulkheads?: readonly BulkheadSource[]
+  /** Retry policies shown by `GET /retries` and the dashboard, by the name given here (what `retry()` returns). @default none */
+  retries?: Readonly<Record<string, RetrySource>>
 }
 
 /** The options, checked, with their defaults. */
@@ -51,9 +69,17 @@ export interface HttpConfig {
   bodyTimeoutMs: number
   heartbeatMs: number
   maxStreams: number
+  /** The fleet for `"scope": "fleet"`, if given. */
+  fleet?: FleetControl
+  // dashboard
+  dashboard: boolean
+  bulkheads: readonly BulkheadSource[]
+  retries: readonly [string, RetrySource][]
 }
 
 const OPTIONS = ['prefix', 'token', 'critical', 'actor', 'log', 'bodyLimit', 'bodyTimeout', 'heartbeat', 'maxStreams'] as const
+// dashboard
+const DASHBOARD_OPTIONS = ['dashboard', 'bulkheads', 'retries'] as const
 /** The largest `bodyLimit`: the admin body is a few hundred bytes; a big limit only helps an attacker. */
 const MAX_BODY_LIMIT = 1_048_576
 /** The shortest heartbeat: a heartbeat every few milliseconds is a busy loop per stream. */
@@ -64,8 +90,10 @@ const MIN_HEARTBEAT_MS = 100
  * checked (a `TypeError` or `RangeError` naming the field) before anything is made.
  */
 export function readHttpOptions(options: unknown): HttpConfig {
-  const o = ownOptions<BreakwaterHttpOptions>('breakwaterHttp', options, OPTIONS)
+  const { fleet, rest } = takeFleet(options)
+  const o = ownOptions<BreakwaterHttpOptions>('breakwaterHttp', rest, [...OPTIONS, ...DASHBOARD_OPTIONS])
   return {
+    ...(fleet ? { fleet } : {}),
     prefix: readPrefix(o.prefix),
     tokenDigest: o.token === undefined ? undefined : digestOf(readToken(o.token)),
     critical: readCritical(o.critical),
@@ -75,6 +103,10 @@ export function readHttpOptions(options: unknown): HttpConfig {
     bodyTimeoutMs: toTimeoutMillis('bodyTimeout', o.bodyTimeout ?? 10_000),
     heartbeatMs: readHeartbeat(o.heartbeat),
     maxStreams: readCount('maxStreams', o.maxStreams ?? 1000, 1_000_000),
+    // dashboard
+    dashboard: readSwitch('dashboard', o.dashboard),
+    bulkheads: readBulkheads(o.bulkheads),
+    retries: readRetries(o.retries),
   }
 }
 
@@ -124,4 +156,25 @@ function readHeartbeat(heartbeat: unknown): number {
   const ms = toTimeoutMillis('heartbeat', heartbeat ?? 15_000)
   if (ms < MIN_HEARTBEAT_MS) throw rangeError(`heartbeat must be at least ${MIN_HEARTBEAT_MS} ms, but was ${ms}`)
   return ms
+}
+
+// ---- fleet (issue 12) ----
+
+/** Takes the `fleet` option out (checked: forceOpen and forceClose); the rest is read as before. */
+function takeFleet(options: unknown): { fleet: FleetControl | undefined; rest: unknown } {
+  if (typeof options !== 'object' || options === null || !Object.hasOwn(options, 'fleet')) return { fleet: undefined, rest: options }
+  const { fleet, ...rest } = options as { fleet: unknown }
+  if (fleet === undefined) return { fleet: undefined, rest }
+  const f = fleet as Partial<Record<keyof FleetControl, unknown>> | null
+  if (typeof f !== 'object' || f === null || typeof f.forceOpen !== 'function' || typeof f.forceClose !== 'function') {
+    throw typeError(`fleet must be a fleet from breakwater/fleet (with forceOpen and forceClose), but was ${describe(fleet)}`)
+  }
+  return { fleet: fleet as FleetControl, rest }
+}
+
+// dashboard
+function readSwitch(field: string, value: unknown): boolean {
+  if (value === undefined) return true
+  if (typeof value !== 'boolean') throw typeError(`${field} must be true or false, but was ${describe(value)}`)
+  return value
 }

@@ -6,6 +6,14 @@ export type Route =
   | { kind: 'events' }
   | { kind: 'act'; name: string }
   | { kind: 'actMany' }
+  // dashboard: the page, its assets, and the read-only policy routes it shows
+  | { kind: 'dashboard'; asset: DashboardAsset }
+  | { kind: 'bulkheads' }
+  | { kind: 'retries' }
+
+/** A file of the dashboard: the page, or one of its assets under `dashboard/`; `''` is the page with a trailing `/`. */
+export type DashboardAsset = 'page' | '' | 'app.js' | 'app.css' | 'icon.svg'
+const DASHBOARD_ASSETS: readonly string[] = ['app.js', 'app.css', 'icon.svg']
 
 /** What a request's method and path ask for: a route, a known path with another method, a bad path, or nothing of ours. */
 export type Match = { found: Route } | { allow: string } | { bad: string } | undefined
@@ -13,9 +21,10 @@ export type Match = { found: Route } | { allow: string } | { bad: string } | und
 /**
  * Finds the route of `method` and the request target `url` under `prefix`. Path segments are
  * percent-decoded one by one, so a breaker name may hold `/` (sent as `%2F`) or any Unicode.
- * The admin routes exist only when `admin` is true. `undefined`: the path is not ours.
+ * The admin routes exist only when `admin` is true, the dashboard only when `dashboard` is.
+ * `undefined`: the path is not ours.
  */
-export function matchRoute(method: string | undefined, url: string | undefined, prefix: string, admin: boolean): Match {
+export function matchRoute(method: string | undefined, url: string | undefined, prefix: string, admin: boolean, dashboard = true): Match {
   const path = pathOf(url ?? '/')
   if (path === undefined) return undefined
   const rest = path === prefix ? '/' : path.startsWith(`${prefix}/`) ? path.slice(prefix.length) : undefined
@@ -36,6 +45,17 @@ export function matchRoute(method: string | undefined, url: string | undefined, 
   if (first === 'health' || first === 'events') {
     if (name !== undefined) return undefined
     return get ? { found: { kind: first } } : { allow: 'GET' }
+  }
+  // dashboard: the page and its assets (when on), bulkheads and retries (always)
+  if (first === 'bulkheads' || first === 'retries') {
+    if (name !== undefined) return undefined
+    return get ? { found: { kind: first } } : { allow: 'GET' }
+  }
+  if (first === 'dashboard') {
+    if (!dashboard || last !== undefined) return undefined
+    if (name !== undefined && name !== '' && !DASHBOARD_ASSETS.includes(name)) return undefined
+    const asset = (name ?? 'page') as DashboardAsset
+    return get ? { found: { kind: 'dashboard', asset } } : { allow: 'GET' }
   }
   if (first !== 'breakers') return undefined
   if (name === undefined) return get ? { found: { kind: 'list' } } : { allow: 'GET' }

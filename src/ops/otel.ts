@@ -16,6 +16,7 @@ import {
   type Sources,
   STATE_NAMES,
 } from './metrics-sources.js'
+import { type FleetSource, fleetInstruments, readFleet } from './metrics-fleet.js'
 
 export type { BulkheadSource, HealthSource, RetrySource } from './metrics-sources.js'
 
@@ -223,4 +224,30 @@ export function openTelemetryMetrics(registry: HealthSource, options: OpenTeleme
   }
   meter!.addBatchObservableCallback(callback, instruments)
   return () => meter!.removeBatchObservableCallback(callback, instruments)
+}
+
+// ---- fleet (issue 12) ----
+
+export type { FleetSource, FleetStatusView } from './metrics-fleet.js'
+
+/**
+ * Observable instruments of a fleet (what `fleet()` of breakwater/fleet returns) on an
+ * OpenTelemetry meter, read from its `status()` once per collection, under
+ * `resilience.breakwater.fleet.` with attributes `fleet.namespace`, `fleet.instance` (and
+ * `breaker.name`, `reason`): gauges `redis_up`, `instances_alive`, `votes`, `generation`, `open`,
+ * `probe_lease_held`; counters `dropped_messages`, `applied_messages`, `errors`.
+ *
+ * @returns a disposer that removes the callback.
+ * @throws TypeError (code `ERR_BREAKWATER_INVALID_OPTION`) for a bad option; nothing is created then.
+ * @example
+ * import { metrics } from '@opentelemetry/api'
+ * import { openTelemetryFleetMetrics } from 'breakwater/otel'
+ * const stop = openTelemetryFleetMetrics(shared, { meter: metrics.getMeter('breakwater') })
+ */
+export function openTelemetryFleetMetrics(fleet: FleetSource, options: { meter: Meter }): () => void {
+  const source = readFleet(fleet)
+  if (options === undefined) throw typeError('openTelemetryFleetMetrics options must be an object like { meter }, but was undefined')
+  const own = ownOptions<{ meter: Meter }>('openTelemetryFleetMetrics', options, ['meter'])
+  checkMethods('meter', own.meter, ['createObservableGauge', 'createObservableCounter', 'addBatchObservableCallback', 'removeBatchObservableCallback'])
+  return fleetInstruments(own.meter!, source, INSTRUMENT_PREFIX)
 }

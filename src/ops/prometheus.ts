@@ -24,6 +24,7 @@ import {
   snapshotOf,
   type Sources,
 } from './metrics-sources.js'
+import { type FleetSource, fleetFamilies, readFleet } from './metrics-fleet.js'
 
 export type { BulkheadSource, HealthSource, RetrySource } from './metrics-sources.js'
 
@@ -189,4 +190,62 @@ function sharedSnapshot(sources: Sources): () => Scrape {
     })
     return cached
   }
+}
+
+// ---- fleet (issue 12) ----
+
+/** Options of `prometheusFleetMetrics`. */
+export interface PrometheusFleetOptions {
+  /** The prom-client registry the series join. */
+  register: Registry<RegistryContentType>
+  /** Put before every metric name. @default 'breakwater_' */
+  prefix?: string
+}
+
+export type { FleetSource, FleetStatusView } from './metrics-fleet.js'
+
+/**
+ * Adds a fleet's series (what `fleet()` of breakwater/fleet returns) to a prom-client 15
+ * registry, read from its `status()` once per scrape: `fleet_redis_up`, `fleet_instances_alive`,
+ * `fleet_votes{name}`, `fleet_generation{name}`, `fleet_open{name}`,
+ * `fleet_probe_lease_held{name}`, `fleet_dropped_messages_total{reason}`,
+ * `fleet_applied_messages_total`, `fleet_errors_total`, each labelled with the fleet's
+ * `namespace` and `instance`. Neither prom-client nor ioredis is loaded by this module.
+ *
+ * @returns a disposer that takes the series out of `register`.
+ * @throws TypeError or RangeError (code `ERR_BREAKWATER_INVALID_OPTION`) for a bad option or a
+ * name already in `register`; nothing is registered then.
+ * @example
+ * import { register } from 'prom-client'
+ * import { prometheusFleetMetrics } from 'breakwater/prometheus'
+ * const stop = prometheusFleetMetrics(shared, { register }) // shared = fleet(registry, {...})
+ */
+export function prometheusFleetMetrics(fleet: FleetSource, options: PrometheusFleetOptions): () => void {
+  const source = readFleet(fleet)
+  if (options === undefined) throw typeError('prometheusFleetMetrics options must be an object like { register }, but was undefined')
+  const own = ownOptions<PrometheusFleetOptions>('prometheusFleetMetrics', options, ['register', 'prefix'])
+  const register = own.register
+  checkMethods('register', register, ['registerMetric', 'getSingleMetric', 'removeSingleMetric'])
+  const prefix = own.prefix ?? 'breakwater_'
+  if (typeof prefix !== 'string') throw typeError(`prefix must be a string, but was ${describe(prefix)}`)
+  if (!PREFIX.test(prefix)) throw rangeError(`prefix must be empty or a metric name start ([a-zA-Z_:][a-zA-Z0-9_:]*), but was ${describe(prefix)}`)
+  // The fleet families read the fleet, not the breakers' snapshot: theirs is an empty one.
+  const none: Scrape = { snapshot: { breakers: [], bulkheads: [], retries: [] }, labels: new LabelSets() }
+  const families = fleetFamilies(source).map((spec) => new Family(spec, prefix, () => none))
+  for (const family of families) {
+    if (register!.getSingleMetric(family.key) !== undefined)
+      throw rangeError(`register already has a metric called ${family.key}: dispose the earlier one, or give another prefix`)
+  }
+  const dispose = () => {
+    for (const family of families) {
+      if ((register!.getSingleMetric(family.key) as unknown) === family) register!.removeSingleMetric(family.key)
+    }
+  }
+  try {
+    for (const family of families) register!.registerMetric(family as unknown as Metric)
+  } catch (error) {
+    dispose()
+    throw error
+  }
+  return dispose
 }

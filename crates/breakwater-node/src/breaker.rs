@@ -19,7 +19,7 @@ use crate::{bound, metrics, state_view};
 #[napi]
 pub struct NativeBreaker {
     handle: Rc<Handle>,
-    inner: Arc<Breaker>,
+    pub(crate) inner: Arc<Breaker>,
     /// The handle's slot in this thread's table of the shared hot-path functions, once asked.
     slot: Cell<Option<u32>>,
 }

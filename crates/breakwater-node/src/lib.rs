@@ -14,6 +14,7 @@ mod isolation;
 mod metrics;
 mod options;
 mod registry;
+mod remote;
 mod state_view;
 mod thread_permits;
 mod wire;

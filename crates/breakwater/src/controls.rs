@@ -44,6 +44,24 @@ impl Breaker {
         self.force(State::ForcedOpen, deadline_ms, reason)
     }
 
+    /// Closes the breaker because the fleet says so ([`Reason::Remote`]: another instance's probe
+    /// succeeded, or an operator closed it everywhere); otherwise like [`reset`](Breaker::reset).
+    /// Returns the transition, if the breaker was not closed.
+    ///
+    /// ```
+    /// use breakwater::{Breaker, Config, Reason, State};
+    ///
+    /// let breaker = Breaker::new("quotes", Config::default())?;
+    /// breaker.force_open_until(None, Reason::Remote);
+    /// let t = breaker.close_remote().unwrap();
+    /// assert_eq!((t.from, t.to, t.reason), (State::ForcedOpen, State::Closed, Reason::Remote));
+    /// assert!(breaker.close_remote().is_none(), "already closed");
+    /// # Ok::<(), breakwater::ConfigError>(())
+    /// ```
+    pub fn close_remote(&self) -> Option<Transition> {
+        self.force(State::Closed, 0, Reason::Remote)
+    }
+
     /// Refuses calls until `deadline_nanos` of the breaker's clock because the dependency asked
     /// callers to wait ([`Reason::RetryAfter`], an HTTP `Retry-After`, say). Unlike
     /// [`force_open_until`](Breaker::force_open_until) it only ever makes the wait longer: an

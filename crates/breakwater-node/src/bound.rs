@@ -75,7 +75,11 @@ pub(crate) fn occupy(handle: &Rc<Handle>) -> u32 {
 /// is gone itself (the thread is ending).
 pub(crate) fn vacate(slot: u32) {
     let _ = SLOTS.try_with(|slots| {
-        let mut slots = slots.borrow_mut();
+        // Never busy (no call made under a borrow reaches JavaScript or its collector); were it
+        // so, keeping the entry beats a panic in a finalizer.
+        let Ok(mut slots) = slots.try_borrow_mut() else {
+            return;
+        };
         if let Some(entry) = slots.handles.get_mut(slot as usize) {
             if entry.take().is_some() {
                 slots.free.push(slot);

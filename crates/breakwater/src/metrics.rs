@@ -123,7 +123,12 @@ impl Breaker {
             latency: self.histogram.as_ref().map(|h| h.summary()),
             cas_retries: inner.cas_retries.load(Relaxed),
             transitions: std::array::from_fn(|from| {
-                std::array::from_fn(|to| inner.transition_counts[from * 5 + to].load(Relaxed))
+                std::array::from_fn(|to| {
+                    inner
+                        .transition_counts
+                        .get()
+                        .map_or(0, |c| c[from * 5 + to].load(Relaxed))
+                })
             }),
         }
     }

@@ -229,6 +229,29 @@ test('injection ends by itself when `for` has passed since it was enabled, and s
   t.is(await policy.execute(ok), 'fake')
 })
 
+test('stats() notices an expired TTL without any call: stopped is expired and onStop says so once', (t) => {
+  const clock = fakeNow()
+  const policy = chaos({ outcome: 'fake', for: '1m', enabled: true, now: clock.now })
+  const stops: ChaosStopEvent[] = []
+  policy.onStop((e) => stops.push(e))
+  t.like(policy.stats(), { enabled: true, stopped: undefined })
+  clock.advance(60_000)
+  t.like(policy.stats(), { enabled: false, stopped: 'expired' })
+  t.like(policy.stats(), { enabled: false, stopped: 'expired' })
+  t.deepEqual(stops, [{ reason: 'expired', chaos: true }])
+})
+
+test('disable() after a TTL that ended unnoticed reports expired, not disabled', (t) => {
+  const clock = fakeNow()
+  const policy = chaos({ outcome: 'fake', for: '1m', enabled: true, now: clock.now })
+  const stops: ChaosStopEvent[] = []
+  policy.onStop((e) => stops.push(e))
+  clock.advance(60_000)
+  policy.disable()
+  t.deepEqual(stops, [{ reason: 'expired', chaos: true }])
+  t.is(policy.stats().stopped, 'expired')
+})
+
 test('injection ends at `until` (a Date or epoch ms), and cannot be enabled past it', async (t) => {
   const clock = fakeNow()
   const policy = chaos({ outcome: 'fake', until: new Date(clock.now() + 10_000), enabled: true, now: clock.now })

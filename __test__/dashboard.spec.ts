@@ -209,6 +209,8 @@ browserTest.serial('without the token no button exists and a crafted admin reque
   await page.click(`${card('orders')} button[data-action="force_open"]`)
   t.is((await answered).status(), 401)
   await page.waitForSelector('#admin-note:has-text("the token was refused")', { timeout: 5000 })
+  // The cards lose their buttons at the next frame's redraw.
+  await page.waitForSelector('button[data-action]', { state: 'detached', timeout: 5000 })
   t.is(await page.locator('button[data-action]').count(), 0, 'a refused token is forgotten: no button')
   t.is(orders.state, 'closed')
 
@@ -303,20 +305,25 @@ browserTest.serial('a hidden tab stops reading the handler, and reads at once wh
     if (r.url().endsWith('/ops/breakers')) reads++
   })
   const nextRead = () => page.waitForResponse((r) => r.url().endsWith('/ops/breakers'), { timeout: 5000 })
+  // The page plans its next read only once all three routes answered: wait for that, not for one answer.
+  const planned = (n: number) => page.waitForSelector(`body[data-reads="${n}"]`, { state: 'attached', timeout: 5000 })
   const first = nextRead()
   await page.goto(`${server.origin}/ops/dashboard`)
   await first
+  await planned(1)
   const second = nextRead()
   await page.clock.runFor(1000)
   await second
+  await planned(2)
   t.is(reads, 2, 'visible: one read a second')
   // As a string: the spec's transpiler would wrap a function given here in a helper the page lacks.
   const setHidden = (hidden: boolean) =>
     page.evaluate(`Object.defineProperty(document, 'hidden', { configurable: true, value: ${hidden} }); document.dispatchEvent(new Event('visibilitychange'))`)
   await setHidden(true)
-  const planned = nextRead()
+  const third = nextRead()
   await page.clock.runFor(1000) // the read planned while it was visible
-  await planned
+  await third
+  await planned(3)
   await page.clock.runFor(30_000)
   // A request of our own, answered: every request the page made before it has been seen (events come in order).
   t.is(await page.evaluate(async () => (await fetch('retries')).status), 200)

@@ -173,7 +173,7 @@ test('past maxStreams, GET /events answers 503 with Retry-After', async (t) => {
   await until(() => handler.streams === 0)
 })
 
-test('a client that stops reading its stream is dropped once a megabyte waits for it, not buffered for', async (t) => {
+test('a client that stops reading its stream is dropped (stalled past a megabyte, or past 16 at once), not buffered for', async (t) => {
   const { handler, breakers, listeners } = handlerOf()
   const orders = breakers.getOrCreate('orders')
   const server = await serve('node:http', handler)
@@ -193,4 +193,30 @@ test('a client that stops reading its stream is dropped once a megabyte waits fo
   t.is(listeners(), 0)
   socket.destroy()
   await closed
+})
+
+test('a burst of 20,000 transitions in one tick (a bulk admin action) reaches a client that reads, which is kept', async (t) => {
+  const { handler, breakers } = handlerOf()
+  const orders = breakers.getOrCreate('orders')
+  const server = await serve('node:http', handler)
+  t.teardown(() => server.close())
+  const client = sse(`${server.base}/events`)
+  await client.opened
+  await until(() => handler.streams === 1)
+  for (let i = 0; i < 10_000; i++) {
+    orders.forceOpen()
+    orders.reset()
+  }
+  // About 2.6 MB queued in one tick: over the megabyte, but the client drains it.
+  await until(() => client.events.length === 20_000)
+  t.is(handler.streams, 1)
+  t.deepEqual(
+    client.events.slice(0, 2).map(({ data }) => [data.from, data.to]),
+    [
+      ['closed', 'forced_open'],
+      ['forced_open', 'closed'],
+    ],
+  )
+  client.drop()
+  await until(() => handler.streams === 0)
 })

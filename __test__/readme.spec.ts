@@ -30,6 +30,7 @@ test('every TypeScript example in the README type-checks', (t) => {
       'breakwater/prometheus': ['../../src/ops/prometheus.ts'],
       'breakwater/otel': ['../../src/ops/otel.ts'],
       'breakwater/logging': ['../../src/ops/logging.ts'],
+      'breakwater/fleet': ['../../src/fleet/index.ts'],
     },
   }
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, include: ['*.ts'] }))

@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import os from 'node:os'
 import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { stripVTControlCharacters } from 'node:util'
 import { writeReport } from './report.mjs'
 
 const here = fileURLToPath(new URL('./cross/', import.meta.url))
@@ -43,11 +44,8 @@ function record(language, library, version, harness, name, nsSamples) {
 function toolVersion(cmd, args, env) {
   const r = spawnSync(cmd, args, { env, encoding: 'utf8' })
   if (r.error || r.status !== 0) return null
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: strips the colours mvn prints
-  return `${r.stdout}${r.stderr}`
-    .replace(/\x1b\[[0-9;]*m/g, '')
-    .trim()
-    .split('\n')[0]
+  // mvn colours its version line
+  return stripVTControlCharacters(`${r.stdout}${r.stderr}`).trim().split('\n')[0]
 }
 
 export const languages = [

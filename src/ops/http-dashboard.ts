@@ -25,8 +25,10 @@ const pages = {
 
 /** Answers `GET /dashboard` (the page) and `GET /dashboard/<asset>`, with the CSP on each. */
 export function sendDashboard(res: ServerResponse, asset: DashboardAsset, admin: boolean): void {
-  if (asset === '') {
+  if (asset === '' || (asset === 'page' && endsWithSlash(res.req?.url))) {
     // The page's links are relative to `<prefix>/dashboard`: a trailing slash would break them.
+    // The page itself with one: a router that ignores trailing slashes (Fastify's
+    // `ignoreTrailingSlash`) hands `/dashboard/` to the page's route.
     res.writeHead(308, { location: '../dashboard', 'content-length': '0', 'cache-control': 'no-store' })
     res.end()
     return
@@ -44,4 +46,10 @@ export function sendDashboard(res: ServerResponse, asset: DashboardAsset, admin:
     'referrer-policy': 'no-referrer',
   })
   res.end(body)
+}
+
+/** Whether a request target's path (before any query) ends with `/`. */
+function endsWithSlash(url: string | undefined): boolean {
+  const path = url?.split(/[?#]/, 1)[0] ?? ''
+  return path.endsWith('/')
 }

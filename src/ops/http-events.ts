@@ -8,8 +8,15 @@ export interface ChangeSource {
   onStateChange(listener: (change: StateChange) => void): Disposer
 }
 
-/** A client that has this much unsent is too slow to follow: it is dropped rather than buffered for. */
+/**
+ * A client with this much unsent that has not drained for `STALL_MS` is too slow to follow: it is
+ * dropped rather than buffered for. A burst (a bulk admin action over thousands of breakers, all in
+ * one tick) goes past it in a moment and drains: a client that reads is kept.
+ */
 const MAX_UNSENT_BYTES = 1_048_576
+const STALL_MS = 5_000
+/** Past this, a client is dropped at once, however recently it drained: memory stays bounded. */
+const HARD_MAX_UNSENT_BYTES = 16 * MAX_UNSENT_BYTES
 
 /**
  * The open `GET /events` streams: each one has its own registry listener, removed when the
@@ -20,6 +27,8 @@ export class EventStreams {
   readonly #heartbeatMs: number
   readonly #max: number
   readonly #open = new Set<ServerResponse>()
+  /** Since when each stream has had more than `MAX_UNSENT_BYTES` waiting without a drain. */
+  readonly #stalledSince = new Map<ServerResponse, number>()
   #heartbeat: NodeJS.Timeout | undefined
 
   constructor(source: ChangeSource, heartbeatMs: number, max: number) {
@@ -48,13 +57,15 @@ export class EventStreams {
       'x-accel-buffering': 'no', // nginx would otherwise hold events back
     })
     res.write(': breakwater transitions\n\n')
-    const stop = this.#source.onStateChange((change) => send(res, `event: state\ndata: ${JSON.stringify(wire(change))}\n\n`))
+    const stop = this.#source.onStateChange((change) => this.#send(res, `event: state\ndata: ${JSON.stringify(wire(change))}\n\n`))
     const end = () => {
       if (!this.#open.delete(res)) return
+      this.#stalledSince.delete(res)
       stop()
       if (this.#open.size === 0) this.#stopHeartbeat()
     }
     res.once('close', end)
+    res.on('drain', () => this.#stalledSince.delete(res))
     res.on('error', end)
     req.on('error', end)
     this.#open.add(res)
@@ -67,19 +78,28 @@ export class EventStreams {
   }
 
   #beat(): void {
-    for (const res of this.#open) send(res, ': heartbeat\n\n')
+    for (const res of this.#open) this.#send(res, ': heartbeat\n\n')
+  }
+
+  #send(res: ServerResponse, text: string): void {
+    if (res.destroyed || res.writableEnded) return
+    const unsent = res.writableLength
+    if (unsent > MAX_UNSENT_BYTES) {
+      const now = Date.now()
+      const since = this.#stalledSince.get(res)
+      if (since === undefined) this.#stalledSince.set(res, now)
+      if (unsent > HARD_MAX_UNSENT_BYTES || (since !== undefined && now - since >= STALL_MS)) {
+        res.destroy()
+        return
+      }
+    }
+    res.write(text)
   }
 
   #stopHeartbeat(): void {
     clearInterval(this.#heartbeat)
     this.#heartbeat = undefined
   }
-}
-
-function send(res: ServerResponse, text: string): void {
-  if (res.destroyed || res.writableEnded) return
-  if (res.writableLength > MAX_UNSENT_BYTES) res.destroy()
-  else res.write(text)
 }
 
 /** A transition as the stream sends it: the documented fields only, every key present. */

@@ -20,6 +20,9 @@ import { type FleetSource, fleetInstruments, readFleet } from './metrics-fleet.j
 
 export type { BulkheadSource, HealthSource, RetrySource } from './metrics-sources.js'
 
+// Chaos policies: their own series (what each injected, whether it is on, why it stopped).
+export { type ChaosSource, type ChaosSources, type OpenTelemetryChaosOptions, openTelemetryChaos } from './metrics-chaos.js'
+
 /** Options of `openTelemetryMetrics`. */
 export interface OpenTelemetryOptions {
   /** The meter the instruments are made with, e.g. `metrics.getMeter('breakwater')`. */

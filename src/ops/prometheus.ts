@@ -28,6 +28,9 @@ import { type FleetSource, fleetFamilies, readFleet } from './metrics-fleet.js'
 
 export type { BulkheadSource, HealthSource, RetrySource } from './metrics-sources.js'
 
+// Chaos policies: their own series (what each injected, whether it is on, why it stopped).
+export { type ChaosSource, type ChaosSources, type PrometheusChaosOptions, prometheusChaos } from './metrics-chaos.js'
+
 /** Options of `prometheusMetrics`. */
 export interface PrometheusOptions {
   /** The prom-client registry the series join: prom-client's `register`, or one of yours. */

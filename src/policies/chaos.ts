@@ -112,12 +112,14 @@ export class ChaosPolicy<T = never> implements Policy<object, T> {
   }
 
   /**
-   * Turns injection off (`onStop` reports `disabled`). Calls made after it are never injected.
+   * Turns injection off (`onStop` reports `disabled`, or `expired` if the TTL had already ended
+   * unnoticed). Calls made after it are never injected.
    *
    * @example
    * ordersChaos.disable()
    */
   disable(): void {
+    this.#noticeExpiry() // a TTL that ended unnoticed is reported as what it was: expired
     if (this.#armed) this.#stop('disabled')
   }
 
@@ -293,14 +295,16 @@ export class ChaosPolicy<T = never> implements Policy<object, T> {
   }
 
   /**
-   * Calls, injections by kind, and whether and why injection stopped (this thread's).
+   * Calls, injections by kind, and whether and why injection stopped (this thread's). Like
+   * `enabled`, reading it notices an expired TTL: `stopped` is then `'expired'` (and `onStop`
+   * reports it), so a metrics scrape shows the end of a rehearsal that no call saw.
    *
    * @example
    * const { injected, stopped } = rehearsal.stats()
    */
   stats(): ChaosStats {
-    const enabled = this.#armed && this.#config.now() < this.#endsAt
-    return { ...this.#stats, injected: { ...this.#stats.injected }, enabled }
+    this.#noticeExpiry()
+    return { ...this.#stats, injected: { ...this.#stats.injected }, enabled: this.#armed }
   }
 }
 

@@ -37,16 +37,20 @@ export class Admin {
     this.#show(why)
   }
 
-  /** Does `action` to the breaker `name`; a sentence saying what happened. */
-  async act(name: string, action: CardAction): Promise<string> {
+  /**
+   * Does `action` to the breaker `name`; what happened, as the breaker's name (when done) and the
+   * rest of the sentence: the page shows the name in a `<bdi>`, so a name with a right-to-left
+   * override cannot reverse the rest.
+   */
+  async act(name: string, action: CardAction): Promise<{ name?: string; text: string }> {
     const token = this.#token
-    if (token === undefined) return 'enter the admin token first'
+    if (token === undefined) return { text: 'enter the admin token first' }
     try {
       const { from, to } = await postAction(name, action, token)
-      return `${name}: ${from} → ${to} (${action.replace('_', ' ')})`
+      return { name, text: `: ${from} → ${to} (${action.replace('_', ' ')})` }
     } catch (error) {
       if (error instanceof HttpError && error.status === 401) this.forget('the token was refused: enter it again')
-      return (error as Error).message
+      return { text: (error as Error).message }
     }
   }
 

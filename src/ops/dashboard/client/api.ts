@@ -26,16 +26,40 @@ export async function getJson<T>(route: string): Promise<T> {
   return (await response.json()) as T
 }
 
-/** Asks the admin route to do `action` to the breaker `name`, with the bearer token. */
+/**
+ * How long an admin request may take: past it the page stops waiting and says so (the action may
+ * still have been done: the card shows the state).
+ */
+export const ACT_TIMEOUT_MS = 10_000
+
+/**
+ * Asks the admin route to do `action` to the breaker `name`, with the bearer token. Through
+ * `breakers/state` with the name in the body, not `breakers/<name>/state`: a browser resolves a
+ * name of `.` or `..` out of the path (`%2e` too), which would send the token to another route.
+ */
 export async function postAction(name: string, action: CardAction, token: string): Promise<{ from: string; to: string }> {
-  const route = `breakers/${encodeURIComponent(name)}/state`
-  const response = await fetch(route, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ action, reason: 'dashboard' }),
-  })
-  if (!response.ok) throw await failure(`POST ${route}`, response)
-  return (await response.json()) as { from: string; to: string }
+  const route = 'breakers/state'
+  // A timer of the page's own (not AbortSignal.timeout): a hung handler must not hold the button for ever.
+  const abort = new AbortController()
+  const timer = setTimeout(() => abort.abort(), ACT_TIMEOUT_MS)
+  try {
+    const response = await fetch(route, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ action, names: [name], reason: 'dashboard' }),
+      signal: abort.signal,
+    })
+    if (!response.ok) throw await failure(`POST ${route}`, response)
+    const { results } = (await response.json()) as { results: { status: number; from?: string; to?: string; message?: string }[] }
+    const result = results[0]!
+    if (result.status !== 200) throw new HttpError(result.status, `POST ${route} answered ${result.status} for this breaker: ${result.message ?? ''}`)
+    return { from: result.from!, to: result.to! }
+  } catch (error) {
+    if (!abort.signal.aborted) throw error
+    throw new Error(`POST ${route} did not answer within ${ACT_TIMEOUT_MS / 1000} s: the card shows whether it was done`)
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 async function failure(what: string, response: Response): Promise<HttpError> {

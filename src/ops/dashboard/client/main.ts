@@ -32,6 +32,7 @@ class Dashboard {
   #all = false
   #frame = 0
   #lastRead: number | undefined
+  #reads = 0
   readonly #observer = new IntersectionObserver((seen) => this.#seen(seen), { rootMargin: '300px' })
 
   start(): void {
@@ -60,6 +61,8 @@ class Dashboard {
       this.#banner(`${(error as Error).message}. ${last}; trying again every second.`)
     }
     this.#next()
+    // Reads done, the next one planned: what a spec waits for before it moves the page's clock.
+    document.body.dataset.reads = String(++this.#reads)
   }
 
   /** The next read a second from now; none while the tab is hidden (it reads at once when shown again). */
@@ -88,11 +91,13 @@ class Dashboard {
   /** Writes only: no layout is read while drawing, so the browser lays out once per frame. */
   #draw(): void {
     this.#frame = 0
-    const names = this.#all ? [...this.#model.entries.keys()] : [...this.#dirty]
+    // The dirty ones too when drawing all: a breaker that left the model is in them only.
+    const names = this.#all ? new Set([...this.#model.entries.keys(), ...this.#dirty]) : this.#dirty
     const now = Date.now()
     for (const name of names) {
       const entry = this.#model.entries.get(name)
       if (entry) this.#cardOf(name).update(entry, now, this.#admin.active)
+      else this.#drop(name)
     }
     this.#dirty.clear()
     this.#all = false
@@ -108,6 +113,16 @@ class Dashboard {
       this.#observer.observe(card.element)
     }
     return card
+  }
+
+  /** Takes the card of a breaker that left the model off the page. */
+  #drop(name: string): void {
+    const card = this.#cards.get(name)
+    if (!card) return
+    this.#observer.unobserve(card.element)
+    card.visible = false // frees its chart
+    card.element.remove()
+    this.#cards.delete(name)
   }
 
   #seen(records: IntersectionObserverEntry[]): void {
@@ -153,9 +168,11 @@ class Dashboard {
     banner.hidden = text === ''
   }
 
-  #toast(text: string): void {
+  #toast({ name, text }: { name?: string; text: string }): void {
     const toast = byId<HTMLElement>('toast')
-    toast.textContent = text
+    const bdi = document.createElement('bdi')
+    bdi.textContent = name ?? ''
+    toast.replaceChildren(...(name === undefined ? [] : [bdi]), text)
     toast.hidden = false
   }
 }

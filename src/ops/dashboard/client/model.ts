@@ -1,11 +1,17 @@
 // What the page knows of each breaker: the last view polled, transitions heard on the event
 // stream, and the samples of the sparkline. No DOM here.
+import { isStateName } from './format.js'
 import type { BreakerView, StateName, TransitionEvent } from './types.js'
 
 /** Samples kept per breaker: five minutes at one poll a second. */
 export const SAMPLES = 300
 /** Transitions kept per breaker (newest first). */
 const TIMELINE = 8
+/**
+ * How long a removed breaker stays on the page, saying so; then it leaves (a registry whose
+ * breakers come and go would otherwise grow the page for as long as it is open).
+ */
+export const REMOVED_KEPT_MS = 5 * 60_000
 
 export interface Transition {
   at: number
@@ -48,9 +54,11 @@ export class Model {
    * Applies a `GET /breakers` answer asked for at `askedAt` and received at `receivedAt`
    * (performance.now() ms); `now` is wall-clock ms. Names it lacks are marked removed.
    * A state older than a transition heard since the poll was asked for is not applied:
-   * the event is newer. Returns the names whose entry changed.
+   * the event is newer. A breaker removed `REMOVED_KEPT_MS` ago leaves the model. Returns the
+   * names whose entry changed or left.
    */
   applyPoll(views: readonly BreakerView[], askedAt: number, receivedAt: number, now: number): string[] {
+    checkViews(views) // before anything is applied: a read that is not a list of views changes nothing
     const seconds = this.#lastPollAt === undefined ? 0 : (receivedAt - this.#lastPollAt) / 1000
     this.#lastPollAt = receivedAt
     const seen = new Set<string>()
@@ -74,6 +82,10 @@ export class Model {
     }
     const changed = [...seen]
     for (const entry of this.entries.values()) {
+      if (entry.state === 'removed' && now - entry.since >= REMOVED_KEPT_MS) {
+        this.entries.delete(entry.name)
+        changed.push(entry.name)
+      }
       // Heard of since the read was asked for: made after it, not removed.
       if (seen.has(entry.name) || entry.state === 'removed' || entry.heardAt >= askedAt) continue
       entry.state = 'removed'
@@ -98,6 +110,32 @@ export class Model {
     entry.version++
     return entry
   }
+}
+
+/**
+ * A `TypeError` saying what is wrong when `views` is not a list of breaker views with the fields
+ * the cards show (a proxy's error page, another server's JSON): one bad view would make every
+ * redraw throw, leaving the page half drawn.
+ */
+function checkViews(views: unknown): void {
+  if (!Array.isArray(views)) throw new TypeError(`GET breakers answered no list of breakers (breakers: ${typeof views})`)
+  views.forEach((view: unknown, i) => {
+    const problem = problemOf(view)
+    if (problem !== undefined) throw new TypeError(`GET breakers answered a breaker the page cannot read: breakers[${i}] ${problem}`)
+  })
+}
+
+function problemOf(view: unknown): string | undefined {
+  if (typeof view !== 'object' || view === null) return 'is not an object'
+  const v = view as Record<string, unknown>
+  if (typeof v.name !== 'string' || v.name === '') return 'has no name'
+  if (!isStateName(v.state)) return `has an unknown state (${String(v.state)})`
+  if (typeof v.since !== 'string' || !Number.isFinite(Date.parse(v.since))) return 'has no valid since'
+  const numbers = ['calls', 'failures', 'failureRate', 'rejections'].filter((key) => typeof v[key] !== 'number')
+  if (numbers.length > 0) return `has no number for ${numbers.join(', ')}`
+  const latency = v.latency as Record<string, unknown> | null | undefined
+  if (latency != null && (typeof latency.count !== 'number' || typeof latency.p99 !== 'number')) return 'has a latency without count and p99'
+  return undefined
 }
 
 function remember(entry: Entry, transition: Transition): void {

@@ -38,11 +38,20 @@ export declare class NativeBreaker {
    */
   stateView(): ArrayBuffer
   /**
-   * This handle's count of calls started, as a 4-byte ArrayBuffer (a little-endian `u32`)
-   * that only this thread writes: add 1 (wrapping) for each call let through on the state
-   * word, before the call runs, so metrics count it in flight until `record` reports it.
+   * This handle's lane, as a 12-byte ArrayBuffer of three little-endian `u32`s: calls started
+   * and successes reported (only this thread writes them), then 1 if the breaker takes
+   * successes through the lane (else 0). Add 1 (wrapping) to the first for each call let
+   * through on the state word, before the call runs, so metrics count it in flight until it
+   * is reported; when it succeeds, the flag is 1 and the state word still gives its permit,
+   * add 1 to the second instead of calling `record`: the core folds it in before it judges a
+   * failure and before every read.
    */
   startedView(): ArrayBuffer
+  /**
+   * This handle's slot for the functions of `threadFunctions()`, in this thread: valid while
+   * this handle lives.
+   */
+  get slot(): number
   /** The breaker's call timeout in milliseconds (its `timeout` option), if it has one. */
   get callTimeoutMs(): number | null
   /** A number no other breaker of the process has (state changes name their breaker by it). */
@@ -363,6 +372,14 @@ export declare const enum OptionShape {
   /** An object of the options named `<name>.<key>`. */
   Object = 'object',
 }
+
+/**
+ * This thread's hot-path functions, shared by every breaker handle of the thread, each taking
+ * the handle's `slot` first: `[acquire(slot), record(slot, permit, outcome, elapsedMs),
+ * permitted(slot)]`, with the answers of `tryAcquire`, `record` and `isCallPermitted`. One set
+ * per thread instead of one per handle (`boundFunctions`) keeps a breaker small.
+ */
+export declare function threadFunctions(): [(slot: number) => number, (slot: number, permit: number, outcome: number, elapsedMs: number) => number, (slot: number) => boolean]
 
 /**
  * A short hash of everything the facade's decoding assumes: `WIRE_FINGERPRINT` of

@@ -773,7 +773,7 @@ if (
   }
 }
 
-const { NativeBreaker, NativeBulkhead, NativeFakeClock, NativeIsolation, NativeRegistry, NativeSubscription, breakerOptions, OptionShape, wireFingerprint } = nativeBinding
+const { NativeBreaker, NativeBulkhead, NativeFakeClock, NativeIsolation, NativeRegistry, NativeSubscription, breakerOptions, OptionShape, threadFunctions, wireFingerprint } = nativeBinding
 export { NativeBreaker }
 export { NativeBulkhead }
 export { NativeFakeClock }
@@ -782,5 +782,6 @@ export { NativeRegistry }
 export { NativeSubscription }
 export { breakerOptions }
 export { OptionShape }
+export { threadFunctions }
 export { wireFingerprint }
 export const __napiBindingTarget = __napiLoadedBindingTarget

@@ -2,6 +2,9 @@ import { TimeoutError } from './errors.js'
 import * as keepAlive from './keep-alive.js'
 import { type CallContext, LazyAbort } from './signal.js'
 
+/** The options of the abort listener: one object for every call. */
+const ONCE: AddEventListenerOptions = Object.freeze({ once: true })
+
 /** Who stopped a raced call: its caller (the caller's signal aborted, or threw) or its timeout. */
 export type StoppedBy = 'caller' | 'timeout'
 
@@ -35,7 +38,6 @@ export class AbortRace {
   #onCallerAbort: (() => void) | undefined = undefined
   #timer: NodeJS.Timeout | undefined = undefined
   #holdsProcess = false
-  #abandoned: Promise<never> | undefined = undefined
   #giveUp: ((reason: unknown) => void) | undefined = undefined
 
   #stop(by: StoppedBy, reason: unknown): void {
@@ -70,7 +72,7 @@ export class AbortRace {
         if (caller.aborted) this.#stop('caller', caller.reason)
         else {
           this.#onCallerAbort = () => this.#stop('caller', caller.reason)
-          caller.addEventListener('abort', this.#onCallerAbort, { once: true })
+          caller.addEventListener('abort', this.#onCallerAbort, ONCE)
           this.#caller = caller
         }
       } catch (error) {
@@ -85,9 +87,20 @@ export class AbortRace {
       if (holdProcess) keepAlive.hold()
     }
     if (!abandon) return fn(this.#call)
-    const abandoned = (this.#abandoned = new Promise<never>((_, reject) => (this.#giveUp = reject)))
-    // The race subscribes to `fn`'s promise: a rejection after the stop is handled, not lost.
-    return Promise.race([fn(this.#call), abandoned])
+    const running = fn(this.#call) // a synchronous throw leaves from here, as without a race
+    if (this.stoppedBy !== undefined) {
+      // Stopped while `fn` ran (it aborted its caller's signal itself): settle at once.
+      const stopped = Promise.reject(this.reason)
+      stopped.catch(() => {})
+      return Promise.race([running, stopped])
+    }
+    // One promise settled by whichever comes first, `fn` or the stop (a race of two promises
+    // would make three and an array). Subscribing to `fn`'s promise handles a rejection after
+    // the stop: it is not lost, and it changes nothing.
+    return new Promise<R>((resolve, reject) => {
+      this.#giveUp = reject
+      Promise.resolve(running).then(resolve, reject)
+    })
   }
 
   /** Lets go of the timer and the caller's signal; the call's end is decided. */
@@ -96,7 +109,6 @@ export class AbortRace {
       clearTimeout(this.#timer)
       if (this.#holdsProcess) keepAlive.release()
     }
-    this.#abandoned?.catch(() => {}) // a race that was not lost must not leave an unhandled rejection
     try {
       this.#caller?.removeEventListener('abort', this.#onCallerAbort!)
     } catch {

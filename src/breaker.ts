@@ -3,7 +3,7 @@ import { answerOf } from './callbacks.js'
 import { toMillis, toTimeoutMillis, type Duration } from './duration.js'
 import { BrokenCircuitError, fromNative, isTimeoutError } from './errors.js'
 import type { BreakerEvents, CallEvent, Disposer, EventHub, Listeners } from './events.js'
-import type { NativeBreaker } from './native.js'
+import { type NativeBreaker, threadFunctions } from './native.js'
 import type { BreakerOptions, CallPolicy } from './options.js'
 import type { StateChange, StateName } from './state.js'
 import { type LatencyStats, type Metrics, toMetrics } from './metrics.js'
@@ -57,6 +57,15 @@ export interface ExecuteOptions {
   timeout?: Duration
 }
 
+/**
+ * The hot-path native functions of this thread, shared by every handle: each takes the handle's
+ * slot first (three function objects per thread instead of three per breaker).
+ */
+const [acquireIn, recordIn, permittedIn] = threadFunctions()
+
+/** The call policy of a breaker given none: shared, never written; the same shape as one read from options. */
+const NO_POLICY: CallPolicy<unknown> = { isFailure: undefined, isResultFailure: undefined, fallback: undefined, unref: undefined }
+
 /** What `fn` receives when the call has neither a timeout nor a caller signal: a signal that never aborts. */
 const UNBOUNDED: CallContext = Object.freeze({ signal: NEVER_ABORTS })
 
@@ -77,9 +86,8 @@ export class CircuitBreaker<T = unknown> {
   declare readonly [POLICY_TYPES]?: { context: object; fallback: never }
   readonly #native: NativeBreaker
   readonly #name: string
-  readonly #acquire: () => number
-  readonly #record: (permit: number, outcome: number, elapsedMs: number) => number
-  readonly #permitted: () => boolean
+  /** The handle's slot for this thread's hot-path functions. */
+  readonly #slot: number
   /**
    * The native state word's low half, so a closed breaker lets calls through without a native
    * call. Made on the handle's first call, with `#started` (about 1 KB a handle together, up
@@ -88,8 +96,10 @@ export class CircuitBreaker<T = unknown> {
    */
   #word: Uint32Array | null | undefined
   /**
-   * This handle's count of calls started, in native memory (made with `#word`): a call let
-   * through on the state word adds 1 before it runs, so `metrics()` counts it in flight.
+   * This handle's lane in native memory (made with `#word`): `[started, succeeded, fast]`. A
+   * call let through on the state word adds 1 to `started` before it runs, so `metrics()` counts
+   * it in flight; its success, while `fast` is 1 and the word still gives its permit, adds 1 to
+   * `succeeded` instead of a native call (the core folds it in before any read or judgement).
    */
   #started: Uint32Array | null = null
   readonly #policy: CallPolicy<T>
@@ -102,6 +112,8 @@ export class CircuitBreaker<T = unknown> {
    * handles do not pay for it).
    */
   #settings: Float64Array | undefined
+  /** Whether an `isResultFailure` filter judges results (else every result is a success). */
+  readonly #judgesResults: boolean
   readonly #changes: Listeners<StateChange>
   readonly #hub: EventHub
   readonly #successes: Listeners<CallEvent>
@@ -120,18 +132,22 @@ export class CircuitBreaker<T = unknown> {
     this.#failures = events.failures
     this.#rejections = events.rejections
     this.#name = native.name
-    // The two hot-path calls as functions bound to the breaker: no method dispatch per call.
-    ;[this.#acquire, this.#record, this.#permitted] = native.boundFunctions()
+    // The hot-path calls go through this thread's shared functions: no method dispatch per call.
+    this.#slot = native.slot
     // Own properties only, every key present: nothing reaches a call through a polluted
     // Object.prototype, and a fixed-shape object keeps the per-call reads fast (an object
     // without a prototype is a dictionary in V8, slower to read on every call).
     const own = (key: keyof CallPolicy<T>) => (Object.hasOwn(policy, key) ? policy[key] : undefined)
-    this.#policy = {
+    const read: CallPolicy<T> = {
       isFailure: own('isFailure') as CallPolicy<T>['isFailure'],
       isResultFailure: own('isResultFailure') as CallPolicy<T>['isResultFailure'],
       fallback: own('fallback') as CallPolicy<T>['fallback'],
       unref: own('unref') as boolean | undefined,
     }
+    // Most breakers have none of these: they share one object (never written) instead of one each.
+    const none = read.isFailure === undefined && read.isResultFailure === undefined && read.fallback === undefined
+    this.#policy = none && read.unref === undefined ? (NO_POLICY as CallPolicy<T>) : read
+    this.#judgesResults = this.#policy.isResultFailure !== undefined
     const fallback = this.#policy.fallback
     this.#fallback = fallback ? new Fallback<T>(fallback) : undefined
   }
@@ -174,6 +190,10 @@ export class CircuitBreaker<T = unknown> {
         return Promise.reject(e)
       }
     }
+    if (timeoutMs === undefined && signal === undefined) {
+      const word = this.#leanWord()
+      if (word !== -1) return this.#runLean(fn, word)
+    }
     const permit = this.#takePermit()
     if (permit < 0) return this.#rejected(permit)
     if (timeoutMs === undefined) {
@@ -196,6 +216,32 @@ export class CircuitBreaker<T = unknown> {
     if (typeof fn !== 'function') {
       throw typeError(`executeSync needs a function to run, but was given ${fn === null ? 'null' : typeof fn}`)
     }
+    // The common case, in one frame: closed, the success taken in the lane (no native call),
+    // nothing to time, judge or tell. Anything else takes the general path below.
+    // (Written out here, not through #leanWord and #leanSucceeded: fewer instructions on a path
+    // that costs few.)
+    const lane = this.#started
+    if (lane !== null && lane[2] === 1 && !this.#judgesResults && !this.#successes.active && !this.#failures.active) {
+      const view = this.#word!
+      const word = view[0]!
+      if (wordIsClosed(word)) {
+        lane[0] = lane[0]! + 1 // started, before it runs: in flight while it does
+        let result: R
+        try {
+          result = fn()
+        } catch (error) {
+          return this.#syncFailed(wordPermit(word), Number.NaN, error)
+        }
+        // The same word: still closed in the same period, so the permit is current.
+        if (view[0] === word) {
+          lane[1] = lane[1]! + 1
+          if (this.#successes.active) this.#successes.emit({ durationMs: 0 }) // added while it ran
+        } else {
+          this.#finish(wordPermit(word), Outcome.Success, Number.NaN, undefined)
+        }
+        return result
+      }
+    }
     const permit = this.#takePermit()
     if (permit < 0) {
       const error = this.#refusal(permit)
@@ -207,12 +253,17 @@ export class CircuitBreaker<T = unknown> {
     try {
       result = fn()
     } catch (error) {
-      const outcome = this.#classify(error, undefined)
-      this.#finish(permit, outcome, started, error)
-      if (outcome !== Outcome.Success && this.#fallback) return this.#fallback.valueFor(error) as R
-      throw error
+      return this.#syncFailed(permit, started, error)
     }
     return this.#succeeded(permit, started, result)
+  }
+
+  /** `executeSync`'s `fn` threw: counted as the filter says, then the fallback's value or the error. */
+  #syncFailed<R>(permit: number, started: number, error: unknown): R {
+    const outcome = this.#classify(error, undefined)
+    this.#finish(permit, outcome, started, error)
+    if (outcome !== Outcome.Success && this.#fallback) return this.#fallback.valueFor(error) as R
+    throw error
   }
 
   /**
@@ -228,7 +279,7 @@ export class CircuitBreaker<T = unknown> {
       started[0] = started[0]! + 1 // wraps at 2^32, as the core expects
       return wordPermit(word)
     }
-    const code = this.#acquire()
+    const code = acquireIn(this.#slot)
     if (!acquireMoved(code)) return code
     this.#announce(acquireTransition(code))
     return permitOf(code)
@@ -239,7 +290,7 @@ export class CircuitBreaker<T = unknown> {
     try {
       // Runtimes that forbid external buffers (a V8 sandbox, as in Electron) refuse them: ask instead.
       if (LITTLE_ENDIAN) {
-        const started = new Uint32Array(this.#native.startedView(), 0, 1)
+        const started = new Uint32Array(this.#native.startedView(), 0, 3)
         view = new Uint32Array(this.#native.stateView(), 0, 1)
         this.#started = started
       }
@@ -251,7 +302,47 @@ export class CircuitBreaker<T = unknown> {
 
   /** Whether a call would be let through now, without taking a permit or counting anything. */
   isCallPermitted(): boolean {
-    return this.#permitted()
+    return permittedIn(this.#slot)
+  }
+
+  /**
+   * The lean case of a call: closed, its success taken in the lane, nothing to time, judge or
+   * tell. Then counts the call as started and returns the state word it passed on (its permit);
+   * else -1, and nothing is counted.
+   */
+  #leanWord(): number {
+    const lane = this.#started
+    if (lane === null || lane[2] !== 1 || this.#judgesResults || this.#successes.active || this.#failures.active) return -1
+    // The breaker's own timeout (which `configure` may set from any thread) needs the general path.
+    if (!Number.isNaN((this.#settings ??= callSettings(this.#native))[0]!)) return -1
+    const word = this.#word![0]!
+    if (!wordIsClosed(word)) return -1
+    lane[0] = lane[0]! + 1 // started, before it runs: in flight while it does
+    return word
+  }
+
+  /** A lean call passed on `word` succeeded: taken in the lane if the word is the same still. */
+  #leanSucceeded(word: number): void {
+    // The same word: still closed in the same period, so the permit is current.
+    if (this.#word![0] === word) {
+      const lane = this.#started!
+      lane[1] = lane[1]! + 1
+      if (this.#successes.active) this.#successes.emit({ durationMs: 0 }) // added while it ran
+    } else {
+      this.#finish(wordPermit(word), Outcome.Success, Number.NaN, undefined)
+    }
+  }
+
+  /** A lean call (see `#leanWord`), asynchronous. */
+  async #runLean<R extends T>(fn: (context: CallContext) => R | PromiseLike<R>, word: number): Promise<R> {
+    let result: R
+    try {
+      result = await fn(UNBOUNDED)
+    } catch (error) {
+      return this.#failed(wordPermit(word), this.#classify(error, undefined), Number.NaN, error)
+    }
+    this.#leanSucceeded(word)
+    return result
   }
 
   /** The common case, with nothing to race: no timer, no abort listener, no extra promise. */
@@ -291,6 +382,11 @@ export class CircuitBreaker<T = unknown> {
   }
 
   #succeeded<R extends T>(permit: number, started: number, result: R): R {
+    if (!this.#judgesResults) {
+      // Most breakers judge results not at all: a success, often taken in the lane (no native call).
+      if (!Number.isNaN(started) || !this.#succeededInLane(permit)) this.#finish(permit, Outcome.Success, started, undefined)
+      return result
+    }
     let failed: boolean
     try {
       failed = answerOf('isResultFailure', this.#policy.isResultFailure?.(result)) === true
@@ -336,14 +432,30 @@ export class CircuitBreaker<T = unknown> {
   #finish(permit: number, outcome: Outcome, started: number, error: unknown): void {
     // NaN (untimed) reaches the core as a zero duration, which no rule reads in that case.
     const durationMs = Number.isNaN(started) ? 0 : performance.now() - started
-    const code = this.#record(permit, outcome, durationMs)
-    // The transition this outcome caused happened with it: announced before the call's own event,
-    // so a success or failure listener that changes the state comes after it in every listener's eyes.
-    if (code !== 0) this.#announce(code)
+    if (outcome !== Outcome.Success || !this.#succeededInLane(permit)) {
+      const code = recordIn(this.#slot, permit, outcome, durationMs)
+      // The transition this outcome caused happened with it: announced before the call's own event,
+      // so a success or failure listener that changes the state comes after it in every listener's eyes.
+      if (code !== 0) this.#announce(code)
+    }
     if (outcome === Outcome.Success && this.#successes.active) this.#successes.emit({ durationMs })
     if ((outcome === Outcome.Failure || outcome === Outcome.Timeout) && this.#failures.active) {
       this.#failures.emit({ durationMs, error })
     }
+  }
+
+  /**
+   * Reports a success without a native call, when the core takes it so (`fast`) and the state
+   * word still gives `permit` (closed, same period): a success then moves no state, and the core
+   * counts it as `record` would, before it judges a failure or anything reads.
+   */
+  #succeededInLane(permit: number): boolean {
+    const lane = this.#started
+    if (lane === null || lane[2] !== 1) return false
+    const word = this.#word![0]!
+    if (!wordIsClosed(word) || wordPermit(word) !== permit) return false
+    lane[1] = lane[1]! + 1 // wraps at 2^32, as the core expects
+    return true
   }
 
   #rejected<R>(code: number): Promise<R> {

@@ -1,5 +1,6 @@
 //! `NativeBreaker`: one JavaScript handle of a breaker. Its numbers are packed by `wire`.
 
+use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -19,6 +20,8 @@ use crate::{bound, metrics, state_view};
 pub struct NativeBreaker {
     handle: Rc<Handle>,
     pub(crate) inner: Arc<Breaker>,
+    /// The handle's slot in this thread's table of the shared hot-path functions, once asked.
+    slot: Cell<Option<u32>>,
 }
 
 impl NativeBreaker {
@@ -26,6 +29,7 @@ impl NativeBreaker {
         NativeBreaker {
             handle: Handle::new(breaker.clone()),
             inner: breaker,
+            slot: Cell::new(None),
         }
     }
 
@@ -33,6 +37,26 @@ impl NativeBreaker {
     pub(crate) fn breaker(&self) -> &Arc<Breaker> {
         &self.inner
     }
+}
+
+impl Drop for NativeBreaker {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.get() {
+            bound::vacate(slot);
+        }
+    }
+}
+
+/// This thread's hot-path functions, shared by every breaker handle of the thread, each taking
+/// the handle's `slot` first: `[acquire(slot), record(slot, permit, outcome, elapsedMs),
+/// permitted(slot)]`, with the answers of `tryAcquire`, `record` and `isCallPermitted`. One set
+/// per thread instead of one per handle (`boundFunctions`) keeps a breaker small.
+#[napi(
+    catch_unwind,
+    ts_return_type = "[(slot: number) => number, (slot: number, permit: number, outcome: number, elapsedMs: number) => number, (slot: number) => boolean]"
+)]
+pub fn thread_functions(env: Env) -> napi::Result<bound::BoundPair> {
+    bound::thread_functions(&env)
 }
 
 #[napi]
@@ -74,12 +98,30 @@ impl NativeBreaker {
         state_view::state_view(&env, &self.handle)
     }
 
-    /// This handle's count of calls started, as a 4-byte ArrayBuffer (a little-endian `u32`)
-    /// that only this thread writes: add 1 (wrapping) for each call let through on the state
-    /// word, before the call runs, so metrics count it in flight until `record` reports it.
+    /// This handle's lane, as a 12-byte ArrayBuffer of three little-endian `u32`s: calls started
+    /// and successes reported (only this thread writes them), then 1 if the breaker takes
+    /// successes through the lane (else 0). Add 1 (wrapping) to the first for each call let
+    /// through on the state word, before the call runs, so metrics count it in flight until it
+    /// is reported; when it succeeds, the flag is 1 and the state word still gives its permit,
+    /// add 1 to the second instead of calling `record`: the core folds it in before it judges a
+    /// failure and before every read.
     #[napi(catch_unwind, ts_return_type = "ArrayBuffer")]
     pub fn started_view(&self, env: napi::Env) -> napi::Result<state_view::View> {
         state_view::started_view(&env, &self.handle)
+    }
+
+    /// This handle's slot for the functions of `threadFunctions()`, in this thread: valid while
+    /// this handle lives.
+    #[napi(getter, catch_unwind)]
+    pub fn slot(&self) -> u32 {
+        match self.slot.get() {
+            Some(slot) => slot,
+            None => {
+                let slot = bound::occupy(&self.handle);
+                self.slot.set(Some(slot));
+                slot
+            }
+        }
     }
 
     /// The breaker's call timeout in milliseconds (its `timeout` option), if it has one.

@@ -1,6 +1,6 @@
 //! The views of native memory a handle reads (the breaker's state word) and writes (its
-//! caller's count of calls started), so a closed breaker lets a call through without any
-//! native call. The word's bits the facade reads are described in `wire`.
+//! caller's lane: calls started, successes), so a closed breaker lets a call through, and
+//! takes its success, without any native call. The word's bits the facade reads are described in `wire`.
 
 use std::ffi::c_void;
 use std::ptr;
@@ -44,10 +44,18 @@ pub(crate) fn state_view(env: &napi::Env, handle: &Rc<Handle>) -> napi::Result<V
     view(env, handle, handle.breaker.state_word() as *const _ as *mut c_void, 8)
 }
 
-/// An ArrayBuffer over the count of calls started of `handle`'s caller, which only this thread
-/// writes: 1 is added (wrapping) for each call let through on the state word.
+/// An ArrayBuffer over the lane of `handle`'s caller (`breakwater::Lane`: calls started and
+/// successes reported, which only this thread writes, then the core's flag saying whether it
+/// takes successes so): 1 is added (wrapping) to the first for each call let through on the
+/// state word, and to the second for each such call's success reported without a call.
 pub(crate) fn started_view(env: &napi::Env, handle: &Rc<Handle>) -> napi::Result<View> {
-    view(env, handle, handle.caller().started() as *const _ as *mut c_void, 4)
+    let lane = handle.caller().lane();
+    view(
+        env,
+        handle,
+        lane as *const _ as *mut c_void,
+        std::mem::size_of_val(lane),
+    )
 }
 
 /// An external ArrayBuffer over `len` bytes at `memory`, inside an allocation `handle` keeps
@@ -61,7 +69,8 @@ fn view(env: &napi::Env, handle: &Rc<Handle>, memory: *mut c_void, len: usize) -
     // when the buffer is finalized (by the collector, or when the thread's environment ends).
     // The state word is only read by JavaScript and changed atomically by the core; an aligned
     // 32-bit read of it cannot tear (a stale read gives a permit the core counts as stale). The
-    // started count is written by this thread only, JavaScript or native, one after the other.
+    // lane's counts are written by this thread only, JavaScript or native, one after the other;
+    // its flag by the core.
     let created =
         unsafe { sys::napi_create_external_arraybuffer(env.raw(), memory, len, Some(release_hint), data, &mut value) };
     if let Err(e) = check(created) {

@@ -1,7 +1,7 @@
 //! The breaker: its fields and the hot path, `try_acquire` and `record`.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use crate::callers::Callers;
@@ -72,8 +72,9 @@ pub(crate) struct Inner {
     pub(crate) times_opened: AtomicU64,
     pub(crate) times_half_opened: AtomicU64,
     pub(crate) cas_retries: AtomicU64,
-    /// Transitions made, `[from * 5 + to]` in [`State::ALL`] order.
-    pub(crate) transition_counts: [AtomicU64; 25],
+    /// Transitions made, `[from * 5 + to]` in [`State::ALL`] order; allocated at the first
+    /// transition (most breakers of a large fleet never make one: 200 bytes each saved).
+    pub(crate) transition_counts: OnceLock<Box<[AtomicU64; 25]>>,
     pub(crate) listeners: Listeners<Transition>,
     /// The subscribers of the registry the breaker belongs to, if it belongs to one.
     pub(crate) hub: Option<Arc<Listeners<TransitionEvent>>>,
@@ -336,6 +337,11 @@ impl Breaker {
 
     #[inline]
     fn record_closed(&self, word: Word, local: Local<'_>, flags: u8, failed: bool) -> Option<Transition> {
+        if flags != 0 {
+            // Successes reported through callers' lanes came first: in the window before this
+            // call, and resetting the failures in a row.
+            self.fold_successes();
+        }
         local
             .stripe
             .window
@@ -352,7 +358,7 @@ impl Breaker {
         }
         // Rules are checked when an unhealthy call is recorded: a success never opens a breaker.
         if flags != 0 {
-            let counts = self.window_counts();
+            let counts = self.window_counts_folded();
             if let Some(reason) = rules.window_trip(counts) {
                 return self.trip(word, reason);
             }
@@ -364,6 +370,12 @@ impl Breaker {
     /// failures (or slow calls) may include a call whose entry in `calls` is not read yet: each
     /// is capped at `calls`, so a rate never exceeds 100 %.
     pub fn window_counts(&self) -> WindowCounts {
+        self.fold_successes();
+        self.window_counts_folded()
+    }
+
+    /// [`window_counts`](Breaker::window_counts) once pending successes are folded in.
+    pub(crate) fn window_counts_folded(&self) -> WindowCounts {
         let now = self.clock.now_nanos();
         let mut counts = WindowCounts::default();
         for stripe in self.stripes.iter() {

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::breaker::Breaker;
-use crate::callers::Counts;
+use crate::callers::{Counts, Lane};
 use crate::permit::{Outcome, Permit, ProbeHolder, Rejected, HELD};
 use crate::state::Transition;
 
@@ -62,22 +62,31 @@ impl Caller {
     /// word by adding 1 to it (wrapping) from the caller's thread, through shared memory. Only
     /// that thread may write it.
     pub fn started(&self) -> &AtomicU32 {
-        &self.counts.started
+        &self.counts.lane.started
+    }
+
+    /// The caller's [`Lane`], for a binding that lets calls through on the state word and reports
+    /// their successes through memory (see [`Lane`]). Handing it out sets its `fast` flag.
+    pub fn lane(&self) -> &Lane {
+        self.breaker.inner.callers.lane_opened();
+        let fast = self.breaker.takes_lane_successes();
+        self.counts.lane.fast.store(u32::from(fast), Release);
+        &self.counts.lane
     }
 
     /// Counts one call let through on the state word (what a binding does through `started`).
     #[inline]
     pub fn start(&self) {
-        let started = &self.counts.started;
+        let started = &self.counts.lane.started;
         started.store(started.load(Relaxed).wrapping_add(1), Release);
     }
 
     /// Counts one call reported, unless every call started is reported already (a forged permit).
     #[inline]
     fn finish(&self) {
-        let (started, finished) = (&self.counts.started, &self.counts.finished);
+        let (started, finished) = (&self.counts.lane.started, &self.counts.finished);
         let done = finished.load(Relaxed);
-        if started.load(Relaxed) != done as u32 {
+        if started.load(Relaxed) != done.wrapping_add(self.counts.succeeded()) as u32 {
             finished.store(done + 1, Release);
         }
     }
@@ -120,11 +129,71 @@ impl Drop for Caller {
             let probe = Permit::from_raw(raw & !HELD);
             self.breaker.record_ignored(None, probe, self.breaker.stripes.local());
         }
+        let pending = self.counts.claim();
+        self.breaker.fold(pending);
         self.breaker.inner.callers.retire(&self.counts);
     }
 }
 
 impl Breaker {
+    /// Whether successes may be reported through a caller's [`Lane`]: with a count window and
+    /// no rule reading durations, a success always counts the same (no flags, no histogram), so
+    /// folding it in later, in order before the next failure this breaker judges, is exact.
+    pub(crate) fn takes_lane_successes(&self) -> bool {
+        let config = self.inner.rules.config();
+        matches!(config.window, crate::config::Window::Count(_)) && !config.uses_call_duration()
+    }
+
+    /// Folds in every caller's pending successes (see [`Lane`]): before a failure is judged and
+    /// before any read, so rules and metrics see every success reported so far.
+    #[inline]
+    pub(crate) fn fold_successes(&self) {
+        self.inner.callers.claim_pending(|pending| self.fold(pending));
+    }
+
+    /// Counts `successes` successes as `record` does in the closed state: counters, window (in
+    /// the folding thread's stripe) and consecutive failures.
+    pub(crate) fn fold(&self, successes: u64) {
+        if successes == 0 {
+            return;
+        }
+        let local = self.stripes.local();
+        crate::counters::add(&local.stripe.counters.successes, successes, local.exclusive);
+        // A count window of n slots holds the last n calls: more successes than that leave the
+        // same window as n of them.
+        let times = match self.stripes.window() {
+            crate::config::Window::Count(n) => successes.min(u64::from(n.max(1))),
+            crate::config::Window::Time { .. } => successes,
+        };
+        for _ in 0..times {
+            local
+                .stripe
+                .window
+                .record(0, || self.clock.now_nanos(), local.exclusive);
+        }
+        if self.consecutive.load(Relaxed) != 0 {
+            self.consecutive.store(0, Relaxed);
+        }
+    }
+
+    /// For a change of rules or window at run time (`configure`): first folds what is pending
+    /// under the old rules, then tells every caller whether successes may still go through its
+    /// lane. A success a caller's thread is reporting through its lane at that very moment is
+    /// folded under the new rules, as a report racing the change would be.
+    pub(crate) fn refresh_lanes(&self) {
+        self.fold_successes();
+        self.inner.callers.set_fast(self.takes_lane_successes());
+    }
+
+    /// Counts every caller's pending successes in the counters only: the window they belong to
+    /// is being cleared (so a success of the closed period that ended never lands in the next).
+    pub(crate) fn discard_pending(&self) {
+        self.inner.callers.claim_pending(|pending| {
+            let local = self.stripes.local();
+            crate::counters::add(&local.stripe.counters.successes, pending, local.exclusive);
+        });
+    }
+
     /// A new caller of this breaker, for one thread (see [`Caller`]). It keeps the breaker alive:
     /// when it goes, it reports the probes it still holds.
     pub fn caller(self: &Arc<Self>) -> Caller {
@@ -177,5 +246,28 @@ impl Breaker {
     #[inline(never)]
     fn record_by_stranger(&self, permit: Permit, outcome: Outcome, elapsed: Duration) -> Option<Transition> {
         self.record(permit, outcome, elapsed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering::*;
+    use std::sync::Arc;
+
+    use crate::{Breaker, Config};
+
+    #[test]
+    fn refreshing_the_lanes_folds_what_is_pending_and_sets_every_flag_again() {
+        let breaker = Arc::new(Breaker::new("lanes", Config::default()).unwrap());
+        let caller = breaker.caller();
+        let lane = caller.lane();
+        lane.started.store(2, Relaxed);
+        lane.succeeded.store(2, Relaxed);
+        lane.fast.store(0, Relaxed); // as if the rules had changed under it
+        breaker.refresh_lanes();
+        assert_eq!(lane.fast.load(Relaxed), 1);
+        assert_eq!(caller.counts.claim(), 0, "folded already");
+        let m = breaker.metrics();
+        assert_eq!((m.successes, m.in_flight, m.window.calls), (2, 0, 2));
     }
 }

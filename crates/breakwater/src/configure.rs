@@ -53,7 +53,12 @@ impl Breaker {
             );
         }
         drop(old);
+        // Successes pending in the callers' lanes were judged by the old rules: fold them first;
+        // then tell every lane whether the new rules still let successes through it (a latency
+        // rule added needs each call's duration).
+        self.fold_successes();
         self.inner.rules.store(Live::new(config));
+        self.refresh_lanes();
         Ok(self.trip_on_new_rules())
     }
 

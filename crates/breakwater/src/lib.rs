@@ -77,6 +77,7 @@ pub use breaker::{Breaker, HALF_OPEN_RETRY_AFTER};
 pub use bulkhead::{Admission, Bulkhead, BulkheadShare, BulkheadStats, Wake, MAX_CONCURRENT, MAX_QUEUE};
 pub use call::CallError;
 pub use caller::Caller;
+pub use callers::Lane;
 pub use clock::{Clock, FakeClock, MonotonicClock};
 pub use config::*;
 pub use events::{ListenerId, TransitionEvent};

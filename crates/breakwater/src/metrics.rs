@@ -71,6 +71,8 @@ pub struct Metrics {
 impl Breaker {
     /// A snapshot of the breaker's metrics.
     pub fn metrics(&self) -> Metrics {
+        // Successes reported through callers' lanes are counted before anything is read.
+        self.fold_successes();
         let s = &self.stripes;
         let inner = &self.inner;
         let now = self.clock.now_nanos();
@@ -89,7 +91,7 @@ impl Breaker {
         } else {
             0
         };
-        let window = self.window_counts();
+        let window = self.window_counts_folded();
         let decided = successes.saturating_add(failures);
         Metrics {
             state: word.state(),
@@ -121,7 +123,12 @@ impl Breaker {
             latency: self.histogram.as_ref().map(|h| h.summary()),
             cas_retries: inner.cas_retries.load(Relaxed),
             transitions: std::array::from_fn(|from| {
-                std::array::from_fn(|to| inner.transition_counts[from * 5 + to].load(Relaxed))
+                std::array::from_fn(|to| {
+                    inner
+                        .transition_counts
+                        .get()
+                        .map_or(0, |c| c[from * 5 + to].load(Relaxed))
+                })
             }),
         }
     }

@@ -31,6 +31,8 @@ pub struct Persisted {
 impl Breaker {
     /// The breaker's state as [`restore`](Breaker::restore) takes it.
     pub fn persisted(&self) -> Persisted {
+        // Successes pending in the callers' lanes reset the failures in a row: count them first.
+        self.fold_successes();
         let word = self.load();
         let state = word.state();
         let now_ms = self.clock.now_nanos() / NANOS_PER_MS;

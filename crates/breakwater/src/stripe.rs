@@ -191,6 +191,11 @@ impl Stripes {
         }
     }
 
+    /// The window every stripe keeps.
+    pub(crate) fn window(&self) -> Window {
+        self.window
+    }
+
     /// The stripes allocated so far.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Stripe> {
         self.slots.iter().chain([&self.shared]).filter_map(|slot| {

@@ -178,7 +178,8 @@ impl Breaker {
         if from.is_open() {
             inner.open_nanos_total.fetch_add(now.saturating_sub(since), Relaxed);
         }
-        inner.transition_counts[from as usize * 5 + to as usize].fetch_add(1, Relaxed);
+        let counts = inner.transition_counts.get_or_init(Default::default);
+        counts[from as usize * 5 + to as usize].fetch_add(1, Relaxed);
         match to {
             State::Open | State::ForcedOpen => inner.times_opened.fetch_add(1, Relaxed),
             State::HalfOpen => inner.times_half_opened.fetch_add(1, Relaxed),
@@ -198,6 +199,8 @@ impl Breaker {
     }
 
     fn clear_closed_state(&self) {
+        // Successes still pending in callers' lanes belong to the window being cleared.
+        self.discard_pending();
         self.consecutive.store(0, Relaxed);
         for stripe in self.stripes.iter() {
             stripe.window.clear();

@@ -200,3 +200,14 @@ test('4 worker threads calling while the main thread reconfigures 1,000 times: e
   for (const r of results) t.like(r.options as object, expected, 'every worker reads the last rules')
   t.true(total >= 4 * 2000)
 })
+
+test('a handle whose calls took the lean way (no timeout, no filter) times out its calls once configure gives the breaker a timeout', async (t) => {
+  const breakers = new Registry({ clock: new FakeClock() })
+  const b = breakers.getOrCreate('lean', { consecutiveFailures: 5, failureRate: false })
+  for (let i = 0; i < 3; i++) t.is(await b.execute(async () => i), i)
+  breakers.getOrCreate('lean').configure({ timeout: 20 })
+  // A call that never settles: only the breaker's new timeout can end it.
+  const error = await t.throwsAsync(b.execute(() => new Promise<never>(() => {})))
+  t.is(error?.name, 'TimeoutError')
+  t.like(b.metrics(), { calls: 4, successes: 3, timeouts: 1 })
+})

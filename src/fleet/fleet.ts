@@ -263,7 +263,9 @@ class FleetInstance implements Fleet {
       if (result) {
         const reason = result === 'closed' ? 'probe_succeeded' : change.reason
         this.#enqueue(async () => {
-          await this.#publish(member, probing.generation, result, change.retryAfterMs ?? -1, reason, probing.token)
+          const applied = await this.#publish(member, probing.generation, result, change.retryAfterMs ?? -1, reason, probing.token)
+          // Refused: the fleet is at another generation than the round probed (or Redis lost it): read it.
+          if (!applied && this.#members.get(member.name) === member) this.#sync(member)
         })
       }
       return
@@ -290,7 +292,7 @@ class FleetInstance implements Fleet {
   async #vote(member: Member, change: StateChange): Promise<void> {
     const c = this.#config
     const k = this.#keys
-    const [outcome, , votes, needed] = (await this.#link.run(
+    const [outcome, generation, votes, needed] = (await this.#link.run(
       scripts.vote,
       [k.hash(member.name), k.votes(member.name), k.instances, k.lease(member.name)],
       [
@@ -304,19 +306,25 @@ class FleetInstance implements Fleet {
         c.namespace,
         member.name,
         k.channel,
+        member.generation,
       ],
     )) as number[]
     if (outcome !== 0) Object.assign(member, { votes, needed })
+    // Redis is open at a round this instance does not hold open (it missed the message, or another
+    // instance opened on top of a hash Redis had lost): adopt it, so the round gets its probe and
+    // later votes are not "already open" for good.
+    else if (generation !== member.generation || member.fleet !== 'open') this.#sync(member, true)
   }
 
   /** A state for the fleet: a probe's result (`expect` its round) or an operator's (`expect` -1). */
   async #publish(member: { name: string }, expect: number, state: 'open' | 'closed', openMs: number, reason: string, token: string): Promise<boolean> {
     const c = this.#config
     const k = this.#keys
+    const floor = this.#members.get(member.name)?.generation ?? 0
     const [applied] = (await this.#link.run(
       scripts.setState,
       [k.hash(member.name), k.lease(member.name), k.votes(member.name)],
-      [expect, state, openMs, reason, c.instanceId, token, c.namespace, member.name, k.channel],
+      [expect, state, openMs, reason, c.instanceId, token, c.namespace, member.name, k.channel, floor],
     )) as number[]
     return applied === 1
   }
@@ -407,6 +415,9 @@ class FleetInstance implements Fleet {
         if (member.generation !== generation || member.fleet !== 'open') return this.#releaseIf(outcome === 1, member, token)
         if (outcome === 1) this.#probe(member, generation, token)
         else if (outcome === 0 || (outcome === -2 && ms! >= 0)) this.#schedule(member, Math.max(ms!, 0) + 1)
+        // Redis is not open at this round: a message was missed, or Redis lost the round (FLUSHALL,
+        // a restart while connected). Syncing adopts the newer state or writes this one back.
+        else if (outcome === -1) this.#sync(member)
       },
       (e: unknown) => {
         this.#error(e)
@@ -460,8 +471,12 @@ class FleetInstance implements Fleet {
     this.#redis.emit(false)
   }
 
-  /** Reads the fleet's state of `member` (writing back a newer one Redis lost) and adopts it. */
-  #sync(member: Member): void {
+  /**
+   * Reads the fleet's state of `member` (writing back a newer one Redis lost) and adopts it; with
+   * `adopt`, also a different state at the generation it holds (two states claimed one generation
+   * after Redis lost the hash: Redis' is the one the lease rounds follow).
+   */
+  #sync(member: Member, adopt = false): void {
     const c = this.#config
     const k = this.#keys
     const known = member.fleet === 'unknown' ? '' : member.fleet
@@ -478,7 +493,8 @@ class FleetInstance implements Fleet {
           const generation = Number(gen)
           this.#lastSyncAt = Date.now()
           member.synced = true
-          if (generation > member.generation && (state === 'open' || state === 'closed')) {
+          const newer = generation > member.generation || (adopt && generation === member.generation && state !== member.fleet)
+          if (newer && (state === 'open' || state === 'closed')) {
             this.#apply(member, { name: member.name, generation, state, until: Number(until), now: Number(now), reason, by })
           } else if (generation === member.generation && state === 'open' && !member.probing) {
             // Back from local-only: the fleet is still open at this generation; its open is in force again.

@@ -1,0 +1,226 @@
+// Adversarial review of the fleet against a real redis-server: Redis losing the fleet's keys while
+// connected, forged messages ahead of the fleet, tampered keys, leaving and joining again. Each test
+// pins a defect found in review; waits are on real I/O (events, Redis replies), each bounded.
+import anyTest, { type TestFn } from 'ava'
+import { type CircuitBreaker, Registry } from '../src/index.ts'
+import { type Fleet, fleet, type RemoteEvent } from '../src/fleet/index.ts'
+import { startRedis, type TestRedis, withRedis } from './servers/redis.ts'
+
+const test = withRedis(anyTest as TestFn<{ redis: TestRedis }>)
+
+let unhandled = 0
+process.on('unhandledRejection', () => {
+  unhandled++
+})
+
+test.before(async (t) => {
+  t.context.redis = await startRedis()
+})
+test.after.always((t) => {
+  t.context.redis?.destroy()
+  t.is(unhandled, 0, 'no unhandled rejection in the whole file')
+})
+
+let nextNs = 0
+const ns = () => `review-${process.pid}-${nextNs++}`
+
+/** Resolves with the first event `on` delivers that `match` accepts; rejects after `ms`. */
+function once<E>(on: (listener: (e: E) => void) => () => void, match: (e: E) => boolean = () => true, ms = 5000): Promise<E> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      stop()
+      reject(new Error(`no event within ${ms} ms`))
+    }, ms)
+    const stop = on((e) => {
+      if (!match(e)) return
+      clearTimeout(timer)
+      stop()
+      resolve(e)
+    })
+  })
+}
+
+interface Instance {
+  registry: Registry
+  b: CircuitBreaker
+  f: Fleet
+}
+
+function instances(url: string, namespace: string, n = 2): Instance[] {
+  return Array.from({ length: n }, (_, i) => {
+    const registry = new Registry()
+    const b = registry.getOrCreate('exchange', { consecutiveFailures: 1, openFor: '10s', halfOpenProbes: 1, halfOpenSuccesses: 1 })
+    const f = fleet(registry, { redis: url, namespace, instanceId: `r${i}`, heartbeat: 100 })
+    return { registry, b, f }
+  })
+}
+
+const fail = () => Promise.reject(new Error('down'))
+const toState = (b: CircuitBreaker, to: string) =>
+  once<{ to: string }>(
+    (l) => b.onStateChange(l),
+    (c) => c.to === to,
+  )
+
+/** Opens and closes the fleet `rounds` times from `a`, waiting for both instances to apply each. */
+async function churn(a: Instance, b: Instance, rounds: number): Promise<void> {
+  for (let i = 0; i < rounds; i++) {
+    for (const state of ['open', 'closed'] as const) {
+      const seen = Promise.all(
+        [a, b].map((x) =>
+          once<RemoteEvent>(
+            (l) => x.f.onRemote(l),
+            (e) => e.state === state,
+          ),
+        ),
+      )
+      applied(state === 'open' ? await a.f.forceOpen('exchange', '10s') : await a.f.forceClose('exchange'))
+      await seen
+    }
+  }
+}
+function applied(ok: boolean): void {
+  if (!ok) throw new Error('an operator order was not applied')
+}
+
+test.serial(
+  'Redis losing the fleet hash while connected (FLUSHALL): the next open still reaches every instance, above the generations they hold',
+  async (t) => {
+    const namespace = ns()
+    const [a, b] = instances(t.context.redis.url, namespace) as [Instance, Instance]
+    try {
+      t.deepEqual(await Promise.all([a.f.join('exchange'), b.f.join('exchange')]), [true, true])
+      await churn(a, b, 3)
+      t.is(b.f.status().breakers.exchange!.generation, 6)
+      t.context.redis.cli('flushall')
+      // Before the fix the vote restarted at generation 1: every instance dropped it as stale, and
+      // Redis stayed "open" with nobody probing, so every later vote was "already open": wedged.
+      const applied = once<RemoteEvent>((l) => b.f.onRemote(l))
+      await t.throwsAsync(a.b.execute(fail))
+      t.like(await applied, { state: 'open', generation: 7, by: 'r0' })
+      t.is(b.b.state, 'forced_open')
+      t.is(t.context.redis.cli('hget', `bw:{${namespace}}:breaker:exchange`, 'gen'), '7')
+    } finally {
+      await Promise.all([a.f.close(), b.f.close()])
+    }
+  },
+)
+
+test.serial(
+  'Redis open at the generation an instance holds closed (an open written over a lost hash) is adopted by the next vote: it gets its probe round instead of swallowing every vote',
+  async (t) => {
+    const namespace = ns()
+    const [a, b] = instances(t.context.redis.url, namespace) as [Instance, Instance]
+    const hash = `bw:{${namespace}}:breaker:exchange`
+    try {
+      await Promise.all([a.f.join('exchange'), b.f.join('exchange')])
+      await churn(a, b, 3)
+      // What a voter that had not yet heard generation 6 writes after a FLUSHALL: open at 6, a
+      // generation every instance holds closed, so they drop its message as stale.
+      t.context.redis.cli('flushall')
+      const now = Number(t.context.redis.cli('time').split('\n')[0]) * 1000
+      t.context.redis.cli('hset', hash, 'gen', '6', 'state', 'open', 'until', String(now + 300), 'reason', 'consecutive_failures', 'by', 'lagging')
+      // Before the fix: "already open", nothing else; the open was never enforced nor probed, and
+      // every later vote got the same answer. Now the voter adopts it and the round runs.
+      const halfOpen = toState(a.b, 'half_open')
+      await t.throwsAsync(a.b.execute(fail))
+      await halfOpen
+      t.true(a.f.status().breakers.exchange!.leaseHeld)
+      const closed = once<RemoteEvent>(
+        (l) => b.f.onRemote(l),
+        (e) => e.state === 'closed',
+      )
+      t.is(await a.b.execute(() => 'probe'), 'probe')
+      t.like(await closed, { generation: 7, reason: 'probe_succeeded' })
+      const opened = once<RemoteEvent>(
+        (l) => a.f.onRemote(l),
+        (e) => e.state === 'open',
+      )
+      await t.throwsAsync(b.b.execute(fail))
+      t.like(await opened, { generation: 8, by: 'r1' })
+    } finally {
+      await Promise.all([a.f.close(), b.f.close()])
+    }
+  },
+)
+
+test.serial(
+  'a probe round Redis forgot (FLUSHALL while forced open) does not leave instances forced open for good: one probes, its success closes the fleet',
+  async (t) => {
+    const namespace = ns()
+    const [a, b] = instances(t.context.redis.url, namespace) as [Instance, Instance]
+    try {
+      await Promise.all([a.f.join('exchange'), b.f.join('exchange')])
+      const opened = Promise.all([a, b].map((x) => once<RemoteEvent>((l) => x.f.onRemote(l))))
+      t.true(await a.f.forceOpen('exchange', '300ms'))
+      await opened
+      t.context.redis.cli('flushall')
+      // At the deadline both ask for the lease of a round Redis no longer has ({-1}): before the
+      // fix they did nothing more and stayed forced open until something else moved the fleet.
+      const prober = await Promise.race([toState(a.b, 'half_open').then(() => a), toState(b.b, 'half_open').then(() => b)])
+      const other = prober === a ? b : a
+      const closed = once<RemoteEvent>(
+        (l) => other.f.onRemote(l),
+        (e) => e.state === 'closed',
+      )
+      t.is(await prober.b.execute(() => 'probe'), 'probe')
+      t.like(await closed, { state: 'closed', reason: 'probe_succeeded' })
+      t.is(other.b.state, 'closed')
+    } finally {
+      await Promise.all([a.f.close(), b.f.close()])
+    }
+  },
+)
+
+test.serial(
+  'a forged state message ahead of the fleet (redis-cli PUBLISH) cannot wedge an instance: an operator close from another instance ends it',
+  async (t) => {
+    const namespace = ns()
+    const [a, b] = instances(t.context.redis.url, namespace) as [Instance, Instance]
+    try {
+      await Promise.all([a.f.join('exchange'), b.f.join('exchange')])
+      const forged = { v: 1, ns: namespace, t: 'state', b: 'exchange', g: 1_000_000, s: 'open', u: -1, n: 1, r: 'forged', i: 'intruder' }
+      const applied = Promise.all([a, b].map((x) => once<RemoteEvent>((l) => x.f.onRemote(l))))
+      t.context.redis.cli('publish', `bw:{${namespace}}:events`, JSON.stringify(forged))
+      await applied
+      t.is(b.b.state, 'forced_open')
+      // Before the fix the close went out as generation 1, stale for every instance holding 1,000,000.
+      const closed = Promise.all(
+        [a, b].map((x) =>
+          once<RemoteEvent>(
+            (l) => x.f.onRemote(l),
+            (e) => e.state === 'closed',
+          ),
+        ),
+      )
+      t.true(await a.f.forceClose('exchange'))
+      for (const event of await closed) t.like(event, { state: 'closed', generation: 1_000_001, reason: 'operator' })
+      t.is(b.b.state, 'closed')
+      t.is(a.b.state, 'closed')
+    } finally {
+      await Promise.all([a.f.close(), b.f.close()])
+    }
+  },
+)
+
+test.serial('a forged open ahead of the fleet with a deadline plays one probe round and closes again, instead of refusing forever', async (t) => {
+  const namespace = ns()
+  const [a, b] = instances(t.context.redis.url, namespace) as [Instance, Instance]
+  try {
+    await Promise.all([a.f.join('exchange'), b.f.join('exchange')])
+    const forged = { v: 1, ns: namespace, t: 'state', b: 'exchange', g: 50, s: 'open', u: 0, n: 0, r: 'forged', i: 'intruder' }
+    const halfOpen = Promise.race([toState(a.b, 'half_open').then(() => a), toState(b.b, 'half_open').then(() => b)])
+    t.context.redis.cli('publish', `bw:{${namespace}}:events`, JSON.stringify(forged))
+    const prober = await halfOpen
+    const other = prober === a ? b : a
+    const closed = once<RemoteEvent>(
+      (l) => other.f.onRemote(l),
+      (e) => e.state === 'closed',
+    )
+    t.is(await prober.b.execute(() => 'probe'), 'probe')
+    t.like(await closed, { state: 'closed', generation: 51 })
+    t.is(other.b.state, 'closed')
+  } finally {
+    await Promise.all([a.f.close(), b.f.close()])
+  }
+})

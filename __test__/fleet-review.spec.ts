@@ -224,3 +224,34 @@ test.serial('a forged open ahead of the fleet with a deadline plays one probe ro
     await Promise.all([a.f.close(), b.f.close()])
   }
 })
+
+test.serial(
+  "a tampered key (a string where a breaker's hash is: WRONGTYPE inside Lua) fails that breaker's commands only: Redis stays up for the others",
+  async (t) => {
+    const namespace = ns()
+    const [a, b] = instances(t.context.redis.url, namespace) as [Instance, Instance]
+    for (const x of [a, b]) x.registry.getOrCreate('ledger', { consecutiveFailures: 1, openFor: '10s' })
+    try {
+      t.deepEqual(await Promise.all([a.f.join('exchange'), a.f.join('ledger'), b.f.join('ledger')]), [true, true, true])
+      const downs: boolean[] = []
+      a.f.onRedis((up) => downs.push(up))
+      t.context.redis.cli('set', `bw:{${namespace}}:breaker:exchange`, 'garbage')
+      // Four votes fail with WRONGTYPE; before the fix the third opened the Redis breaker and took
+      // every breaker of the instance local-only (redisUp false), though Redis answered each at once.
+      for (let i = 0; i < 4; i++) {
+        const failed = once<unknown>((l) => a.f.onError(l))
+        a.b.reset()
+        await t.throwsAsync(a.b.execute(fail))
+        t.regex(String(await failed), /WRONGTYPE/)
+      }
+      t.true(a.f.status().redisUp)
+      t.deepEqual(downs, [])
+      const applied = once<RemoteEvent>((l) => a.f.onRemote(l))
+      await t.throwsAsync(b.registry.get('ledger')!.execute(fail))
+      t.like(await applied, { name: 'ledger', state: 'open' })
+      t.is(a.registry.get('ledger')!.state, 'forced_open')
+    } finally {
+      await Promise.all([a.f.close(), b.f.close()])
+    }
+  },
+)

@@ -1,4 +1,4 @@
-import { Cluster, Redis, type RedisOptions } from 'ioredis'
+import { Cluster, Redis, type RedisOptions, ReplyError } from 'ioredis'
 import type { CircuitBreaker } from '../breaker.js'
 import { Registry } from '../registry.js'
 import type { Script } from './scripts.js'
@@ -46,6 +46,7 @@ export class RedisLink {
       halfOpenProbes: 1,
       halfOpenSuccesses: 1,
       timeout: commandTimeoutMs,
+      isFailure: (e: unknown) => !isScriptDataError(e),
     })
     if (typeof redis === 'string') {
       this.#owned = true
@@ -148,6 +149,18 @@ export class RedisLink {
       }
     }
   }
+}
+
+/**
+ * Whether `e` is an error a command raised inside one of our scripts (`WRONGTYPE` on a key someone
+ * overwrote, a hash field that is not a number): Redis answered, promptly, about one breaker's keys.
+ * It says nothing of Redis' health, so it must not open the Redis breaker and take every breaker of
+ * the fleet local-only. Redis itself failing (`BUSY`, `LOADING`, timeouts, a closed socket) still counts.
+ */
+function isScriptDataError(e: unknown): boolean {
+  if (!(e instanceof ReplyError)) return false
+  const message = (e as Error).message
+  return message.includes('@user_script:') && !/^(BUSY|LOADING|OOM|READONLY|MASTERDOWN|MISCONF|NOREPLICAS|CLUSTERDOWN|TRYAGAIN)\b/.test(message)
 }
 
 /**

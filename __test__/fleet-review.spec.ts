@@ -255,3 +255,42 @@ test.serial(
     }
   },
 )
+
+test.serial('leave then join again: a breaker still forced open by the fleet is closed by the fleet closing meanwhile', async (t) => {
+  const namespace = ns()
+  const [a, b] = instances(t.context.redis.url, namespace) as [Instance, Instance]
+  try {
+    await Promise.all([a.f.join('exchange'), b.f.join('exchange')])
+    const opened = once<RemoteEvent>((l) => b.f.onRemote(l))
+    t.true(await a.f.forceOpen('exchange'))
+    await opened
+    t.true(b.f.leave('exchange'))
+    t.is(b.b.state, 'forced_open', 'the open until closed goes on locally')
+    t.true(await a.f.forceClose('exchange'))
+    t.true(await b.f.join('exchange'))
+    // Before the fix the new member did not know the open was the fleet's: forced open for good.
+    t.is(b.b.state, 'closed')
+    t.like(b.f.status().breakers.exchange, { local: 'closed', fleet: 'closed', generation: 2 })
+  } finally {
+    await Promise.all([a.f.close(), b.f.close()])
+  }
+})
+
+test.serial('leave then join again does not close a breaker the user forced open after leaving', async (t) => {
+  const namespace = ns()
+  const [a, b] = instances(t.context.redis.url, namespace) as [Instance, Instance]
+  try {
+    await Promise.all([a.f.join('exchange'), b.f.join('exchange')])
+    const opened = once<RemoteEvent>((l) => b.f.onRemote(l))
+    t.true(await a.f.forceOpen('exchange'))
+    await opened
+    b.f.leave('exchange')
+    b.b.reset()
+    b.b.forceOpen()
+    t.true(await a.f.forceClose('exchange'))
+    t.true(await b.f.join('exchange'))
+    t.is(b.b.state, 'forced_open', "the user's own forced open stays")
+  } finally {
+    await Promise.all([a.f.close(), b.f.close()])
+  }
+})

@@ -156,6 +156,8 @@ class FleetInstance implements Fleet {
   readonly #keys: ReturnType<typeof keysOf>
   readonly #link: RedisLink
   readonly #members = new Map<string, Member>()
+  /** Breakers left while the fleet's open was in force on them, and not moved since: a join takes them back. */
+  readonly #leftOpen = new Set<string>()
   readonly #remote = new Listeners<RemoteEvent>()
   readonly #votes = new Listeners<VoteEvent>()
   readonly #errors = new Listeners<unknown>()
@@ -195,6 +197,8 @@ class FleetInstance implements Fleet {
     if (existing) return existing.joined ? new Promise((resolve) => this.#whenJoined(existing, resolve)) : Promise.resolve(existing.synced)
     const { native, announce } = internalsOf(handle)
     const member = newMember(handle.name, handle, native, announce)
+    // Still forced open by this fleet's open from before a `leave`: the fleet's close must end it.
+    member.applied = this.#leftOpen.delete(member.name)
     this.#members.set(member.name, member)
     return new Promise<boolean>((resolve) => {
       member.joined = resolve
@@ -224,6 +228,7 @@ class FleetInstance implements Fleet {
     const member = this.#members.get(name)
     if (!member) return false
     this.#members.delete(name)
+    if (member.fleet === 'open' && member.applied && !member.probing) this.#leftOpen.add(name)
     this.#goLocal(member)
     this.#settleJoin(member, false)
     return true
@@ -254,6 +259,7 @@ class FleetInstance implements Fleet {
   /** A local transition (any thread): votes and probe results go out, queued, never awaited by the call. */
   #onLocal(change: StateChange): void {
     const member = this.#members.get(change.name)
+    if (!member && change.reason !== 'remote') this.#leftOpen.delete(change.name) // something else moved it since
     if (!member || change.reason === 'remote') return
     const probing = member.probing
     if (probing && change.from === 'half_open') {

@@ -294,3 +294,35 @@ test.serial('leave then join again does not close a breaker the user forced open
     await Promise.all([a.f.close(), b.f.close()])
   }
 })
+
+test.serial(
+  'after an outage that opened the Redis breaker, every joined breaker syncs again: refused syncs are retried after the next good heartbeat',
+  async (t) => {
+    const redis = await startRedis() // its own server: this test kills it
+    const registry = new Registry()
+    const names = ['a0', 'a1', 'a2', 'missed']
+    for (const name of names) registry.getOrCreate(name, { consecutiveFailures: 1, openFor: '30s' })
+    const f = fleet(registry, { redis: redis.url, namespace: ns(), instanceId: 'r0', heartbeat: 100 })
+    const errors: string[] = []
+    f.onError((e) => errors.push(String(e)))
+    try {
+      t.deepEqual(await Promise.all(names.map((n) => f.join(n))), [true, true, true, true])
+      await redis.crash()
+      // Three local opens while Redis is gone: their votes fail, and the Redis breaker opens.
+      for (const name of ['a0', 'a1', 'a2']) await t.throwsAsync(registry.get(name)!.execute(fail))
+      await redis.start()
+      // The fleet opened `missed` while this instance was away; its message went to nobody, so
+      // only a sync can tell. Before the fix the syncs on reconnect met the Redis breaker half-open
+      // (one command through: the heartbeat), were refused, and never tried again.
+      const namespace = f.status().namespace
+      redis.cli('hset', `bw:{${namespace}}:breaker:missed`, 'gen', '1', 'state', 'open', 'until', '-1', 'reason', 'operator', 'by', 'elsewhere')
+      const adopted = await once<RemoteEvent>((l) => f.onRemote(l), undefined, 10_000)
+      t.like(adopted, { name: 'missed', state: 'open', generation: 1, by: 'elsewhere' })
+      t.is(registry.get('missed')!.state, 'forced_open')
+      t.true(f.status().redisUp)
+    } finally {
+      await f.close()
+      redis.destroy()
+    }
+  },
+)

@@ -486,6 +486,7 @@ class FleetInstance implements Fleet {
     const c = this.#config
     const k = this.#keys
     const known = member.fleet === 'unknown' ? '' : member.fleet
+    member.resync = false
     this.#link
       .run(
         scripts.sync,
@@ -511,7 +512,12 @@ class FleetInstance implements Fleet {
           }
           this.#settleJoin(member, true)
         },
-        (e: unknown) => this.#error(e),
+        (e: unknown) => {
+          // Refused (the Redis breaker half-open lets one command through: the rest of the syncs
+          // on reconnect) or timed out (a burst of them): retried after the next good heartbeat.
+          if (this.#members.get(member.name) === member) member.resync = true
+          this.#error(e)
+        },
       )
   }
 
@@ -521,6 +527,7 @@ class FleetInstance implements Fleet {
     this.#link.run(scripts.heartbeat, [this.#keys.instances], [c.instanceId, c.heartbeatMs * 3]).then(
       (reply) => {
         this.#instancesAlive = (reply as number[])[1] ?? 0
+        for (const member of this.#members.values()) if (member.resync && this.#link.up) this.#sync(member)
       },
       (e: unknown) => this.#error(e),
     )

@@ -326,3 +326,26 @@ test.serial(
     }
   },
 )
+
+test.serial(
+  'a breaker removed from the registry and made again is shared once joined again: the fleet opens the new breaker, not the removed one',
+  async (t) => {
+    const namespace = ns()
+    const [a, b] = instances(t.context.redis.url, namespace) as [Instance, Instance]
+    try {
+      await Promise.all([a.f.join('exchange'), b.f.join('exchange')])
+      t.true(b.registry.remove('exchange'))
+      const again = b.registry.getOrCreate('exchange', { consecutiveFailures: 1, openFor: '10s' })
+      // Before the fix this answered true from the old member, and the fleet went on moving the removed breaker.
+      t.true(await b.f.join(again))
+      const applied = once<RemoteEvent>((l) => b.f.onRemote(l))
+      await t.throwsAsync(a.b.execute(fail))
+      await applied
+      t.is(again.state, 'forced_open')
+      t.is(b.b.state, 'closed', 'the removed breaker is left alone')
+      t.like(b.f.status().breakers.exchange, { local: 'forced_open', fleet: 'open', generation: 1 })
+    } finally {
+      await Promise.all([a.f.close(), b.f.close()])
+    }
+  },
+)

@@ -193,9 +193,16 @@ class FleetInstance implements Fleet {
   join(breaker: string | CircuitBreaker): Promise<boolean> {
     const handle = this.#handleOf(breaker)
     if (this.#closed) return Promise.resolve(false)
-    const existing = this.#members.get(handle.name)
-    if (existing) return existing.joined ? new Promise((resolve) => this.#whenJoined(existing, resolve)) : Promise.resolve(existing.synced)
     const { native, announce } = internalsOf(handle)
+    const existing = this.#members.get(handle.name)
+    if (existing && !existing.native.isSame(native)) {
+      // The registry's breaker of that name was removed and made again: share the new one, not the old.
+      this.#members.delete(existing.name)
+      this.#goLocal(existing)
+      this.#settleJoin(existing, false)
+    } else if (existing) {
+      return existing.joined ? new Promise((resolve) => this.#whenJoined(existing, resolve)) : Promise.resolve(existing.synced)
+    }
     const member = newMember(handle.name, handle, native, announce)
     // Still forced open by this fleet's open from before a `leave`: the fleet's close must end it.
     member.applied = this.#leftOpen.delete(member.name)

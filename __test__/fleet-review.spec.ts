@@ -1,6 +1,8 @@
 // Adversarial review of the fleet against a real redis-server: Redis losing the fleet's keys while
 // connected, forged messages ahead of the fleet, tampered keys, leaving and joining again. Each test
 // pins a defect found in review; waits are on real I/O (events, Redis replies), each bounded.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import anyTest, { type TestFn } from 'ava'
 import { type CircuitBreaker, Registry } from '../src/index.ts'
 import { type Fleet, fleet, type RemoteEvent } from '../src/fleet/index.ts'
@@ -349,3 +351,24 @@ test.serial(
     }
   },
 )
+
+test.serial('close() ends within its bound when Redis hangs (SIGSTOP: QUIT is never answered)', async (t) => {
+  const redis = await startRedis() // its own server: this test stops it
+  const registry = new Registry()
+  registry.getOrCreate('exchange', { consecutiveFailures: 1 })
+  const f = fleet(registry, { redis: redis.url, namespace: ns(), instanceId: 'r0', commandTimeout: 300 })
+  f.onError(() => undefined)
+  const pid = Number(readFileSync(join(redis.dir, 'redis.pid'), 'utf8'))
+  try {
+    t.true(await f.join('exchange'))
+    process.kill(pid, 'SIGSTOP')
+    // Before the fix close() awaited QUIT's reply, which never comes: it never resolved.
+    const started = performance.now()
+    const outcome = await Promise.race([f.close().then(() => 'closed'), new Promise((resolve) => setTimeout(resolve, 5000, 'still waiting'))])
+    t.is(outcome, 'closed')
+    t.true(performance.now() - started < 2000, `the last words and QUIT are each bounded by the command timeout: ${performance.now() - started} ms`)
+  } finally {
+    process.kill(pid, 'SIGCONT')
+    redis.destroy()
+  }
+})

@@ -25,6 +25,7 @@ export class RedisLink {
   readonly #owned: boolean
   readonly #channel: string
   readonly #events: LinkEvents
+  readonly #commandTimeoutMs: number
   /**
    * A breaker of a private registry (not the user's: it must not show among their breakers nor
    * clash with a name of theirs): Redis failing or slow makes it open, and commands are then
@@ -38,6 +39,7 @@ export class RedisLink {
   constructor(redis: Redis | Cluster | string, channel: string, commandTimeoutMs: number, events: LinkEvents) {
     this.#channel = channel
     this.#events = events
+    this.#commandTimeoutMs = commandTimeoutMs
     this.breaker = new Registry().getOrCreate('redis', {
       consecutiveFailures: 3,
       failureRate: false,
@@ -135,21 +137,28 @@ export class RedisLink {
     }
   }
 
-  /** Closes our connections (never the user's client); never rejects. */
+  /**
+   * Closes our connections (never the user's client); never rejects, and never waits past the
+   * command timeout: a Redis that hangs (stopped, a black-holed network) never answers QUIT.
+   */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     this.#up = false
     this.subscriber.disconnect()
     if (this.#owned) {
-      try {
-        await this.client.quit()
-      } catch {
-        this.client.disconnect()
-      }
+      let timer: NodeJS.Timeout | undefined
+      const bound = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#commandTimeoutMs).unref()
+      })
+      await Promise.race([this.client.quit().then(noop, noop), bound])
+      clearTimeout(timer)
+      this.client.disconnect()
     }
   }
 }
+
+const noop = () => undefined
 
 /**
  * Whether `e` is an error a command raised inside one of our scripts (`WRONGTYPE` on a key someone

@@ -372,3 +372,17 @@ test.serial('close() ends within its bound when Redis hangs (SIGSTOP: QUIT is ne
     redis.destroy()
   }
 })
+
+test.serial('close() called twice: the second resolves only once the first has closed the connections', async (t) => {
+  const registry = new Registry()
+  registry.getOrCreate('exchange', { consecutiveFailures: 1 })
+  const f = fleet(registry, { redis: t.context.redis.url, namespace: ns(), instanceId: 'r0' })
+  t.true(await f.join('exchange'))
+  const order: string[] = []
+  const first = f.close().then(() => order.push('first'))
+  // Before the fix the second call resolved at once, while the first was still sending its last words.
+  const second = f.close().then(() => order.push('second'))
+  await Promise.all([first, second])
+  t.deepEqual(order, ['first', 'second'])
+  t.false(f.status().redisUp)
+})

@@ -168,6 +168,7 @@ class FleetInstance implements Fleet {
   #queued = 0
   #tokens = 0
   #closed = false
+  #closing: Promise<void> | undefined
   #instancesAlive = 0
   #lastSyncAt: number | null = null
   #errorCount = 0
@@ -621,8 +622,13 @@ class FleetInstance implements Fleet {
     this.#errors.emit(error)
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return
+  close(): Promise<void> {
+    // A second call waits for the same close: when it resolves, the connections are closed.
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true
     clearInterval(this.#heartbeat)
     this.#stopListening()

@@ -386,3 +386,56 @@ test.serial('close() called twice: the second resolves only once the first has c
   t.deepEqual(order, ['first', 'second'])
   t.false(f.status().redisUp)
 })
+
+test.serial('forceOpen refuses a duration above the 30 days a breaker can be open, with our code', async (t) => {
+  const registry = new Registry()
+  registry.getOrCreate('exchange', { consecutiveFailures: 1 })
+  const f = fleet(registry, { redis: t.context.redis.url, namespace: ns(), instanceId: 'r0' })
+  try {
+    t.true(await f.join('exchange'))
+    // Before the fix it was accepted and published: every instance then threw from inside a Redis
+    // event (an uncaught exception) as soon as Redis went away and the open went local.
+    t.throws(() => f.forceOpen('exchange', '1000h'), {
+      name: 'RangeError',
+      code: 'ERR_BREAKWATER_INVALID_OPTION',
+      message: /forceOpen duration.*30 days.*3600000000/,
+    })
+    t.true(await f.forceOpen('exchange', '720h'))
+  } finally {
+    await f.close()
+  }
+})
+
+test.serial(
+  'a fleet open with more than 30 days left (published by another writer) goes local when Redis dies, without throwing: the breaker stays forced open',
+  async (t) => {
+    const redis = await startRedis() // its own server: this test kills it
+    const registry = new Registry()
+    const b = registry.getOrCreate('exchange', { consecutiveFailures: 1 })
+    const namespace = ns()
+    const f = fleet(registry, { redis: redis.url, namespace, instanceId: 'r0', heartbeat: 100 })
+    try {
+      t.true(await f.join('exchange'))
+      const applied = once<RemoteEvent>((l) => f.onRemote(l))
+      const longOpen = { v: 1, ns: namespace, t: 'state', b: 'exchange', g: 1, s: 'open', u: 40 * 86_400_000, n: 0, r: 'operator', i: 'elsewhere' }
+      redis.cli('publish', `bw:{${namespace}}:events`, JSON.stringify(longOpen))
+      t.like(await applied, { state: 'open', retryAfterMs: 40 * 86_400_000 })
+      const down = once<boolean>(
+        (l) => f.onRedis(l),
+        (up) => !up,
+      )
+      // Before the fix: RangeError 'remoteOpen duration must be at most ... (30 days)', thrown from
+      // the connection's close event, uncaught.
+      await redis.crash()
+      await down
+      t.is(b.state, 'forced_open')
+      await t.throwsAsync(
+        b.execute(() => 'never'),
+        { name: 'BrokenCircuitError' },
+      )
+    } finally {
+      await f.close()
+      redis.destroy()
+    }
+  },
+)

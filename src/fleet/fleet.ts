@@ -23,6 +23,18 @@ const scripts = {
 
 /** Outgoing work waiting at most; past it, new work is dropped and counted as an error. */
 const MAX_QUEUED = 1000
+/** The longest open a breaker takes (the core's limit): a fleet open going local is cut to it. */
+const MAX_OPEN_MS = 30 * 24 * 3600 * 1000
+
+/**
+ * The time left of a fleet open as a local forced open: none for an open until closed, and at most
+ * the core's 30 days (a longer one, forged or tampered into Redis, made remoteOpen throw from inside
+ * a Redis event: an uncaught exception).
+ */
+function localDeadline(remaining: number): number | undefined {
+  return Number.isFinite(remaining) ? Math.min(remaining, MAX_OPEN_MS) : undefined
+}
+
 /** The reasons a local open votes with. */
 const RULE_OPEN = new Set([
   'consecutive_failures',
@@ -100,7 +112,10 @@ export interface Fleet {
   join(breaker: string | CircuitBreaker): Promise<boolean>
   /** Stops sharing it; a fleet open in force becomes a local one with the time left. Whether it was joined. */
   leave(breaker: string | CircuitBreaker): boolean
-  /** Opens the breaker on every instance (for `duration`, then the fleet probes; else until `forceClose`). */
+  /**
+   * Opens the breaker on every instance (for `duration`, then the fleet probes; else until `forceClose`).
+   * @throws RangeError (code `ERR_BREAKWATER_INVALID_OPTION`) for a duration above 30 days, the longest a breaker is open.
+   */
   forceOpen(name: string, duration?: Duration): Promise<boolean>
   /** Closes the breaker on every instance. */
   forceClose(name: string): Promise<boolean>
@@ -406,7 +421,7 @@ class FleetInstance implements Fleet {
       member.announce(member.native.remoteOpen(undefined))
       if (Number.isFinite(remaining)) this.#schedule(member, remaining)
     } else {
-      member.announce(member.native.remoteOpen(Number.isFinite(remaining) ? remaining : undefined))
+      member.announce(member.native.remoteOpen(localDeadline(remaining)))
     }
     member.applied = true
   }
@@ -479,7 +494,7 @@ class FleetInstance implements Fleet {
       if (member.probing) continue // its local probe decides; the result is local
       if (member.fleet === 'open' && member.applied) {
         const remaining = remainingMs(member)
-        member.announce(member.native.remoteOpen(Number.isFinite(remaining) ? remaining : undefined))
+        member.announce(member.native.remoteOpen(localDeadline(remaining)))
       }
     }
     this.#redis.emit(false)
@@ -547,7 +562,7 @@ class FleetInstance implements Fleet {
     member.timer = undefined
     if (member.fleet === 'open' && member.applied && !member.probing) {
       const remaining = remainingMs(member)
-      member.announce(member.native.remoteOpen(Number.isFinite(remaining) ? remaining : undefined))
+      member.announce(member.native.remoteOpen(localDeadline(remaining)))
     }
     member.applied = false
     member.probing = undefined
@@ -558,6 +573,7 @@ class FleetInstance implements Fleet {
   forceOpen(name: string, duration?: Duration): Promise<boolean> {
     checkName(name)
     const ms = duration === undefined ? -1 : toMillis('forceOpen duration', duration)
+    if (ms > MAX_OPEN_MS) throw rangeError(`forceOpen duration must be at most ${MAX_OPEN_MS} ms (30 days), but was ${ms}`)
     return this.#order(name, 'open', ms)
   }
 

@@ -23,6 +23,18 @@ const scripts = {
 
 /** Outgoing work waiting at most; past it, new work is dropped and counted as an error. */
 const MAX_QUEUED = 1000
+/** The longest open a breaker takes (the core's limit): a fleet open going local is cut to it. */
+const MAX_OPEN_MS = 30 * 24 * 3600 * 1000
+
+/**
+ * The time left of a fleet open as a local forced open: none for an open until closed, and at most
+ * the core's 30 days (a longer one, forged or tampered into Redis, made remoteOpen throw from inside
+ * a Redis event: an uncaught exception).
+ */
+function localDeadline(remaining: number): number | undefined {
+  return Number.isFinite(remaining) ? Math.min(remaining, MAX_OPEN_MS) : undefined
+}
+
 /** The reasons a local open votes with. */
 const RULE_OPEN = new Set([
   'consecutive_failures',
@@ -100,7 +112,10 @@ export interface Fleet {
   join(breaker: string | CircuitBreaker): Promise<boolean>
   /** Stops sharing it; a fleet open in force becomes a local one with the time left. Whether it was joined. */
   leave(breaker: string | CircuitBreaker): boolean
-  /** Opens the breaker on every instance (for `duration`, then the fleet probes; else until `forceClose`). */
+  /**
+   * Opens the breaker on every instance (for `duration`, then the fleet probes; else until `forceClose`).
+   * @throws RangeError (code `ERR_BREAKWATER_INVALID_OPTION`) for a duration above 30 days, the longest a breaker is open.
+   */
   forceOpen(name: string, duration?: Duration): Promise<boolean>
   /** Closes the breaker on every instance. */
   forceClose(name: string): Promise<boolean>
@@ -156,6 +171,8 @@ class FleetInstance implements Fleet {
   readonly #keys: ReturnType<typeof keysOf>
   readonly #link: RedisLink
   readonly #members = new Map<string, Member>()
+  /** Breakers left while the fleet's open was in force on them, and not moved since: a join takes them back. */
+  readonly #leftOpen = new Set<string>()
   readonly #remote = new Listeners<RemoteEvent>()
   readonly #votes = new Listeners<VoteEvent>()
   readonly #errors = new Listeners<unknown>()
@@ -166,6 +183,7 @@ class FleetInstance implements Fleet {
   #queued = 0
   #tokens = 0
   #closed = false
+  #closing: Promise<void> | undefined
   #instancesAlive = 0
   #lastSyncAt: number | null = null
   #errorCount = 0
@@ -191,10 +209,19 @@ class FleetInstance implements Fleet {
   join(breaker: string | CircuitBreaker): Promise<boolean> {
     const handle = this.#handleOf(breaker)
     if (this.#closed) return Promise.resolve(false)
-    const existing = this.#members.get(handle.name)
-    if (existing) return existing.joined ? new Promise((resolve) => this.#whenJoined(existing, resolve)) : Promise.resolve(existing.synced)
     const { native, announce } = internalsOf(handle)
+    const existing = this.#members.get(handle.name)
+    if (existing && !existing.native.isSame(native)) {
+      // The registry's breaker of that name was removed and made again: share the new one, not the old.
+      this.#members.delete(existing.name)
+      this.#goLocal(existing)
+      this.#settleJoin(existing, false)
+    } else if (existing) {
+      return existing.joined ? new Promise((resolve) => this.#whenJoined(existing, resolve)) : Promise.resolve(existing.synced)
+    }
     const member = newMember(handle.name, handle, native, announce)
+    // Still forced open by this fleet's open from before a `leave`: the fleet's close must end it.
+    member.applied = this.#leftOpen.delete(member.name)
     this.#members.set(member.name, member)
     return new Promise<boolean>((resolve) => {
       member.joined = resolve
@@ -224,6 +251,7 @@ class FleetInstance implements Fleet {
     const member = this.#members.get(name)
     if (!member) return false
     this.#members.delete(name)
+    if (member.fleet === 'open' && member.applied && !member.probing) this.#leftOpen.add(name)
     this.#goLocal(member)
     this.#settleJoin(member, false)
     return true
@@ -254,6 +282,7 @@ class FleetInstance implements Fleet {
   /** A local transition (any thread): votes and probe results go out, queued, never awaited by the call. */
   #onLocal(change: StateChange): void {
     const member = this.#members.get(change.name)
+    if (!member && change.reason !== 'remote') this.#leftOpen.delete(change.name) // something else moved it since
     if (!member || change.reason === 'remote') return
     const probing = member.probing
     if (probing && change.from === 'half_open') {
@@ -263,7 +292,9 @@ class FleetInstance implements Fleet {
       if (result) {
         const reason = result === 'closed' ? 'probe_succeeded' : change.reason
         this.#enqueue(async () => {
-          await this.#publish(member, probing.generation, result, change.retryAfterMs ?? -1, reason, probing.token)
+          const applied = await this.#publish(member, probing.generation, result, change.retryAfterMs ?? -1, reason, probing.token)
+          // Refused: the fleet is at another generation than the round probed (or Redis lost it): read it.
+          if (!applied && this.#members.get(member.name) === member) this.#sync(member)
         })
       }
       return
@@ -290,7 +321,7 @@ class FleetInstance implements Fleet {
   async #vote(member: Member, change: StateChange): Promise<void> {
     const c = this.#config
     const k = this.#keys
-    const [outcome, , votes, needed] = (await this.#link.run(
+    const [outcome, generation, votes, needed] = (await this.#link.run(
       scripts.vote,
       [k.hash(member.name), k.votes(member.name), k.instances, k.lease(member.name)],
       [
@@ -304,19 +335,25 @@ class FleetInstance implements Fleet {
         c.namespace,
         member.name,
         k.channel,
+        member.generation,
       ],
     )) as number[]
     if (outcome !== 0) Object.assign(member, { votes, needed })
+    // Redis is open at a round this instance does not hold open (it missed the message, or another
+    // instance opened on top of a hash Redis had lost): adopt it, so the round gets its probe and
+    // later votes are not "already open" for good.
+    else if (generation !== member.generation || member.fleet !== 'open') this.#sync(member, true)
   }
 
   /** A state for the fleet: a probe's result (`expect` its round) or an operator's (`expect` -1). */
   async #publish(member: { name: string }, expect: number, state: 'open' | 'closed', openMs: number, reason: string, token: string): Promise<boolean> {
     const c = this.#config
     const k = this.#keys
+    const floor = this.#members.get(member.name)?.generation ?? 0
     const [applied] = (await this.#link.run(
       scripts.setState,
       [k.hash(member.name), k.lease(member.name), k.votes(member.name)],
-      [expect, state, openMs, reason, c.instanceId, token, c.namespace, member.name, k.channel],
+      [expect, state, openMs, reason, c.instanceId, token, c.namespace, member.name, k.channel, floor],
     )) as number[]
     return applied === 1
   }
@@ -384,7 +421,7 @@ class FleetInstance implements Fleet {
       member.announce(member.native.remoteOpen(undefined))
       if (Number.isFinite(remaining)) this.#schedule(member, remaining)
     } else {
-      member.announce(member.native.remoteOpen(Number.isFinite(remaining) ? remaining : undefined))
+      member.announce(member.native.remoteOpen(localDeadline(remaining)))
     }
     member.applied = true
   }
@@ -407,6 +444,9 @@ class FleetInstance implements Fleet {
         if (member.generation !== generation || member.fleet !== 'open') return this.#releaseIf(outcome === 1, member, token)
         if (outcome === 1) this.#probe(member, generation, token)
         else if (outcome === 0 || (outcome === -2 && ms! >= 0)) this.#schedule(member, Math.max(ms!, 0) + 1)
+        // Redis is not open at this round: a message was missed, or Redis lost the round (FLUSHALL,
+        // a restart while connected). Syncing adopts the newer state or writes this one back.
+        else if (outcome === -1) this.#sync(member)
       },
       (e: unknown) => {
         this.#error(e)
@@ -454,17 +494,22 @@ class FleetInstance implements Fleet {
       if (member.probing) continue // its local probe decides; the result is local
       if (member.fleet === 'open' && member.applied) {
         const remaining = remainingMs(member)
-        member.announce(member.native.remoteOpen(Number.isFinite(remaining) ? remaining : undefined))
+        member.announce(member.native.remoteOpen(localDeadline(remaining)))
       }
     }
     this.#redis.emit(false)
   }
 
-  /** Reads the fleet's state of `member` (writing back a newer one Redis lost) and adopts it. */
-  #sync(member: Member): void {
+  /**
+   * Reads the fleet's state of `member` (writing back a newer one Redis lost) and adopts it; with
+   * `adopt`, also a different state at the generation it holds (two states claimed one generation
+   * after Redis lost the hash: Redis' is the one the lease rounds follow).
+   */
+  #sync(member: Member, adopt = false): void {
     const c = this.#config
     const k = this.#keys
     const known = member.fleet === 'unknown' ? '' : member.fleet
+    member.resync = false
     this.#link
       .run(
         scripts.sync,
@@ -478,7 +523,8 @@ class FleetInstance implements Fleet {
           const generation = Number(gen)
           this.#lastSyncAt = Date.now()
           member.synced = true
-          if (generation > member.generation && (state === 'open' || state === 'closed')) {
+          const newer = generation > member.generation || (adopt && generation === member.generation && state !== member.fleet)
+          if (newer && (state === 'open' || state === 'closed')) {
             this.#apply(member, { name: member.name, generation, state, until: Number(until), now: Number(now), reason, by })
           } else if (generation === member.generation && state === 'open' && !member.probing) {
             // Back from local-only: the fleet is still open at this generation; its open is in force again.
@@ -489,7 +535,12 @@ class FleetInstance implements Fleet {
           }
           this.#settleJoin(member, true)
         },
-        (e: unknown) => this.#error(e),
+        (e: unknown) => {
+          // Refused (the Redis breaker half-open lets one command through: the rest of the syncs
+          // on reconnect) or timed out (a burst of them): retried after the next good heartbeat.
+          if (this.#members.get(member.name) === member) member.resync = true
+          this.#error(e)
+        },
       )
   }
 
@@ -499,6 +550,7 @@ class FleetInstance implements Fleet {
     this.#link.run(scripts.heartbeat, [this.#keys.instances], [c.instanceId, c.heartbeatMs * 3]).then(
       (reply) => {
         this.#instancesAlive = (reply as number[])[1] ?? 0
+        for (const member of this.#members.values()) if (member.resync && this.#link.up) this.#sync(member)
       },
       (e: unknown) => this.#error(e),
     )
@@ -510,7 +562,7 @@ class FleetInstance implements Fleet {
     member.timer = undefined
     if (member.fleet === 'open' && member.applied && !member.probing) {
       const remaining = remainingMs(member)
-      member.announce(member.native.remoteOpen(Number.isFinite(remaining) ? remaining : undefined))
+      member.announce(member.native.remoteOpen(localDeadline(remaining)))
     }
     member.applied = false
     member.probing = undefined
@@ -521,6 +573,7 @@ class FleetInstance implements Fleet {
   forceOpen(name: string, duration?: Duration): Promise<boolean> {
     checkName(name)
     const ms = duration === undefined ? -1 : toMillis('forceOpen duration', duration)
+    if (ms > MAX_OPEN_MS) throw rangeError(`forceOpen duration must be at most ${MAX_OPEN_MS} ms (30 days), but was ${ms}`)
     return this.#order(name, 'open', ms)
   }
 
@@ -585,8 +638,13 @@ class FleetInstance implements Fleet {
     this.#errors.emit(error)
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return
+  close(): Promise<void> {
+    // A second call waits for the same close: when it resolves, the connections are closed.
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true
     clearInterval(this.#heartbeat)
     this.#stopListening()

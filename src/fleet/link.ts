@@ -1,4 +1,4 @@
-import { Cluster, Redis, type RedisOptions } from 'ioredis'
+import { Cluster, Redis, type RedisOptions, ReplyError } from 'ioredis'
 import type { CircuitBreaker } from '../breaker.js'
 import { Registry } from '../registry.js'
 import type { Script } from './scripts.js'
@@ -25,6 +25,7 @@ export class RedisLink {
   readonly #owned: boolean
   readonly #channel: string
   readonly #events: LinkEvents
+  readonly #commandTimeoutMs: number
   /**
    * A breaker of a private registry (not the user's: it must not show among their breakers nor
    * clash with a name of theirs): Redis failing or slow makes it open, and commands are then
@@ -38,6 +39,7 @@ export class RedisLink {
   constructor(redis: Redis | Cluster | string, channel: string, commandTimeoutMs: number, events: LinkEvents) {
     this.#channel = channel
     this.#events = events
+    this.#commandTimeoutMs = commandTimeoutMs
     this.breaker = new Registry().getOrCreate('redis', {
       consecutiveFailures: 3,
       failureRate: false,
@@ -46,6 +48,7 @@ export class RedisLink {
       halfOpenProbes: 1,
       halfOpenSuccesses: 1,
       timeout: commandTimeoutMs,
+      isFailure: (e: unknown) => !isScriptDataError(e),
     })
     if (typeof redis === 'string') {
       this.#owned = true
@@ -134,20 +137,39 @@ export class RedisLink {
     }
   }
 
-  /** Closes our connections (never the user's client); never rejects. */
+  /**
+   * Closes our connections (never the user's client); never rejects, and never waits past the
+   * command timeout: a Redis that hangs (stopped, a black-holed network) never answers QUIT.
+   */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     this.#up = false
     this.subscriber.disconnect()
     if (this.#owned) {
-      try {
-        await this.client.quit()
-      } catch {
-        this.client.disconnect()
-      }
+      let timer: NodeJS.Timeout | undefined
+      const bound = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.#commandTimeoutMs).unref()
+      })
+      await Promise.race([this.client.quit().then(noop, noop), bound])
+      clearTimeout(timer)
+      this.client.disconnect()
     }
   }
+}
+
+const noop = () => undefined
+
+/**
+ * Whether `e` is an error a command raised inside one of our scripts (`WRONGTYPE` on a key someone
+ * overwrote, a hash field that is not a number): Redis answered, promptly, about one breaker's keys.
+ * It says nothing of Redis' health, so it must not open the Redis breaker and take every breaker of
+ * the fleet local-only. Redis itself failing (`BUSY`, `LOADING`, timeouts, a closed socket) still counts.
+ */
+function isScriptDataError(e: unknown): boolean {
+  if (!(e instanceof ReplyError)) return false
+  const message = (e as Error).message
+  return message.includes('@user_script:') && !/^(BUSY|LOADING|OOM|READONLY|MASTERDOWN|MISCONF|NOREPLICAS|CLUSTERDOWN|TRYAGAIN)\b/.test(message)
 }
 
 /**

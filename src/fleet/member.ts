@@ -31,6 +31,8 @@ export interface Member {
   joined: ((synced: boolean) => void) | undefined
   /** Whether the fleet's state was read from Redis at least once. */
   synced: boolean
+  /** Whether the last sync failed (refused by the Redis breaker, timed out): the next good heartbeat retries it. */
+  resync: boolean
 }
 
 export function newMember(name: string, breaker: CircuitBreaker, native: NativeBreaker, announce: (code: number) => void): Member {
@@ -52,6 +54,7 @@ export function newMember(name: string, breaker: CircuitBreaker, native: NativeB
     probing: undefined,
     joined: undefined,
     synced: false,
+    resync: false,
   }
 }
 

@@ -19,12 +19,16 @@ end
 
 /**
  * A vote to open. KEYS: hash, votes, instances, lease. ARGV: instance, voteWindowMs, count,
- * fraction, liveMs, openMs (-1: until closed), reason, namespace, name, channel.
+ * fraction, liveMs, openMs (-1: until closed), reason, namespace, name, channel, floor (the
+ * highest generation the voter applied: a hash Redis lost while connected, by `FLUSHALL` or a
+ * `DEL`, restarts above it, so the open is not stale everywhere; an open older than it is not one).
  * Returns `{ opened (1) | voted (2) | already open (0), generation, votes, needed }`.
  */
 export const VOTE = `${PRELUDE}
 local gen = num(redis.call('HGET', KEYS[1], 'gen'), 0)
-if redis.call('HGET', KEYS[1], 'state') == 'open' then return {0, gen, 0, 0} end
+local floor = tonumber(ARGV[11])
+if redis.call('HGET', KEYS[1], 'state') == 'open' and gen >= floor then return {0, gen, 0, 0} end
+gen = math.max(gen, floor)
 local window = tonumber(ARGV[2])
 redis.call('ZADD', KEYS[2], now, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
@@ -39,10 +43,10 @@ if votes < needed then
   redis.call('PUBLISH', ARGV[10], cjson.encode({v = 1, ns = ARGV[8], t = 'vote', b = ARGV[9], g = gen, c = votes, q = needed, n = now, i = ARGV[1]}))
   return {2, gen, votes, needed}
 end
-gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)
+gen = gen + 1
 local u = -1
 if tonumber(ARGV[6]) >= 0 then u = now + tonumber(ARGV[6]) end
-redis.call('HSET', KEYS[1], 'state', 'open', 'until', u, 'reason', ARGV[7], 'by', ARGV[1])
+redis.call('HSET', KEYS[1], 'gen', gen, 'state', 'open', 'until', u, 'reason', ARGV[7], 'by', ARGV[1])
 redis.call('DEL', KEYS[2], KEYS[4])
 redis.call('PUBLISH', ARGV[10], state_msg(ARGV[8], ARGV[9], gen, 'open', u, ARGV[7], ARGV[1]))
 return {1, gen, votes, needed}
@@ -52,7 +56,7 @@ return {1, gen, votes, needed}
  * Sets the fleet's state: a probe's result (`expect` = the generation it probed) or an
  * operator's order (`expect` = -1: whatever the generation). KEYS: hash, lease, votes. ARGV:
  * expect, state, openMs (-1: until closed), reason, instance, token ('' for none), namespace,
- * name, channel. A new state ends the probe round (the lease goes); a result for another
+ * name, channel, floor (the highest generation the sender applied, as in `VOTE`). A new state ends the probe round (the lease goes); a result for another
  * generation changes nothing but still lets go of its own lease (compare-and-delete).
  * Returns `{ applied (1) | stale (0), generation }`.
  */
@@ -61,11 +65,11 @@ local gen = num(redis.call('HGET', KEYS[1], 'gen'), 0)
 local expect = tonumber(ARGV[1])
 if ARGV[6] ~= '' and redis.call('GET', KEYS[2]) == ARGV[6] then redis.call('DEL', KEYS[2]) end
 if expect >= 0 and gen ~= expect then return {0, gen} end
-gen = redis.call('HINCRBY', KEYS[1], 'gen', 1)
+gen = math.max(gen, tonumber(ARGV[10])) + 1
 local u = -1
 if ARGV[2] == 'open' and tonumber(ARGV[3]) >= 0 then u = now + tonumber(ARGV[3]) end
 if ARGV[2] == 'closed' then u = 0 end
-redis.call('HSET', KEYS[1], 'state', ARGV[2], 'until', u, 'reason', ARGV[4], 'by', ARGV[5])
+redis.call('HSET', KEYS[1], 'gen', gen, 'state', ARGV[2], 'until', u, 'reason', ARGV[4], 'by', ARGV[5])
 redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('PUBLISH', ARGV[9], state_msg(ARGV[7], ARGV[8], gen, ARGV[2], u, ARGV[4], ARGV[5]))
 return {1, gen}

@@ -9,7 +9,7 @@ import type { BatchObservableResult, Meter, Observable } from '@opentelemetry/ap
 import type { Metric, Registry, RegistryContentType } from 'prom-client'
 import type { ChaosKind, ChaosStats, ChaosStopReason } from '../policies/chaos-options.js'
 import { describe, ownOptions, rangeError, typeError } from '../validate.js'
-import { checkMethods } from './metrics-sources.js'
+import { checkMethods, readPrometheusOptions } from './metrics-sources.js'
 
 /** A chaos policy as the collectors read it: what `chaos()` returns. */
 export interface ChaosSource {
@@ -35,7 +35,6 @@ export interface OpenTelemetryChaosOptions {
 
 const KINDS: readonly ChaosKind[] = ['fault', 'latency', 'outcome', 'behavior']
 const STOP_REASONS: readonly ChaosStopReason[] = ['expired', 'breaker_open', 'error_rate', 'stop_when', 'disabled']
-const PREFIX = /^(?:[a-zA-Z_:][a-zA-Z0-9_:]*)?$/
 
 /** One value of one series: its labels (or attributes) and its value. */
 type Point = [labels: Record<string, string>, value: number]
@@ -118,13 +117,8 @@ function sharedStats(sources: [string, ChaosSource][]): () => [string, ChaosStat
  */
 export function prometheusChaos(policies: ChaosSources, options: PrometheusChaosOptions): () => void {
   const sources = readChaosSources(policies)
-  if (options === undefined) throw typeError('prometheusChaos options must be an object like { register }, but was undefined')
-  const own = ownOptions<PrometheusChaosOptions>('prometheusChaos', options, ['register', 'prefix'])
+  const { own, prefix } = readPrometheusOptions<PrometheusChaosOptions>('prometheusChaos', options, ['register', 'prefix'])
   const register = own.register
-  checkMethods('register', register, ['registerMetric', 'getSingleMetric', 'removeSingleMetric'])
-  const prefix = own.prefix ?? 'breakwater_'
-  if (typeof prefix !== 'string') throw typeError(`prefix must be a string, but was ${describe(prefix)}`)
-  if (!PREFIX.test(prefix)) throw rangeError(`prefix must be empty or a metric name start ([a-zA-Z_:][a-zA-Z0-9_:]*), but was ${describe(prefix)}`)
   const read = sharedStats(sources)
   const metrics = FAMILIES.map((family) => {
     const name = prefix + family.name

@@ -7,7 +7,7 @@ import type { Metrics } from '../metrics.js'
 import type { BulkheadStats } from '../policies/bulkhead.js'
 import type { RetryStats } from '../policies/retry.js'
 import type { StateChange, StateName } from '../state.js'
-import { describe, rangeError, typeError } from '../validate.js'
+import { describe, ownOptions, rangeError, typeError } from '../validate.js'
 
 /** A registry as the collectors read it: `registry` or any `new Registry()`. */
 export interface HealthSource {
@@ -61,6 +61,27 @@ export function snapshotOf({ registry, bulkheads, retries }: Sources): Snapshot 
     bulkheads: bulkheads.map((b) => [b.name, b.stats()]),
     retries: retries.map(([name, r]) => [name, r.stats()]),
   }
+}
+
+const PREFIX = /^(?:[a-zA-Z_:][a-zA-Z0-9_:]*)?$/
+
+/**
+ * The options of a Prometheus exporter called `what` (e.g. `prometheusMetrics`), read as own
+ * properties (`keys`: every option it takes), with its `register` and `prefix` checked; the
+ * prefix defaults to `breakwater_`.
+ */
+export function readPrometheusOptions<O extends { register: unknown; prefix?: string }>(
+  what: string,
+  options: O | undefined,
+  keys: readonly (keyof O & string)[],
+): { own: Partial<O>; prefix: string } {
+  if (options === undefined) throw typeError(`${what} options must be an object like { register }, but was undefined`)
+  const own = ownOptions<O>(what, options, keys)
+  checkMethods('register', own.register, ['registerMetric', 'getSingleMetric', 'removeSingleMetric'])
+  const prefix = own.prefix ?? 'breakwater_'
+  if (typeof prefix !== 'string') throw typeError(`prefix must be a string, but was ${describe(prefix)}`)
+  if (!PREFIX.test(prefix)) throw rangeError(`prefix must be empty or a metric name start ([a-zA-Z_:][a-zA-Z0-9_:]*), but was ${describe(prefix)}`)
+  return { own, prefix }
 }
 
 /** `value` has a method called `method`, or a `TypeError` naming `what`. */

@@ -3,7 +3,7 @@
  * series in a prom-client 15 registry, read from the native snapshot at scrape time.
  */
 import type { Metric, Registry, RegistryContentType } from 'prom-client'
-import { describe, ownOptions, rangeError, typeError } from '../validate.js'
+import { rangeError } from '../validate.js'
 import {
   BREAKER_FAMILIES,
   BULKHEAD_FAMILIES,
@@ -17,6 +17,7 @@ import {
 import {
   type BulkheadSource,
   checkMethods,
+  readPrometheusOptions,
   type HealthSource,
   readBulkheads,
   readRetries,
@@ -107,8 +108,6 @@ class Family {
   reset(): void {}
 }
 
-const PREFIX = /^(?:[a-zA-Z_:][a-zA-Z0-9_:]*)?$/
-
 /**
  * Adds a registry's breakers to a prom-client 15 registry, as resilience4j's Micrometer binding
  * names them, under `breakwater_` (`prefix`). Nothing is counted per call: every scrape reads
@@ -145,13 +144,8 @@ const PREFIX = /^(?:[a-zA-Z_:][a-zA-Z0-9_:]*)?$/
  */
 export function prometheusMetrics(registry: HealthSource, options: PrometheusOptions): () => void {
   checkMethods('registry', registry, ['health'])
-  if (options === undefined) throw typeError('prometheusMetrics options must be an object like { register }, but was undefined')
-  const own = ownOptions<PrometheusOptions>('prometheusMetrics', options, ['register', 'prefix', 'bulkheads', 'retries'])
+  const { own, prefix } = readPrometheusOptions<PrometheusOptions>('prometheusMetrics', options, ['register', 'prefix', 'bulkheads', 'retries'])
   const register = own.register
-  checkMethods('register', register, ['registerMetric', 'getSingleMetric', 'removeSingleMetric'])
-  const prefix = own.prefix ?? 'breakwater_'
-  if (typeof prefix !== 'string') throw typeError(`prefix must be a string, but was ${describe(prefix)}`)
-  if (!PREFIX.test(prefix)) throw rangeError(`prefix must be empty or a metric name start ([a-zA-Z_:][a-zA-Z0-9_:]*), but was ${describe(prefix)}`)
   const sources: Sources = { registry, bulkheads: readBulkheads(own.bulkheads), retries: readRetries(own.retries) }
 
   const specs = [...BREAKER_FAMILIES, ...(own.bulkheads ? BULKHEAD_FAMILIES : []), ...(own.retries ? RETRY_FAMILIES : [])]
@@ -225,13 +219,8 @@ export type { FleetSource, FleetStatusView } from './metrics-fleet.js'
  */
 export function prometheusFleetMetrics(fleet: FleetSource, options: PrometheusFleetOptions): () => void {
   const source = readFleet(fleet)
-  if (options === undefined) throw typeError('prometheusFleetMetrics options must be an object like { register }, but was undefined')
-  const own = ownOptions<PrometheusFleetOptions>('prometheusFleetMetrics', options, ['register', 'prefix'])
+  const { own, prefix } = readPrometheusOptions<PrometheusFleetOptions>('prometheusFleetMetrics', options, ['register', 'prefix'])
   const register = own.register
-  checkMethods('register', register, ['registerMetric', 'getSingleMetric', 'removeSingleMetric'])
-  const prefix = own.prefix ?? 'breakwater_'
-  if (typeof prefix !== 'string') throw typeError(`prefix must be a string, but was ${describe(prefix)}`)
-  if (!PREFIX.test(prefix)) throw rangeError(`prefix must be empty or a metric name start ([a-zA-Z_:][a-zA-Z0-9_:]*), but was ${describe(prefix)}`)
   // The fleet families read the fleet, not the breakers' snapshot: theirs is an empty one.
   const none: Scrape = { snapshot: { breakers: [], bulkheads: [], retries: [] }, labels: new LabelSets() }
   const families = fleetFamilies(source).map((spec) => new Family(spec, prefix, () => none))

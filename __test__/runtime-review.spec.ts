@@ -274,3 +274,20 @@ test.failing('configure can take away a rule it can add (timeout: false)', (t) =
   b.configure({ timeout: false } as never)
   t.is(b.options().timeout, undefined)
 })
+
+test('restore refuses null options and a record whose counters are garbage (an array, negative, unknown keys), as it refuses any other malformed field', (t) => {
+  const breakers = new Registry()
+  breakers.getOrCreate('counted')
+  const snapshot = breakers.snapshot()
+  const withCounters = (counters: unknown) => ({ ...snapshot, breakers: [{ ...snapshot.breakers[0]!, counters }] }) as RegistrySnapshot
+  const refused = (s: RegistrySnapshot, options: unknown, kind: typeof TypeError | typeof RangeError, message: RegExp) => {
+    const error = t.throws(() => breakers.restore(s, options as never), { instanceOf: kind }) as Error & { code: string }
+    t.is(error.code, 'ERR_BREAKWATER_INVALID_OPTION')
+    t.regex(error.message, message)
+  }
+  refused(snapshot, null, TypeError, /restore options must be an object, but was null/)
+  refused(withCounters([]), undefined, TypeError, /snapshot\.breakers\[0\]\.counters options must be an object, but was an array/)
+  refused(withCounters({ calls: -5 }), undefined, RangeError, /snapshot\.breakers\[0\]\.counters\.calls must be a whole number from 0 .* but was -5/)
+  refused(withCounters({ bogus: 'x' }), undefined, TypeError, /bogus is not a snapshot\.breakers\[0\]\.counters option/)
+  t.deepEqual(breakers.restore(snapshot).restored, ['counted'], 'the untampered snapshot is taken')
+})

@@ -107,7 +107,7 @@ export interface ReadRecord {
  * `ERR_BREAKWATER_INVALID_OPTION`) names the field, the rule and the value.
  */
 export function readSnapshot(snapshot: unknown, options: unknown): ReadRecord[] {
-  const { maxAge } = ownOptions<RestoreOptions>('restore', options ?? {}, ['maxAge'])
+  const { maxAge } = ownOptions<RestoreOptions>('restore', options === undefined ? {} : options, ['maxAge'])
   const maxAgeMs = maxAge === undefined ? DEFAULT_MAX_AGE_MS : toMillis('maxAge', maxAge)
   const s = ownOptions<Record<keyof RegistrySnapshot, unknown>>('snapshot', snapshot, ['version', 'takenAt', 'breakers'])
   if (s.version !== SNAPSHOT_VERSION) {
@@ -134,6 +134,18 @@ export function readSnapshot(snapshot: unknown, options: unknown): ReadRecord[] 
 
 const RECORD_KEYS = ['name', 'state', 'openUntil', 'backoffAttempt', 'generation', 'consecutiveFailures', 'window', 'counters'] as const
 const WINDOW_KEYS = ['calls', 'failures', 'slowCalls', 'overLatency'] as const
+const COUNTER_KEYS = [
+  'calls',
+  'successes',
+  'failures',
+  'timeouts',
+  'ignored',
+  'rejections',
+  'slowCalls',
+  'timesOpened',
+  'timesHalfOpened',
+  'timeOpenMs',
+] as const
 
 /** The longest a breaker can be open (the longest `openFor`, `maxOpenFor` and `forceOpen`): 30 days. */
 const MAX_OPEN_MS = 2_592_000_000
@@ -160,8 +172,10 @@ function readRecord(at: string, record: unknown, now: number, takenAt: number): 
   for (const [i, key] of WINDOW_KEYS.entries()) {
     if (i > 0 && window[i]! > window[0]!) throw rangeError(`${at}.window.${key} must be at most window.calls (${window[0]}), but was ${window[i]}`)
   }
-  if (r.counters !== undefined && (typeof r.counters !== 'object' || r.counters === null)) {
-    throw typeError(`${at}.counters must be an object, but was ${describe(r.counters)}`)
+  // Not restored, but checked as the rest: a record with garbage in it is not trusted.
+  if (r.counters !== undefined) {
+    const c = ownOptions<Record<(typeof COUNTER_KEYS)[number], unknown>>(`${at}.counters`, r.counters, COUNTER_KEYS)
+    for (const key of COUNTER_KEYS) if (c[key] !== undefined) wholeNumber(`${at}.counters.${key}`, c[key])
   }
   return {
     name: r.name,

@@ -4,10 +4,11 @@
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import test from 'ava'
-import { Registry, type RegistrySnapshot } from '../src/index.ts'
+import { circuitBreaker, Registry, type RegistrySnapshot, registry, type StateChange } from '../src/index.ts'
 import { FakeClock } from '../src/testing.ts'
 import { handlerOf, request, serve, TOKEN } from './fixtures/ops-http-rig.ts'
-import { withFakeTimers } from './timers.ts'
+import { until, withFakeTimers } from './timers.ts'
+import { startWorker } from './worker.ts'
 
 const INDEX = fileURLToPath(new URL('../src/index.ts', import.meta.url))
 const fail = () => {
@@ -290,4 +291,65 @@ test('restore refuses null options and a record whose counters are garbage (an a
   refused(withCounters({ calls: -5 }), undefined, RangeError, /snapshot\.breakers\[0\]\.counters\.calls must be a whole number from 0 .* but was -5/)
   refused(withCounters({ bogus: 'x' }), undefined, TypeError, /bogus is not a snapshot\.breakers\[0\]\.counters option/)
   t.deepEqual(breakers.restore(snapshot).restored, ['counted'], 'the untampered snapshot is taken')
+})
+
+test('4 workers failing while the main thread lowers consecutiveFailures 200 times and a fifth worker is terminated mid-call: one opening, heard once in every thread, every call counted once', async (t) => {
+  const name = `lowered-${process.pid}`
+  const main = circuitBreaker(name, { consecutiveFailures: 1_000_000, failureRate: false, openFor: '1h' })
+  const heardHere: string[] = []
+  const stop = registry.onStateChange((c: StateChange) => c.name === name && heardHere.push(`${c.from}>${c.to}`))
+  t.teardown(stop)
+  const flags = new Int32Array(new SharedArrayBuffer(8))
+  const workers = [0, 1, 2, 3].map(() =>
+    startWorker<{ failed: number; refused: number; other: string[]; heard: string[] }>(`
+      const b = bw.circuitBreaker('${name}')
+      const heard = []
+      bw.registry.onStateChange((c) => c.name === '${name}' && heard.push(c.from + '>' + c.to))
+      const flags = await new Promise((resolve) => parentPort.once('message', resolve))
+      let failed = 0, refused = 0, calls = 0
+      const other = []
+      while (Atomics.load(flags, 0) === 0 || calls < 500) {
+        try {
+          if (calls % 2 === 0) await b.execute(async () => { throw new Error('down') })
+          else b.executeSync(() => { throw new Error('down') })
+        } catch (e) {
+          if (bw.isBrokenCircuitError(e)) refused++
+          else if (String(e) === 'Error: down') failed++
+          else other.push(String(e))
+        }
+        calls++
+        if (calls === 100) Atomics.add(flags, 1, 1)
+      }
+      for (let i = 0; i < 100000 && heard.length === 0; i++) await new Promise((r) => setImmediate(r))
+      parentPort.postMessage({ failed, refused, other, heard })
+    `),
+  )
+  const pending = startWorker<string>(`
+    const b = bw.circuitBreaker('${name}')
+    const call = b.execute(() => new Promise(() => {}))
+    call.catch(() => {})
+    parentPort.postMessage('calling')
+  `)
+  t.is(await pending.result, 'calling')
+  for (const { worker } of workers) worker.postMessage(flags)
+  await until(() => Atomics.load(flags, 1) === 4)
+  await pending.worker.terminate()
+  for (let i = 0; i < 200; i++) main.configure({ consecutiveFailures: Math.max(1, 1_000_000 - i * 5_100) })
+  Atomics.store(flags, 0, 1)
+  const results = await Promise.all(workers.map(({ result }) => result))
+  await until(() => heardHere.length > 0)
+  t.deepEqual(
+    results.flatMap((r) => r.other),
+    [],
+    'every call failed or was refused, nothing else',
+  )
+  t.deepEqual(heardHere, ['closed>open'], 'one opening, heard once here')
+  for (const r of results) t.deepEqual(r.heard, ['closed>open'], 'and once in each worker')
+  t.is(main.state, 'open')
+  const m = main.metrics()
+  const failed = results.reduce((n, r) => n + r.failed, 0)
+  const refused = results.reduce((n, r) => n + r.refused, 0)
+  t.like(m, { failures: failed, rejections: refused, successes: 0 })
+  // The terminated worker's permit is given back as ignored when its thread goes: nothing stays in flight.
+  t.like(m, { calls: failed + refused + 1, ignored: 1, inFlight: 0 }, JSON.stringify(m))
 })

@@ -353,3 +353,25 @@ test('4 workers failing while the main thread lowers consecutiveFailures 200 tim
   // The terminated worker's permit is given back as ignored when its thread goes: nothing stays in flight.
   t.like(m, { calls: failed + refused + 1, ignored: 1, inFlight: 0 }, JSON.stringify(m))
 })
+
+test.serial('an adaptive threshold moves from the rule in force after a configure elsewhere: maxStep holds and explain shows the real from', async (t) => {
+  await withFakeTimers((timers) => {
+    const breakers = new Registry({ clock: new FakeClock() })
+    const b = breakers.getOrCreate('followed', {
+      consecutiveFailures: false,
+      failureRate: false,
+      latency: { percentile: 50, threshold: 300, adaptive: { min: 10, max: 2000, minSamples: 5, interval: '1s', baseline: '5s', factor: 2, maxStep: 1000 } },
+    })
+    const second = () => {
+      for (let i = 0; i < 10; i++) b.executeSync(() => timers.tick(50))
+      timers.tick(500)
+    }
+    for (let s = 0; s < 3; s++) second()
+    t.deepEqual(b.options().latency, { percentile: 50, threshold: 100 }, 'learnt: P50 of 50 ms calls x 2')
+    b.configure({ latency: { percentile: 90, threshold: 1500 } }) // an operator, through PATCH
+    second()
+    const last = b.explain().changes.at(-1)!
+    t.like(last, { fromMs: 1500, toMs: 500, percentile: 90, stepLimited: true })
+    t.deepEqual(b.options().latency, { percentile: 90, threshold: 500 }, 'at most maxStep from the rule in force, at its percentile')
+  })
+})

@@ -205,7 +205,7 @@ const RUNNING = new Map<number, AdaptiveController>()
 class AdaptiveController {
   readonly #breaker: AdaptedBreaker
   readonly #o: ReadAdaptive
-  readonly #percentile: number
+  #percentile: number
   readonly #stops: Disposer[] = []
   readonly #timer: NodeJS.Timeout
   /** The calls of the interval under way (a reservoir of at most PER_INTERVAL). */
@@ -274,12 +274,26 @@ class AdaptiveController {
       this.#skipped.notClosed++
       return
     }
+    this.#followRule()
     this.#intervals.push(calls)
     const keep = intervalsOf(this.#o)
     while (this.#intervals.length > keep) this.#intervals.shift()
     const pooled = this.#intervals.flat().sort((a, b) => a - b)
     if (pooled.length < this.#o.minSamples) return
     this.#move(percentileOf(pooled, this.#percentile), pooled.length)
+  }
+
+  /**
+   * Not in shadow mode: a `configure` elsewhere (a person, the HTTP route) may have set the latency
+   * rule since the last move; the next move starts from the rule in force, not from the last one
+   * this controller made.
+   */
+  #followRule(): void {
+    if (this.#o.shadow) return
+    const rule = this.#breaker.options().latency as { percentile: number; threshold: number } | undefined
+    if (!rule) return
+    this.#threshold = rule.threshold
+    this.#percentile = rule.percentile
   }
 
   #move(baselineMs: number, samples: number): void {

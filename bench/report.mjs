@@ -196,6 +196,18 @@ export function writeReport(run, dir) {
       '',
     )
   }
+  if (run.fleet?.skipped) lines.push('## Fleet over Redis', '', `Skipped: ${run.fleet.skipped}.`, '')
+  else if (run.fleet) {
+    const { propagation: p, closedExecute: c } = run.fleet
+    lines.push(
+      `## Fleet over Redis (redis-server ${run.fleet.redis} on loopback)`,
+      '',
+      `Propagation, from a breaker opening in one instance to another applying the fleet's open, over ${p.transitions} transitions: p50 ${fmt(p.p50Ms, 2)} ms, p99 ${fmt(p.p99Ms, 2)} ms (target p99 <= ${p.targetP99Ms} ms: ${p.p99Ms <= p.targetP99Ms ? 'met' : 'missed'}).`,
+      '',
+      `Closed \`execute\`, interleaved rounds in one process: ${fmt(c.fleetOffNsPerCall, 1)} ns without a fleet, ${fmt(c.fleetOnNsPerCall, 1)} ns with the breaker in a fleet (ratio ${fmt(c.ratioOnOff, 2)}; a closed call never touches Redis).`,
+      '',
+    )
+  }
   if (run.rust.length) {
     const stale = run.rustFresh === false ? ' (from the last criterion run: this run had --no-rust)' : ''
     lines.push(`## Rust core (criterion medians${stale})`, '', '| group | case | ns | 95% interval |', '|---|---|---|---|')

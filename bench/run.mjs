@@ -79,6 +79,12 @@ function opsSuite() {
   return JSON.parse(out)
 }
 
+/** The fleet's propagation latency and the closed call with the fleet on vs off (bench/fleet.mjs). */
+function fleetSuite() {
+  const env = quick ? { ...process.env, FLEET_BENCH_ROUNDS: '50', FLEET_BENCH_CALL_ROUNDS: '5' } : process.env
+  return JSON.parse(execFileSync(process.execPath, ['bench/fleet.mjs'], { cwd: root, encoding: 'utf8', env }))
+}
+
 function rustSuite() {
   if (skipRust) return criterionResults(root) // the last criterion run, if any (marked in the report)
   execFileSync('cargo', ['bench', '-p', 'breakwater', '--bench', 'breaker', '--', ...(quick ? ['--quick'] : [])], { cwd: root, stdio: 'inherit' })
@@ -103,6 +109,7 @@ const run = {
   memory,
   workers: workerSuite(),
   ops: opsSuite(),
+  fleet: fleetSuite(),
   rust,
   rustFresh: !skipRust,
 }

@@ -20,11 +20,11 @@ export interface InjectionSource {
 export interface AdaptiveOptions {
   /** Open when the percentile is above `factor` x its baseline. @default 3 */
   factor?: number
-  /** How far back the baseline reaches. @default '10m' */
+  /** How far back the baseline reaches: at least `interval`, at most 1,000 intervals. @default '10m' */
   baseline?: Duration
-  /** How often the threshold is computed (and may move). @default '1m' */
+  /** How often the threshold is computed (and may move): at least 100 ms. @default '1m' */
   interval?: Duration
-  /** The lowest threshold. Required. */
+  /** The lowest threshold, at least 1 ns (0.000001 ms). Required. */
   min: Duration
   /** The highest threshold. Required. */
   max: Duration
@@ -98,6 +98,13 @@ const KEYS = ['factor', 'baseline', 'interval', 'min', 'max', 'maxStep', 'hyster
 /** Samples kept per interval (a reservoir): bounds memory whatever the traffic. */
 const PER_INTERVAL = 1_000
 const KEPT = 100
+/** The lowest `min`: the core's threshold is whole nanoseconds, and more than 0. */
+const MIN_THRESHOLD_MS = 1e-6
+/** The shortest `interval`, and the most intervals a baseline pools: each tick sorts the baseline. */
+const MIN_INTERVAL_MS = 100
+const MAX_INTERVALS = 1_000
+/** Samples a baseline pools at most (each interval keeps its share): bounds the sort of every tick. */
+const MAX_POOLED = 100_000
 
 interface ReadAdaptive {
   factor: number
@@ -140,11 +147,22 @@ function readAdaptive(value: unknown): ReadAdaptive {
   if (o.max === undefined) throw typeError('latency.adaptive.max is required: the highest threshold (a duration)')
   const minMs = toMillis('latency.adaptive.min', o.min)
   const maxMs = toMillis('latency.adaptive.max', o.max)
-  if (!(minMs > 0 && maxMs > minMs)) throw rangeError(`latency.adaptive.max must be above min (${minMs} ms) and min above 0, but was ${maxMs} ms`)
+  // The core keeps a threshold in whole nanoseconds and refuses 0: a lower bound under 1 ns would
+  // one day be refused inside the interval's timer.
+  if (!(minMs >= MIN_THRESHOLD_MS)) throw rangeError(`latency.adaptive.min must be at least ${MIN_THRESHOLD_MS} ms (1 ns), but was ${minMs} ms`)
+  if (!(maxMs > minMs)) throw rangeError(`latency.adaptive.max must be above min (${minMs} ms) and min above 0, but was ${maxMs} ms`)
   const intervalMs = toTimerMillis('latency.adaptive.interval', o.interval ?? 60_000)
+  if (!(intervalMs >= MIN_INTERVAL_MS)) {
+    throw rangeError(`latency.adaptive.interval must be at least ${MIN_INTERVAL_MS} ms (each interval sorts the baseline), but was ${intervalMs} ms`)
+  }
   const baselineMs = toMillis('latency.adaptive.baseline', o.baseline ?? 600_000)
-  if (!(intervalMs >= 1) || baselineMs < intervalMs) {
+  if (baselineMs < intervalMs) {
     throw rangeError(`latency.adaptive.baseline must be at least the interval (${intervalMs} ms), but was ${baselineMs} ms`)
+  }
+  if (baselineMs > MAX_INTERVALS * intervalMs) {
+    throw rangeError(
+      `latency.adaptive.baseline must be at most ${MAX_INTERVALS} intervals (${MAX_INTERVALS * intervalMs} ms), since each interval pools and sorts the whole baseline, but was ${baselineMs} ms`,
+    )
   }
   const maxStepMs = o.maxStep === undefined ? (maxMs - minMs) / 10 : toMillis('latency.adaptive.maxStep', o.maxStep)
   if (!(maxStepMs > 0)) throw rangeError(`latency.adaptive.maxStep must be more than 0 ms, but was ${maxStepMs} ms`)
@@ -187,12 +205,14 @@ const RUNNING = new Map<number, AdaptiveController>()
 class AdaptiveController {
   readonly #breaker: AdaptedBreaker
   readonly #o: ReadAdaptive
-  readonly #percentile: number
+  #percentile: number
   readonly #stops: Disposer[] = []
   readonly #timer: NodeJS.Timeout
   /** The calls of the interval under way (a reservoir of at most PER_INTERVAL). */
   #current: number[] = []
   #seen = 0
+  /** Samples kept per interval: PER_INTERVAL, fewer when the baseline pools many intervals. */
+  readonly #perInterval: number
   /** Whether the interval under way is left out, and why. */
   #taint: 'notClosed' | 'chaos' | undefined
   /** The baseline's intervals, newest last, each sorted. */
@@ -215,6 +235,7 @@ class AdaptiveController {
     this.#o = o
     this.#percentile = percentile
     this.#threshold = thresholdMs
+    this.#perInterval = Math.min(PER_INTERVAL, Math.ceil(MAX_POOLED / intervalsOf(o)))
     const options = breaker.options()
     this.#windowSize = options.windowSize ?? PER_INTERVAL
     this.#minimumCalls = options.minimumCalls ?? 10
@@ -230,10 +251,10 @@ class AdaptiveController {
       if (this.#recent.length > this.#windowSize) this.#recent.shift()
     }
     this.#seen++
-    if (this.#current.length < PER_INTERVAL) this.#current.push(durationMs)
+    if (this.#current.length < this.#perInterval) this.#current.push(durationMs)
     else {
       const i = Math.floor(Math.random() * this.#seen)
-      if (i < PER_INTERVAL) this.#current[i] = durationMs
+      if (i < this.#perInterval) this.#current[i] = durationMs
     }
   }
 
@@ -253,12 +274,26 @@ class AdaptiveController {
       this.#skipped.notClosed++
       return
     }
+    this.#followRule()
     this.#intervals.push(calls)
-    const keep = Math.max(1, Math.round(this.#o.baselineMs / this.#o.intervalMs))
+    const keep = intervalsOf(this.#o)
     while (this.#intervals.length > keep) this.#intervals.shift()
     const pooled = this.#intervals.flat().sort((a, b) => a - b)
     if (pooled.length < this.#o.minSamples) return
     this.#move(percentileOf(pooled, this.#percentile), pooled.length)
+  }
+
+  /**
+   * Not in shadow mode: a `configure` elsewhere (a person, the HTTP route) may have set the latency
+   * rule since the last move; the next move starts from the rule in force, not from the last one
+   * this controller made.
+   */
+  #followRule(): void {
+    if (this.#o.shadow) return
+    const rule = this.#breaker.options().latency as { percentile: number; threshold: number } | undefined
+    if (!rule) return
+    this.#threshold = rule.threshold
+    this.#percentile = rule.percentile
   }
 
   #move(baselineMs: number, samples: number): void {
@@ -284,9 +319,17 @@ class AdaptiveController {
       stepLimited,
       shadow: o.shadow,
     }
+    if (!o.shadow) {
+      // This runs in a timer: a refusal must not become an uncaught exception (the threshold stays).
+      try {
+        this.#breaker.configure({ latency: { percentile: this.#percentile, threshold: toMs } })
+      } catch (error) {
+        process.emitWarning(`breakwater could not apply an adaptive latency threshold of ${toMs} ms: ${error instanceof Error ? error.message : String(error)}`)
+        return
+      }
+    }
     this.#threshold = toMs
     keep(this.#changes, change)
-    if (!o.shadow) this.#breaker.configure({ latency: { percentile: this.#percentile, threshold: toMs } })
   }
 
   /**
@@ -336,6 +379,11 @@ class AdaptiveController {
     clearInterval(this.#timer)
     for (const stop of this.#stops) stop()
   }
+}
+
+/** The intervals a baseline pools. */
+function intervalsOf(o: ReadAdaptive): number {
+  return Math.max(1, Math.round(o.baselineMs / o.intervalMs))
 }
 
 function keep<T>(list: T[], item: T): void {

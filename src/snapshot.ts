@@ -107,7 +107,7 @@ export interface ReadRecord {
  * `ERR_BREAKWATER_INVALID_OPTION`) names the field, the rule and the value.
  */
 export function readSnapshot(snapshot: unknown, options: unknown): ReadRecord[] {
-  const { maxAge } = ownOptions<RestoreOptions>('restore', options ?? {}, ['maxAge'])
+  const { maxAge } = ownOptions<RestoreOptions>('restore', options === undefined ? {} : options, ['maxAge'])
   const maxAgeMs = maxAge === undefined ? DEFAULT_MAX_AGE_MS : toMillis('maxAge', maxAge)
   const s = ownOptions<Record<keyof RegistrySnapshot, unknown>>('snapshot', snapshot, ['version', 'takenAt', 'breakers'])
   if (s.version !== SNAPSHOT_VERSION) {
@@ -125,7 +125,7 @@ export function readSnapshot(snapshot: unknown, options: unknown): ReadRecord[] 
   if (!Array.isArray(s.breakers)) throw typeError(`snapshot.breakers must be an array of breaker records, but was ${describe(s.breakers)}`)
   const seen = new Set<string>()
   return s.breakers.map((record: unknown, i) => {
-    const read = readRecord(`snapshot.breakers[${i}]`, record, now)
+    const read = readRecord(`snapshot.breakers[${i}]`, record, now, takenAt)
     if (seen.has(read.name)) throw rangeError(`snapshot.breakers[${i}].name must be unique, but ${describe(read.name)} comes twice`)
     seen.add(read.name)
     return read
@@ -134,8 +134,23 @@ export function readSnapshot(snapshot: unknown, options: unknown): ReadRecord[] 
 
 const RECORD_KEYS = ['name', 'state', 'openUntil', 'backoffAttempt', 'generation', 'consecutiveFailures', 'window', 'counters'] as const
 const WINDOW_KEYS = ['calls', 'failures', 'slowCalls', 'overLatency'] as const
+const COUNTER_KEYS = [
+  'calls',
+  'successes',
+  'failures',
+  'timeouts',
+  'ignored',
+  'rejections',
+  'slowCalls',
+  'timesOpened',
+  'timesHalfOpened',
+  'timeOpenMs',
+] as const
 
-function readRecord(at: string, record: unknown, now: number): ReadRecord {
+/** The longest a breaker can be open (the longest `openFor`, `maxOpenFor` and `forceOpen`): 30 days. */
+const MAX_OPEN_MS = 2_592_000_000
+
+function readRecord(at: string, record: unknown, now: number, takenAt: number): ReadRecord {
   const r = ownOptions<Record<(typeof RECORD_KEYS)[number], unknown>>(at, record, RECORD_KEYS, ['openUntil'])
   if (typeof r.name !== 'string' || r.name === '') throw typeError(`${at}.name must be a breaker name, but was ${describe(r.name)}`)
   const state = STATES.indexOf(r.state as StateName)
@@ -144,7 +159,11 @@ function readRecord(at: string, record: unknown, now: number): ReadRecord {
   let openForMs: number | undefined
   if (r.openUntil !== null && r.openUntil !== undefined) {
     if (!open) throw rangeError(`${at}.openUntil must be null unless the state is open or forced_open, but was ${describe(r.openUntil)} with state ${r.state}`)
-    openForMs = Math.max(0, wholeNumber(`${at}.openUntil`, r.openUntil) - now)
+    const until = wholeNumber(`${at}.openUntil`, r.openUntil)
+    if (until > takenAt + MAX_OPEN_MS) {
+      throw rangeError(`${at}.openUntil must be at most 30 days (${MAX_OPEN_MS} ms, the longest opening) after takenAt, but was ${until - takenAt} ms after it`)
+    }
+    openForMs = Math.max(0, until - now)
   } else if (r.state === 'open') {
     throw typeError(`${at}.openUntil must be a wall-clock time in ms for an open breaker, but was ${describe(r.openUntil)}`)
   }
@@ -153,8 +172,10 @@ function readRecord(at: string, record: unknown, now: number): ReadRecord {
   for (const [i, key] of WINDOW_KEYS.entries()) {
     if (i > 0 && window[i]! > window[0]!) throw rangeError(`${at}.window.${key} must be at most window.calls (${window[0]}), but was ${window[i]}`)
   }
-  if (r.counters !== undefined && (typeof r.counters !== 'object' || r.counters === null)) {
-    throw typeError(`${at}.counters must be an object, but was ${describe(r.counters)}`)
+  // Not restored, but checked as the rest: a record with garbage in it is not trusted.
+  if (r.counters !== undefined) {
+    const c = ownOptions<Record<(typeof COUNTER_KEYS)[number], unknown>>(`${at}.counters`, r.counters, COUNTER_KEYS)
+    for (const key of COUNTER_KEYS) if (c[key] !== undefined) wholeNumber(`${at}.counters.${key}`, c[key])
   }
   return {
     name: r.name,

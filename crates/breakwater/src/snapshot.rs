@@ -5,8 +5,14 @@ use std::sync::atomic::Ordering::*;
 use std::time::Duration;
 
 use crate::breaker::Breaker;
+use crate::config::Window;
 use crate::rules::{WindowCounts, FAILURE, OVER_LATENCY, SLOW};
-use crate::state::{is_legal, Reason, State, Transition, NEVER_MS};
+use crate::state::{is_legal, Reason, State, Transition, Word, NEVER_MS};
+
+/// The most calls a restore puts back into a time window: refilling records one call at a time,
+/// so a tampered record of 10^15 calls would hang the restore (and overflow a bucket's 32-bit
+/// count). Larger counts are scaled down to it, each rate kept.
+const MAX_REFILL: u64 = 1 << 20;
 use crate::units::{nanos, NANOS_PER_MS};
 
 /// A breaker's state as a new process can take it over.
@@ -52,8 +58,10 @@ impl Breaker {
     /// traffic. An open or forced-open breaker stays so for the rest of its time (`open_for`
     /// from now); a half-open one comes back open until now, so its next call probes (the
     /// probes in flight died with the old process). A closed one starts from an empty window
-    /// refilled with `p`'s counts (each count kept; their order is not) and `p`'s failures in a
-    /// row. The backoff attempt is kept, so the next opening lasts as long as it would have.
+    /// refilled with `p`'s counts (each count kept, up to what the window holds: a count window's
+    /// last N calls, flagged ones kept first; a time window at most 2^20 calls, larger counts scaled
+    /// down with their rates; their order is not kept) and `p`'s failures in a row. An open breaker
+    /// takes `p`'s deadline even when it was open already. The backoff attempt is kept, so the next opening lasts as long as it would have.
     /// Lifetime metrics and the generation are not taken over: this process counts its own.
     /// Transitions made here carry [`Reason::Manual`]; the one made, if any, is returned.
     ///
@@ -92,6 +100,10 @@ impl Breaker {
             self.force(State::Closed, 0, Reason::Manual);
         }
         let transition = self.force(to, deadline_ms, Reason::Manual);
+        if transition.is_none() && to == State::Open {
+            // Open already: forcing open again keeps the old deadline; the record's is the one to keep.
+            self.renew_open(deadline_ms);
+        }
         // After the move: a move to open counts as an opening of this process's backoff.
         self.inner.reopen_attempt.store(p.reopen_attempt, Relaxed);
         if to == State::Closed {
@@ -101,18 +113,53 @@ impl Breaker {
         transition
     }
 
+    /// An open breaker's deadline set to `deadline_ms` (a new generation, as any renewal).
+    fn renew_open(&self, deadline_ms: u64) {
+        let mut word = self.load();
+        while word.state() == State::Open {
+            let next = word.next(State::Open, deadline_ms);
+            match self.word.compare_exchange(word.0, next.0, AcqRel, Acquire) {
+                Ok(_) => return,
+                Err(actual) => word = Word(actual),
+            }
+        }
+    }
+
     /// Records `counts` into the (cleared) window: unflagged calls first, so that the flagged
-    /// ones are the ones kept if the window is now smaller.
+    /// ones are the ones kept if the window is now smaller. Only as many calls as the window
+    /// can hold are recorded (a count window's size; `MAX_REFILL` in a time window, scaled).
     fn refill(&self, counts: WindowCounts) {
+        let (counts, kept) = match self.inner.rules.load().config.window {
+            Window::Count(n) => (counts, u64::from(n)),
+            Window::Time { .. } => (scaled(counts, MAX_REFILL), MAX_REFILL),
+        };
         let local = self.stripes.local();
         let now = self.clock.now_nanos();
         let calls = counts.calls;
-        for i in (0..calls).rev() {
+        for i in (0..calls.min(kept)).rev() {
             let flag = |count: u64, bit: u8| if i < count.min(calls) { bit } else { 0 };
             let flags =
                 flag(counts.failures, FAILURE) | flag(counts.slow, SLOW) | flag(counts.over_latency, OVER_LATENCY);
             local.stripe.window.record(flags, || now, local.exclusive);
         }
+    }
+}
+
+/// `counts` with at most `max` calls: larger counts are scaled down together (a flagged count
+/// that was not 0 stays at least 1).
+fn scaled(counts: WindowCounts, max: u64) -> WindowCounts {
+    if counts.calls <= max {
+        return counts;
+    }
+    let scale = |n: u64| {
+        let n = n.min(counts.calls);
+        ((u128::from(n) * u128::from(max)).div_ceil(u128::from(counts.calls)) as u64).min(max)
+    };
+    WindowCounts {
+        calls: max,
+        failures: scale(counts.failures),
+        slow: scale(counts.slow),
+        over_latency: scale(counts.over_latency),
     }
 }
 
@@ -207,5 +254,67 @@ mod tests {
         new.restore(&half);
         assert_eq!(new.state(), State::Open);
         assert!(new.try_acquire().unwrap().is_probe(), "its next call probes");
+    }
+
+    #[test]
+    fn a_record_of_more_calls_than_a_window_holds_restores_at_once() {
+        let (_, new, _) = pair(Config::default());
+        let huge = Persisted {
+            state: State::Closed,
+            open_for: None,
+            reopen_attempt: 0,
+            generation: 0,
+            consecutive_failures: 0,
+            window: WindowCounts {
+                calls: 1 << 50,
+                failures: 1 << 40,
+                slow: 0,
+                over_latency: 0,
+            },
+        };
+        new.restore(&huge);
+        assert_eq!(
+            new.window_counts().calls,
+            100,
+            "a count window of 100 keeps the last 100 calls"
+        );
+        assert_eq!(new.window_counts().failures, 100, "the flagged calls are the ones kept");
+        let (_, timed, _) = pair(Config {
+            consecutive_failures: None,
+            failure_rate: None,
+            window: crate::Window::Time {
+                length: Duration::from_secs(10),
+                buckets: 10,
+            },
+            ..Config::default()
+        });
+        timed.restore(&huge);
+        let w = timed.window_counts();
+        assert_eq!(
+            (w.calls, w.failures),
+            (MAX_REFILL, MAX_REFILL >> 10),
+            "scaled, the rate kept"
+        );
+    }
+
+    #[test]
+    fn restoring_an_open_record_into_an_open_breaker_takes_the_record_s_deadline() {
+        let (old, new, clock) = pair(Config {
+            consecutive_failures: Some(1),
+            ..Config::default()
+        });
+        call(&old, Outcome::Failure);
+        call(&new, Outcome::Failure);
+        clock.advance(Duration::from_secs(25));
+        let saved = Persisted {
+            open_for: Some(Duration::from_secs(200)),
+            ..old.persisted()
+        };
+        new.restore(&saved);
+        assert_eq!(
+            new.try_acquire().unwrap_err().retry_after,
+            Some(Duration::from_secs(200)),
+            "not the 5 s left of its own opening"
+        );
     }
 }

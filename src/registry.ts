@@ -7,7 +7,7 @@ import { type NativeBreaker, NativeFakeClock, NativeRegistry } from './native.js
 import { type BreakerOptions, type CallPolicy, readBreakerOptions } from './options.js'
 import type { StateChange } from './state.js'
 import { checkName, describe, ownOptions, typeError } from './validate.js'
-import { type AdaptiveLatency, startAdaptive, takeAdaptive } from './adaptive.js'
+import { type AdaptiveLatency, startAdaptive, stopAdaptive, takeAdaptive } from './adaptive.js'
 import { readSnapshot, recordOf, type RegistrySnapshot, type RestoreOptions, type RestoreResult, SNAPSHOT_VERSION } from './snapshot.js'
 
 /** Options of a private registry. */
@@ -107,6 +107,7 @@ export class Registry {
     const id = this.#registry.remove(name)
     if (id === null || id === undefined) return false
     this.#hub.forget(id)
+    stopAdaptive(id) // its controller would go on reconfiguring a breaker no one can reach
     return true
   }
 

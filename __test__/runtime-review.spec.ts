@@ -379,7 +379,7 @@ test.serial('an adaptive threshold moves from the rule in force after a configur
 // The window is striped (README, Options): each thread counts into its own stripe, each stripe
 // keeps its last windowSize calls, and the rules judge the sum. Pinned as documented: with 4
 // threads busy a window of 100 holds more than 100 calls and at most 4 x 100.
-test('a count window keeps the last windowSize calls of each thread\'s stripe: 4 busy threads, at most 4 x windowSize', async (t) => {
+test("a count window keeps the last windowSize calls of each thread's stripe: 4 busy threads, at most 4 x windowSize", async (t) => {
   const name = `striped-${process.pid}`
   const b = circuitBreaker(name, { consecutiveFailures: false, failureRate: false, windowSize: 100 })
   await Promise.all(

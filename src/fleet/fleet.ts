@@ -1,16 +1,19 @@
+// The fleet handle: joins breakers, votes on local opens, applies the fleet's state, runs the probe
+// rounds, and goes local-only while Redis is away. Its public shape is in types.ts.
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { type CircuitBreaker, internalsOf } from '../breaker.js'
 import { type Duration, toMillis } from '../duration.js'
 import { type Disposer, Listeners } from '../events.js'
 import type { Registry } from '../registry.js'
-import type { StateChange, StateName } from '../state.js'
+import type { StateChange } from '../state.js'
 import { checkName, describe, rangeError, typeError } from '../validate.js'
 import { RedisLink } from './link.js'
-import { type Member, newMember, remainingMs, type FleetState } from './member.js'
+import { type Member, newMember, remainingMs } from './member.js'
 import { type Drop, type Message, readMessage, type StateMessage } from './messages.js'
 import { type FleetConfig, type FleetOptions, readFleetOptions } from './options.js'
 import { HEARTBEAT, keysOf, LEASE, RELEASE, script, SET_STATE, SYNC, VOTE } from './scripts.js'
+import type { Fleet, FleetBreakerStatus, FleetStatus, RemoteEvent, VoteEvent } from './types.js'
 
 const scripts = {
   vote: script(VOTE),
@@ -45,90 +48,6 @@ const RULE_OPEN = new Set([
   'probe_failed',
   'probe_timed_out',
 ])
-
-/** A fleet state change applied here: another instance's open, a probe's result, an operator. */
-export interface RemoteEvent {
-  name: string
-  state: 'open' | 'closed'
-  generation: number
-  /** The reason the fleet gave (the opening instance's rule, `probe_succeeded`, `operator`...). */
-  reason: string
-  /** The instance that made it. */
-  by: string
-  /** Milliseconds until the fleet probes (open), `null` until closed by hand. */
-  retryAfterMs: number | null
-}
-
-/** A vote seen on the channel. */
-export interface VoteEvent {
-  name: string
-  votes: number
-  needed: number
-  by: string
-}
-
-/** One joined breaker in `status()`. */
-export interface FleetBreakerStatus {
-  /** The local breaker's state. */
-  local: StateName
-  /** The fleet's state as last heard (`unknown` before the first sync). */
-  fleet: FleetState
-  generation: number
-  /** Votes in the window at the last vote heard, and how many were needed. */
-  votes: number
-  needed: number
-  /** Whether this instance holds the fleet's probe lease. */
-  leaseHeld: boolean
-}
-
-/** What `status()` tells. */
-export interface FleetStatus {
-  namespace: string
-  instanceId: string
-  redisUp: boolean
-  /** Live instances at the last heartbeat (0 before the first). */
-  instancesAlive: number
-  /** `Date.now()` of the last successful sync with Redis, or null. */
-  lastSyncAt: number | null
-  /** Errors reported to `onError` (Redis down, commands refused or failed). */
-  errors: number
-  /** State messages applied. */
-  applied: number
-  /** Messages dropped, by why: malformed, oversized, foreign (another namespace), unknown (a breaker not joined), stale (an old generation). */
-  dropped: Record<Drop | 'stale', number>
-  breakers: Record<string, FleetBreakerStatus>
-}
-
-/** A fleet of instances sharing their breakers' states over Redis. */
-export interface Fleet {
-  /**
-   * Shares the breaker (a name in the fleet's registry, or a handle from it) with the fleet:
-   * from now on its opens vote, and the fleet's opens apply to it. Resolves once it has read the
-   * fleet's state from Redis (true; an open fleet refuses calls from then on), or false when Redis
-   * could not be reached in time (it syncs when Redis returns). Never rejects.
-   * @throws TypeError or RangeError (code `ERR_BREAKWATER_INVALID_OPTION`) for a bad name or a
-   * breaker of another registry.
-   */
-  join(breaker: string | CircuitBreaker): Promise<boolean>
-  /** Stops sharing it; a fleet open in force becomes a local one with the time left. Whether it was joined. */
-  leave(breaker: string | CircuitBreaker): boolean
-  /**
-   * Opens the breaker on every instance (for `duration`, then the fleet probes; else until `forceClose`).
-   * @throws RangeError (code `ERR_BREAKWATER_INVALID_OPTION`) for a duration above 30 days, the longest a breaker is open.
-   */
-  forceOpen(name: string, duration?: Duration): Promise<boolean>
-  /** Closes the breaker on every instance. */
-  forceClose(name: string): Promise<boolean>
-  status(): FleetStatus
-  onRemote(listener: (event: RemoteEvent) => void): Disposer
-  onVote(listener: (event: VoteEvent) => void): Disposer
-  /** Redis becoming usable (true: connected, subscribed, synced next) or not (false: local-only). */
-  onRedis(listener: (up: boolean) => void): Disposer
-  /** Redis errors and refused commands: reported here, never thrown into your code. */
-  onError(listener: (error: unknown) => void): Disposer
-  /** Leaves every breaker, stops the heartbeat and closes the connections it made (never yours). */
-  close(): Promise<void>
-}
 
 /**
  * Shares the breakers you `join` with every instance using the same Redis and `namespace`. The

@@ -5,6 +5,7 @@ import anyTest, { type TestFn } from 'ava'
 import { Redis } from 'ioredis'
 import { Registry } from '../src/index.ts'
 import { type Fleet, fleet, type RemoteEvent } from '../src/fleet/index.ts'
+import { once } from './fixtures/fleet-rig.ts'
 import { startRedis, type TestRedis, withRedis } from './servers/redis.ts'
 
 const test = withRedis(anyTest as TestFn<{ redis: TestRedis }>)
@@ -16,22 +17,6 @@ test.after.always((t) => t.context.redis?.destroy())
 
 let nextNs = 0
 const ns = () => `spec-${process.pid}-${nextNs++}`
-
-/** Resolves with the first event `on` delivers that `match` accepts; rejects after `ms`. */
-function once<E>(on: (listener: (e: E) => void) => () => void, match: (e: E) => boolean = () => true, ms = 5000): Promise<E> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      stop()
-      reject(new Error(`no event within ${ms} ms`))
-    }, ms)
-    const stop = on((e) => {
-      if (!match(e)) return
-      clearTimeout(timer)
-      stop()
-      resolve(e)
-    })
-  })
-}
 
 function pair(url: string, namespace: string, extra: object = {}) {
   const made = [new Registry(), new Registry()].map((registry, i) => {

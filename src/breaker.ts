@@ -2,7 +2,8 @@ import { AbortRace } from './abort-race.js'
 import { answerOf } from './callbacks.js'
 import { toMillis, toTimeoutMillis, type Duration } from './duration.js'
 import { BrokenCircuitError, fromNative, isTimeoutError } from './errors.js'
-import type { BreakerEvents, CallEvent, Disposer, EventHub, Listeners } from './events.js'
+import type { BreakerEvents, CallEvent, Disposer } from './events.js'
+import type { TransitionHub } from './hub.js'
 import { type NativeBreaker, threadFunctions } from './native.js'
 import type { BreakerOptions, CallPolicy } from './options.js'
 import type { StateChange, StateName } from './state.js'
@@ -112,26 +113,23 @@ export class CircuitBreaker<T = unknown> {
    * handles do not pay for it).
    */
   #settings: Float64Array | undefined
-  /** Whether an `isResultFailure` filter judges results (else every result is a success). */
-  readonly #judgesResults: boolean
-  readonly #changes: Listeners<StateChange>
-  readonly #hub: EventHub
-  readonly #successes: Listeners<CallEvent>
-  readonly #failures: Listeners<CallEvent>
-  readonly #rejections: Listeners<BrokenCircuitError>
-
+  /** The registry's listeners in this thread: the breaker's are made there at the first subscription. */
+  readonly #hub: TransitionHub
   /**
-   * @internal Made by a registry. `_timeoutMs` is not read: the handle reads the breaker's timeout
-   * from native memory, where `configure` changes it.
+   * What this handle last found of its breaker's listeners, as of the hub's `#seen` version:
+   * the listeners (`undefined` while there are none), and whether a call may be lean (no result
+   * filter, no success or failure listener). A handle keeps no listeners of its own (most are
+   * never listened to): about 0.5 KB less per breaker.
    */
-  constructor(native: NativeBreaker, policy: CallPolicy<T>, _timeoutMs: number | undefined, events: BreakerEvents) {
+  #events: BreakerEvents | undefined
+  #lean = false
+  #seen = -1
+
+  /** @internal Made by a registry: the breaker `native` called `name`, listened to through `hub`. */
+  constructor(native: NativeBreaker, name: string, policy: CallPolicy<T>, hub: TransitionHub) {
     this.#native = native
-    this.#changes = events.changes
-    this.#hub = events.hub
-    this.#successes = events.successes
-    this.#failures = events.failures
-    this.#rejections = events.rejections
-    this.#name = native.name
+    this.#hub = hub
+    this.#name = name
     // The hot-path calls go through this thread's shared functions: no method dispatch per call.
     this.#slot = native.slot
     // Own properties only, every key present: nothing reaches a call through a polluted
@@ -147,7 +145,6 @@ export class CircuitBreaker<T = unknown> {
     // Most breakers have none of these: they share one object (never written) instead of one each.
     const none = read.isFailure === undefined && read.isResultFailure === undefined && read.fallback === undefined
     this.#policy = none && read.unref === undefined ? (NO_POLICY as CallPolicy<T>) : read
-    this.#judgesResults = this.#policy.isResultFailure !== undefined
     const fallback = this.#policy.fallback
     this.#fallback = fallback ? new Fallback<T>(fallback) : undefined
   }
@@ -221,7 +218,7 @@ export class CircuitBreaker<T = unknown> {
     // (Written out here, not through #leanWord and #leanSucceeded: fewer instructions on a path
     // that costs few.)
     const lane = this.#started
-    if (lane !== null && lane[2] === 1 && !this.#judgesResults && !this.#successes.active && !this.#failures.active) {
+    if (lane !== null && lane[2] === 1 && (this.#seen === this.#hub.version ? this.#lean : this.#look().lean)) {
       const view = this.#word!
       const word = view[0]!
       if (wordIsClosed(word)) {
@@ -235,7 +232,7 @@ export class CircuitBreaker<T = unknown> {
         // The same word: still closed in the same period, so the permit is current.
         if (view[0] === word) {
           lane[1] = lane[1]! + 1
-          if (this.#successes.active) this.#successes.emit({ durationMs: 0 }) // added while it ran
+          this.#heardLean()
         } else {
           this.#finish(wordPermit(word), Outcome.Success, Number.NaN, undefined)
         }
@@ -312,7 +309,7 @@ export class CircuitBreaker<T = unknown> {
    */
   #leanWord(): number {
     const lane = this.#started
-    if (lane === null || lane[2] !== 1 || this.#judgesResults || this.#successes.active || this.#failures.active) return -1
+    if (lane === null || lane[2] !== 1 || !(this.#seen === this.#hub.version ? this.#lean : this.#look().lean)) return -1
     // The breaker's own timeout (which `configure` may set from any thread) needs the general path.
     if (!Number.isNaN((this.#settings ??= callSettings(this.#native))[0]!)) return -1
     const word = this.#word![0]!
@@ -327,7 +324,7 @@ export class CircuitBreaker<T = unknown> {
     if (this.#word![0] === word) {
       const lane = this.#started!
       lane[1] = lane[1]! + 1
-      if (this.#successes.active) this.#successes.emit({ durationMs: 0 }) // added while it ran
+      this.#heardLean()
     } else {
       this.#finish(wordPermit(word), Outcome.Success, Number.NaN, undefined)
     }
@@ -382,7 +379,7 @@ export class CircuitBreaker<T = unknown> {
   }
 
   #succeeded<R extends T>(permit: number, started: number, result: R): R {
-    if (!this.#judgesResults) {
+    if (this.#policy.isResultFailure === undefined) {
       // Most breakers judge results not at all: a success, often taken in the lane (no native call).
       if (!Number.isNaN(started) || !this.#succeededInLane(permit)) this.#finish(permit, Outcome.Success, started, undefined)
       return result
@@ -426,7 +423,7 @@ export class CircuitBreaker<T = unknown> {
 
   /** The call's start time, or NaN when nothing will read its duration (saves two clock reads). */
   #startClock(): number {
-    return (this.#settings ??= callSettings(this.#native))[1] !== 0 || this.#successes.active || this.#failures.active ? performance.now() : Number.NaN
+    return (this.#settings ??= callSettings(this.#native))[1] !== 0 || this.#listeners()?.callsHeard ? performance.now() : Number.NaN
   }
 
   #finish(permit: number, outcome: Outcome, started: number, error: unknown): void {
@@ -438,9 +435,11 @@ export class CircuitBreaker<T = unknown> {
       // so a success or failure listener that changes the state comes after it in every listener's eyes.
       if (code !== 0) this.#announce(code)
     }
-    if (outcome === Outcome.Success && this.#successes.active) this.#successes.emit({ durationMs })
-    if ((outcome === Outcome.Failure || outcome === Outcome.Timeout) && this.#failures.active) {
-      this.#failures.emit({ durationMs, error })
+    const events = this.#listeners()
+    if (events === undefined) return
+    if (outcome === Outcome.Success && events.successes.active) events.successes.emit({ durationMs })
+    if ((outcome === Outcome.Failure || outcome === Outcome.Timeout) && events.failures.active) {
+      events.failures.emit({ durationMs, error })
     }
   }
 
@@ -470,8 +469,35 @@ export class CircuitBreaker<T = unknown> {
     const transition = refusalTransition(code)
     if (transition !== 0) this.#announce(transition)
     const error = BrokenCircuitError.create(this.#name, refusalState(code), refusalRetryAfterMs(code))
-    if (this.#rejections.active) this.#rejections.emit(error)
+    const events = this.#listeners()
+    if (events?.rejections.active) events.rejections.emit(error)
     return error
+  }
+
+  /** This breaker's listeners in this thread, if it has any (looked up again only when the hub's change). */
+  #listeners(): BreakerEvents | undefined {
+    return this.#seen === this.#hub.version ? this.#events : this.#look().events
+  }
+
+  /** Looks the breaker's listeners up again, and whether a call may be lean. */
+  #look(): { events: BreakerEvents | undefined; lean: boolean } {
+    const events = this.#hub.peek(this.#native.id)
+    this.#events = events
+    this.#lean = this.#policy.isResultFailure === undefined && events?.callsHeard !== true
+    this.#seen = this.#hub.version
+    return { events, lean: this.#lean }
+  }
+
+  /** A lean call succeeded: a success listener added while it ran hears of it. */
+  #heardLean(): void {
+    if (this.#seen === this.#hub.version) return
+    const successes = this.#listeners()?.successes
+    if (successes?.active) successes.emit({ durationMs: 0 })
+  }
+
+  /** This breaker's listeners in this thread, made if it has none yet: for a subscription. */
+  #subscribe(): BreakerEvents {
+    return this.#hub.eventsOf(this.#native.id)
   }
 
   /** A transition this thread just made (code 0: none) reaches the listeners before the call returns. */
@@ -486,7 +512,7 @@ export class CircuitBreaker<T = unknown> {
    * soon after (the listener never keeps the process alive). @returns a disposer
    */
   onStateChange(listener: (change: StateChange) => void): Disposer {
-    return this.#changes.add(listener)
+    return this.#subscribe().changes.add(listener)
   }
 
   /** Calls `listener` when the breaker opens (or is forced open), in any thread. @returns a disposer */
@@ -506,22 +532,22 @@ export class CircuitBreaker<T = unknown> {
 
   #onEntering(states: StateName[], listener: (change: StateChange) => void): Disposer {
     if (typeof listener !== 'function') throw typeError(`a listener must be a function, but was ${typeof listener}`)
-    return this.#changes.add((change) => states.includes(change.to) && listener(change))
+    return this.#subscribe().changes.add((change) => states.includes(change.to) && listener(change))
   }
 
   /** Calls `listener` after every successful call this thread makes through the breaker. @returns a disposer */
   onSuccess(listener: (event: CallEvent) => void): Disposer {
-    return this.#successes.add(listener)
+    return this.#subscribe().successes.add(listener)
   }
 
   /** Calls `listener` after every failed or timed-out call this thread makes. @returns a disposer */
   onFailure(listener: (event: CallEvent) => void): Disposer {
-    return this.#failures.add(listener)
+    return this.#subscribe().failures.add(listener)
   }
 
   /** Calls `listener` for every call this thread was refused. @returns a disposer */
   onReject(listener: (error: BrokenCircuitError) => void): Disposer {
-    return this.#rejections.add(listener)
+    return this.#subscribe().rejections.add(listener)
   }
 
   /** A snapshot of the breaker's metrics (shared by every thread). */

@@ -85,31 +85,44 @@ export interface EventHub {
   counter(delta: 1 | -1): void
   /** Delivers the transitions waiting for this thread. */
   drain(): void
+  /** Counts a success, failure or refusal listener added or removed in this thread (see `TransitionHub.version`). */
+  callListenersChanged(): void
 }
 
 /**
  * The listeners of one breaker in one thread: shared by every handle a registry gives out for the
- * name. State changes come from the registry's hub (made in any thread); call events are this
- * thread's.
+ * name, made by the hub at the first subscription (most breakers never get one). State changes
+ * come from the registry's hub (made in any thread); call events are this thread's.
  */
 export class BreakerEvents {
-  readonly hub: EventHub
   /** The breaker's id, by which the hub routes its state changes here. */
   readonly id: number
   readonly changes: Listeners<StateChange>
+  readonly successes: Listeners<CallEvent>
+  readonly failures: Listeners<CallEvent>
+  readonly rejections: Listeners<BrokenCircuitError>
 
   constructor(hub: EventHub, id: number) {
-    this.hub = hub
     this.id = id
     this.changes = new Listeners<StateChange>((delta) => {
       if (delta === 1) hub.track(this)
       hub.counter(delta)
     })
+    const changed = () => hub.callListenersChanged()
+    this.successes = new Listeners<CallEvent>(changed)
+    this.failures = new Listeners<CallEvent>(changed)
+    this.rejections = new Listeners<BrokenCircuitError>(changed)
   }
 
-  readonly successes = new Listeners<CallEvent>()
-  readonly failures = new Listeners<CallEvent>()
-  readonly rejections = new Listeners<BrokenCircuitError>()
+  /** Whether a call's end is heard (a success or failure listener). */
+  get callsHeard(): boolean {
+    return this.successes.active || this.failures.active
+  }
+
+  /** Whether anyone listens to anything of the breaker. */
+  get heard(): boolean {
+    return this.callsHeard || this.rejections.active || this.changes.active
+  }
 }
 
 /** A call's end, as the success and failure events report it. */

@@ -32,11 +32,27 @@ export class TransitionHub {
     this.all = new Listeners<StateChange>(this.counter)
   }
 
-  /** The listeners of the breaker with id `id`, shared by all its handles in this thread. */
+  /**
+   * Changes whenever a success, failure or refusal listener of any breaker is added or removed in
+   * this thread: a handle keeps what it found of its breaker's listeners until it changes, so a
+   * call asks no map.
+   */
+  version = 0
+
+  /** The listeners of the breaker with id `id`, shared by all its handles in this thread; made on first need. */
   eventsOf(id: number): BreakerEvents {
     let events = this.#breakers.get(id)
     if (!events) this.#breakers.set(id, (events = new BreakerEvents(this, id)))
     return events
+  }
+
+  /** The listeners of the breaker with id `id`, if any were ever made in this thread. */
+  peek(id: number): BreakerEvents | undefined {
+    return this.#breakers.get(id)
+  }
+
+  callListenersChanged(): void {
+    this.version++
   }
 
   /** Routes the breaker's state changes to `events` again (a removed breaker's handle listening anew). */
@@ -45,11 +61,11 @@ export class TransitionHub {
   }
 
   /**
-   * Forgets a removed breaker's listeners unless some are listening to its state changes; its
-   * handles keep theirs, and start being routed again when one listens.
+   * Forgets a removed breaker's listeners unless someone listens to it: its handles, which look
+   * their listeners up here, still find the ones they subscribed.
    */
   forget(id: number): void {
-    if (this.#breakers.get(id)?.changes.active === false) this.#breakers.delete(id)
+    if (this.#breakers.get(id)?.heard === false) this.#breakers.delete(id)
   }
 
   /**

@@ -78,7 +78,7 @@ export class Registry {
     } catch (e) {
       throw fromNative(e)
     }
-    const handle = new CircuitBreaker<T>(breaker, policy, breaker.callTimeoutMs ?? undefined, this.#hub.eventsOf(breaker.id))
+    const handle = new CircuitBreaker<T>(breaker, name, policy, this.#hub)
     if (adaptive) startAdaptive(handle, breaker.id, adaptive)
     return handle
   }
@@ -93,7 +93,7 @@ export class Registry {
   get<T = unknown>(name: string): CircuitBreaker<T> | undefined {
     checkName(name)
     const native = this.#registry.get(name)
-    return native ? new CircuitBreaker<T>(native, {}, native.callTimeoutMs ?? undefined, this.#hub.eventsOf(native.id)) : undefined
+    return native ? new CircuitBreaker<T>(native, name, {}, this.#hub) : undefined
   }
 
   /**

@@ -51,6 +51,33 @@ export class MinimalBreaker {
   }
 }
 
+/**
+ * The floor of a gate whose state every thread shares: the minimal gate with its state in typed
+ * arrays (as any memory shared between threads is read from JavaScript): a state word checked
+ * before and after the call, a started and a succeeded count.
+ */
+export class SharedMemoryGate {
+  word = new Uint32Array(1)
+  counts = new Uint32Array(2)
+}
+
+/** A new error without a stack, as breakwater makes for each refusal: every refusal its own error. */
+function stacklessError() {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  const error = new Error('circuit open')
+  Error.stackTraceLimit = limit
+  return error
+}
+
+/** The minimal breaker rejecting each refused call with a new (stackless) error instead of one made once. */
+class FreshErrorMinimalBreaker extends MinimalBreaker {
+  async execute(f) {
+    if (this.open && !this.allow()) throw stacklessError()
+    return super.execute(f)
+  }
+}
+
 let compiled = 0
 /**
  * A case's loop, compiled for it alone: `body` is one call expression over the names in `scope`.
@@ -92,6 +119,9 @@ export function contenders(prefix = 'bench') {
   const gate = new MinimalBreaker()
   const minimalOpen = new MinimalBreaker()
   for (let i = 0; i < 5; i++) minimalOpen.onFailure()
+  const sharedGate = new SharedMemoryGate()
+  const freshOpen = new FreshErrorMinimalBreaker()
+  for (let i = 0; i < 5; i++) freshOpen.onFailure()
   // The same composition in both: up to 2 retries with exponential backoff, a consecutive-failures
   // breaker, a cooperative 1 h timeout (the timer is set and cleared on every call).
   const bwComposed = bwWrap(bwRetry({ maxAttempts: 3 }), bwBreaker(`${prefix}-composed`), bwTimeout(HOUR))
@@ -122,6 +152,12 @@ export function contenders(prefix = 'bench') {
       case: 'allow(); fn(); onSuccess()',
       run: sync('if (!g.allow()) throw OPEN; syncFn(); g.onSuccess()', { g: gate }),
     },
+    {
+      suite: 'closed sync path',
+      library: 'minimal JS',
+      case: 'the same gate over shared memory (typed arrays)',
+      run: sync('if (g.word[0] !== 0) throw OPEN; g.counts[0]++; syncFn(); if (g.word[0] === 0) g.counts[1]++', { g: sharedGate }),
+    },
 
     { suite: 'open rejection', library: 'breakwater', case: 'execute, caught', run: async('bw.execute(fn).catch(swallow)', { bw: bwOpen }) },
     { suite: 'open rejection', library: 'opossum', case: 'fire, caught', run: async('o.fire().catch(swallow)', { o: opossumOpen }) },
@@ -131,6 +167,12 @@ export function contenders(prefix = 'bench') {
       library: 'minimal JS',
       case: 'execute, pre-allocated error, caught',
       run: async('m.execute(fn).catch(swallow)', { m: minimalOpen }),
+    },
+    {
+      suite: 'open rejection',
+      library: 'minimal JS',
+      case: 'execute, a new stackless error each, caught',
+      run: async('m.execute(fn).catch(swallow)', { m: freshOpen }),
     },
     { suite: 'open rejection', library: 'breakwater', case: 'isCallPermitted (sync check)', run: sync('bw.isCallPermitted()', { bw: bwOpen }) },
 

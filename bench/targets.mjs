@@ -16,9 +16,11 @@ const pick = [
   ['closed execute', 'minimal JS'],
   ['closed sync path', 'bare'],
   ['closed sync path', 'breakwater'],
-  ['closed sync path', 'minimal JS'],
+  ['closed sync path', 'minimal JS', 'onSuccess'],
+  ['closed sync path', 'minimal JS', 'shared memory'],
   ['open rejection', 'breakwater', 'execute, caught'],
-  ['open rejection', 'minimal JS'],
+  ['open rejection', 'minimal JS', 'pre-allocated'],
+  ['open rejection', 'minimal JS', 'new stackless'],
   ['open rejection', 'cockatiel'],
 ]
 
@@ -51,17 +53,32 @@ export const TARGETS = [
     // Whole ns per call, not minus the bare `fn()`: the gate costs about a nanosecond, and a
     // difference of two such numbers turns negative in a noisy round.
     ratio: (ns) => ns.bwSync / ns.minimalSync,
-    floor: (ns) => `minimal gate ${ns1(ns.minimalSync)} per call (bare \`fn()\` ${ns1(ns.bareSync)})`,
+    floor: (ns) =>
+      `minimal gate ${ns1(ns.minimalSync)} per call (bare \`fn()\` ${ns1(ns.bareSync)}); the same gate over shared memory ${ns1(ns.sharedSync)}, breakwater ${(ns.bwSync / ns.sharedSync).toFixed(2)}x of it`,
   },
   {
     id: 3,
     target: 'refused `execute`, caught <= 1.2x the minimal breaker rejecting a pre-allocated error',
     limit: 1.2,
     ratio: (ns) => ns.bwRefused / ns.minimalRefused,
-    floor: (ns) => `minimal refusal ${ns1(ns.minimalRefused)}`,
+    floor: (ns) =>
+      `minimal refusal ${ns1(ns.minimalRefused)}; with a new stackless error per refusal ${ns1(ns.freshRefused)}, breakwater ${(ns.bwRefused / ns.freshRefused).toFixed(2)}x of it`,
   },
 ]
-const KEYS = ['bare', 'bwExecute', 'cockatiel', 'minimal', 'bareSync', 'bwSync', 'minimalSync', 'bwRefused', 'minimalRefused', 'cockatielRefused']
+const KEYS = [
+  'bare',
+  'bwExecute',
+  'cockatiel',
+  'minimal',
+  'bareSync',
+  'bwSync',
+  'minimalSync',
+  'sharedSync',
+  'bwRefused',
+  'minimalRefused',
+  'freshRefused',
+  'cockatielRefused',
+]
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b)

@@ -2,7 +2,7 @@ import { AbortRace } from './abort-race.js'
 import { answerOf } from './callbacks.js'
 import { toMillis, toTimeoutMillis, type Duration } from './duration.js'
 import { BrokenCircuitError, fromNative, isTimeoutError } from './errors.js'
-import type { BreakerEvents, CallEvent, Disposer } from './events.js'
+import { type BreakerEvents, type CallEvent, callListenersVersion, type Disposer } from './events.js'
 import type { TransitionHub } from './hub.js'
 import { type NativeBreaker, threadFunctions } from './native.js'
 import type { BreakerOptions, CallPolicy } from './options.js'
@@ -116,7 +116,7 @@ export class CircuitBreaker<T = unknown> {
   /** The registry's listeners in this thread: the breaker's are made there at the first subscription. */
   readonly #hub: TransitionHub
   /**
-   * What this handle last found of its breaker's listeners, as of the hub's `#seen` version:
+   * What this handle last found of its breaker's listeners, as of `callListenersVersion` when it looked (`#seen`):
    * the listeners (`undefined` while there are none), and whether a call may be lean (no result
    * filter, no success or failure listener). A handle keeps no listeners of its own (most are
    * never listened to): about 0.5 KB less per breaker.
@@ -218,7 +218,7 @@ export class CircuitBreaker<T = unknown> {
     // (Written out here, not through #leanWord and #leanSucceeded: fewer instructions on a path
     // that costs few.)
     const lane = this.#started
-    if (lane !== null && lane[2] === 1 && (this.#seen === this.#hub.version ? this.#lean : this.#look().lean)) {
+    if (lane !== null && lane[2] === 1 && (this.#seen === callListenersVersion ? this.#lean : this.#look().lean)) {
       const view = this.#word!
       const word = view[0]!
       if (wordIsClosed(word)) {
@@ -309,7 +309,7 @@ export class CircuitBreaker<T = unknown> {
    */
   #leanWord(): number {
     const lane = this.#started
-    if (lane === null || lane[2] !== 1 || !(this.#seen === this.#hub.version ? this.#lean : this.#look().lean)) return -1
+    if (lane === null || lane[2] !== 1 || !(this.#seen === callListenersVersion ? this.#lean : this.#look().lean)) return -1
     // The breaker's own timeout (which `configure` may set from any thread) needs the general path.
     if (!Number.isNaN((this.#settings ??= callSettings(this.#native))[0]!)) return -1
     const word = this.#word![0]!
@@ -474,9 +474,9 @@ export class CircuitBreaker<T = unknown> {
     return error
   }
 
-  /** This breaker's listeners in this thread, if it has any (looked up again only when the hub's change). */
+  /** This breaker's listeners in this thread, if it has any (looked up again only when `callListenersVersion` changes). */
   #listeners(): BreakerEvents | undefined {
-    return this.#seen === this.#hub.version ? this.#events : this.#look().events
+    return this.#seen === callListenersVersion ? this.#events : this.#look().events
   }
 
   /** Looks the breaker's listeners up again, and whether a call may be lean. */
@@ -484,13 +484,13 @@ export class CircuitBreaker<T = unknown> {
     const events = this.#hub.peek(this.#native.id)
     this.#events = events
     this.#lean = this.#policy.isResultFailure === undefined && events?.callsHeard !== true
-    this.#seen = this.#hub.version
+    this.#seen = callListenersVersion
     return { events, lean: this.#lean }
   }
 
   /** A lean call succeeded: a success listener added while it ran hears of it. */
   #heardLean(): void {
-    if (this.#seen === this.#hub.version) return
+    if (this.#seen === callListenersVersion) return
     const successes = this.#listeners()?.successes
     if (successes?.active) successes.emit({ durationMs: 0 })
   }

@@ -85,8 +85,17 @@ export interface EventHub {
   counter(delta: 1 | -1): void
   /** Delivers the transitions waiting for this thread. */
   drain(): void
-  /** Counts a success, failure or refusal listener added or removed in this thread (see `TransitionHub.version`). */
-  callListenersChanged(): void
+}
+
+/**
+ * Changes whenever a success, failure or refusal listener of any breaker is added or removed in
+ * this thread: a handle keeps what it found of its breaker's listeners until it changes, so a
+ * call asks no map (a module variable: the cheapest read there is, on every call).
+ */
+export let callListenersVersion = 0
+
+function callListenersChanged(): void {
+  callListenersVersion++
 }
 
 /**
@@ -108,10 +117,9 @@ export class BreakerEvents {
       if (delta === 1) hub.track(this)
       hub.counter(delta)
     })
-    const changed = () => hub.callListenersChanged()
-    this.successes = new Listeners<CallEvent>(changed)
-    this.failures = new Listeners<CallEvent>(changed)
-    this.rejections = new Listeners<BrokenCircuitError>(changed)
+    this.successes = new Listeners<CallEvent>(callListenersChanged)
+    this.failures = new Listeners<CallEvent>(callListenersChanged)
+    this.rejections = new Listeners<BrokenCircuitError>(callListenersChanged)
   }
 
   /** Whether a call's end is heard (a success or failure listener). */

@@ -32,13 +32,6 @@ export class TransitionHub {
     this.all = new Listeners<StateChange>(this.counter)
   }
 
-  /**
-   * Changes whenever a success, failure or refusal listener of any breaker is added or removed in
-   * this thread: a handle keeps what it found of its breaker's listeners until it changes, so a
-   * call asks no map.
-   */
-  version = 0
-
   /** The listeners of the breaker with id `id`, shared by all its handles in this thread; made on first need. */
   eventsOf(id: number): BreakerEvents {
     let events = this.#breakers.get(id)
@@ -49,10 +42,6 @@ export class TransitionHub {
   /** The listeners of the breaker with id `id`, if any were ever made in this thread. */
   peek(id: number): BreakerEvents | undefined {
     return this.#breakers.get(id)
-  }
-
-  callListenersChanged(): void {
-    this.version++
   }
 
   /** Routes the breaker's state changes to `events` again (a removed breaker's handle listening anew). */

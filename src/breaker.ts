@@ -33,6 +33,13 @@ export type { CallContext } from './signal.js'
 /** Reading the word's low half from its first four bytes needs a little-endian machine. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1
 
+/**
+ * The lane of a handle before its first call (or where native memory cannot be read): `fast` is
+ * 0, so nothing is taken in it. Shared and never written. (Lanes and the word are read as signed
+ * 32-bit integers: the same bits, and arithmetic V8 keeps in int32 registers.)
+ */
+const NO_LANE = new Int32Array(3)
+
 const EXECUTE_OPTIONS = ['signal', 'timeout'] as const
 
 /**
@@ -95,14 +102,14 @@ export class CircuitBreaker<T = unknown> {
    * from 0.6 KB for the word alone; idle handles do not pay it); `null` where it cannot be read
    * (a big-endian machine, a runtime that refuses external buffers).
    */
-  #word: Uint32Array | null | undefined
+  #word: Int32Array | null | undefined
   /**
    * This handle's lane in native memory (made with `#word`): `[started, succeeded, fast]`. A
    * call let through on the state word adds 1 to `started` before it runs, so `metrics()` counts
    * it in flight; its success, while `fast` is 1 and the word still gives its permit, adds 1 to
    * `succeeded` instead of a native call (the core folds it in before any read or judgement).
    */
-  #started: Uint32Array | null = null
+  #started: Int32Array = NO_LANE
   readonly #policy: CallPolicy<T>
   /** The `fallback` option's, if given. */
   readonly #fallback: Fallback<T> | undefined
@@ -122,8 +129,9 @@ export class CircuitBreaker<T = unknown> {
    * never listened to): about 0.5 KB less per breaker.
    */
   #events: BreakerEvents | undefined
-  #lean = false
   #seen = -1
+  /** `#seen` while a call may be lean, else -1: one comparison on every call. */
+  #leanSeen = -1
 
   /** @internal Made by a registry: the breaker `native` called `name`, listened to through `hub`. */
   constructor(native: NativeBreaker, name: string, policy: CallPolicy<T>, hub: TransitionHub) {
@@ -218,11 +226,11 @@ export class CircuitBreaker<T = unknown> {
     // (Written out here, not through #leanWord and #leanSucceeded: fewer instructions on a path
     // that costs few.)
     const lane = this.#started
-    if (lane !== null && lane[2] === 1 && (this.#seen === callListenersVersion ? this.#lean : this.#look().lean)) {
+    if (lane[2] === 1 && (this.#leanSeen === callListenersVersion || this.#mayBeLean())) {
       const view = this.#word!
       const word = view[0]!
       if (wordIsClosed(word)) {
-        lane[0] = lane[0]! + 1 // started, before it runs: in flight while it does
+        lane[0] = (lane[0]! + 1) | 0 // started, before it runs: in flight while it does
         let result: R
         try {
           result = fn()
@@ -231,7 +239,7 @@ export class CircuitBreaker<T = unknown> {
         }
         // The same word: still closed in the same period, so the permit is current.
         if (view[0] === word) {
-          lane[1] = lane[1]! + 1
+          lane[1] = (lane[1]! + 1) | 0
           this.#heardLean()
         } else {
           this.#finish(wordPermit(word), Outcome.Success, Number.NaN, undefined)
@@ -272,8 +280,8 @@ export class CircuitBreaker<T = unknown> {
     const view = this.#word === undefined ? this.#viewWord() : this.#word
     const word = view === null ? 1 : view[0]!
     if (wordIsClosed(word)) {
-      const started = this.#started!
-      started[0] = started[0]! + 1 // wraps at 2^32, as the core expects
+      const started = this.#started
+      started[0] = (started[0]! + 1) | 0 // wraps at 2^32, as the core expects
       return wordPermit(word)
     }
     const code = acquireIn(this.#slot)
@@ -282,13 +290,13 @@ export class CircuitBreaker<T = unknown> {
     return permitOf(code)
   }
 
-  #viewWord(): Uint32Array | null {
-    let view: Uint32Array | null = null
+  #viewWord(): Int32Array | null {
+    let view: Int32Array | null = null
     try {
       // Runtimes that forbid external buffers (a V8 sandbox, as in Electron) refuse them: ask instead.
       if (LITTLE_ENDIAN) {
-        const started = new Uint32Array(this.#native.startedView(), 0, 3)
-        view = new Uint32Array(this.#native.stateView(), 0, 1)
+        const started = new Int32Array(this.#native.startedView(), 0, 3)
+        view = new Int32Array(this.#native.stateView(), 0, 1)
         this.#started = started
       }
     } catch {
@@ -309,12 +317,12 @@ export class CircuitBreaker<T = unknown> {
    */
   #leanWord(): number {
     const lane = this.#started
-    if (lane === null || lane[2] !== 1 || !(this.#seen === callListenersVersion ? this.#lean : this.#look().lean)) return -1
+    if (lane[2] !== 1 || !(this.#leanSeen === callListenersVersion || this.#mayBeLean())) return -1
     // The breaker's own timeout (which `configure` may set from any thread) needs the general path.
     if (!Number.isNaN((this.#settings ??= callSettings(this.#native))[0]!)) return -1
     const word = this.#word![0]!
     if (!wordIsClosed(word)) return -1
-    lane[0] = lane[0]! + 1 // started, before it runs: in flight while it does
+    lane[0] = (lane[0]! + 1) | 0 // started, before it runs: in flight while it does
     return word
   }
 
@@ -322,8 +330,8 @@ export class CircuitBreaker<T = unknown> {
   #leanSucceeded(word: number): void {
     // The same word: still closed in the same period, so the permit is current.
     if (this.#word![0] === word) {
-      const lane = this.#started!
-      lane[1] = lane[1]! + 1
+      const lane = this.#started
+      lane[1] = (lane[1]! + 1) | 0
       this.#heardLean()
     } else {
       this.#finish(wordPermit(word), Outcome.Success, Number.NaN, undefined)
@@ -450,10 +458,10 @@ export class CircuitBreaker<T = unknown> {
    */
   #succeededInLane(permit: number): boolean {
     const lane = this.#started
-    if (lane === null || lane[2] !== 1) return false
+    if (lane[2] !== 1) return false
     const word = this.#word![0]!
     if (!wordIsClosed(word) || wordPermit(word) !== permit) return false
-    lane[1] = lane[1]! + 1 // wraps at 2^32, as the core expects
+    lane[1] = (lane[1]! + 1) | 0 // wraps at 2^32, as the core expects
     return true
   }
 
@@ -476,16 +484,23 @@ export class CircuitBreaker<T = unknown> {
 
   /** This breaker's listeners in this thread, if it has any (looked up again only when `callListenersVersion` changes). */
   #listeners(): BreakerEvents | undefined {
-    return this.#seen === callListenersVersion ? this.#events : this.#look().events
+    if (this.#seen !== callListenersVersion) this.#look()
+    return this.#events
   }
 
-  /** Looks the breaker's listeners up again, and whether a call may be lean. */
-  #look(): { events: BreakerEvents | undefined; lean: boolean } {
+  /** Whether a call may be lean (no result filter, no success or failure listener), looking again if listeners changed. */
+  #mayBeLean(): boolean {
+    if (this.#seen !== callListenersVersion) this.#look()
+    return this.#leanSeen === this.#seen
+  }
+
+  /** Looks the breaker's listeners up again. */
+  #look(): void {
     const events = this.#hub.peek(this.#native.id)
+    const seen = callListenersVersion
     this.#events = events
-    this.#lean = this.#policy.isResultFailure === undefined && events?.callsHeard !== true
-    this.#seen = callListenersVersion
-    return { events, lean: this.#lean }
+    this.#seen = seen
+    this.#leanSeen = this.#policy.isResultFailure === undefined && events?.callsHeard !== true ? seen : -1
   }
 
   /** A lean call succeeded: a success listener added while it ran hears of it. */

@@ -74,9 +74,27 @@ test('every call-path target is measured in one run with a ratio per round, its 
 test('the targets are judged from the records of the run, and a round whose bound is not positive is dropped and said so', async (t) => {
   // @ts-expect-error: a plain .mjs module without types
   const { callPathTargets, memoryTargets, rustTargets } = await import('../bench/targets.mjs')
-  const keys = ['bare', 'bwExecute', 'cockatiel', 'minimal', 'bareSync', 'bwSync', 'minimalSync', 'bwRefused', 'minimalRefused', 'cockatielRefused']
+  const keys = [
+    'bare',
+    'bwExecute',
+    'cockatiel',
+    'minimal',
+    'bareSync',
+    'bwSync',
+    'minimalSync',
+    'sharedSync',
+    'bwRefused',
+    'minimalRefused',
+    'freshRefused',
+    'cockatielRefused',
+  ]
   const samples = Object.fromEntries(keys.map((k) => [k, [100, 100]]))
   samples.bwExecute = [160, 200]
+  samples.sharedSync = [50, 50]
+  samples.freshRefused = [125, 125]
+  const [, , sync, refused] = callPathTargets(samples) as Target[]
+  t.regex(sync!.floor, /the same gate over shared memory 50\.0 ns, breakwater 2\.00x of it/)
+  t.regex(refused!.floor, /with a new stackless error per refusal 125\.0 ns, breakwater 0\.80x of it/)
   const memory = [
     { library: 'breakwater', count: 100_000, rssBytesPerBreaker: 900, heapBytesPerBreaker: 400 },
     { library: 'breakwater', count: 100_000, rssBytesPerBreaker: 1000, heapBytesPerBreaker: 400 },

@@ -11,7 +11,7 @@ use crate::decide::{Answer, Event, ProbeReport};
 use crate::events::{Listeners, TransitionEvent};
 use crate::histogram::Histogram;
 use crate::isolation::Isolations;
-use crate::live::{ConfigRef, LiveRules};
+use crate::live::{ConfigRef, Live, LiveRules};
 use crate::named::check_name;
 use crate::permit::{Outcome, Permit, ProbeHolder, Rejected};
 use crate::rules::WindowCounts;
@@ -136,7 +136,7 @@ impl Breaker {
                 order: Mutex::new(()),
                 callers: Callers::default(),
                 isolation: Isolations::default(),
-                rules: LiveRules::new(config),
+                rules: LiveRules::new(Live::shared(config)),
             }),
         })
     }

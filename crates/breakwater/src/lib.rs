@@ -60,6 +60,7 @@ mod histogram;
 mod isolation;
 mod live;
 mod metrics;
+mod moves;
 mod named;
 mod open_duration;
 mod permit;

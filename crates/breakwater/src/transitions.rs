@@ -357,4 +357,12 @@ mod tests {
         assert!(!breaker.inner.callers.is_empty());
         drop(caller);
     }
+
+    #[test]
+    fn what_every_breaker_keeps_off_its_hot_line_fits_in_128_bytes() {
+        // Inner is its own allocation: 120 bytes take a 128-byte malloc chunk; a field more
+        // takes the next size (examples/memory.rs prints the sizes).
+        let size = std::mem::size_of::<crate::breaker::Inner>();
+        assert!(size <= 120, "{size}");
+    }
 }

@@ -1,15 +1,15 @@
 //! The breaker: its fields and the hot path, `try_acquire` and `record`.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::callers::LazyCallers;
 use crate::clock::{Clock, MonotonicClock};
 use crate::config::{Config, ConfigError};
 use crate::decide::{Answer, Event, ProbeReport};
 use crate::events::{Listeners, TransitionEvent};
 use crate::histogram::Histogram;
+use crate::lazy::{LazyBox, LazyCallers};
 use crate::live::{ConfigRef, Live, LiveRules};
 use crate::moves::Moves;
 use crate::named::check_name;
@@ -69,7 +69,7 @@ pub(crate) struct Inner {
     /// The subscribers of the registry the breaker belongs to, if it belongs to one.
     pub(crate) hub: Option<Arc<Listeners<TransitionEvent>>>,
     /// Allocated at the first transition, listener or isolation (see [`Inner::moves`]).
-    pub(crate) moves: OnceLock<Box<Moves>>,
+    pub(crate) moves: LazyBox<Moves>,
     /// Allocated with the first [`Caller`](crate::Caller).
     pub(crate) callers: LazyCallers,
 }
@@ -113,7 +113,7 @@ impl Breaker {
                 id: NEXT_ID.fetch_add(1, Relaxed),
                 since_nanos: AtomicU64::new(now),
                 hub: None,
-                moves: OnceLock::new(),
+                moves: LazyBox::default(),
                 callers: LazyCallers::default(),
                 rules: LiveRules::new(Live::shared(config)),
             }),

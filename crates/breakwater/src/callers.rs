@@ -8,7 +8,7 @@
 //! still) when it clears the window.
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::*};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// The part of a caller's counts that another runtime (JavaScript, through a typed array over
 /// these 12 bytes) reads and writes, in this order: three little-endian `u32`s.
@@ -100,59 +100,6 @@ struct CallersState {
     retired: u64,
     /// Of those, calls never reported: their caller went first (its thread ended mid-call).
     abandoned: u64,
-}
-
-/// A breaker's [`Callers`], allocated with its first caller: a breaker nobody calls through a
-/// caller (most of a large fleet, or any used without one) never pays for them. Reads of a
-/// breaker that has none find nothing pending and nothing counted.
-#[derive(Debug, Default)]
-pub(crate) struct LazyCallers(OnceLock<Box<Callers>>);
-
-impl LazyCallers {
-    fn made(&self) -> &Callers {
-        self.0.get_or_init(Box::default)
-    }
-
-    /// Whether no caller was ever made (so none is allocated).
-    #[cfg(test)]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.get().is_none()
-    }
-
-    /// See [`Callers::join`].
-    pub(crate) fn join(&self) -> Arc<Counts> {
-        self.made().join()
-    }
-
-    /// See [`Callers::retire`].
-    pub(crate) fn retire(&self, counts: &Arc<Counts>) {
-        self.made().retire(counts);
-    }
-
-    /// See [`Callers::lane_opened`].
-    pub(crate) fn lane_opened(&self) {
-        self.made().lane_opened();
-    }
-
-    /// See [`Callers::claim_pending`]: one load when there are no callers.
-    #[inline]
-    pub(crate) fn claim_pending(&self, fold: impl FnMut(u64)) {
-        if let Some(callers) = self.0.get() {
-            callers.claim_pending(fold);
-        }
-    }
-
-    /// See [`Callers::set_fast`].
-    pub(crate) fn set_fast(&self, fast: bool) {
-        if let Some(callers) = self.0.get() {
-            callers.set_fast(fast);
-        }
-    }
-
-    /// See [`Callers::totals`].
-    pub(crate) fn totals(&self) -> CallerTotals {
-        self.0.get().map(|callers| callers.totals()).unwrap_or_default()
-    }
 }
 
 /// What the callers counted, as metrics read it.

@@ -58,6 +58,7 @@ mod decide;
 mod events;
 mod histogram;
 mod isolation;
+mod lazy;
 mod live;
 mod metrics;
 mod moves;

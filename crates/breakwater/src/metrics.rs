@@ -83,7 +83,7 @@ impl Breaker {
         let successes = s.sum(|c| &c.successes);
         let failures = s.sum(|c| &c.failures);
         let callers = inner.callers.totals();
-        let moves = inner.moves.get().map(|m| &**m);
+        let moves = inner.moves.get();
         let ignored = s.sum(|c| &c.ignored).saturating_add(callers.abandoned);
         let acquired = s.sum(|c| &c.acquired).saturating_add(callers.started);
         let rejections = s.sum(|c| &c.rejected);

@@ -1,15 +1,21 @@
 // Bytes per breaker and idle CPU, one library per process (run with --expose-gc):
-//   node --expose-gc bench/memory.mjs <breakwater|opossum|cockatiel> <count> <idleMs>
+//   node --expose-gc bench/memory.mjs <breakwater|breakwater-native|opossum|cockatiel> <count> <idleMs>
 // Prints one JSON line. RSS includes native memory (breakwater's breakers live in Rust).
+// `breakwater-native` keeps only the native half of each breaker (the core's breaker in the
+// process-wide registry and the binding's NativeBreaker object), without the TypeScript handle:
+// the difference from `breakwater` is what the facade adds.
 import { circuitBreaker as bwBreaker } from '../dist/index.js'
+import { NativeRegistry } from '../index.js'
 import { ck, OpossumBreaker } from './peers.mjs'
 
 const [library, countArg, idleArg] = process.argv.slice(2)
 const count = Number(countArg)
 const idleMs = Number(idleArg)
 const fn = async () => 42
+const nativeRegistry = NativeRegistry.global()
 const make = {
   breakwater: (i) => bwBreaker(`memory-${i}`),
+  'breakwater-native': (i) => nativeRegistry.getOrCreate(`memory-${i}`),
   opossum: () => new OpossumBreaker(fn),
   cockatiel: () => ck.circuitBreaker(ck.handleAll, { halfOpenAfter: 10_000, breaker: new ck.ConsecutiveBreaker(5) }),
 }[library]

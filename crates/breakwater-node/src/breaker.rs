@@ -1,17 +1,21 @@
 //! `NativeBreaker`: one JavaScript handle of a breaker. Its numbers are packed by `wire`.
 
 use std::cell::Cell;
+use std::ffi::c_void;
+use std::ptr;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use breakwater::{Breaker, Reason};
-use napi::bindgen_prelude::Float64Array;
-use napi::Env;
+use napi::__private::___CALL_FROM_FACTORY;
+use napi::bindgen_prelude::{get_class_constructor, tag_object, Float64Array, ToNapiValue, TypeTag};
+use napi::{sys, Env};
 use napi_derive::napi;
 
 use crate::handle::Handle;
 use crate::isolation::NativeIsolation;
 use crate::options::millis;
+use crate::state_view::check;
 use crate::wire::transition_code;
 use crate::{bound, metrics, state_view};
 
@@ -37,6 +41,56 @@ impl NativeBreaker {
     pub(crate) fn breaker(&self) -> &Arc<Breaker> {
         &self.inner
     }
+}
+
+/// A new [`NativeBreaker`] on its way to JavaScript, wrapped with less than napi-rs's class glue
+/// spends: that glue also files every instance in a per-thread map and a shared cell (about 75
+/// bytes a breaker) for `Reference`s and finalize callbacks that no breaker uses. The object
+/// is the same: made by the class's constructor, tagged with the class's type tag (which every
+/// method checks), and its native half freed by a finalizer when the collector takes it.
+pub struct NewBreaker(pub(crate) NativeBreaker);
+
+impl ToNapiValue for NewBreaker {
+    unsafe fn to_napi_value(env: sys::napi_env, made: Self) -> napi::Result<sys::napi_value> {
+        let ctor_ref = get_class_constructor("NativeBreaker\0")
+            .ok_or_else(|| napi::Error::from_reason("the NativeBreaker class is not registered"))?;
+        let mut ctor = ptr::null_mut();
+        let mut object = ptr::null_mut();
+        // SAFETY: `env` is the live environment of the current call; the constructor is the
+        // class's own, which makes an empty instance while `___CALL_FROM_FACTORY` is set (as
+        // napi-rs's own factories do), reset right after.
+        unsafe {
+            check(sys::napi_get_reference_value(env, ctor_ref, &mut ctor))?;
+            ___CALL_FROM_FACTORY.with(|f| f.set(true));
+            let status = sys::napi_new_instance(env, ctor, 0, ptr::null_mut(), &mut object);
+            ___CALL_FROM_FACTORY.with(|f| f.set(false));
+            check(status)?;
+        }
+        let native = Box::into_raw(Box::new(made.0)).cast::<c_void>();
+        // SAFETY: `object` was just made and holds no wrap; `native` is a live, leaked box that
+        // the finalizer frees once (a failed wrap never calls it: freed here instead).
+        unsafe {
+            if let Err(e) = check(sys::napi_wrap(
+                env,
+                object,
+                native,
+                Some(free_breaker),
+                ptr::null_mut(),
+                ptr::null_mut(),
+            )) {
+                drop(Box::from_raw(native.cast::<NativeBreaker>()));
+                return Err(e);
+            }
+            // A failed tag leaves a wrapped object that no method accepts; the finalizer still frees it.
+            tag_object(env, object, &<NativeBreaker as TypeTag>::type_tag())?;
+        }
+        Ok(object)
+    }
+}
+
+unsafe extern "C" fn free_breaker(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+    // SAFETY: `data` is the box leaked in `NewBreaker::to_napi_value`; Node calls this once.
+    drop(unsafe { Box::from_raw(data.cast::<NativeBreaker>()) });
 }
 
 impl Drop for NativeBreaker {

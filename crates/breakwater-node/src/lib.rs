@@ -21,7 +21,7 @@ mod state_view;
 mod thread_permits;
 mod wire;
 
-pub use breaker::{thread_functions, NativeBreaker};
+pub use breaker::{thread_functions, NativeBreaker, NewBreaker};
 pub use bulkhead::{NativeBulkhead, NativeBulkheadStats};
 pub use clock::NativeFakeClock;
 pub use events::{NativeSubscription, NativeTransition};

@@ -7,7 +7,7 @@ use napi::bindgen_prelude::{Float64Array, Function};
 use napi::Env;
 use napi_derive::napi;
 
-use crate::breaker::NativeBreaker;
+use crate::breaker::{NativeBreaker, NewBreaker};
 use crate::clock::NativeFakeClock;
 use crate::errors::{js_string, throw_options_differ, Invalid};
 use crate::events::NativeSubscription;
@@ -77,8 +77,8 @@ impl NativeRegistry {
     /// are always checked; when given for a breaker that exists with other options, throws an
     /// `Error` with code `ERR_BREAKWATER_OPTIONS_DIFFER` naming each option that differs with
     /// both values. Without options, the existing breaker is returned as it is.
-    #[napi(catch_unwind)]
-    pub fn get_or_create(&self, env: Env, name: String, options: Option<NativeOptions>) -> napi::Result<NativeBreaker> {
+    #[napi(catch_unwind, ts_return_type = "NativeBreaker")]
+    pub fn get_or_create(&self, env: Env, name: String, options: Option<NativeOptions>) -> napi::Result<NewBreaker> {
         let given = options.map(|o| o.to_config()).transpose().map_err(|e| e.throw(&env))?;
         let config = given.clone().unwrap_or_default();
         let breaker = self
@@ -96,13 +96,13 @@ impl NativeRegistry {
                 return Err(throw_options_differ(&env, &message));
             }
         }
-        Ok(NativeBreaker::new(breaker))
+        Ok(NewBreaker(NativeBreaker::new(breaker)))
     }
 
     /// The breaker called `name`, if any.
-    #[napi(catch_unwind)]
-    pub fn get(&self, name: String) -> Option<NativeBreaker> {
-        self.get_ref().get(&name).map(NativeBreaker::new)
+    #[napi(catch_unwind, ts_return_type = "NativeBreaker | null")]
+    pub fn get(&self, name: String) -> Option<NewBreaker> {
+        self.get_ref().get(&name).map(|b| NewBreaker(NativeBreaker::new(b)))
     }
 
     /// Removes the breaker called `name`; its id, if there was one.

@@ -1,17 +1,17 @@
 //! The breaker: its fields and the hot path, `try_acquire` and `record`.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::callers::Callers;
 use crate::clock::{Clock, MonotonicClock};
 use crate::config::{Config, ConfigError};
 use crate::decide::{Answer, Event, ProbeReport};
 use crate::events::{Listeners, TransitionEvent};
 use crate::histogram::Histogram;
-use crate::isolation::Isolations;
-use crate::live::{ConfigRef, LiveRules};
+use crate::lazy::{LazyBox, LazyCallers};
+use crate::live::{ConfigRef, Live, LiveRules};
+use crate::moves::Moves;
 use crate::named::check_name;
 use crate::permit::{Outcome, Permit, ProbeHolder, Rejected};
 use crate::rules::WindowCounts;
@@ -53,36 +53,25 @@ pub struct Breaker {
     pub(crate) inner: Box<Inner>,
 }
 
-/// What the hot path reads rarely or never.
+/// What the hot path reads rarely or never. What only a breaker that has moved, has a listener,
+/// an isolation or a caller needs is boxed apart and allocated then: most breakers of a large
+/// fleet never have any.
 #[derive(Debug)]
 pub(crate) struct Inner {
+    /// Shared with the registry's key, when the breaker is in one.
     pub(crate) name: Arc<str>,
     /// Unique in the process: tells apart two breakers of one name (one removed from its
     /// registry, one made after).
     pub(crate) id: u64,
     /// The config and its rules, swapped whole by [`configure`](Breaker::configure).
     pub(crate) rules: LiveRules,
-    /// Probe successes of the current half-open period: `generation << 32 | count`.
-    pub(crate) probe_successes: AtomicU64,
-    /// Reopens since the breaker last closed for real; picks the open duration.
-    pub(crate) reopen_attempt: AtomicU32,
-    pub(crate) jitter_seed: AtomicU64,
     pub(crate) since_nanos: AtomicU64,
-    pub(crate) open_nanos_total: AtomicU64,
-    pub(crate) times_opened: AtomicU64,
-    pub(crate) times_half_opened: AtomicU64,
-    pub(crate) cas_retries: AtomicU64,
-    /// Transitions made, `[from * 5 + to]` in [`State::ALL`] order; allocated at the first
-    /// transition (most breakers of a large fleet never make one: 200 bytes each saved).
-    pub(crate) transition_counts: OnceLock<Box<[AtomicU64; 25]>>,
-    pub(crate) listeners: Listeners<Transition>,
     /// The subscribers of the registry the breaker belongs to, if it belongs to one.
     pub(crate) hub: Option<Arc<Listeners<TransitionEvent>>>,
-    /// Held from a transition's swap to its announcement to the hub while anyone subscribes,
-    /// so subscribers hear of a breaker's transitions in the order they happened.
-    pub(crate) order: Mutex<()>,
-    pub(crate) callers: Callers,
-    pub(crate) isolation: Isolations,
+    /// Allocated at the first transition, listener or isolation (see [`Inner::moves`]).
+    pub(crate) moves: LazyBox<Moves>,
+    /// Allocated with the first [`Caller`](crate::Caller).
+    pub(crate) callers: LazyCallers,
 }
 
 /// Whether a report of `permit`, a current probe, may count: a probe not held by a caller may;
@@ -122,21 +111,11 @@ impl Breaker {
             inner: Box::new(Inner {
                 name: name.into(),
                 id: NEXT_ID.fetch_add(1, Relaxed),
-                probe_successes: AtomicU64::new(0),
-                reopen_attempt: AtomicU32::new(0),
-                jitter_seed: AtomicU64::new(now ^ (name.len() as u64).rotate_left(32)),
                 since_nanos: AtomicU64::new(now),
-                open_nanos_total: AtomicU64::new(0),
-                times_opened: AtomicU64::new(0),
-                times_half_opened: AtomicU64::new(0),
-                cas_retries: AtomicU64::new(0),
-                transition_counts: Default::default(),
-                listeners: Listeners::default(),
                 hub: None,
-                order: Mutex::new(()),
-                callers: Callers::default(),
-                isolation: Isolations::default(),
-                rules: LiveRules::new(config),
+                moves: LazyBox::default(),
+                callers: LazyCallers::default(),
+                rules: LiveRules::new(Live::shared(config)),
             }),
         })
     }

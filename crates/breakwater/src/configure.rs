@@ -57,7 +57,7 @@ impl Breaker {
         // then tell every lane whether the new rules still let successes through it (a latency
         // rule added needs each call's duration).
         self.fold_successes();
-        self.inner.rules.store(Live::new(config));
+        self.inner.rules.store(Live::shared(config));
         self.refresh_lanes();
         Ok(self.trip_on_new_rules())
     }

@@ -128,7 +128,7 @@ impl Breaker {
     }
 
     fn isolate_quietly(&self) -> (Isolation, Option<Transition>) {
-        let mut s = self.inner.isolation.lock();
+        let mut s = self.inner.moves().isolation.lock();
         let word = self.load();
         if s.holds > 0 && word.0 == s.word {
             s.holds += 1;
@@ -157,7 +157,7 @@ impl Breaker {
     }
 
     fn end_isolation_quietly(&self, hold: Isolation) -> Option<Transition> {
-        let mut s = self.inner.isolation.lock();
+        let mut s = self.inner.moves().isolation.lock();
         if hold.epoch != s.epoch || s.holds == 0 {
             return None;
         }
@@ -173,15 +173,17 @@ impl Breaker {
     /// may isolate or end an isolation itself.
     fn tell(&self, transition: Option<Transition>) {
         if let Some(t) = &transition {
-            self.inner.listeners.notify(t);
+            self.inner.moves().listeners.notify(t);
         }
     }
 
     /// Whether an [isolation](Breaker::isolate) is in force: held, and the breaker still in the
     /// forced-open state it put (or found) it in.
     pub fn is_isolated(&self) -> bool {
-        let s = self.inner.isolation.lock();
-        s.holds > 0 && self.load().0 == s.word
+        self.inner.moves.get().is_some_and(|moves| {
+            let s = moves.isolation.lock();
+            s.holds > 0 && self.load().0 == s.word
+        })
     }
 
     /// Calls `listener` after every transition, on the thread that made it.
@@ -199,11 +201,11 @@ impl Breaker {
     /// assert!(breaker.remove_listener(id));
     /// ```
     pub fn on_transition(&self, listener: impl Fn(&Transition) + Send + Sync + 'static) -> ListenerId {
-        self.inner.listeners.add(Arc::new(listener))
+        self.inner.moves().listeners.add(Arc::new(listener))
     }
 
     /// Removes a listener; `false` if it was not registered.
     pub fn remove_listener(&self, id: ListenerId) -> bool {
-        self.inner.listeners.remove(id)
+        self.inner.moves.get().is_some_and(|moves| moves.listeners.remove(id))
     }
 }

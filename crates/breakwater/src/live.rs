@@ -6,9 +6,16 @@
 //! config). The rules are read only where a decision needs them: a failure, a slow call, a
 //! transition, a probe. The one value a closed success reads, the duration below which a call
 //! is healthy, is copied into an atomic beside the swap, so a success pays one plain load.
+//!
+//! A [`Live`] depends on the config alone, so breakers of equal configs share one (see
+//! [`Live::shared`]): a fleet of 100,000 breakers made with the defaults holds one, not 100,000
+//! of 368 bytes each.
 
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::hash::{DefaultHasher, Hasher};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use arc_swap::{ArcSwap, Guard};
 
@@ -27,13 +34,81 @@ pub(crate) struct Live {
 }
 
 impl Live {
-    pub(crate) fn new(config: Config) -> Live {
+    fn new(config: Config) -> Live {
         Live {
             rules: Rules::new(&config),
             probe_ms: nanos(config.effective_max_probe_time()).div_ceil(NANOS_PER_MS),
             config,
         }
     }
+
+    /// The rules of `config`, shared with every breaker whose config equals it: a `Live` is
+    /// never written after it is made, so sharing it changes nothing but the memory it takes.
+    /// Only breakers' construction and `configure` come here, never a call.
+    pub(crate) fn shared(config: Config) -> Arc<Live> {
+        let key = fingerprint(&config);
+        let mut guard = SHARED.lock().unwrap_or_else(PoisonError::into_inner);
+        let table = guard.get_or_insert_with(Shared::default);
+        let bucket = table.lives.entry(key).or_default();
+        bucket.retain(|weak| weak.strong_count() > 0);
+        if let Some(live) = bucket
+            .iter()
+            .filter_map(Weak::upgrade)
+            .find(|live| live.config == config)
+        {
+            return live;
+        }
+        let live = Arc::new(Live::new(config));
+        bucket.push(Arc::downgrade(&live));
+        table.added();
+        live
+    }
+}
+
+/// The `Live`s in use, by a hash of their config, held weakly: the last breaker to let go of
+/// one frees it. A dead entry keeps only its allocation until the next sweep.
+#[derive(Default)]
+struct Shared {
+    lives: HashMap<u64, Vec<Weak<Live>>>,
+    /// Entries added since the last sweep, and how many lived after it.
+    added: usize,
+    kept: usize,
+}
+
+impl Shared {
+    /// Counts an entry added; sweeps the dead ones out once as many were added as lived after
+    /// the last sweep (at least 64), so the table stays within twice the `Live`s in use, at a
+    /// constant cost per entry.
+    fn added(&mut self) {
+        self.added += 1;
+        if self.added < self.kept.max(64) {
+            return;
+        }
+        self.lives.retain(|_, bucket| {
+            bucket.retain(|weak| weak.strong_count() > 0);
+            !bucket.is_empty()
+        });
+        self.kept = self.lives.values().map(Vec::len).sum();
+        self.added = 0;
+    }
+}
+
+static SHARED: Mutex<Option<Shared>> = Mutex::new(None);
+
+/// A hash of `config` consistent with its `==`: of its `Debug` text, so every field counts,
+/// those added later too. Equal configs print alike (valid configs hold no NaN; a `-0.0`, which
+/// prints unlike `0.0`, only costs a second `Live`).
+fn fingerprint(config: &Config) -> u64 {
+    struct Hashing(DefaultHasher);
+    impl std::fmt::Write for Hashing {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.write(s.as_bytes());
+            Ok(())
+        }
+    }
+    let mut hashing = Hashing(DefaultHasher::new());
+    let _ = write!(hashing, "{config:?}");
+    hashing.0.finish()
 }
 
 /// The config in force when [`Breaker::config`](crate::Breaker::config) was called (a later
@@ -94,8 +169,7 @@ fn call_settings(config: &Config) -> [u64; 2] {
 }
 
 impl LiveRules {
-    pub(crate) fn new(config: Config) -> LiveRules {
-        let live = Live::new(config);
+    pub(crate) fn new(live: Arc<Live>) -> LiveRules {
         let [timeout, durations] = call_settings(&live.config);
         LiveRules {
             healthy_below: AtomicU64::new(live.rules.healthy_below()),
@@ -103,7 +177,7 @@ impl LiveRules {
             max_probes: AtomicU32::new(live.config.half_open_max_probes),
             probe_ms: AtomicU64::new(live.probe_ms),
             half_open_successes: AtomicU32::new(live.config.half_open_successes),
-            current: ArcSwap::from_pointee(live),
+            current: ArcSwap::new(live),
         }
     }
 
@@ -117,7 +191,7 @@ impl LiveRules {
         ConfigRef(self.load())
     }
 
-    pub(crate) fn store(&self, live: Live) {
+    pub(crate) fn store(&self, live: Arc<Live>) {
         let healthy_below = live.rules.healthy_below();
         let settings = call_settings(&live.config);
         let (max_probes, probe_ms, successes) = (
@@ -125,7 +199,7 @@ impl LiveRules {
             live.probe_ms,
             live.config.half_open_successes,
         );
-        self.current.store(Arc::new(live));
+        self.current.store(live);
         self.healthy_below.store(healthy_below, Release);
         self.max_probes.store(max_probes, Release);
         self.probe_ms.store(probe_ms, Release);
@@ -176,5 +250,24 @@ impl LiveRules {
     #[inline]
     pub(crate) fn window_trip(&self, counts: WindowCounts) -> Option<Reason> {
         self.load().rules.window_trip(counts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_no_breaker_holds_leave_the_table() {
+        for i in 0..10_000 {
+            let config = Config {
+                consecutive_failures: Some(100_000 + i),
+                ..Config::default()
+            };
+            drop(Live::shared(config));
+        }
+        let guard = SHARED.lock().unwrap();
+        let entries: usize = guard.as_ref().unwrap().lives.values().map(Vec::len).sum();
+        assert!(entries < 2_000, "{entries} entries after 10,000 rules dropped");
     }
 }

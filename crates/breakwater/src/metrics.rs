@@ -1,10 +1,11 @@
 //! A consistent-enough snapshot of a breaker's counters, window and latency.
 
-use std::sync::atomic::Ordering::*;
+use std::sync::atomic::{AtomicU64, Ordering::*};
 use std::time::Duration;
 
 use crate::breaker::Breaker;
 use crate::histogram::LatencySummary;
+use crate::moves::Moves;
 use crate::rules::WindowCounts;
 use crate::state::{State, NEVER_MS};
 use crate::units::NANOS_PER_MS;
@@ -82,6 +83,7 @@ impl Breaker {
         let successes = s.sum(|c| &c.successes);
         let failures = s.sum(|c| &c.failures);
         let callers = inner.callers.totals();
+        let moves = inner.moves.get();
         let ignored = s.sum(|c| &c.ignored).saturating_add(callers.abandoned);
         let acquired = s.sum(|c| &c.acquired).saturating_add(callers.started);
         let rejections = s.sum(|c| &c.rejected);
@@ -108,9 +110,9 @@ impl Breaker {
             timeouts: s.sum(|c| &c.timeouts),
             slow_calls: s.sum(|c| &c.slow),
             stale: s.sum(|c| &c.stale),
-            times_opened: inner.times_opened.load(Relaxed),
-            times_half_opened: inner.times_half_opened.load(Relaxed),
-            time_open: Duration::from_nanos(inner.open_nanos_total.load(Relaxed).saturating_add(open_now)),
+            times_opened: moved(moves, |m| &m.times_opened),
+            times_half_opened: moved(moves, |m| &m.times_half_opened),
+            time_open: Duration::from_nanos(moved(moves, |m| &m.open_nanos_total).saturating_add(open_now)),
             success_rate: if decided == 0 {
                 100.0
             } else {
@@ -121,15 +123,15 @@ impl Breaker {
             window_slow_call_rate: window.slow_call_rate(),
             window,
             latency: self.histogram.as_ref().map(|h| h.summary()),
-            cas_retries: inner.cas_retries.load(Relaxed),
+            cas_retries: moved(moves, |m| &m.cas_retries),
             transitions: std::array::from_fn(|from| {
-                std::array::from_fn(|to| {
-                    inner
-                        .transition_counts
-                        .get()
-                        .map_or(0, |c| c[from * 5 + to].load(Relaxed))
-                })
+                std::array::from_fn(|to| moved(moves, |m| &m.transition_counts[from * 5 + to]))
             }),
         }
     }
+}
+
+/// A count of a breaker's moves: 0 until it has moved.
+fn moved(moves: Option<&Moves>, count: impl Fn(&Moves) -> &AtomicU64) -> u64 {
+    moves.map_or(0, |m| count(m).load(Relaxed))
 }

@@ -50,12 +50,23 @@ impl<T> Named<T> {
     /// The object called `name`, made by `make` if there is none. When two threads make one at
     /// once, both get the one inserted first; the other is dropped.
     pub(crate) fn get_or_try_make<E>(&self, name: &str, make: impl FnOnce() -> Result<T, E>) -> Result<Arc<T>, E> {
+        self.get_or_try_make_keyed(name, |_| make())
+    }
+
+    /// [`get_or_try_make`](Named::get_or_try_make), `make` given the key the object is filed
+    /// under, to keep as its name: one copy of the name instead of two.
+    pub(crate) fn get_or_try_make_keyed<E>(
+        &self,
+        name: &str,
+        make: impl FnOnce(&Arc<str>) -> Result<T, E>,
+    ) -> Result<Arc<T>, E> {
         if let Some(existing) = self.get(name) {
             return Ok(existing);
         }
-        let made = Arc::new(make()?);
+        let key = Arc::from(name);
+        let made = Arc::new(make(&key)?);
         let map = self.map.pin();
-        Ok(match map.try_insert(Arc::from(name), made) {
+        Ok(match map.try_insert(key, made) {
             Ok(inserted) => inserted.clone(),
             Err(occupied) => occupied.current.clone(),
         })

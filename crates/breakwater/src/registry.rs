@@ -68,9 +68,11 @@ impl Registry {
     pub fn get_or_create(&self, name: &str, config: Config) -> Result<Arc<Breaker>, ConfigError> {
         check_name(name)?;
         config.validate()?;
-        self.breakers.get_or_try_make(name, || {
+        self.breakers.get_or_try_make_keyed(name, |key| {
             let mut breaker = Breaker::with_clock(name, config, self.clock.clone())?;
             breaker.inner.hub = Some(self.hub.clone());
+            // The registry's key is the name: one copy for both.
+            breaker.inner.name = key.clone();
             Ok(breaker)
         })
     }
@@ -135,5 +137,20 @@ impl Registry {
     /// Every breaker's metrics, sorted by name: the health view.
     pub fn snapshot(&self) -> Vec<(String, Metrics)> {
         self.breakers.map_sorted(Breaker::metrics)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_breaker_keeps_its_name_in_the_registry_key_not_a_copy() {
+        let registry = Registry::new();
+        let breaker = registry.get_or_create("orders", Config::default()).unwrap();
+        assert_eq!(breaker.name(), "orders");
+        assert_eq!(Arc::strong_count(&breaker.inner.name), 2, "the key and the breaker");
+        let removed = registry.remove("orders").unwrap();
+        assert_eq!(removed.name(), "orders", "a removed breaker keeps its name");
     }
 }

@@ -47,7 +47,7 @@ impl Breaker {
         Persisted {
             state,
             open_for,
-            reopen_attempt: self.inner.reopen_attempt.load(Relaxed),
+            reopen_attempt: self.inner.moves.get().map_or(0, |m| m.reopen_attempt.load(Relaxed)),
             generation: word.generation() as u32,
             consecutive_failures: self.consecutive.load(Relaxed),
             window: self.window_counts(),
@@ -105,7 +105,9 @@ impl Breaker {
             self.renew_open(deadline_ms);
         }
         // After the move: a move to open counts as an opening of this process's backoff.
-        self.inner.reopen_attempt.store(p.reopen_attempt, Relaxed);
+        if p.reopen_attempt != 0 || self.inner.moves.get().is_some() {
+            self.inner.moves().reopen_attempt.store(p.reopen_attempt, Relaxed);
+        }
         if to == State::Closed {
             self.refill(p.window);
             self.consecutive.store(p.consecutive_failures, Relaxed);

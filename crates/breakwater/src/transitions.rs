@@ -6,11 +6,24 @@ use std::sync::PoisonError;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::backoff::unit_random;
-use crate::breaker::Breaker;
+use crate::breaker::{Breaker, Inner};
 use crate::decide::{decide, Answer, Change, Event, Limits, ProbeReport, Step};
 use crate::events::TransitionEvent;
+use crate::moves::Moves;
 use crate::state::{is_legal, Reason, State, Transition, Word, NEVER_MS};
 use crate::units::{nanos, NANOS_PER_MS};
+
+impl Inner {
+    /// The breaker's [`Moves`], allocated on the first call. Its jitter seed is the one the
+    /// breaker was made with: the creation time (its `since`, unchanged until this first
+    /// transition) and the name's length.
+    pub(crate) fn moves(&self) -> &Moves {
+        self.moves.get_or_init(|| {
+            let seed = self.since_nanos.load(Acquire) ^ (self.name.len() as u64).rotate_left(32);
+            Moves::new(seed)
+        })
+    }
+}
 
 /// What [`Breaker::apply`] did.
 #[derive(Debug, Clone, Copy)]
@@ -81,7 +94,7 @@ impl Breaker {
                     if let Some(t) = &transition {
                         made = transition;
                         if tell {
-                            self.inner.listeners.notify(t);
+                            self.inner.moves().listeners.notify(t);
                         }
                     }
                     match resume.take() {
@@ -120,7 +133,9 @@ impl Breaker {
                 let next = change.apply(word, || NEVER_MS);
                 if word.state() == State::Closed {
                     self.clear_closed_state();
-                    self.inner.reopen_attempt.store(0, Relaxed);
+                    if let Some(moves) = self.inner.moves.get() {
+                        moves.reopen_attempt.store(0, Relaxed);
+                    }
                 }
                 let swapped = self.word.compare_exchange(word.0, next.0, AcqRel, Acquire);
                 swapped.map(|_| (next, None)).map_err(Word)
@@ -144,7 +159,7 @@ impl Breaker {
     /// breaker's own listeners are the caller's to tell, outside any loop or lock.
     pub(crate) fn swap_state(&self, from: Word, next: Word, reason: Reason, now: u64) -> Result<Transition, Word> {
         let hub = self.inner.hub.as_deref().filter(|hub| hub.any());
-        let _order = hub.map(|_| self.inner.order.lock().unwrap_or_else(PoisonError::into_inner));
+        let _order = hub.map(|_| self.inner.moves().order.lock().unwrap_or_else(PoisonError::into_inner));
         match self.word.compare_exchange(from.0, next.0, AcqRel, Acquire) {
             Ok(_) => {
                 let transition = self.bookkeep(from.state(), next.state(), reason, now);
@@ -167,28 +182,27 @@ impl Breaker {
 
     /// Counts a swap lost to another thread; the word it found.
     pub(crate) fn lost_swap(&self, actual: u64) -> Word {
-        self.inner.cas_retries.fetch_add(1, Relaxed);
+        self.inner.moves().cas_retries.fetch_add(1, Relaxed);
         Word(actual)
     }
 
     /// The winner's bookkeeping of a transition: time open, counts, backoff.
     fn bookkeep(&self, from: State, to: State, reason: Reason, now: u64) -> Transition {
-        let inner = &self.inner;
-        let since = inner.since_nanos.swap(now, AcqRel);
+        let moves = self.inner.moves();
+        let since = self.inner.since_nanos.swap(now, AcqRel);
         if from.is_open() {
-            inner.open_nanos_total.fetch_add(now.saturating_sub(since), Relaxed);
+            moves.open_nanos_total.fetch_add(now.saturating_sub(since), Relaxed);
         }
-        let counts = inner.transition_counts.get_or_init(Default::default);
-        counts[from as usize * 5 + to as usize].fetch_add(1, Relaxed);
+        moves.transition_counts[from as usize * 5 + to as usize].fetch_add(1, Relaxed);
         match to {
-            State::Open | State::ForcedOpen => inner.times_opened.fetch_add(1, Relaxed),
-            State::HalfOpen => inner.times_half_opened.fetch_add(1, Relaxed),
+            State::Open | State::ForcedOpen => moves.times_opened.fetch_add(1, Relaxed),
+            State::HalfOpen => moves.times_half_opened.fetch_add(1, Relaxed),
             _ => 0,
         };
         if to == State::Closed {
-            inner.reopen_attempt.store(0, Relaxed);
+            moves.reopen_attempt.store(0, Relaxed);
         } else if to == State::Open {
-            inner.reopen_attempt.fetch_add(1, Relaxed);
+            moves.reopen_attempt.fetch_add(1, Relaxed);
         }
         Transition {
             from,
@@ -209,10 +223,11 @@ impl Breaker {
 
     /// The deadline of the next opening: backoff by the reopens so far, with jitter.
     fn open_deadline_ms(&self, now: u64) -> u64 {
-        let inner = &self.inner;
-        let attempt = inner.reopen_attempt.load(Relaxed);
-        let seed = inner.jitter_seed.fetch_add(0x9E37_79B9_7F4A_7C15, Relaxed);
-        let open_for = inner
+        let moves = self.inner.moves();
+        let attempt = moves.reopen_attempt.load(Relaxed);
+        let seed = moves.jitter_seed.fetch_add(0x9E37_79B9_7F4A_7C15, Relaxed);
+        let open_for = self
+            .inner
             .rules
             .load()
             .config
@@ -238,6 +253,7 @@ impl Breaker {
         let generation = word.generation();
         let counted = self
             .inner
+            .moves()
             .probe_successes
             .fetch_update(AcqRel, Acquire, |packed| {
                 let count = if packed >> 32 == generation {
@@ -299,4 +315,54 @@ fn retry_after(next: Word, now: u64) -> Option<Duration> {
     let deadline = next.deadline_ms();
     (next.state().is_open() && deadline != NEVER_MS)
         .then(|| Duration::from_nanos((deadline * NANOS_PER_MS).saturating_sub(now)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use crate::{Breaker, Config, Outcome, State};
+
+    #[test]
+    fn a_breaker_allocates_its_moves_at_its_first_transition_and_its_callers_with_its_first_caller() {
+        let config = Config {
+            consecutive_failures: Some(2),
+            ..Config::default()
+        };
+        let breaker = Arc::new(Breaker::new("lazy", config).unwrap());
+        let call = |outcome| {
+            let permit = breaker.try_acquire().unwrap();
+            breaker.record(permit, outcome, Duration::from_millis(1))
+        };
+        call(Outcome::Success);
+        call(Outcome::Failure);
+        let m = breaker.metrics();
+        assert_eq!(
+            (m.calls, m.times_opened, m.cas_retries, breaker.is_isolated()),
+            (2, 0, 0, false)
+        );
+        assert_eq!(breaker.persisted().reopen_attempt, 0);
+        assert!(
+            breaker.inner.moves.get().is_none(),
+            "closed calls and reads never make them"
+        );
+        assert_eq!(call(Outcome::Failure).map(|t| t.to), Some(State::Open));
+        assert!(breaker.inner.moves.get().is_some());
+        assert_eq!(breaker.metrics().times_opened, 1);
+
+        assert_eq!(breaker.metrics().in_flight, 0);
+        assert!(breaker.inner.callers.is_empty(), "no caller yet");
+        let caller = breaker.caller();
+        assert!(!breaker.inner.callers.is_empty());
+        drop(caller);
+    }
+
+    #[test]
+    fn what_every_breaker_keeps_off_its_hot_line_fits_in_104_bytes() {
+        // Inner is its own allocation: 104 bytes take a 112-byte malloc chunk; a field more
+        // takes the next size (examples/memory.rs prints the sizes).
+        let size = std::mem::size_of::<crate::breaker::Inner>();
+        assert!(size <= 104, "{size}");
+    }
 }

@@ -312,3 +312,38 @@ fn a_breaker_with_the_default_window_fits_in_256_bytes() {
     println!("size_of::<Breaker>() = {size} bytes");
     assert!(size <= 256, "{size}");
 }
+
+#[test]
+fn breakers_of_equal_configs_share_one_set_of_rules_until_one_is_configured() {
+    let registry = breakwater::Registry::new();
+    let breakers: Vec<_> = (0..1000)
+        .map(|i| {
+            registry
+                .get_or_create(&format!("shared-{i}"), Config::default())
+                .unwrap()
+        })
+        .collect();
+    let first = breakers[0].config();
+    let shared = |b: &breakwater::Breaker| std::ptr::eq(&*b.config(), &*first);
+    assert!(
+        breakers.iter().all(|b| shared(b)),
+        "1,000 default breakers hold one config"
+    );
+    let other = Config {
+        consecutive_failures: Some(7),
+        ..Config::default()
+    };
+    assert!(!shared(&breakwater::Breaker::new("other", other.clone()).unwrap()));
+
+    breakers[0].configure(other.clone()).unwrap();
+    assert_eq!(breakers[0].config().consecutive_failures, Some(7));
+    assert!(!shared(&breakers[0]), "a configured breaker stops sharing");
+    assert!(breakers[1..].iter().all(|b| shared(b)), "the others keep theirs");
+    assert_eq!(breakers[1].config().consecutive_failures, Some(5));
+
+    breakers[0].configure(Config::default()).unwrap();
+    assert!(
+        shared(&breakers[0]),
+        "configured back to the defaults, it shares them again"
+    );
+}

@@ -14,7 +14,7 @@ use crate::isolation::Isolations;
 use crate::live::{ConfigRef, LiveRules};
 use crate::named::check_name;
 use crate::permit::{Outcome, Permit, ProbeHolder, Rejected};
-use crate::rules::WindowCounts;
+use crate::rules::{WindowCounts, FAILURE};
 use crate::state::{Reason, State, Transition, Word, NEVER_MS};
 use crate::stripe::{Local, Stripes};
 use crate::units::{nanos, NANOS_PER_MS};
@@ -276,6 +276,16 @@ impl Breaker {
     ) -> Option<Transition> {
         let local = self.stripes.local();
         let elapsed = nanos(elapsed);
+        if outcome == Outcome::Success && self.is_plain(elapsed) {
+            // A fast success without a histogram: no flags, nothing slow, nothing to time.
+            local.bump(|c| &c.successes);
+            let word = self.load();
+            if permit.is_closed_in(word) {
+                self.record_plain_success(local);
+                return None;
+            }
+            return self.judge(holder, permit, word, local, 0);
+        }
         match outcome {
             Outcome::Success => local.bump(|c| &c.successes),
             Outcome::Failure => local.bump(|c| &c.failures),
@@ -285,8 +295,7 @@ impl Breaker {
             }
             Outcome::Ignored => return self.record_ignored(holder, permit, local),
         }
-        let failed = outcome != Outcome::Success;
-        let flags = self.inner.rules.flags(failed, elapsed);
+        let flags = self.inner.rules.flags(outcome != Outcome::Success, elapsed);
         if flags & crate::rules::SLOW != 0 {
             local.bump(|c| &c.slow);
         }
@@ -294,13 +303,47 @@ impl Breaker {
             h.record(elapsed);
         }
         let word = self.load();
+        self.judge(holder, permit, word, local, flags)
+    }
+
+    /// Whether a success that took `elapsed_nanos` counts as nothing more than a success: no
+    /// window flag and no histogram to feed.
+    #[inline(always)]
+    fn is_plain(&self, elapsed_nanos: u64) -> bool {
+        elapsed_nanos < self.inner.rules.healthy_below() && self.histogram.is_none()
+    }
+
+    /// A plain success (see [`is_plain`](Breaker::is_plain)) on a current closed permit, once
+    /// counted: into the window, and the failures in a row reset. A success never trips a rule.
+    #[inline(always)]
+    fn record_plain_success(&self, local: Local<'_>) {
+        local
+            .stripe
+            .window
+            .record(0, || self.clock.now_nanos(), local.exclusive);
+        if self.consecutive.load(Relaxed) != 0 {
+            self.consecutive.store(0, Relaxed);
+        }
+    }
+
+    /// The rest of [`record`](Breaker::record) once the outcome is counted: what the report
+    /// does in `word`, given the call's window flags (a failure carries [`FAILURE`]).
+    #[inline]
+    fn judge(
+        &self,
+        holder: Option<&dyn ProbeHolder>,
+        permit: Permit,
+        word: Word,
+        local: Local<'_>,
+        flags: u8,
+    ) -> Option<Transition> {
         if !permit.is_current(word) {
             forget(holder, permit);
             local.bump(|c| &c.stale);
             return None;
         }
         match word.state() {
-            State::Closed => self.record_closed(word, local, flags, failed),
+            State::Closed => self.record_closed(word, local, flags),
             State::HalfOpen if !let_go(holder, permit) => {
                 local.bump(|c| &c.stale);
                 None
@@ -336,7 +379,7 @@ impl Breaker {
     }
 
     #[inline]
-    fn record_closed(&self, word: Word, local: Local<'_>, flags: u8, failed: bool) -> Option<Transition> {
+    fn record_closed(&self, word: Word, local: Local<'_>, flags: u8) -> Option<Transition> {
         if flags != 0 {
             // Successes reported through callers' lanes came first: in the window before this
             // call, and resetting the failures in a row.
@@ -347,7 +390,7 @@ impl Breaker {
             .window
             .record(flags, || self.clock.now_nanos(), local.exclusive);
         let rules = &self.inner.rules;
-        if failed {
+        if flags & FAILURE != 0 {
             let in_a_row = self.consecutive.fetch_add(1, Relaxed).saturating_add(1);
             let threshold = rules.consecutive_failures();
             if threshold > 0 && in_a_row >= threshold {

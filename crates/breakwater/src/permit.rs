@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::state::{State, Transition, Word, PERMIT_BITS};
+use crate::state::{State, Transition, Word, PERMIT_BITS, STATE_BITS};
 
 /// Permission for one call. Hand it back with [`Breaker::record`](crate::Breaker::record).
 ///
@@ -93,6 +93,13 @@ impl Permit {
     #[inline]
     pub(crate) fn is_current(&self, word: Word) -> bool {
         (word.0 ^ u64::from(self.raw)) & PERMIT_BITS == 0
+    }
+
+    /// [`is_current`](Permit::is_current) in a closed `word`: the case of every report on a
+    /// healthy breaker, in one test.
+    #[inline]
+    pub(crate) fn is_closed_in(&self, word: Word) -> bool {
+        ((word.0 ^ u64::from(self.raw)) & PERMIT_BITS) | (word.0 & STATE_BITS) == 0
     }
 }
 

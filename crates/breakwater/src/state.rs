@@ -203,8 +203,10 @@ const IN_FLIGHT_SHIFT: u32 = 3;
 const GEN_SHIFT: u32 = 11;
 const DEADLINE_SHIFT: u32 = 24;
 pub(crate) const GEN_MASK: u64 = (1 << 13) - 1;
+/// The bits of the state (closed is 0).
+pub(crate) const STATE_BITS: u64 = 0b111;
 /// The bits a permit keeps of the word: state and generation.
-pub(crate) const PERMIT_BITS: u64 = 0b111 | (GEN_MASK << GEN_SHIFT);
+pub(crate) const PERMIT_BITS: u64 = STATE_BITS | (GEN_MASK << GEN_SHIFT);
 /// The largest number of probes the word can count.
 pub const MAX_PROBES: u32 = 255;
 /// A deadline that never comes.

@@ -177,27 +177,30 @@ impl Breaker {
     /// Asks to make a call. On `Ok`, make it and report how it went with [`Breaker::record`].
     #[inline]
     pub fn try_acquire(&self) -> Result<Permit, Rejected> {
-        let permit = self.admit()?;
-        self.stripes.local().bump(|c| &c.acquired);
-        Ok(permit)
+        let word = self.load();
+        if word.is_closed() {
+            self.stripes.local().bump(|c| &c.acquired);
+            return Ok(Permit::new(word, None));
+        }
+        self.acquire_unclosed(word, |permit| {
+            self.stripes.local().bump(|c| &c.acquired);
+            permit
+        })
     }
 
-    /// The decision of an acquire, without counting the permit (the caller counts it where it
-    /// belongs: the thread's stripe, or a [`Caller`](crate::Caller)).
-    #[inline]
-    pub(crate) fn admit(&self) -> Result<Permit, Rejected> {
-        let word = self.load();
-        match word.state() {
-            State::Closed | State::Disabled => Ok(Permit::new(word, None)),
-            State::Open | State::ForcedOpen => {
-                let now = self.clock.now_nanos();
-                if now / NANOS_PER_MS < word.deadline_ms() {
-                    return Err(self.reject(word, now, None));
-                }
-                self.acquire_contested(word)
+    /// An acquire in any state but closed: `count` counts the permit where it belongs (the
+    /// thread's stripe, or a [`Caller`](crate::Caller)) and may mark it. Out of line, and it
+    /// builds its answer where the caller reads it: a refusal is written once, never copied.
+    /// An open breaker before its deadline refuses here; everything else goes on.
+    #[inline(never)]
+    pub(crate) fn acquire_unclosed(&self, word: Word, count: impl FnOnce(Permit) -> Permit) -> Result<Permit, Rejected> {
+        if word.is_open() {
+            let now = self.clock.now_nanos();
+            if now / NANOS_PER_MS < word.deadline_ms() {
+                return Err(self.reject(word, now, None));
             }
-            State::HalfOpen => self.acquire_contested(word),
         }
+        self.acquire_contested(word, count)
     }
 
     /// The state word itself, for a binding that reads it without a call (through memory it
@@ -230,12 +233,16 @@ impl Breaker {
         }
     }
 
-    /// Acquire in a state that may refuse, or may move: open, forced open, half-open.
+    /// Acquire in a state that may refuse, or may move: open or forced open past the deadline,
+    /// half-open; or that lets every call through: disabled.
     #[inline(never)]
-    fn acquire_contested(&self, word: Word) -> Result<Permit, Rejected> {
+    fn acquire_contested(&self, word: Word, count: impl FnOnce(Permit) -> Permit) -> Result<Permit, Rejected> {
+        if word.state() == State::Disabled {
+            return Ok(count(Permit::new(word, None)));
+        }
         let applied = self.apply(word, Event::Acquire, true);
         match applied.answer {
-            Answer::Permit => Ok(Permit::new(applied.word, applied.transition)),
+            Answer::Permit => Ok(count(Permit::new(applied.word, applied.transition))),
             _ => Err(self.reject(applied.word, applied.now, applied.transition)),
         }
     }

@@ -213,12 +213,18 @@ impl Breaker {
         if !caller.belongs_to(self) {
             return self.try_acquire();
         }
-        let permit = self.admit()?;
-        caller.start();
-        if permit.is_probe() {
-            return Ok(caller.hold(permit));
+        let word = self.load();
+        if word.is_closed() {
+            caller.start();
+            return Ok(Permit::new(word, None));
         }
-        Ok(permit)
+        self.acquire_unclosed(word, |permit| {
+            caller.start();
+            if permit.is_probe() {
+                return caller.hold(permit);
+            }
+            permit
+        })
     }
 
     /// [`record`](Breaker::record) for a call `caller` let through: by

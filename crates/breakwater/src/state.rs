@@ -227,6 +227,18 @@ impl Word {
         State::from_bits(self.0)
     }
 
+    /// Whether the state is closed, in one test.
+    #[inline]
+    pub(crate) const fn is_closed(self) -> bool {
+        self.0 & STATE_BITS == 0
+    }
+
+    /// Whether the state is open or forced open (1 or 3: bit 0 set, bit 2 clear), in one test.
+    #[inline]
+    pub(crate) const fn is_open(self) -> bool {
+        self.0 & 0b101 == 0b001
+    }
+
     #[inline]
     pub(crate) const fn in_flight(self) -> u32 {
         ((self.0 >> IN_FLIGHT_SHIFT) & 0xff) as u32
@@ -285,6 +297,15 @@ mod tests {
     #[test]
     fn deadlines_beyond_forty_bits_saturate_to_never() {
         assert_eq!(Word::new(State::Open, 0, 0, u64::MAX).deadline_ms(), NEVER_MS);
+    }
+
+    #[test]
+    fn the_one_test_state_checks_match_the_states() {
+        for s in State::ALL {
+            let word = Word::new(s, 5, 0, 9);
+            assert_eq!(word.is_closed(), s == State::Closed, "{s}");
+            assert_eq!(word.is_open(), s.is_open(), "{s}");
+        }
     }
 
     #[test]

@@ -193,7 +193,11 @@ impl Breaker {
     /// builds its answer where the caller reads it: a refusal is written once, never copied.
     /// An open breaker before its deadline refuses here; everything else goes on.
     #[inline(never)]
-    pub(crate) fn acquire_unclosed(&self, word: Word, count: impl FnOnce(Permit) -> Permit) -> Result<Permit, Rejected> {
+    pub(crate) fn acquire_unclosed(
+        &self,
+        word: Word,
+        count: impl FnOnce(Permit) -> Permit,
+    ) -> Result<Permit, Rejected> {
         if word.is_open() {
             let now = self.clock.now_nanos();
             if now / NANOS_PER_MS < word.deadline_ms() {

@@ -66,12 +66,14 @@ impl std::fmt::Debug for Stripes {
     }
 }
 
-/// How many stripes breakers use: the cores, rounded up to a power of two, at most 8.
+/// How many seats threads lease: twice the cores, rounded up to a power of two, at most 8. A
+/// thread holds its seat until it ends, busy or not (a main thread that called once and now
+/// waits), so as many seats as cores would send a running thread to the shared stripe.
 fn stripe_count() -> usize {
     static COUNT: OnceLock<usize> = OnceLock::new();
     *COUNT.get_or_init(|| {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        cores.next_power_of_two().min(MAX_STRIPES)
+        (2 * cores).next_power_of_two().min(MAX_STRIPES)
     })
 }
 

@@ -270,6 +270,7 @@ impl Breaker {
 
     /// Reports how a permitted call ended and how long it took. Returns the transition this
     /// report made, if it made one (the same one listeners are told of).
+    #[inline]
     pub fn record(&self, permit: Permit, outcome: Outcome, elapsed: Duration) -> Option<Transition> {
         self.record_by(None, permit, outcome, elapsed)
     }
@@ -297,6 +298,20 @@ impl Breaker {
             }
             return self.judge(holder, permit, word, local, 0);
         }
+        self.record_counted(holder, permit, outcome, elapsed, local)
+    }
+
+    /// [`record`](Breaker::record) of anything but a plain success: counted, flagged, timed,
+    /// then judged. Out of line, so the plain success inlined into a caller stays small.
+    #[inline(never)]
+    fn record_counted(
+        &self,
+        holder: Option<&dyn ProbeHolder>,
+        permit: Permit,
+        outcome: Outcome,
+        elapsed: u64,
+        local: Local<'_>,
+    ) -> Option<Transition> {
         match outcome {
             Outcome::Success => local.bump(|c| &c.successes),
             Outcome::Failure => local.bump(|c| &c.failures),
@@ -339,7 +354,7 @@ impl Breaker {
 
     /// The rest of [`record`](Breaker::record) once the outcome is counted: what the report
     /// does in `word`, given the call's window flags (a failure carries [`FAILURE`]).
-    #[inline]
+    #[inline(never)]
     fn judge(
         &self,
         holder: Option<&dyn ProbeHolder>,

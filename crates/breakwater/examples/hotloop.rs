@@ -1,6 +1,7 @@
 //! A hot loop for profilers and instruction counts, breakwater and its Rust peers side by side:
 //! `cargo run --release -p breakwater --example hotloop -- <library>-<closed|open> N`, e.g. under
 //! `valgrind --tool=callgrind`, whose instruction counts repeat exactly from run to run.
+//! `breakwater-permitted-open N` asks `is_call_permitted` of an open breaker, the floor of a refusal.
 //! `breakwater-threads N` makes N closed calls split over 2 threads, after one call of the main
 //! thread (which keeps the stripe seat it leased, as a benchmark's main thread does).
 
@@ -41,8 +42,14 @@ fn main() {
         let breaker = Breaker::new("hot", Config::default()).unwrap();
         if open {
             breaker.force_open(None);
-            for _ in 0..n {
-                permitted += u64::from(!black_box(&breaker).try_acquire().is_err());
+            if case.starts_with("breakwater-permitted") {
+                for _ in 0..n {
+                    permitted += u64::from(black_box(&breaker).is_call_permitted());
+                }
+            } else {
+                for _ in 0..n {
+                    permitted += u64::from(!black_box(&breaker).try_acquire().is_err());
+                }
             }
         } else {
             for _ in 0..n {

@@ -189,22 +189,39 @@ impl Breaker {
     }
 
     /// An acquire in any state but closed: `count` counts the permit where it belongs (the
-    /// thread's stripe, or a [`Caller`](crate::Caller)) and may mark it. Out of line, and it
-    /// builds its answer where the caller reads it: a refusal is written once, never copied.
-    /// An open breaker before its deadline refuses here; everything else goes on.
-    #[inline(never)]
+    /// thread's stripe, or a [`Caller`](crate::Caller)) and may mark it. The work is out of
+    /// line and answers a permit (two words: two registers) or writes the refusal here, so the
+    /// permit of a closed breaker, made inline, never goes through memory to meet this one.
+    #[inline(always)]
     pub(crate) fn acquire_unclosed(
         &self,
         word: Word,
         count: impl FnOnce(Permit) -> Permit,
     ) -> Result<Permit, Rejected> {
+        let mut refusal = Rejected {
+            state: State::Open,
+            retry_after: None,
+            transition: None,
+        };
+        let permit = self.permit_unclosed(word, count, &mut refusal);
+        if permit.is_refused() {
+            return Err(refusal);
+        }
+        Ok(permit)
+    }
+
+    /// [`acquire_unclosed`](Breaker::acquire_unclosed): an open breaker before its deadline
+    /// refuses here; everything else goes on. A refusal answers [`Permit::refused`].
+    #[inline(never)]
+    fn permit_unclosed(&self, word: Word, count: impl FnOnce(Permit) -> Permit, refusal: &mut Rejected) -> Permit {
         if word.is_open() {
             let now = self.clock.now_nanos();
             if now / NANOS_PER_MS < word.deadline_ms() {
-                return Err(self.reject(word, now, None));
+                *refusal = self.reject(word, now, None);
+                return Permit::refused();
             }
         }
-        self.acquire_contested(word, count)
+        self.acquire_contested(word, count, refusal)
     }
 
     /// The state word itself, for a binding that reads it without a call (through memory it
@@ -240,14 +257,17 @@ impl Breaker {
     /// Acquire in a state that may refuse, or may move: open or forced open past the deadline,
     /// half-open; or that lets every call through: disabled.
     #[inline(never)]
-    fn acquire_contested(&self, word: Word, count: impl FnOnce(Permit) -> Permit) -> Result<Permit, Rejected> {
+    fn acquire_contested(&self, word: Word, count: impl FnOnce(Permit) -> Permit, refusal: &mut Rejected) -> Permit {
         if word.state() == State::Disabled {
-            return Ok(count(Permit::new(word, None)));
+            return count(Permit::new(word, None));
         }
         let applied = self.apply(word, Event::Acquire, true);
         match applied.answer {
-            Answer::Permit => Ok(count(Permit::new(applied.word, applied.transition))),
-            _ => Err(self.reject(applied.word, applied.now, applied.transition)),
+            Answer::Permit => count(Permit::new(applied.word, applied.transition)),
+            _ => {
+                *refusal = self.reject(applied.word, applied.now, applied.transition);
+                Permit::refused()
+            }
         }
     }
 

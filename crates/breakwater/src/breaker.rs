@@ -175,7 +175,7 @@ impl Breaker {
     }
 
     /// Asks to make a call. On `Ok`, make it and report how it went with [`Breaker::record`].
-    #[inline]
+    #[inline(always)]
     pub fn try_acquire(&self) -> Result<Permit, Rejected> {
         let word = self.load();
         if word.is_closed() {
@@ -189,39 +189,32 @@ impl Breaker {
     }
 
     /// An acquire in any state but closed: `count` counts the permit where it belongs (the
-    /// thread's stripe, or a [`Caller`](crate::Caller)) and may mark it. The work is out of
-    /// line and answers a permit (two words: two registers) or writes the refusal here, so the
-    /// permit of a closed breaker, made inline, never goes through memory to meet this one.
+    /// thread's stripe, or a [`Caller`](crate::Caller)) and may mark it. An open breaker before
+    /// its deadline refuses inline, its refusal built in registers; everything else is out of
+    /// line and answers a permit (two words: two registers) or writes the refusal aside, so no
+    /// answer goes through memory to meet another.
     #[inline(always)]
     pub(crate) fn acquire_unclosed(
         &self,
         word: Word,
         count: impl FnOnce(Permit) -> Permit,
     ) -> Result<Permit, Rejected> {
+        if word.is_open() {
+            let now = self.clock.now_nanos();
+            if now / NANOS_PER_MS < word.deadline_ms() {
+                return Err(self.reject(word, now, None));
+            }
+        }
         let mut refusal = Rejected {
             state: State::Open,
             retry_after: None,
             transition: None,
         };
-        let permit = self.permit_unclosed(word, count, &mut refusal);
+        let permit = self.acquire_contested(word, count, &mut refusal);
         if permit.is_refused() {
             return Err(refusal);
         }
         Ok(permit)
-    }
-
-    /// [`acquire_unclosed`](Breaker::acquire_unclosed): an open breaker before its deadline
-    /// refuses here; everything else goes on. A refusal answers [`Permit::refused`].
-    #[inline(never)]
-    fn permit_unclosed(&self, word: Word, count: impl FnOnce(Permit) -> Permit, refusal: &mut Rejected) -> Permit {
-        if word.is_open() {
-            let now = self.clock.now_nanos();
-            if now / NANOS_PER_MS < word.deadline_ms() {
-                *refusal = self.reject(word, now, None);
-                return Permit::refused();
-            }
-        }
-        self.acquire_contested(word, count, refusal)
     }
 
     /// The state word itself, for a binding that reads it without a call (through memory it
@@ -255,7 +248,8 @@ impl Breaker {
     }
 
     /// Acquire in a state that may refuse, or may move: open or forced open past the deadline,
-    /// half-open; or that lets every call through: disabled.
+    /// half-open; or that lets every call through: disabled. A refusal is written to `refusal`
+    /// and answers [`Permit::refused`].
     #[inline(never)]
     fn acquire_contested(&self, word: Word, count: impl FnOnce(Permit) -> Permit, refusal: &mut Rejected) -> Permit {
         if word.state() == State::Disabled {

@@ -208,7 +208,7 @@ impl Breaker {
     /// [`try_acquire`](Breaker::try_acquire), counting the call in `caller` (a caller of this
     /// breaker). A half-open probe is held by `caller` until it reports it with
     /// [`record_as`](Breaker::record_as), or goes (see [`Caller`]).
-    #[inline]
+    #[inline(always)]
     pub fn try_acquire_as(&self, caller: &Caller) -> Result<Permit, Rejected> {
         if !caller.belongs_to(self) {
             return self.try_acquire();

@@ -195,3 +195,47 @@ pub enum Outcome {
     /// validation error): counted, but not in windows or rules; a probe's slot is freed.
     Ignored,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_permit_keeps_every_transition_whole_beside_its_raw_bits() {
+        let word = Word::new(State::HalfOpen, 8191, 3, 12_345);
+        for from in State::ALL {
+            for to in State::ALL {
+                for reason in Reason::ALL {
+                    let made = Transition {
+                        from,
+                        to,
+                        reason,
+                        at_nanos: u64::MAX - 7,
+                    };
+                    let permit = Permit::new(word, Some(made));
+                    assert_eq!(permit.transition(), Some(made));
+                    assert_eq!(permit.raw(), (word.0 & PERMIT_BITS) as u32);
+                    assert!(!permit.is_refused() && !permit.is_held());
+                    assert_eq!(permit.held().transition(), Some(made));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_permit_without_a_transition_is_its_raw_bits_and_nothing_else() {
+        for raw in [0, 1, HELD, 0x00ff_f807, u32::MAX] {
+            let permit = Permit::from_raw(raw);
+            assert_eq!((permit.raw(), permit.transition()), (raw, None));
+            assert!(!permit.is_refused());
+            assert_eq!(Permit::from_raw(permit.raw()), permit);
+        }
+        let closed = Permit::new(Word::new(State::Closed, 7, 0, 0), None);
+        assert_eq!(Permit::from_raw(closed.raw()), closed);
+        assert_eq!(
+            format!("{closed:?}"),
+            format!("Permit {{ raw: {}, transition: None }}", closed.raw())
+        );
+        assert!(Permit::refused().is_refused());
+    }
+}

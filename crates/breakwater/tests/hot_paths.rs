@@ -7,7 +7,8 @@ use std::thread;
 use std::time::Duration;
 
 use breakwater::{
-    Backoff, Breaker, Config, FakeClock, LatencyRule, Outcome, RateRule, SlowCallRule, State, HALF_OPEN_RETRY_AFTER,
+    Backoff, Breaker, Clock, Config, FakeClock, LatencyRule, Outcome, RateRule, Reason, SlowCallRule, State,
+    HALF_OPEN_RETRY_AFTER,
 };
 
 const FAST: Duration = Duration::from_nanos(40);
@@ -153,7 +154,7 @@ fn a_refusal_says_the_state_and_the_time_left_and_is_counted() {
 }
 
 #[test]
-fn a_full_half_open_breaker_refuses_with_a_short_retry() {
+fn a_half_opening_acquire_reports_its_transition_and_a_full_half_open_breaker_refuses_with_a_short_retry() {
     let (breaker, clock) = on_fake_clock(Config {
         consecutive_failures: Some(1),
         open_duration: Backoff::fixed(Duration::from_millis(10)),
@@ -165,7 +166,10 @@ fn a_full_half_open_breaker_refuses_with_a_short_retry() {
     clock.advance(Duration::from_millis(10));
     let probe = breaker.try_acquire().unwrap();
     let moved = probe.transition().expect("the acquire half-opened the breaker");
-    assert_eq!((moved.from, moved.to), (State::Open, State::HalfOpen));
+    assert_eq!(
+        (moved.from, moved.to, moved.reason, moved.at_nanos),
+        (State::Open, State::HalfOpen, Reason::OpenElapsed, clock.now_nanos())
+    );
     let rejected = breaker.try_acquire().unwrap_err();
     assert_eq!(
         (rejected.state, rejected.retry_after),

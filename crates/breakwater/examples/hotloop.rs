@@ -1,6 +1,9 @@
 //! A hot loop for profilers and instruction counts, breakwater and its Rust peers side by side:
 //! `cargo run --release -p breakwater --example hotloop -- <library>-<closed|open> N`, e.g. under
 //! `valgrind --tool=callgrind`, whose instruction counts repeat exactly from run to run.
+//! `breakwater-permitted-open N` asks `is_call_permitted` of an open breaker, the floor of a refusal.
+//! `breakwater-threads N` makes N closed calls split over 2 threads, after one call of the main
+//! thread (which keeps the stripe seat it leased, as a benchmark's main thread does).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -20,13 +23,37 @@ fn main() {
     let n: u64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
     let open = case.ends_with("-open");
     let mut permitted = 0u64;
-    if case.starts_with("breakwater") {
+    if case == "breakwater-threads" {
+        let breaker = Breaker::new("hot", Config::default()).unwrap();
+        let call = || {
+            let permit = black_box(&breaker).try_acquire().unwrap();
+            black_box(ok().unwrap());
+            breaker.record(permit, Outcome::Success, Duration::from_nanos(40));
+        };
+        call();
+        std::thread::scope(|s| {
+            for _ in 0..2 {
+                s.spawn(|| (0..n / 2).for_each(|_| call()));
+            }
+        });
+        permitted = breaker.metrics().successes - 1;
+    } else if case.starts_with("breakwater") {
+        // The loops of `benches/breaker.rs`: unwrap a closed permit, look at a refusal only.
         let breaker = Breaker::new("hot", Config::default()).unwrap();
         if open {
             breaker.force_open(None);
-        }
-        for _ in 0..n {
-            if let Ok(permit) = black_box(&breaker).try_acquire() {
+            if case.starts_with("breakwater-permitted") {
+                for _ in 0..n {
+                    permitted += u64::from(black_box(&breaker).is_call_permitted());
+                }
+            } else {
+                for _ in 0..n {
+                    permitted += u64::from(black_box(&breaker).try_acquire().is_ok());
+                }
+            }
+        } else {
+            for _ in 0..n {
+                let permit = black_box(&breaker).try_acquire().unwrap();
                 black_box(ok().unwrap());
                 breaker.record(permit, Outcome::Success, Duration::from_nanos(40));
                 permitted += 1;

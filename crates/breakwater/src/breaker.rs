@@ -14,7 +14,7 @@ use crate::live::{ConfigRef, Live, LiveRules};
 use crate::moves::Moves;
 use crate::named::check_name;
 use crate::permit::{Outcome, Permit, ProbeHolder, Rejected};
-use crate::rules::WindowCounts;
+use crate::rules::{WindowCounts, FAILURE};
 use crate::state::{Reason, State, Transition, Word, NEVER_MS};
 use crate::stripe::{Local, Stripes};
 use crate::units::{nanos, NANOS_PER_MS};
@@ -154,29 +154,46 @@ impl Breaker {
     }
 
     /// Asks to make a call. On `Ok`, make it and report how it went with [`Breaker::record`].
-    #[inline]
+    #[inline(always)]
     pub fn try_acquire(&self) -> Result<Permit, Rejected> {
-        let permit = self.admit()?;
-        self.stripes.local().bump(|c| &c.acquired);
-        Ok(permit)
+        let word = self.load();
+        if word.is_closed() {
+            self.stripes.local().bump(|c| &c.acquired);
+            return Ok(Permit::new(word, None));
+        }
+        self.acquire_unclosed(word, |permit| {
+            self.stripes.local().bump(|c| &c.acquired);
+            permit
+        })
     }
 
-    /// The decision of an acquire, without counting the permit (the caller counts it where it
-    /// belongs: the thread's stripe, or a [`Caller`](crate::Caller)).
-    #[inline]
-    pub(crate) fn admit(&self) -> Result<Permit, Rejected> {
-        let word = self.load();
-        match word.state() {
-            State::Closed | State::Disabled => Ok(Permit::new(word, None)),
-            State::Open | State::ForcedOpen => {
-                let now = self.clock.now_nanos();
-                if now / NANOS_PER_MS < word.deadline_ms() {
-                    return Err(self.reject(word, now, None));
-                }
-                self.acquire_contested(word)
+    /// An acquire in any state but closed: `count` counts the permit where it belongs (the
+    /// thread's stripe, or a [`Caller`](crate::Caller)) and may mark it. An open breaker before
+    /// its deadline refuses inline, its refusal built in registers; everything else is out of
+    /// line and answers a permit (two words: two registers) or writes the refusal aside, so no
+    /// answer goes through memory to meet another.
+    #[inline(always)]
+    pub(crate) fn acquire_unclosed(
+        &self,
+        word: Word,
+        count: impl FnOnce(Permit) -> Permit,
+    ) -> Result<Permit, Rejected> {
+        if word.is_open() {
+            let now = self.clock.now_nanos();
+            if now / NANOS_PER_MS < word.deadline_ms() {
+                return Err(self.reject(word, now, None));
             }
-            State::HalfOpen => self.acquire_contested(word),
         }
+        let mut refusal = Rejected {
+            state: State::Open,
+            retry_after: None,
+            transition: None,
+        };
+        let permit = self.acquire_contested(word, count, &mut refusal);
+        if permit.is_refused() {
+            return Err(refusal);
+        }
+        Ok(permit)
     }
 
     /// The state word itself, for a binding that reads it without a call (through memory it
@@ -209,13 +226,21 @@ impl Breaker {
         }
     }
 
-    /// Acquire in a state that may refuse, or may move: open, forced open, half-open.
+    /// Acquire in a state that may refuse, or may move: open or forced open past the deadline,
+    /// half-open; or that lets every call through: disabled. A refusal is written to `refusal`
+    /// and answers [`Permit::refused`].
     #[inline(never)]
-    fn acquire_contested(&self, word: Word) -> Result<Permit, Rejected> {
+    fn acquire_contested(&self, word: Word, count: impl FnOnce(Permit) -> Permit, refusal: &mut Rejected) -> Permit {
+        if word.state() == State::Disabled {
+            return count(Permit::new(word, None));
+        }
         let applied = self.apply(word, Event::Acquire, true);
         match applied.answer {
-            Answer::Permit => Ok(Permit::new(applied.word, applied.transition)),
-            _ => Err(self.reject(applied.word, applied.now, applied.transition)),
+            Answer::Permit => count(Permit::new(applied.word, applied.transition)),
+            _ => {
+                *refusal = self.reject(applied.word, applied.now, applied.transition);
+                Permit::refused()
+            }
         }
     }
 
@@ -238,6 +263,7 @@ impl Breaker {
 
     /// Reports how a permitted call ended and how long it took. Returns the transition this
     /// report made, if it made one (the same one listeners are told of).
+    #[inline]
     pub fn record(&self, permit: Permit, outcome: Outcome, elapsed: Duration) -> Option<Transition> {
         self.record_by(None, permit, outcome, elapsed)
     }
@@ -255,6 +281,30 @@ impl Breaker {
     ) -> Option<Transition> {
         let local = self.stripes.local();
         let elapsed = nanos(elapsed);
+        if outcome == Outcome::Success && self.is_plain(elapsed) {
+            // A fast success without a histogram: no flags, nothing slow, nothing to time.
+            local.bump(|c| &c.successes);
+            let word = self.load();
+            if permit.is_closed_in(word) {
+                self.record_plain_success(local);
+                return None;
+            }
+            return self.judge(holder, permit, word, local, 0);
+        }
+        self.record_counted(holder, permit, outcome, elapsed, local)
+    }
+
+    /// [`record`](Breaker::record) of anything but a plain success: counted, flagged, timed,
+    /// then judged. Out of line, so the plain success inlined into a caller stays small.
+    #[inline(never)]
+    fn record_counted(
+        &self,
+        holder: Option<&dyn ProbeHolder>,
+        permit: Permit,
+        outcome: Outcome,
+        elapsed: u64,
+        local: Local<'_>,
+    ) -> Option<Transition> {
         match outcome {
             Outcome::Success => local.bump(|c| &c.successes),
             Outcome::Failure => local.bump(|c| &c.failures),
@@ -264,8 +314,7 @@ impl Breaker {
             }
             Outcome::Ignored => return self.record_ignored(holder, permit, local),
         }
-        let failed = outcome != Outcome::Success;
-        let flags = self.inner.rules.flags(failed, elapsed);
+        let flags = self.inner.rules.flags(outcome != Outcome::Success, elapsed);
         if flags & crate::rules::SLOW != 0 {
             local.bump(|c| &c.slow);
         }
@@ -273,13 +322,47 @@ impl Breaker {
             h.record(elapsed);
         }
         let word = self.load();
+        self.judge(holder, permit, word, local, flags)
+    }
+
+    /// Whether a success that took `elapsed_nanos` counts as nothing more than a success: no
+    /// window flag and no histogram to feed.
+    #[inline(always)]
+    fn is_plain(&self, elapsed_nanos: u64) -> bool {
+        elapsed_nanos < self.inner.rules.healthy_below() && self.histogram.is_none()
+    }
+
+    /// A plain success (see [`is_plain`](Breaker::is_plain)) on a current closed permit, once
+    /// counted: into the window, and the failures in a row reset. A success never trips a rule.
+    #[inline(always)]
+    fn record_plain_success(&self, local: Local<'_>) {
+        local
+            .stripe
+            .window
+            .record(0, || self.clock.now_nanos(), local.exclusive);
+        if self.consecutive.load(Relaxed) != 0 {
+            self.consecutive.store(0, Relaxed);
+        }
+    }
+
+    /// The rest of [`record`](Breaker::record) once the outcome is counted: what the report
+    /// does in `word`, given the call's window flags (a failure carries [`FAILURE`]).
+    #[inline(never)]
+    fn judge(
+        &self,
+        holder: Option<&dyn ProbeHolder>,
+        permit: Permit,
+        word: Word,
+        local: Local<'_>,
+        flags: u8,
+    ) -> Option<Transition> {
         if !permit.is_current(word) {
             forget(holder, permit);
             local.bump(|c| &c.stale);
             return None;
         }
         match word.state() {
-            State::Closed => self.record_closed(word, local, flags, failed),
+            State::Closed => self.record_closed(word, local, flags),
             State::HalfOpen if !let_go(holder, permit) => {
                 local.bump(|c| &c.stale);
                 None
@@ -315,7 +398,7 @@ impl Breaker {
     }
 
     #[inline]
-    fn record_closed(&self, word: Word, local: Local<'_>, flags: u8, failed: bool) -> Option<Transition> {
+    fn record_closed(&self, word: Word, local: Local<'_>, flags: u8) -> Option<Transition> {
         if flags != 0 {
             // Successes reported through callers' lanes came first: in the window before this
             // call, and resetting the failures in a row.
@@ -326,7 +409,7 @@ impl Breaker {
             .window
             .record(flags, || self.clock.now_nanos(), local.exclusive);
         let rules = &self.inner.rules;
-        if failed {
+        if flags & FAILURE != 0 {
             let in_a_row = self.consecutive.fetch_add(1, Relaxed).saturating_add(1);
             let threshold = rules.consecutive_failures();
             if threshold > 0 && in_a_row >= threshold {

@@ -208,17 +208,23 @@ impl Breaker {
     /// [`try_acquire`](Breaker::try_acquire), counting the call in `caller` (a caller of this
     /// breaker). A half-open probe is held by `caller` until it reports it with
     /// [`record_as`](Breaker::record_as), or goes (see [`Caller`]).
-    #[inline]
+    #[inline(always)]
     pub fn try_acquire_as(&self, caller: &Caller) -> Result<Permit, Rejected> {
         if !caller.belongs_to(self) {
             return self.try_acquire();
         }
-        let permit = self.admit()?;
-        caller.start();
-        if permit.is_probe() {
-            return Ok(caller.hold(permit));
+        let word = self.load();
+        if word.is_closed() {
+            caller.start();
+            return Ok(Permit::new(word, None));
         }
-        Ok(permit)
+        self.acquire_unclosed(word, |permit| {
+            caller.start();
+            if permit.is_probe() {
+                return caller.hold(permit);
+            }
+            permit
+        })
     }
 
     /// [`record`](Breaker::record) for a call `caller` let through: by

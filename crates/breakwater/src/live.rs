@@ -222,6 +222,12 @@ impl LiveRules {
         self.load().rules.flags(failed, elapsed_nanos)
     }
 
+    /// Calls faster than this are neither slow nor over the latency threshold.
+    #[inline]
+    pub(crate) fn healthy_below(&self) -> u64 {
+        self.healthy_below.load(Relaxed)
+    }
+
     /// Probes let through at once while half-open.
     #[inline]
     pub(crate) fn max_probes(&self) -> u32 {

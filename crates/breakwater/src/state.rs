@@ -203,8 +203,10 @@ const IN_FLIGHT_SHIFT: u32 = 3;
 const GEN_SHIFT: u32 = 11;
 const DEADLINE_SHIFT: u32 = 24;
 pub(crate) const GEN_MASK: u64 = (1 << 13) - 1;
+/// The bits of the state (closed is 0).
+pub(crate) const STATE_BITS: u64 = 0b111;
 /// The bits a permit keeps of the word: state and generation.
-pub(crate) const PERMIT_BITS: u64 = 0b111 | (GEN_MASK << GEN_SHIFT);
+pub(crate) const PERMIT_BITS: u64 = STATE_BITS | (GEN_MASK << GEN_SHIFT);
 /// The largest number of probes the word can count.
 pub const MAX_PROBES: u32 = 255;
 /// A deadline that never comes.
@@ -223,6 +225,18 @@ impl Word {
     #[inline]
     pub(crate) const fn state(self) -> State {
         State::from_bits(self.0)
+    }
+
+    /// Whether the state is closed, in one test.
+    #[inline]
+    pub(crate) const fn is_closed(self) -> bool {
+        self.0 & STATE_BITS == 0
+    }
+
+    /// Whether the state is open or forced open (1 or 3: bit 0 set, bit 2 clear), in one test.
+    #[inline]
+    pub(crate) const fn is_open(self) -> bool {
+        self.0 & 0b101 == 0b001
     }
 
     #[inline]
@@ -283,6 +297,15 @@ mod tests {
     #[test]
     fn deadlines_beyond_forty_bits_saturate_to_never() {
         assert_eq!(Word::new(State::Open, 0, 0, u64::MAX).deadline_ms(), NEVER_MS);
+    }
+
+    #[test]
+    fn the_one_test_state_checks_match_the_states() {
+        for s in State::ALL {
+            let word = Word::new(s, 5, 0, 9);
+            assert_eq!(word.is_closed(), s == State::Closed, "{s}");
+            assert_eq!(word.is_open(), s.is_open(), "{s}");
+        }
     }
 
     #[test]

@@ -66,17 +66,19 @@ impl std::fmt::Debug for Stripes {
     }
 }
 
-/// How many stripes breakers use: the cores, rounded up to a power of two, at most 8.
+/// How many seats threads lease: twice the cores, rounded up to a power of two, at most 8. A
+/// thread holds its seat until it ends, busy or not (a main thread that called once and now
+/// waits), so as many seats as cores would send a running thread to the shared stripe.
 fn stripe_count() -> usize {
     static COUNT: OnceLock<usize> = OnceLock::new();
     *COUNT.get_or_init(|| {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        cores.next_power_of_two().min(MAX_STRIPES)
+        (2 * cores).next_power_of_two().min(MAX_STRIPES)
     })
 }
 
 /// The stripe in `slot`, installing a new one if there is none yet.
-#[inline(always)]
+#[inline]
 fn installed<'a>(slot: &'a AtomicPtr<Stripe>, window: &Window) -> &'a Stripe {
     let mut ptr = slot.load(Acquire);
     if ptr.is_null() {
@@ -101,12 +103,12 @@ fn install(slot: &AtomicPtr<Stripe>, window: Window) -> *mut Stripe {
     }
 }
 
-/// The seat of a thread that writes the shared stripe.
-const SHARED: usize = 0;
+/// The seat of a thread that writes the shared stripe. Seats `0..MAX_STRIPES` index `slots`.
+const SHARED: usize = MAX_STRIPES;
 /// A thread that has not asked for a seat yet.
 const UNASSIGNED: usize = usize::MAX;
-/// Free seats, one bit each, seats 1 to `MAX_STRIPES`.
-static FREE_SEATS: AtomicU64 = AtomicU64::new(((1 << (MAX_STRIPES + 1)) - 1) & !1);
+/// Free seats, one bit each, seats 0 to `MAX_STRIPES - 1`.
+static FREE_SEATS: AtomicU64 = AtomicU64::new((1 << MAX_STRIPES) - 1);
 
 thread_local! {
     // Const-initialised and without a destructor: the cheapest kind of thread-local to read.
@@ -120,15 +122,15 @@ struct Lease;
 impl Drop for Lease {
     fn drop(&mut self) {
         let seat = SEAT.with(|l| l.replace(SHARED));
-        if seat != SHARED && seat != UNASSIGNED {
+        if seat < MAX_STRIPES {
             // Release: the next holder of the seat sees every count this thread wrote.
             FREE_SEATS.fetch_or(1 << seat, Release);
         }
     }
 }
 
-/// This thread's seat: `1..=stripe_count()`, or `SHARED` when all are leased.
-#[inline(always)]
+/// This thread's seat: `0..stripe_count()`, or `SHARED` when all are leased.
+#[inline]
 fn seat() -> usize {
     SEAT.with(|l| match l.get() {
         UNASSIGNED => {
@@ -143,7 +145,7 @@ fn seat() -> usize {
 #[cold]
 #[inline(never)]
 fn lease() -> usize {
-    let usable = ((1u64 << (stripe_count() + 1)) - 1) & !1;
+    let usable = (1u64 << stripe_count()) - 1;
     let mut free = FREE_SEATS.load(Acquire);
     loop {
         let candidates = free & usable;
@@ -176,16 +178,38 @@ impl Stripes {
         }
     }
 
-    /// The calling thread's stripe: its own, or the shared one if another thread owns its slot.
+    /// The calling thread's stripe: its own, or the shared one if every seat is leased.
+    ///
+    /// The common case, a seated thread whose stripe exists, is one thread-local read, one
+    /// bounds check and one load (an unassigned or shared seat fails the bounds check); the
+    /// rest is out of line.
     #[inline(always)]
     pub(crate) fn local(&self) -> Local<'_> {
+        if let Some(slot) = self.slots.get(SEAT.with(Cell::get)) {
+            let ptr = slot.load(Acquire);
+            if !ptr.is_null() {
+                // SAFETY: as in `installed`: set once from `Box::into_raw`, freed only on drop.
+                return Local {
+                    stripe: unsafe { &*ptr },
+                    exclusive: true,
+                };
+            }
+        }
+        self.local_slow()
+    }
+
+    /// [`local`](Stripes::local) for a thread without a seat yet, a shared seat, or a stripe
+    /// not allocated yet.
+    #[cold]
+    #[inline(never)]
+    fn local_slow(&self) -> Local<'_> {
         match seat() {
             SHARED => Local {
                 stripe: installed(&self.shared, &self.window),
                 exclusive: false,
             },
             seat => Local {
-                stripe: installed(&self.slots[(seat - 1) & (MAX_STRIPES - 1)], &self.window),
+                stripe: installed(&self.slots[seat], &self.window),
                 exclusive: true,
             },
         }

@@ -26,7 +26,7 @@ impl SlidingWindow {
 
     /// Records one call; `exclusive` says the caller is the stripe's only writer. Only a time
     /// window asks the clock.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn record(&self, flags: u8, now_nanos: impl FnOnce() -> u64, exclusive: bool) {
         match self {
             SlidingWindow::Count(w) => w.record(flags, exclusive),
@@ -80,7 +80,9 @@ impl CountWindow {
         ((u128::from(low) * self.slots.len() as u128) >> 64) as usize
     }
 
-    #[inline]
+    /// Records one call: a slot that already holds `flags` (every success, once the window is
+    /// healthy) costs the head bump and one load; replacing a slot is out of line.
+    #[inline(always)]
     fn record(&self, flags: u8, exclusive: bool) {
         let head = self.head.load(Relaxed);
         let n = if exclusive {
@@ -89,10 +91,18 @@ impl CountWindow {
         } else {
             self.head.fetch_add(1, Relaxed)
         };
-        let slot = &self.slots[self.slot_of(n)];
-        if slot.load(Relaxed) == flags {
-            return;
+        let at = self.slot_of(n);
+        debug_assert!(at < self.slots.len());
+        // SAFETY: `slot_of` is `(x * len) >> 64` for an `x` below 2^64, so below `len`.
+        let slot = unsafe { self.slots.get_unchecked(at) };
+        if slot.load(Relaxed) != flags {
+            self.replace(slot, flags, exclusive);
         }
+    }
+
+    /// Puts `flags` in `slot` and moves the totals by what left it and what came in.
+    #[inline(never)]
+    fn replace(&self, slot: &AtomicU8, flags: u8, exclusive: bool) {
         let old = if exclusive {
             let old = slot.load(Relaxed);
             slot.store(flags, Relaxed);

@@ -73,22 +73,8 @@ test('every call-path target is measured in one run with a ratio per round, its 
 
 test('the targets are judged from the records of the run, and a round whose bound is not positive is dropped and said so', async (t) => {
   // @ts-expect-error: a plain .mjs module without types
-  const { callPathTargets, memoryTargets, rustTargets } = await import('../bench/targets.mjs')
-  const keys = [
-    'bare',
-    'bwExecute',
-    'cockatiel',
-    'minimal',
-    'bareSync',
-    'bwSync',
-    'minimalSync',
-    'sharedSync',
-    'bwRefused',
-    'minimalRefused',
-    'freshRefused',
-    'cockatielRefused',
-  ]
-  const samples = Object.fromEntries(keys.map((k) => [k, [100, 100]]))
+  const { callPathTargets, memoryTargets, rustTargets, KEYS: keys } = await import('../bench/targets.mjs')
+  const samples = Object.fromEntries((keys as string[]).map((k) => [k, [100, 100]]))
   samples.bwExecute = [160, 200]
   samples.sharedSync = [50, 50]
   samples.freshRefused = [125, 125]

@@ -65,7 +65,8 @@ export const TARGETS = [
       `minimal refusal ${ns1(ns.minimalRefused)}; with a new stackless error per refusal ${ns1(ns.freshRefused)}, breakwater ${(ns.bwRefused / ns.freshRefused).toFixed(2)}x of it`,
   },
 ]
-const KEYS = [
+/** The cases a round records, by key. */
+export const KEYS = [
   'bare',
   'bwExecute',
   'cockatiel',

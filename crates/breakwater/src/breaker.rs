@@ -104,7 +104,7 @@ impl Breaker {
         let now = clock.now_nanos();
         Ok(Breaker {
             word: AtomicU64::new(Word::new(State::Closed, 0, 0, 0).0),
-            stripes: Stripes::new(config.window),
+            stripes: Stripes::new(),
             consecutive: AtomicU32::new(0),
             histogram: config.tracks_latency().then(|| Box::new(Histogram::new())),
             clock,
@@ -148,6 +148,20 @@ impl Breaker {
         Word(self.word.load(Acquire)).state()
     }
 
+    /// The calling thread's stripe (see [`Stripes::local`]).
+    #[inline(always)]
+    pub(crate) fn local(&self) -> Local<'_> {
+        self.stripes.local(&self.inner.rules)
+    }
+
+    /// [`local`](Breaker::local) out of line, taking nothing but `self`: the hot path prepares
+    /// no argument for it.
+    #[cold]
+    #[inline(never)]
+    fn local_slow(&self) -> Local<'_> {
+        self.stripes.local_slow(&self.inner.rules)
+    }
+
     #[inline]
     pub(crate) fn load(&self) -> Word {
         Word(self.word.load(Acquire))
@@ -158,11 +172,11 @@ impl Breaker {
     pub fn try_acquire(&self) -> Result<Permit, Rejected> {
         let word = self.load();
         if word.is_closed() {
-            self.stripes.local().bump(|c| &c.acquired);
+            self.local().bump(|c| &c.acquired);
             return Ok(Permit::new(word, None));
         }
         self.acquire_unclosed(word, |permit| {
-            self.stripes.local().bump(|c| &c.acquired);
+            self.local().bump(|c| &c.acquired);
             permit
         })
     }
@@ -211,7 +225,7 @@ impl Breaker {
     /// as [`record`](Breaker::record) does. A permit from a word that has moved on counts as stale.
     #[inline]
     pub fn record_unacquired(&self, permit: Permit, outcome: Outcome, elapsed: Duration) -> Option<Transition> {
-        self.stripes.local().bump(|c| &c.acquired);
+        self.local().bump(|c| &c.acquired);
         self.record(permit, outcome, elapsed)
     }
 
@@ -246,7 +260,7 @@ impl Breaker {
 
     #[inline]
     fn reject(&self, word: Word, now: u64, transition: Option<Transition>) -> Rejected {
-        self.stripes.local().bump(|c| &c.rejected);
+        self.local().bump(|c| &c.rejected);
         let deadline = word.deadline_ms();
         let until_deadline = Duration::from_nanos((deadline * NANOS_PER_MS).saturating_sub(now));
         Rejected {
@@ -279,7 +293,7 @@ impl Breaker {
         outcome: Outcome,
         elapsed: Duration,
     ) -> Option<Transition> {
-        let local = self.stripes.local();
+        let local = self.local();
         let elapsed = nanos(elapsed);
         if outcome == Outcome::Success && self.is_plain(elapsed) {
             // A fast success without a histogram: no flags, nothing slow, nothing to time.

@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 
 use crate::config::Window;
 use crate::counters::{add, Counters};
+use crate::live::LiveRules;
 use crate::window::SlidingWindow;
 
 /// A cache-line-aligned stripe (128 bytes: adjacent-line prefetchers pair 64-byte lines).
@@ -50,12 +51,48 @@ impl Local<'_> {
 /// The most stripes a breaker has; only the ones threads use are allocated.
 const MAX_STRIPES: usize = 8;
 
-/// A breaker's stripes, each allocated by the first thread that needs it and freed with the
-/// breaker. Slots are raw pointers installed once by compare-and-swap: one load on the hot path.
-pub(crate) struct Stripes {
-    slots: [AtomicPtr<Stripe>; MAX_STRIPES],
+/// The stripe pointers of a breaker that has been called: one per seat, and the shared one.
+/// Each is installed once, by compare-and-swap, by the first thread that needs it.
+struct Set {
+    own: [AtomicPtr<Stripe>; MAX_STRIPES],
     shared: AtomicPtr<Stripe>,
-    window: Window,
+}
+
+impl Set {
+    const NONE: Set = Set {
+        own: [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_STRIPES],
+        shared: AtomicPtr::new(std::ptr::null_mut()),
+    };
+
+    fn slots(&self) -> impl Iterator<Item = &AtomicPtr<Stripe>> {
+        self.own.iter().chain([&self.shared])
+    }
+}
+
+impl Drop for Set {
+    fn drop(&mut self) {
+        for slot in self.own.iter_mut().chain([&mut self.shared]) {
+            let ptr = *slot.get_mut();
+            if !ptr.is_null() {
+                // SAFETY: the pointer came from `Box::into_raw` and `&mut self` proves no one
+                // else can reach it any more.
+                drop(unsafe { Box::from_raw(ptr) });
+            }
+        }
+    }
+}
+
+/// The set of every breaker not called yet: all its slots stay null (nothing installs into
+/// it: a thread that needs a stripe first gives its breaker a set of its own), so the hot path
+/// finds no stripe in it and goes the slow way, without testing the set pointer for null.
+static UNCALLED: Set = Set::NONE;
+
+/// A breaker's stripes: one pointer, to [`UNCALLED`] until its first call, then to a [`Set`]
+/// of its own, freed with the breaker with the stripes in it. A breaker never called pays 8
+/// bytes for its stripes; the window's shape, which a stripe is made with, is read from the
+/// breaker's rules then (it never changes: `configure` refuses another).
+pub(crate) struct Stripes {
+    set: AtomicPtr<Set>,
 }
 
 impl std::fmt::Debug for Stripes {
@@ -79,10 +116,10 @@ fn stripe_count() -> usize {
 
 /// The stripe in `slot`, installing a new one if there is none yet.
 #[inline]
-fn installed<'a>(slot: &'a AtomicPtr<Stripe>, window: &Window) -> &'a Stripe {
+fn installed<'a>(slot: &'a AtomicPtr<Stripe>, rules: &LiveRules) -> &'a Stripe {
     let mut ptr = slot.load(Acquire);
     if ptr.is_null() {
-        ptr = install(slot, *window);
+        ptr = install(slot, rules.load().config.window);
     }
     // SAFETY: a non-null slot holds a pointer from `Box::into_raw` that is freed only in
     // `Stripes::drop`, which cannot run while `slot` is borrowed.
@@ -103,7 +140,7 @@ fn install(slot: &AtomicPtr<Stripe>, window: Window) -> *mut Stripe {
     }
 }
 
-/// The seat of a thread that writes the shared stripe. Seats `0..MAX_STRIPES` index `slots`.
+/// The seat of a thread that writes the shared stripe. Seats `0..MAX_STRIPES` index `Set::own`.
 const SHARED: usize = MAX_STRIPES;
 /// A thread that has not asked for a seat yet.
 const UNASSIGNED: usize = usize::MAX;
@@ -170,22 +207,27 @@ fn seat_leased(seat: usize) -> usize {
 }
 
 impl Stripes {
-    pub(crate) fn new(window: Window) -> Self {
+    pub(crate) fn new() -> Self {
         Self {
-            slots: Default::default(),
-            shared: AtomicPtr::default(),
-            window,
+            set: AtomicPtr::new(std::ptr::from_ref(&UNCALLED).cast_mut()),
         }
     }
 
-    /// The calling thread's stripe: its own, or the shared one if every seat is leased.
-    ///
-    /// The common case, a seated thread whose stripe exists, is one thread-local read, one
-    /// bounds check and one load (an unassigned or shared seat fails the bounds check); the
-    /// rest is out of line.
+    /// The set in use: [`UNCALLED`] or the breaker's own.
     #[inline(always)]
-    pub(crate) fn local(&self) -> Local<'_> {
-        if let Some(slot) = self.slots.get(SEAT.with(Cell::get)) {
+    fn set(&self) -> &Set {
+        // SAFETY: the pointer is `UNCALLED`, a static, or a set from `Box::into_raw` that is
+        // freed only in `Stripes::drop`, which cannot run while `self` is borrowed.
+        unsafe { &*self.set.load(Acquire) }
+    }
+
+    /// The calling thread's stripe if it has one of its own already: the common case, one
+    /// thread-local read, one bounds check and two loads (an unassigned or shared seat fails
+    /// the bounds check, an uncalled breaker's set holds no stripe). Otherwise `None`: see
+    /// [`local_slow`](Stripes::local_slow).
+    #[inline(always)]
+    pub(crate) fn local(&self, rules: &LiveRules) -> Local<'_> {
+        if let Some(slot) = self.set().own.get(SEAT.with(Cell::get)) {
             let ptr = slot.load(Acquire);
             if !ptr.is_null() {
                 // SAFETY: as in `installed`: set once from `Box::into_raw`, freed only on drop.
@@ -195,34 +237,48 @@ impl Stripes {
                 };
             }
         }
-        self.local_slow()
+        self.local_slow(rules)
     }
 
-    /// [`local`](Stripes::local) for a thread without a seat yet, a shared seat, or a stripe
-    /// not allocated yet.
+    /// The calling thread's stripe (its own, or the shared one if every seat is leased) for a
+    /// thread without a seat yet, a shared seat, a breaker not called yet or a stripe not
+    /// allocated yet. `rules` are the breaker's, read only to make a stripe (for the window's
+    /// shape).
     #[cold]
     #[inline(never)]
-    fn local_slow(&self) -> Local<'_> {
+    pub(crate) fn local_slow(&self, rules: &LiveRules) -> Local<'_> {
+        let set = self.own_set();
         match seat() {
             SHARED => Local {
-                stripe: installed(&self.shared, &self.window),
+                stripe: installed(&set.shared, rules),
                 exclusive: false,
             },
             seat => Local {
-                stripe: installed(&self.slots[seat], &self.window),
+                stripe: installed(&set.own[seat], rules),
                 exclusive: true,
             },
         }
     }
 
-    /// The window every stripe keeps.
-    pub(crate) fn window(&self) -> Window {
-        self.window
+    /// The breaker's own set, made now if it has none.
+    fn own_set(&self) -> &Set {
+        let uncalled = std::ptr::from_ref(&UNCALLED).cast_mut();
+        let current = self.set.load(Acquire);
+        if current != uncalled {
+            return self.set();
+        }
+        let fresh = Box::into_raw(Box::new(Set::NONE));
+        if let Err(theirs) = self.set.compare_exchange(uncalled, fresh, AcqRel, Acquire) {
+            debug_assert_ne!(theirs, uncalled);
+            // SAFETY: `fresh` came from `Box::into_raw` just above and was never shared.
+            drop(unsafe { Box::from_raw(fresh) });
+        }
+        self.set()
     }
 
     /// The stripes allocated so far.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Stripe> {
-        self.slots.iter().chain([&self.shared]).filter_map(|slot| {
+        self.set().slots().filter_map(|slot| {
             let ptr = slot.load(Acquire);
             // SAFETY: as in `installed`: set once from `Box::into_raw`, freed only on drop.
             (!ptr.is_null()).then(|| unsafe { &*ptr })
@@ -238,13 +294,11 @@ impl Stripes {
 
 impl Drop for Stripes {
     fn drop(&mut self) {
-        for slot in self.slots.iter_mut().chain([&mut self.shared]) {
-            let ptr = *slot.get_mut();
-            if !ptr.is_null() {
-                // SAFETY: the pointer came from `Box::into_raw` and `&mut self` proves no one
-                // else can reach it any more.
-                drop(unsafe { Box::from_raw(ptr) });
-            }
+        let ptr = *self.set.get_mut();
+        if ptr != std::ptr::from_ref(&UNCALLED).cast_mut() {
+            // SAFETY: a set other than `UNCALLED` came from `Box::into_raw` in `own_set`, and
+            // `&mut self` proves no one else can reach it any more. Dropping it frees its stripes.
+            drop(unsafe { Box::from_raw(ptr) });
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The breaker: its fields and the hot path, `try_acquire` and `record`.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::clock::{Clock, MonotonicClock};
@@ -48,7 +48,7 @@ pub struct Breaker {
     pub(crate) word: AtomicU64,
     pub(crate) stripes: Stripes,
     pub(crate) consecutive: AtomicU32,
-    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) clock: BreakerClock,
     pub(crate) histogram: Option<Box<Histogram>>,
     pub(crate) inner: Inner,
 }
@@ -74,6 +74,46 @@ pub(crate) struct Inner {
     pub(crate) moves: LazyBox<Moves>,
     /// Allocated with the first [`Caller`](crate::Caller).
     pub(crate) callers: LazyCallers,
+}
+
+/// A breaker's clock in one word instead of two: `None` for the process's monotonic clock (that
+/// of every breaker made by `Breaker::new` or a `Registry::new`, read by a direct call instead of
+/// a virtual one), else any other clock, boxed (test clocks, mostly).
+#[derive(Debug)]
+pub(crate) struct BreakerClock(Option<Box<Arc<dyn Clock>>>);
+
+/// The process's monotonic clock, the `Arc` that [`MonotonicClock::shared`] hands out.
+fn monotonic() -> &'static Arc<dyn Clock> {
+    static SHARED: OnceLock<Arc<dyn Clock>> = OnceLock::new();
+    SHARED.get_or_init(MonotonicClock::shared)
+}
+
+impl BreakerClock {
+    fn new(clock: Arc<dyn Clock>) -> BreakerClock {
+        if Arc::ptr_eq(&clock, monotonic()) {
+            BreakerClock(None)
+        } else {
+            BreakerClock(Some(Box::new(clock)))
+        }
+    }
+
+    /// The clock's time, in nanoseconds.
+    #[inline(always)]
+    pub(crate) fn now_nanos(&self) -> u64 {
+        match &self.0 {
+            None => MonotonicClock.now_nanos(),
+            Some(clock) => {
+                // Test clocks, mostly: out of the hot paths' way.
+                std::hint::cold_path();
+                clock.now_nanos()
+            }
+        }
+    }
+
+    /// The clock itself.
+    pub(crate) fn get(&self) -> &Arc<dyn Clock> {
+        self.0.as_deref().unwrap_or_else(|| monotonic())
+    }
 }
 
 /// Whether a report of `permit`, a current probe, may count: a probe not held by a caller may;
@@ -109,7 +149,7 @@ impl Breaker {
             stripes: Stripes::new(),
             consecutive: AtomicU32::new(0),
             histogram: config.tracks_latency().then(|| Box::new(Histogram::new())),
-            clock,
+            clock: BreakerClock::new(clock),
             inner: Inner {
                 name: name.into(),
                 id: NEXT_ID.fetch_add(1, Relaxed),
@@ -140,7 +180,7 @@ impl Breaker {
 
     /// The clock it reads.
     pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
+        self.clock.get()
     }
 
     /// The state now. An open breaker whose open duration has passed still reads `Open` until
@@ -154,14 +194,6 @@ impl Breaker {
     #[inline(always)]
     pub(crate) fn local(&self) -> Local<'_> {
         self.stripes.local(&self.inner.rules)
-    }
-
-    /// [`local`](Breaker::local) out of line, taking nothing but `self`: the hot path prepares
-    /// no argument for it.
-    #[cold]
-    #[inline(never)]
-    fn local_slow(&self) -> Local<'_> {
-        self.stripes.local_slow(&self.inner.rules)
     }
 
     #[inline]

@@ -59,10 +59,12 @@ struct Set {
 }
 
 impl Set {
-    const NONE: Set = Set {
-        own: [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_STRIPES],
-        shared: AtomicPtr::new(std::ptr::null_mut()),
-    };
+    const fn none() -> Set {
+        Set {
+            own: [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_STRIPES],
+            shared: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
 
     fn slots(&self) -> impl Iterator<Item = &AtomicPtr<Stripe>> {
         self.own.iter().chain([&self.shared])
@@ -85,7 +87,7 @@ impl Drop for Set {
 /// The set of every breaker not called yet: all its slots stay null (nothing installs into
 /// it: a thread that needs a stripe first gives its breaker a set of its own), so the hot path
 /// finds no stripe in it and goes the slow way, without testing the set pointer for null.
-static UNCALLED: Set = Set::NONE;
+static UNCALLED: Set = Set::none();
 
 /// A breaker's stripes: one pointer, to [`UNCALLED`] until its first call, then to a [`Set`]
 /// of its own, freed with the breaker with the stripes in it. A breaker never called pays 8
@@ -267,7 +269,7 @@ impl Stripes {
         if current != uncalled {
             return self.set();
         }
-        let fresh = Box::into_raw(Box::new(Set::NONE));
+        let fresh = Box::into_raw(Box::new(Set::none()));
         if let Err(theirs) = self.set.compare_exchange(uncalled, fresh, AcqRel, Acquire) {
             debug_assert_ne!(theirs, uncalled);
             // SAFETY: `fresh` came from `Box::into_raw` just above and was never shared.
@@ -299,6 +301,73 @@ impl Drop for Stripes {
             // SAFETY: a set other than `UNCALLED` came from `Box::into_raw` in `own_set`, and
             // `&mut self` proves no one else can reach it any more. Dropping it frees its stripes.
             drop(unsafe { Box::from_raw(ptr) });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Breaker, Config, Outcome, Window};
+    use std::time::Duration;
+
+    fn uncalled() -> *mut Set {
+        std::ptr::from_ref(&UNCALLED).cast_mut()
+    }
+
+    #[test]
+    fn a_breaker_never_called_has_no_stripe_table_of_its_own() {
+        let breaker = Breaker::new("idle", Config::default()).unwrap();
+        assert_eq!(breaker.stripes.set.load(Relaxed), uncalled());
+        assert_eq!(breaker.stripes.iter().count(), 0);
+        assert_eq!(breaker.metrics().successes, 0, "reading makes nothing");
+        let _ = breaker.is_call_permitted();
+        assert_eq!(breaker.stripes.set.load(Relaxed), uncalled());
+    }
+
+    #[test]
+    fn the_first_call_makes_a_table_and_leaves_the_shared_empty_one_empty() {
+        let breaker = Breaker::new(
+            "first",
+            Config {
+                window: Window::Time {
+                    length: Duration::from_secs(10),
+                    buckets: 10,
+                },
+                ..Config::default()
+            },
+        )
+        .unwrap();
+        let permit = breaker.try_acquire().unwrap();
+        breaker.record(permit, Outcome::Success, Duration::from_millis(1));
+        assert_ne!(breaker.stripes.set.load(Relaxed), uncalled());
+        assert_eq!(breaker.stripes.iter().count(), 1);
+        assert!(UNCALLED.slots().all(|slot| slot.load(Relaxed).is_null()));
+        let stripe = breaker.stripes.iter().next().unwrap();
+        match &stripe.window {
+            SlidingWindow::Time(_) => {}
+            SlidingWindow::Count(_) => panic!("the stripe's window is the breaker's: a time window"),
+        }
+        assert_eq!(breaker.window_counts().calls, 1);
+        assert_eq!(breaker.metrics().successes, 1);
+    }
+
+    #[test]
+    fn threads_calling_a_fresh_breaker_at_once_share_one_table() {
+        for _ in 0..20 {
+            let breaker = Breaker::new("race", Config::default()).unwrap();
+            std::thread::scope(|s| {
+                for _ in 0..4 {
+                    s.spawn(|| {
+                        for _ in 0..100 {
+                            let permit = breaker.try_acquire().unwrap();
+                            breaker.record(permit, Outcome::Success, Duration::from_millis(1));
+                        }
+                    });
+                }
+            });
+            let m = breaker.metrics();
+            assert_eq!((m.successes, m.in_flight), (400, 0), "no count lost to a second table");
         }
     }
 }

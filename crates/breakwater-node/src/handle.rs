@@ -14,9 +14,13 @@ use breakwater::{Breaker, Caller};
 /// environment ends, as when a worker is terminated mid-call) drops the caller, whose unreported
 /// calls then count as ignored, its probes freeing their slots at once. None of its functions
 /// is left to report after that.
+///
+/// The caller is boxed apart (one word here, 48 bytes in its box): every JavaScript breaker
+/// holds a handle from its making (its slot in the thread's table), most of a large fleet are
+/// never called, and those pay 48 bytes of malloc chunk for the handle instead of 80.
 pub(crate) struct Handle {
     pub(crate) breaker: Arc<Breaker>,
-    caller: OnceCell<Caller>,
+    caller: OnceCell<Box<Caller>>,
 }
 
 impl Handle {
@@ -27,7 +31,8 @@ impl Handle {
         })
     }
 
+    #[inline]
     pub(crate) fn caller(&self) -> &Caller {
-        self.caller.get_or_init(|| self.breaker.caller())
+        self.caller.get_or_init(|| Box::new(self.breaker.caller()))
     }
 }

@@ -1,7 +1,7 @@
 //! The breaker: its fields and the hot path, `try_acquire` and `record`.
 
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::clock::{Clock, MonotonicClock};
@@ -48,14 +48,16 @@ pub struct Breaker {
     pub(crate) word: AtomicU64,
     pub(crate) stripes: Stripes,
     pub(crate) consecutive: AtomicU32,
-    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) clock: BreakerClock,
     pub(crate) histogram: Option<Box<Histogram>>,
-    pub(crate) inner: Box<Inner>,
+    pub(crate) inner: Inner,
 }
 
-/// What the hot path reads rarely or never. What only a breaker that has moved, has a listener,
-/// an isolation or a caller needs is boxed apart and allocated then: most breakers of a large
-/// fleet never have any.
+/// What the hot path reads rarely or never, kept inline (one allocation per breaker: with the
+/// stripes behind one pointer, a box of its own would cost more in malloc headers and rounding
+/// than it kept out of the hot fields' cache line, and one load more on each report). What only
+/// a breaker that has moved, has a listener, an isolation or a caller needs is boxed apart and
+/// allocated then: most breakers of a large fleet never have any.
 #[derive(Debug)]
 pub(crate) struct Inner {
     /// Shared with the registry's key, when the breaker is in one.
@@ -72,6 +74,50 @@ pub(crate) struct Inner {
     pub(crate) moves: LazyBox<Moves>,
     /// Allocated with the first [`Caller`](crate::Caller).
     pub(crate) callers: LazyCallers,
+}
+
+/// A breaker's clock in one word instead of two: `None` for the process's monotonic clock (that
+/// of every breaker made by `Breaker::new` or a `Registry::new`, read by a direct call instead of
+/// a virtual one), else any other clock, boxed (test clocks, mostly).
+#[derive(Debug)]
+pub(crate) struct BreakerClock(Option<Box<Arc<dyn Clock>>>);
+
+/// The process's monotonic clock, the `Arc` that [`MonotonicClock::shared`] hands out.
+fn monotonic() -> &'static Arc<dyn Clock> {
+    static SHARED: OnceLock<Arc<dyn Clock>> = OnceLock::new();
+    SHARED.get_or_init(MonotonicClock::shared)
+}
+
+/// The time of a clock other than the monotonic one (test clocks, mostly): cold and out of
+/// line, so the hot paths are laid out for the monotonic one.
+#[cold]
+#[inline(never)]
+fn other_now(clock: &Arc<dyn Clock>) -> u64 {
+    clock.now_nanos()
+}
+
+impl BreakerClock {
+    fn new(clock: Arc<dyn Clock>) -> BreakerClock {
+        if Arc::ptr_eq(&clock, monotonic()) {
+            BreakerClock(None)
+        } else {
+            BreakerClock(Some(Box::new(clock)))
+        }
+    }
+
+    /// The clock's time, in nanoseconds.
+    #[inline(always)]
+    pub(crate) fn now_nanos(&self) -> u64 {
+        match &self.0 {
+            None => MonotonicClock.now_nanos(),
+            Some(clock) => other_now(clock),
+        }
+    }
+
+    /// The clock itself.
+    pub(crate) fn get(&self) -> &Arc<dyn Clock> {
+        self.0.as_deref().unwrap_or_else(|| monotonic())
+    }
 }
 
 /// Whether a report of `permit`, a current probe, may count: a probe not held by a caller may;
@@ -104,11 +150,11 @@ impl Breaker {
         let now = clock.now_nanos();
         Ok(Breaker {
             word: AtomicU64::new(Word::new(State::Closed, 0, 0, 0).0),
-            stripes: Stripes::new(config.window),
+            stripes: Stripes::new(),
             consecutive: AtomicU32::new(0),
             histogram: config.tracks_latency().then(|| Box::new(Histogram::new())),
-            clock,
-            inner: Box::new(Inner {
+            clock: BreakerClock::new(clock),
+            inner: Inner {
                 name: name.into(),
                 id: NEXT_ID.fetch_add(1, Relaxed),
                 since_nanos: AtomicU64::new(now),
@@ -116,7 +162,7 @@ impl Breaker {
                 moves: LazyBox::default(),
                 callers: LazyCallers::default(),
                 rules: LiveRules::new(Live::shared(config)),
-            }),
+            },
         })
     }
 
@@ -138,7 +184,7 @@ impl Breaker {
 
     /// The clock it reads.
     pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
+        self.clock.get()
     }
 
     /// The state now. An open breaker whose open duration has passed still reads `Open` until
@@ -146,6 +192,12 @@ impl Breaker {
     #[inline]
     pub fn state(&self) -> State {
         Word(self.word.load(Acquire)).state()
+    }
+
+    /// The calling thread's stripe (see [`Stripes::local`]).
+    #[inline(always)]
+    pub(crate) fn local(&self) -> Local<'_> {
+        self.stripes.local(&self.inner.rules)
     }
 
     #[inline]
@@ -158,11 +210,11 @@ impl Breaker {
     pub fn try_acquire(&self) -> Result<Permit, Rejected> {
         let word = self.load();
         if word.is_closed() {
-            self.stripes.local().bump(|c| &c.acquired);
+            self.local().bump(|c| &c.acquired);
             return Ok(Permit::new(word, None));
         }
         self.acquire_unclosed(word, |permit| {
-            self.stripes.local().bump(|c| &c.acquired);
+            self.local().bump(|c| &c.acquired);
             permit
         })
     }
@@ -211,7 +263,7 @@ impl Breaker {
     /// as [`record`](Breaker::record) does. A permit from a word that has moved on counts as stale.
     #[inline]
     pub fn record_unacquired(&self, permit: Permit, outcome: Outcome, elapsed: Duration) -> Option<Transition> {
-        self.stripes.local().bump(|c| &c.acquired);
+        self.local().bump(|c| &c.acquired);
         self.record(permit, outcome, elapsed)
     }
 
@@ -246,7 +298,7 @@ impl Breaker {
 
     #[inline]
     fn reject(&self, word: Word, now: u64, transition: Option<Transition>) -> Rejected {
-        self.stripes.local().bump(|c| &c.rejected);
+        self.local().bump(|c| &c.rejected);
         let deadline = word.deadline_ms();
         let until_deadline = Duration::from_nanos((deadline * NANOS_PER_MS).saturating_sub(now));
         Rejected {
@@ -279,7 +331,7 @@ impl Breaker {
         outcome: Outcome,
         elapsed: Duration,
     ) -> Option<Transition> {
-        let local = self.stripes.local();
+        let local = self.local();
         let elapsed = nanos(elapsed);
         if outcome == Outcome::Success && self.is_plain(elapsed) {
             // A fast success without a histogram: no flags, nothing slow, nothing to time.

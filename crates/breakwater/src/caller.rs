@@ -127,7 +127,7 @@ impl Drop for Caller {
         for raw in std::mem::take(self.held.get_mut()) {
             self.finish();
             let probe = Permit::from_raw(raw & !HELD);
-            self.breaker.record_ignored(None, probe, self.breaker.stripes.local());
+            self.breaker.record_ignored(None, probe, self.breaker.local());
         }
         let pending = self.counts.claim();
         self.breaker.fold(pending);
@@ -157,11 +157,11 @@ impl Breaker {
         if successes == 0 {
             return;
         }
-        let local = self.stripes.local();
+        let local = self.local();
         crate::counters::add(&local.stripe.counters.successes, successes, local.exclusive);
         // A count window of n slots holds the last n calls: more successes than that leave the
         // same window as n of them.
-        let times = match self.stripes.window() {
+        let times = match self.inner.rules.load().config.window {
             crate::config::Window::Count(n) => successes.min(u64::from(n.max(1))),
             crate::config::Window::Time { .. } => successes,
         };
@@ -189,7 +189,7 @@ impl Breaker {
     /// is being cleared (so a success of the closed period that ended never lands in the next).
     pub(crate) fn discard_pending(&self) {
         self.inner.callers.claim_pending(|pending| {
-            let local = self.stripes.local();
+            let local = self.local();
             crate::counters::add(&local.stripe.counters.successes, pending, local.exclusive);
         });
     }

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::hash::{DefaultHasher, Hasher};
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
+use std::sync::atomic::{AtomicU64, Ordering::*};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use arc_swap::{ArcSwap, Guard};
@@ -149,13 +149,39 @@ pub(crate) struct LiveRules {
     /// them. Stored after each swap: a call racing a swap is judged by the old rules or the new.
     healthy_below: AtomicU64,
     /// Copies of the current config's probe limits, read on every half-open decision (stored
-    /// after each swap, as `healthy_below`): `half_open_max_probes`, the probe expiry in ms and
-    /// `half_open_successes`.
-    max_probes: AtomicU32,
-    probe_ms: AtomicU64,
-    half_open_successes: AtomicU32,
+    /// after each swap, as `healthy_below`), packed in one word (see [`ProbeLimits`]).
+    probe_limits: AtomicU64,
     /// What a binding's handles read without a call (see [`Breaker::call_settings`](crate::Breaker::call_settings)).
     call_settings: [AtomicU64; 2],
+}
+
+/// A config's probe limits in one word, so a breaker pays 8 bytes for its copy instead of 16:
+/// the probe expiry in whole milliseconds (bits 0..32: at most 30 days, `MAX_DURATION`, fits),
+/// `half_open_successes` (bits 32..56: at most `MAX_WINDOW_CALLS`, 1,000,000) and
+/// `half_open_max_probes` (bits 56..64: at most `MAX_PROBES`, 255). A valid config's limits
+/// always fit; the conversions saturate all the same.
+#[derive(Clone, Copy)]
+struct ProbeLimits(u64);
+
+impl ProbeLimits {
+    fn of(live: &Live) -> ProbeLimits {
+        let probe_ms = u64::from(u32::try_from(live.probe_ms).unwrap_or(u32::MAX));
+        let successes = u64::from(live.config.half_open_successes.min((1 << 24) - 1));
+        let max_probes = u64::from(live.config.half_open_max_probes.min(u32::from(u8::MAX)));
+        ProbeLimits(probe_ms | successes << 32 | max_probes << 56)
+    }
+
+    fn probe_ms(self) -> u64 {
+        self.0 & 0xFFFF_FFFF
+    }
+
+    fn half_open_successes(self) -> u32 {
+        ((self.0 >> 32) & 0xFF_FFFF) as u32
+    }
+
+    fn max_probes(self) -> u32 {
+        (self.0 >> 56) as u32
+    }
 }
 
 /// The call settings of `config` as `f64` bits: the call timeout in ms (NaN: none), and
@@ -174,9 +200,7 @@ impl LiveRules {
         LiveRules {
             healthy_below: AtomicU64::new(live.rules.healthy_below()),
             call_settings: [AtomicU64::new(timeout), AtomicU64::new(durations)],
-            max_probes: AtomicU32::new(live.config.half_open_max_probes),
-            probe_ms: AtomicU64::new(live.probe_ms),
-            half_open_successes: AtomicU32::new(live.config.half_open_successes),
+            probe_limits: AtomicU64::new(ProbeLimits::of(&live).0),
             current: ArcSwap::new(live),
         }
     }
@@ -194,16 +218,10 @@ impl LiveRules {
     pub(crate) fn store(&self, live: Arc<Live>) {
         let healthy_below = live.rules.healthy_below();
         let settings = call_settings(&live.config);
-        let (max_probes, probe_ms, successes) = (
-            live.config.half_open_max_probes,
-            live.probe_ms,
-            live.config.half_open_successes,
-        );
+        let limits = ProbeLimits::of(&live);
         self.current.store(live);
         self.healthy_below.store(healthy_below, Release);
-        self.max_probes.store(max_probes, Release);
-        self.probe_ms.store(probe_ms, Release);
-        self.half_open_successes.store(successes, Release);
+        self.probe_limits.store(limits.0, Release);
         for (word, bits) in self.call_settings.iter().zip(settings) {
             word.store(bits, Release);
         }
@@ -231,19 +249,24 @@ impl LiveRules {
     /// Probes let through at once while half-open.
     #[inline]
     pub(crate) fn max_probes(&self) -> u32 {
-        self.max_probes.load(Relaxed)
+        self.limits().max_probes()
     }
 
     /// The probe expiry, in whole milliseconds.
     #[inline]
     pub(crate) fn probe_ms(&self) -> u64 {
-        self.probe_ms.load(Relaxed)
+        self.limits().probe_ms()
     }
 
     /// Successful probes that close the breaker.
     #[inline]
     pub(crate) fn half_open_successes(&self) -> u32 {
-        self.half_open_successes.load(Relaxed)
+        self.limits().half_open_successes()
+    }
+
+    #[inline]
+    fn limits(&self) -> ProbeLimits {
+        ProbeLimits(self.probe_limits.load(Relaxed))
     }
 
     /// Failures in a row that open the breaker (0: the rule is off).
@@ -275,5 +298,39 @@ mod tests {
         let guard = SHARED.lock().unwrap();
         let entries: usize = guard.as_ref().unwrap().lives.values().map(Vec::len).sum();
         assert!(entries < 2_000, "{entries} entries after 10,000 rules dropped");
+    }
+
+    #[test]
+    fn probe_limits_at_their_largest_come_back_whole() {
+        let config = Config {
+            half_open_max_probes: crate::state::MAX_PROBES,
+            half_open_successes: crate::config::MAX_WINDOW_CALLS,
+            max_probe_time: Some(crate::config::MAX_DURATION),
+            window: crate::config::Window::Count(1_000),
+            ..Config::default()
+        };
+        config.validate().unwrap();
+        let rules = LiveRules::new(Live::shared(config));
+        assert_eq!(rules.max_probes(), 255);
+        assert_eq!(rules.half_open_successes(), 1_000_000);
+        assert_eq!(rules.probe_ms(), 30 * 24 * 3600 * 1000);
+        let defaults = LiveRules::new(Live::shared(Config::default()));
+        assert_eq!(
+            (
+                defaults.max_probes(),
+                defaults.half_open_successes(),
+                defaults.probe_ms()
+            ),
+            (3, 2, 60_000)
+        );
+        defaults.store(rules.load().clone());
+        assert_eq!(
+            (
+                defaults.max_probes(),
+                defaults.half_open_successes(),
+                defaults.probe_ms()
+            ),
+            (255, 1_000_000, 30 * 24 * 3600 * 1000)
+        );
     }
 }

@@ -135,7 +135,7 @@ impl Breaker {
             Window::Count(n) => (counts, u64::from(n)),
             Window::Time { .. } => (scaled(counts, MAX_REFILL), MAX_REFILL),
         };
-        let local = self.stripes.local();
+        let local = self.local();
         let now = self.clock.now_nanos();
         let calls = counts.calls;
         for i in (0..calls.min(kept)).rev() {

@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 
 use crate::config::Window;
 use crate::counters::{add, Counters};
+use crate::live::LiveRules;
 use crate::window::SlidingWindow;
 
 /// A cache-line-aligned stripe (128 bytes: adjacent-line prefetchers pair 64-byte lines).
@@ -50,12 +51,50 @@ impl Local<'_> {
 /// The most stripes a breaker has; only the ones threads use are allocated.
 const MAX_STRIPES: usize = 8;
 
-/// A breaker's stripes, each allocated by the first thread that needs it and freed with the
-/// breaker. Slots are raw pointers installed once by compare-and-swap: one load on the hot path.
-pub(crate) struct Stripes {
-    slots: [AtomicPtr<Stripe>; MAX_STRIPES],
+/// The stripe pointers of a breaker that has been called: one per seat, and the shared one.
+/// Each is installed once, by compare-and-swap, by the first thread that needs it.
+struct Set {
+    own: [AtomicPtr<Stripe>; MAX_STRIPES],
     shared: AtomicPtr<Stripe>,
-    window: Window,
+}
+
+impl Set {
+    const fn none() -> Set {
+        Set {
+            own: [const { AtomicPtr::new(std::ptr::null_mut()) }; MAX_STRIPES],
+            shared: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    fn slots(&self) -> impl Iterator<Item = &AtomicPtr<Stripe>> {
+        self.own.iter().chain([&self.shared])
+    }
+}
+
+impl Drop for Set {
+    fn drop(&mut self) {
+        for slot in self.own.iter_mut().chain([&mut self.shared]) {
+            let ptr = *slot.get_mut();
+            if !ptr.is_null() {
+                // SAFETY: the pointer came from `Box::into_raw` and `&mut self` proves no one
+                // else can reach it any more.
+                drop(unsafe { Box::from_raw(ptr) });
+            }
+        }
+    }
+}
+
+/// The set of every breaker not called yet: all its slots stay null (nothing installs into
+/// it: a thread that needs a stripe first gives its breaker a set of its own), so the hot path
+/// finds no stripe in it and goes the slow way, without testing the set pointer for null.
+static UNCALLED: Set = Set::none();
+
+/// A breaker's stripes: one pointer, to [`UNCALLED`] until its first call, then to a [`Set`]
+/// of its own, freed with the breaker with the stripes in it. A breaker never called pays 8
+/// bytes for its stripes; the window's shape, which a stripe is made with, is read from the
+/// breaker's rules then (it never changes: `configure` refuses another).
+pub(crate) struct Stripes {
+    set: AtomicPtr<Set>,
 }
 
 impl std::fmt::Debug for Stripes {
@@ -79,10 +118,10 @@ fn stripe_count() -> usize {
 
 /// The stripe in `slot`, installing a new one if there is none yet.
 #[inline]
-fn installed<'a>(slot: &'a AtomicPtr<Stripe>, window: &Window) -> &'a Stripe {
+fn installed<'a>(slot: &'a AtomicPtr<Stripe>, rules: &LiveRules) -> &'a Stripe {
     let mut ptr = slot.load(Acquire);
     if ptr.is_null() {
-        ptr = install(slot, *window);
+        ptr = install(slot, rules.load().config.window);
     }
     // SAFETY: a non-null slot holds a pointer from `Box::into_raw` that is freed only in
     // `Stripes::drop`, which cannot run while `slot` is borrowed.
@@ -103,7 +142,7 @@ fn install(slot: &AtomicPtr<Stripe>, window: Window) -> *mut Stripe {
     }
 }
 
-/// The seat of a thread that writes the shared stripe. Seats `0..MAX_STRIPES` index `slots`.
+/// The seat of a thread that writes the shared stripe. Seats `0..MAX_STRIPES` index `Set::own`.
 const SHARED: usize = MAX_STRIPES;
 /// A thread that has not asked for a seat yet.
 const UNASSIGNED: usize = usize::MAX;
@@ -170,22 +209,27 @@ fn seat_leased(seat: usize) -> usize {
 }
 
 impl Stripes {
-    pub(crate) fn new(window: Window) -> Self {
+    pub(crate) fn new() -> Self {
         Self {
-            slots: Default::default(),
-            shared: AtomicPtr::default(),
-            window,
+            set: AtomicPtr::new(std::ptr::from_ref(&UNCALLED).cast_mut()),
         }
     }
 
-    /// The calling thread's stripe: its own, or the shared one if every seat is leased.
-    ///
-    /// The common case, a seated thread whose stripe exists, is one thread-local read, one
-    /// bounds check and one load (an unassigned or shared seat fails the bounds check); the
-    /// rest is out of line.
+    /// The set in use: [`UNCALLED`] or the breaker's own.
     #[inline(always)]
-    pub(crate) fn local(&self) -> Local<'_> {
-        if let Some(slot) = self.slots.get(SEAT.with(Cell::get)) {
+    fn set(&self) -> &Set {
+        // SAFETY: the pointer is `UNCALLED`, a static, or a set from `Box::into_raw` that is
+        // freed only in `Stripes::drop`, which cannot run while `self` is borrowed.
+        unsafe { &*self.set.load(Acquire) }
+    }
+
+    /// The calling thread's stripe if it has one of its own already: the common case, one
+    /// thread-local read, one bounds check and two loads (an unassigned or shared seat fails
+    /// the bounds check, an uncalled breaker's set holds no stripe). Otherwise `None`: see
+    /// [`local_slow`](Stripes::local_slow).
+    #[inline(always)]
+    pub(crate) fn local(&self, rules: &LiveRules) -> Local<'_> {
+        if let Some(slot) = self.set().own.get(SEAT.with(Cell::get)) {
             let ptr = slot.load(Acquire);
             if !ptr.is_null() {
                 // SAFETY: as in `installed`: set once from `Box::into_raw`, freed only on drop.
@@ -195,34 +239,48 @@ impl Stripes {
                 };
             }
         }
-        self.local_slow()
+        self.local_slow(rules)
     }
 
-    /// [`local`](Stripes::local) for a thread without a seat yet, a shared seat, or a stripe
-    /// not allocated yet.
+    /// The calling thread's stripe (its own, or the shared one if every seat is leased) for a
+    /// thread without a seat yet, a shared seat, a breaker not called yet or a stripe not
+    /// allocated yet. `rules` are the breaker's, read only to make a stripe (for the window's
+    /// shape).
     #[cold]
     #[inline(never)]
-    fn local_slow(&self) -> Local<'_> {
+    pub(crate) fn local_slow(&self, rules: &LiveRules) -> Local<'_> {
+        let set = self.own_set();
         match seat() {
             SHARED => Local {
-                stripe: installed(&self.shared, &self.window),
+                stripe: installed(&set.shared, rules),
                 exclusive: false,
             },
             seat => Local {
-                stripe: installed(&self.slots[seat], &self.window),
+                stripe: installed(&set.own[seat], rules),
                 exclusive: true,
             },
         }
     }
 
-    /// The window every stripe keeps.
-    pub(crate) fn window(&self) -> Window {
-        self.window
+    /// The breaker's own set, made now if it has none.
+    fn own_set(&self) -> &Set {
+        let uncalled = std::ptr::from_ref(&UNCALLED).cast_mut();
+        let current = self.set.load(Acquire);
+        if current != uncalled {
+            return self.set();
+        }
+        let fresh = Box::into_raw(Box::new(Set::none()));
+        if let Err(theirs) = self.set.compare_exchange(uncalled, fresh, AcqRel, Acquire) {
+            debug_assert_ne!(theirs, uncalled);
+            // SAFETY: `fresh` came from `Box::into_raw` just above and was never shared.
+            drop(unsafe { Box::from_raw(fresh) });
+        }
+        self.set()
     }
 
     /// The stripes allocated so far.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &Stripe> {
-        self.slots.iter().chain([&self.shared]).filter_map(|slot| {
+        self.set().slots().filter_map(|slot| {
             let ptr = slot.load(Acquire);
             // SAFETY: as in `installed`: set once from `Box::into_raw`, freed only on drop.
             (!ptr.is_null()).then(|| unsafe { &*ptr })
@@ -238,13 +296,78 @@ impl Stripes {
 
 impl Drop for Stripes {
     fn drop(&mut self) {
-        for slot in self.slots.iter_mut().chain([&mut self.shared]) {
-            let ptr = *slot.get_mut();
-            if !ptr.is_null() {
-                // SAFETY: the pointer came from `Box::into_raw` and `&mut self` proves no one
-                // else can reach it any more.
-                drop(unsafe { Box::from_raw(ptr) });
-            }
+        let ptr = *self.set.get_mut();
+        if ptr != std::ptr::from_ref(&UNCALLED).cast_mut() {
+            // SAFETY: a set other than `UNCALLED` came from `Box::into_raw` in `own_set`, and
+            // `&mut self` proves no one else can reach it any more. Dropping it frees its stripes.
+            drop(unsafe { Box::from_raw(ptr) });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Breaker, Config, Outcome, Window};
+    use std::time::Duration;
+
+    fn uncalled() -> *mut Set {
+        std::ptr::from_ref(&UNCALLED).cast_mut()
+    }
+
+    #[test]
+    fn a_breaker_never_called_has_no_stripe_table_of_its_own() {
+        let breaker = Breaker::new("idle", Config::default()).unwrap();
+        assert_eq!(breaker.stripes.set.load(Relaxed), uncalled());
+        assert_eq!(breaker.stripes.iter().count(), 0);
+        assert_eq!(breaker.metrics().successes, 0, "reading makes nothing");
+        let _ = breaker.is_call_permitted();
+        assert_eq!(breaker.stripes.set.load(Relaxed), uncalled());
+    }
+
+    #[test]
+    fn the_first_call_makes_a_table_and_leaves_the_shared_empty_one_empty() {
+        let breaker = Breaker::new(
+            "first",
+            Config {
+                window: Window::Time {
+                    length: Duration::from_secs(10),
+                    buckets: 10,
+                },
+                ..Config::default()
+            },
+        )
+        .unwrap();
+        let permit = breaker.try_acquire().unwrap();
+        breaker.record(permit, Outcome::Success, Duration::from_millis(1));
+        assert_ne!(breaker.stripes.set.load(Relaxed), uncalled());
+        assert_eq!(breaker.stripes.iter().count(), 1);
+        assert!(UNCALLED.slots().all(|slot| slot.load(Relaxed).is_null()));
+        let stripe = breaker.stripes.iter().next().unwrap();
+        match &stripe.window {
+            SlidingWindow::Time(_) => {}
+            SlidingWindow::Count(_) => panic!("the stripe's window is the breaker's: a time window"),
+        }
+        assert_eq!(breaker.window_counts().calls, 1);
+        assert_eq!(breaker.metrics().successes, 1);
+    }
+
+    #[test]
+    fn threads_calling_a_fresh_breaker_at_once_share_one_table() {
+        for _ in 0..20 {
+            let breaker = Breaker::new("race", Config::default()).unwrap();
+            std::thread::scope(|s| {
+                for _ in 0..4 {
+                    s.spawn(|| {
+                        for _ in 0..100 {
+                            let permit = breaker.try_acquire().unwrap();
+                            breaker.record(permit, Outcome::Success, Duration::from_millis(1));
+                        }
+                    });
+                }
+            });
+            let m = breaker.metrics();
+            assert_eq!((m.successes, m.in_flight), (400, 0), "no count lost to a second table");
         }
     }
 }

@@ -387,7 +387,7 @@ impl Breaker {
     /// A plain success (see [`is_plain`](Breaker::is_plain)) on a current closed permit, once
     /// counted: into the window, and the failures in a row reset. A success never trips a rule.
     #[inline(always)]
-    fn record_plain_success(&self, local: Local<'_>) {
+    pub(crate) fn record_plain_success(&self, local: Local<'_>) {
         local
             .stripe
             .window

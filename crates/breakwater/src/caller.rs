@@ -166,13 +166,7 @@ impl Breaker {
             crate::config::Window::Time { .. } => successes,
         };
         for _ in 0..times {
-            local
-                .stripe
-                .window
-                .record(0, || self.clock.now_nanos(), local.exclusive);
-        }
-        if self.consecutive.load(Relaxed) != 0 {
-            self.consecutive.store(0, Relaxed);
+            self.record_plain_success(local);
         }
     }
 

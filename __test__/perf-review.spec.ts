@@ -3,9 +3,11 @@
 // Each spec asserts exact counts; a defect found is a `test.failing` with its reproduction.
 import { spawnSync } from 'node:child_process'
 import test from 'ava'
-import { type CallEvent, type CircuitBreaker, Registry } from '../src/index.ts'
+import { type CallEvent, type CircuitBreaker, Registry, registry } from '../src/index.ts'
 import { internalsOf } from '../src/breaker.ts'
 import { rig } from './helpers.ts'
+import { until } from './timers.ts'
+import { inWorker, startWorker } from './worker.ts'
 
 const ok = async () => 1
 
@@ -383,4 +385,84 @@ test('handles made and collected in worker threads while other threads call: no 
   t.is(r.status, 0, r.stderr)
   t.is(r.stderr, '')
   t.regex(r.stdout, /^ok \d+$/)
+})
+
+test('each thread hears only its own calls through a shared breaker, and every thread hears a transition made in a worker', async (t) => {
+  const name = `perf-review-threads-${process.pid}`
+  const main = registry.getOrCreate(name, { consecutiveFailures: 3 })
+  await main.execute(ok) // lean from now
+  const heard: string[] = []
+  main.onSuccess(() => heard.push('main'))
+  const opened: string[] = []
+  main.onOpen((c) => opened.push(`${c.from}->${c.to}`))
+  const worker = await inWorker<{ successes: number; opened: string[] }>(`
+    const b = bw.registry.get(${JSON.stringify(name)})
+    let successes = 0
+    const opened = []
+    b.onSuccess(() => successes++)
+    b.onOpen((c) => opened.push(c.from + '->' + c.to))
+    for (let i = 0; i < 50; i++) b.executeSync(() => 0)
+    for (let i = 0; i < 20; i++) await b.execute(async () => 1)
+    for (let i = 0; i < 3; i++) await b.execute(async () => { throw new Error('down') }).catch(() => undefined)
+    parentPort.postMessage({ successes, opened })
+  `)
+  t.deepEqual(worker, { successes: 70, opened: ['closed->open'] })
+  await until(() => opened.length === 1)
+  t.deepEqual(opened, ['closed->open'])
+  t.deepEqual(heard, [], "the main thread's success listener heard none of the worker's calls")
+  t.like(main.metrics(), { calls: 74, successes: 71, failures: 3, inFlight: 0 })
+  registry.remove(name)
+})
+
+test('worker threads terminated at random while calling lean and not: their calls in flight end as ignored, nothing stays in flight', async (t) => {
+  const name = `perf-review-terminate-${process.pid}`
+  const b = registry.getOrCreate(name, { consecutiveFailures: false, failureRate: false })
+  const starts = [0, 1, 2, 3, 4, 5].map((i) =>
+    startWorker<string>(`
+      const b = bw.registry.get(${JSON.stringify(name)})
+      parentPort.postMessage('ready')
+      // lean sync calls, lean async calls left pending, and general calls (a listener makes them so)
+      ${i % 3 === 1 ? 'b.onSuccess(() => undefined)' : ''}
+      const pending = []
+      for (;;) {
+        for (let k = 0; k < 1000; k++) b.executeSync(() => k)
+        ${i % 3 === 2 ? 'pending.push(b.execute(() => new Promise(() => undefined)))' : ''}
+        await b.execute(async () => 1)
+      }
+    `),
+  )
+  await Promise.all(starts.map((s) => s.result))
+  const next = random(15)
+  for (const s of starts) {
+    const more = b.metrics().calls + 500 + next(5000)
+    await until(() => b.metrics().calls > more).catch((e) => {
+      t.log('stuck', b.metrics())
+      throw e
+    }) // it ran a little more, somewhere in its loop
+    await s.worker.terminate()
+  }
+  await until(() => b.metrics().inFlight === 0)
+  const m = b.metrics()
+  t.is(m.inFlight, 0)
+  t.is(m.calls, m.successes + m.failures + m.ignored + m.rejections)
+  t.true(m.successes > 1000, `${m.successes} successes`)
+  t.is(m.failures, 0)
+  t.is(b.state, 'closed')
+  registry.remove(name)
+})
+
+test('a native view in a transfer list is copied, not moved: it stays attached, and the worker writes to its copy only', (t) => {
+  // The views' finalize hint is an Rc of the thread that made them: they must never move.
+  const r = child(`
+    const { NativeRegistry } = require('./index.js')
+    const { Worker } = require('node:worker_threads')
+    const b = new NativeRegistry().getOrCreate('x')
+    const view = b.startedView()
+    const lane = new Int32Array(view)
+    const w = new Worker("require('node:worker_threads').parentPort.once('message', (m) => { new Int32Array(m)[0] += 1000; process.exit(0) })", { eval: true })
+    w.postMessage(view, [view])
+    w.on('exit', () => console.log(JSON.stringify({ length: view.byteLength, started: lane[0] })))
+  `)
+  t.is(r.status, 0, r.stderr)
+  t.deepEqual(JSON.parse(r.stdout), { length: 12, started: 0 })
 })

@@ -466,3 +466,41 @@ test('a native view in a transfer list is copied, not moved: it stays attached, 
   t.is(r.status, 0, r.stderr)
   t.deepEqual(JSON.parse(r.stdout), { length: 12, started: 0 })
 })
+
+test('a handle keeps the name it was asked for, the same the registry, its refusals and its transitions give, for any well-formed name', async (t) => {
+  const { breakers, name } = rig()
+  for (const odd of [`${name}-\u0000nul`, `${name}-🧯-é-\u200d`, `${name}-${'x'.repeat(200)}`, ` ${name} `]) {
+    const a = breakers.getOrCreate(odd, { consecutiveFailures: 1 })
+    const b = breakers.get(odd)!
+    const changes: string[] = []
+    b.onStateChange((c) => changes.push(c.name))
+    await a.execute(async () => Promise.reject(new Error('x'))).catch(() => undefined)
+    const refusal = await b.execute(ok).catch((e: unknown) => e)
+    t.is(a.name, odd)
+    t.is(b.name, odd)
+    t.true(breakers.names().includes(odd))
+    t.is((refusal as { breaker?: string }).breaker, odd)
+    t.deepEqual(changes, [odd])
+  }
+})
+
+test('configure refusing trackLatency in the middle of lean calls changes nothing: the lane stays fast, every call counted once', async (t) => {
+  const { breakers, name } = rig()
+  const a = breakers.getOrCreate(name)
+  for (let i = 0; i < 10; i++) a.executeSync(() => i) // lean
+  const lane = new Int32Array(internalsOf(a as CircuitBreaker).native.startedView(), 0, 3)
+  const running = held(1)
+  const during = a.execute(running.fn) // lean, started before configure
+  t.throws(() => breakers.get(name)!.configure({ trackLatency: true, consecutiveFailures: 2 }), {
+    instanceOf: RangeError,
+    code: 'ERR_BREAKWATER_INVALID_OPTION',
+  })
+  t.is(lane[2], 1, 'still fast')
+  for (let i = 0; i < 7; i++) a.executeSync(() => i)
+  await a.execute(ok)
+  running.release()
+  await during
+  for (let i = 0; i < 3; i++) await a.execute(async () => Promise.reject(new Error('x'))).catch(() => undefined)
+  t.like(a.metrics(), { calls: 22, successes: 19, failures: 3, inFlight: 0, state: 'closed' }) // consecutiveFailures 2 was not applied
+  t.is(a.metrics().latency, undefined)
+})

@@ -597,3 +597,52 @@ fn many_threads_starting_at_once_on_a_fresh_breaker_each_count_in_a_stripe_and_n
     assert_eq!(single.metrics().window.calls, size);
     assert_eq!(m.window.failures, 0);
 }
+
+#[test]
+fn names_shared_with_the_registry_key_survive_get_remove_and_recreate_races_from_many_threads() {
+    let _alone = alone();
+    let registry = Arc::new(Registry::new());
+    let names: Vec<String> = (0..4).map(|i| format!("shared-name-{i}-é")).collect();
+    let handles: Vec<_> = (0..8)
+        .map(|t| {
+            let (registry, names) = (registry.clone(), names.clone());
+            thread::spawn(move || {
+                let mut next = rng(t + 100);
+                let mut kept = Vec::new();
+                for _ in 0..2_000 {
+                    let name = &names[next(4) as usize];
+                    match next(3) {
+                        0 => {
+                            registry.remove(name);
+                        }
+                        1 => {
+                            if let Some(b) = registry.get(name) {
+                                assert_eq!(b.name(), name.as_str());
+                            }
+                        }
+                        _ => {
+                            let b = registry.get_or_create(name, Config::default()).unwrap();
+                            assert_eq!(b.name(), name.as_str());
+                            let p = b.try_acquire().unwrap();
+                            b.record(p, Outcome::Success, ms(1));
+                            if next(50) == 0 {
+                                kept.push(b); // outlives its removal
+                            }
+                        }
+                    }
+                }
+                kept
+            })
+        })
+        .collect();
+    let kept: Vec<_> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    for b in &kept {
+        assert!(names.iter().any(|n| n == b.name()));
+        assert!(b.metrics().calls >= 1);
+    }
+    for name in &names {
+        if let Some(b) = registry.get(name) {
+            assert_eq!(b.name(), name.as_str());
+        }
+    }
+}

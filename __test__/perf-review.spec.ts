@@ -6,7 +6,7 @@ import test from 'ava'
 import { type CallEvent, type CircuitBreaker, Registry, registry } from '../src/index.ts'
 import { internalsOf } from '../src/breaker.ts'
 import { rig } from './helpers.ts'
-import { until } from './timers.ts'
+import { until, withFakeTimers } from './timers.ts'
 import { inWorker, startWorker } from './worker.ts'
 
 const ok = async () => 1
@@ -504,3 +504,108 @@ test('configure refusing trackLatency in the middle of lean calls changes nothin
   t.like(a.metrics(), { calls: 22, successes: 19, failures: 3, inFlight: 0, state: 'closed' }) // consecutiveFailures 2 was not applied
   t.is(a.metrics().latency, undefined)
 })
+
+test.serial(
+  'a storm of successes, failures, timeouts, aborts and refusals through two handles with listeners coming and going: every call ends once, every count adds up, each refusal heard by exactly the listeners present',
+  async (t) => {
+    await withFakeTimers(async (timers) => {
+      for (const seed of [3, 99, 1234]) {
+        const next = random(seed)
+        const { breakers, name, clock } = rig()
+        const handles = [breakers.getOrCreate(name, { consecutiveFailures: 3, openFor: '1s' }), breakers.get(name)!]
+        const ended = { ok: 0, failed: 0, timedOut: 0, refused: 0, aborted: 0, twice: 0 }
+        const pending: Array<{ release: (fail: boolean) => void }> = []
+        const rejectEars: Array<{ heard: number; expected: number; stop: () => void; live: boolean }> = []
+        const callEars: Array<() => void> = []
+        const running: Promise<void>[] = []
+        for (let step = 0; step < 300; step++) {
+          const h = handles[next(2)]!
+          const op = next(20)
+          if (op === 0) {
+            const ear: { heard: number; expected: number; stop: () => void; live: boolean } = { heard: 0, expected: 0, stop: () => undefined, live: true }
+            ear.stop = h.onReject(() => ear.heard++)
+            rejectEars.push(ear)
+          } else if (op === 1) {
+            const live = rejectEars.filter((e) => e.live)
+            const ear = live[next(live.length || 1)]
+            if (ear) {
+              ear.live = false
+              ear.stop()
+            }
+          } else if (op === 2) {
+            callEars.push(
+              h.onSuccess(() => undefined),
+              h.onFailure(() => undefined),
+            )
+          } else if (op === 3 && callEars.length > 0) {
+            callEars.splice(next(callEars.length), 1)[0]!()
+          } else if (op === 4) {
+            clock.advance(1000) // an open breaker may probe
+          } else if (op === 5 && pending.length > 0) {
+            pending.splice(next(pending.length), 1)[0]!.release(next(3) === 0)
+            await Promise.resolve()
+          } else if (op === 6) {
+            await timers.tickAsync(60) // calls with a 50 ms timeout time out
+          } else {
+            const kind = next(4) // 0: held, 1: with a timeout, 2: aborted by the caller, 3: sync
+            const before = h.metrics().rejections
+            let settled = 0
+            const settle = (how: keyof typeof ended) => {
+              if (settled++ > 0) ended.twice++
+              ended[how]++
+            }
+            const classify = (e: unknown) => {
+              const name = (e as Error).name
+              settle(name === 'BrokenCircuitError' ? 'refused' : name === 'TimeoutError' ? 'timedOut' : name === 'AbortError' ? 'aborted' : 'failed')
+            }
+            if (kind === 3) {
+              try {
+                h.executeSync(() => {
+                  if (next(4) === 0) throw new Error('down')
+                  return 1
+                })
+                settle('ok')
+              } catch (e) {
+                classify(e)
+              }
+            } else {
+              let release!: (fail: boolean) => void
+              const gate = new Promise<void>((resolve, reject) => (release = (fail) => (fail ? reject(new Error('down')) : resolve())))
+              gate.catch(() => undefined)
+              const controller = new AbortController()
+              const options = kind === 1 ? { timeout: 50 } : kind === 2 ? { signal: controller.signal } : undefined
+              running.push(
+                h
+                  .execute(() => gate, options)
+                  .then(
+                    () => settle('ok'),
+                    (e) => classify(e),
+                  ),
+              )
+              pending.push({ release })
+              if (kind === 2) controller.abort(Object.assign(new Error('caller gave up'), { name: 'AbortError' }))
+            }
+            if (h.metrics().rejections > before) for (const ear of rejectEars) if (ear.live) ear.expected++
+          }
+        }
+        for (const p of pending) p.release(false)
+        await timers.tickAsync(60)
+        await Promise.all(running)
+        for (const stop of callEars) stop()
+        const m = handles[0]!.metrics()
+        const total = ended.ok + ended.failed + ended.timedOut + ended.refused + ended.aborted
+        t.is(ended.twice, 0, `seed ${seed}: no call ends twice`)
+        t.is(m.inFlight, 0, `seed ${seed}`)
+        t.is(m.calls, total, `seed ${seed}: every call counted once`)
+        t.is(m.calls, m.successes + m.failures + m.ignored + m.rejections, `seed ${seed}`)
+        t.is(m.rejections, ended.refused, `seed ${seed}`)
+        t.is(m.timeouts, ended.timedOut, `seed ${seed}`)
+        t.is(m.failures, ended.failed + ended.timedOut, `seed ${seed}`)
+        t.is(m.ignored, ended.aborted, `seed ${seed}`)
+        t.true(ended.refused > 0 && ended.timedOut > 0 && ended.aborted > 0, `seed ${seed}: ${JSON.stringify(ended)}`)
+        for (const ear of rejectEars) t.is(ear.heard, ear.expected, `seed ${seed}: refusals heard by a listener`)
+        for (const ear of rejectEars) ear.stop()
+      }
+    })
+  },
+)

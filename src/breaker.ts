@@ -231,6 +231,7 @@ export class CircuitBreaker<T = unknown> {
       const word = view[0]!
       if (wordIsClosed(word)) {
         lane[0] = (lane[0]! + 1) | 0 // started, before it runs: in flight while it does
+        const seen = callListenersVersion
         let result: R
         try {
           result = fn()
@@ -240,7 +241,7 @@ export class CircuitBreaker<T = unknown> {
         // The same word: still closed in the same period, so the permit is current.
         if (view[0] === word) {
           lane[1] = (lane[1]! + 1) | 0
-          this.#heardLean()
+          this.#heardLean(seen)
         } else {
           this.#finish(wordPermit(word), Outcome.Success, Number.NaN, undefined)
         }
@@ -327,12 +328,12 @@ export class CircuitBreaker<T = unknown> {
   }
 
   /** A lean call passed on `word` succeeded: taken in the lane if the word is the same still. */
-  #leanSucceeded(word: number): void {
+  #leanSucceeded(word: number, seen: number): void {
     // The same word: still closed in the same period, so the permit is current.
     if (this.#word![0] === word) {
       const lane = this.#started
       lane[1] = (lane[1]! + 1) | 0
-      this.#heardLean()
+      this.#heardLean(seen)
     } else {
       this.#finish(wordPermit(word), Outcome.Success, Number.NaN, undefined)
     }
@@ -340,13 +341,14 @@ export class CircuitBreaker<T = unknown> {
 
   /** A lean call (see `#leanWord`), asynchronous. */
   async #runLean<R extends T>(fn: (context: CallContext) => R | PromiseLike<R>, word: number): Promise<R> {
+    const seen = callListenersVersion
     let result: R
     try {
       result = await fn(UNBOUNDED)
     } catch (error) {
       return this.#failed(wordPermit(word), this.#classify(error, undefined), Number.NaN, error)
     }
-    this.#leanSucceeded(word)
+    this.#leanSucceeded(word, seen)
     return result
   }
 
@@ -504,8 +506,8 @@ export class CircuitBreaker<T = unknown> {
   }
 
   /** A lean call succeeded: a success listener added while it ran hears of it. */
-  #heardLean(): void {
-    if (this.#seen === callListenersVersion) return
+  #heardLean(seen: number): void {
+    if (seen === callListenersVersion) return
     const successes = this.#listeners()?.successes
     if (successes?.active) successes.emit({ durationMs: 0 })
   }

@@ -166,7 +166,7 @@ export function writeReport(run, dir) {
     '',
     '## Memory and idle CPU',
     '',
-    "RSS right after the breakers are made, and settled: once V8's memory reducer has given back the young generation the burst grew (a process's cost, up to 32 MB, not a breaker's). Target 4 reads the settled one.",
+    "RSS right after the breakers are made, and settled: once a full collection after a few idle seconds has given back the young generation the burst grew (a process's cost, up to 32 MB, not a breaker's). Target 4 reads the settled one.",
     '',
     '| breakers | library | JS heap bytes each | RSS bytes each (heap + native) | settled RSS bytes each | idle CPU % |',
     '|---|---|---|---|---|---|',

@@ -3,6 +3,7 @@
 //   node bench/breakdown.mjs [rounds=9]
 import { circuitBreaker as ckBreaker, ConsecutiveBreaker, handleAll } from 'cockatiel'
 import { circuitBreaker } from '../dist/index.js'
+import { stacklessError } from './contenders.mjs'
 
 const rounds = Number(process.argv[2] ?? 9)
 const fn = async () => 42
@@ -31,13 +32,6 @@ const minimalCrossing = async (f) => {
   return value
 }
 const premade = new Error('premade')
-const errorWithoutStack = () => {
-  const limit = Error.stackTraceLimit
-  Error.stackTraceLimit = 0
-  const e = new Error('circuit breaker x is open')
-  Error.stackTraceLimit = limit
-  return e
-}
 
 const cases = [
   ['async', 'bare await fn()', () => fn()],
@@ -49,7 +43,7 @@ const cases = [
   ['sync', 'one native call (isCallPermitted)', () => crossing()],
   ['sync', 'breakwater executeSync', () => bw.executeSync(syncFn)],
   ['reject', 'Promise.reject(premade error), caught', () => Promise.reject(premade).catch(swallow)],
-  ['reject', 'new Error without a stack trace', async () => errorWithoutStack()],
+  ['reject', 'new Error without a stack trace', async () => stacklessError()],
   ['reject', 'breakwater refused, caught', () => bwOpen.execute(fn).catch(swallow)],
   ['reject', 'cockatiel refused, caught', () => cockatielOpen.execute(fn).catch(swallow)],
 ]

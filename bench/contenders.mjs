@@ -62,7 +62,7 @@ export class SharedMemoryGate {
 }
 
 /** A new error without a stack, as breakwater makes for each refusal: every refusal its own error. */
-function stacklessError() {
+export function stacklessError() {
   const limit = Error.stackTraceLimit
   Error.stackTraceLimit = 0
   const error = new Error('circuit open')

@@ -1,6 +1,7 @@
 // One case run n times, for bench/icount/icount.sh: node one.mjs <dist index.js> <case> <n>
 const [dist, kase, nArg] = process.argv.slice(2)
 const { circuitBreaker } = await import(dist)
+const { stacklessError } = await import('../contenders.mjs')
 const ck = await import('cockatiel')
 const cockatiel = ck.circuitBreaker(ck.handleAll, { halfOpenAfter: 3600000, breaker: new ck.ConsecutiveBreaker(5) })
 const n = Number(nArg)
@@ -37,13 +38,7 @@ const bodies = {
   reject: 'await b.execute(fn).catch(swallow)',
 }
 const sync = ['baresync', 'gate', 'sync'].includes(kase)
-const mk = () => {
-  const l = Error.stackTraceLimit
-  Error.stackTraceLimit = 0
-  const e = new Error('circuit breaker one is open')
-  Error.stackTraceLimit = l
-  return e
-}
+const mk = stacklessError
 if (kase === 'minreject') failures = 5
 const run = new Function(
   'b',

@@ -6,10 +6,10 @@
  * and neither prom-client nor the OpenTelemetry API is loaded here (types only).
  */
 import type { BatchObservableResult, Meter, Observable } from '@opentelemetry/api'
-import type { Metric, Registry, RegistryContentType } from 'prom-client'
+import type { Registry, RegistryContentType } from 'prom-client'
 import type { ChaosKind, ChaosStats, ChaosStopReason } from '../policies/chaos-options.js'
-import { describe, ownOptions, rangeError, typeError } from '../validate.js'
-import { checkMethods, readPrometheusOptions } from './metrics-sources.js'
+import { describe, ownOptions, typeError } from '../validate.js'
+import { checkMethods, readPrometheusOptions, registerAll } from './metrics-sources.js'
 
 /** A chaos policy as the collectors read it: what `chaos()` returns. */
 export interface ChaosSource {
@@ -133,21 +133,7 @@ export function prometheusChaos(policies: ChaosSources, options: PrometheusChaos
       reset() {},
     }
   })
-  for (const metric of metrics) {
-    if (register!.getSingleMetric(metric.name) !== undefined) {
-      throw rangeError(`register already has a metric called ${metric.name}: dispose the earlier prometheusChaos, or give another prefix`)
-    }
-  }
-  const dispose = () => {
-    for (const metric of metrics) if ((register!.getSingleMetric(metric.name) as unknown) === metric) register!.removeSingleMetric(metric.name)
-  }
-  try {
-    for (const metric of metrics) register!.registerMetric(metric as unknown as Metric)
-  } catch (error) {
-    dispose() // a register that refused one family keeps none
-    throw error
-  }
-  return dispose
+  return registerAll(register!, 'prometheusChaos', metrics, (metric) => metric.name)
 }
 
 /**

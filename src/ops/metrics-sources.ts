@@ -84,6 +84,36 @@ export function readPrometheusOptions<O extends { register: unknown; prefix?: st
   return { own, prefix }
 }
 
+/** What a Prometheus exporter asks of a prom-client registry (`readPrometheusOptions` checked it has these). */
+export interface MetricRegister {
+  getSingleMetric(name: string): unknown
+  removeSingleMetric(name: string): void
+  registerMetric(metric: never): void
+}
+
+/**
+ * Registers every metric (each named by `keyOf`) with `register`, or none: a `RangeError` naming
+ * `what` if one of the names is taken, and a register that refuses one keeps none of them.
+ * @returns the disposer that removes them (the ones still registered as they are).
+ */
+export function registerAll<M>(register: MetricRegister, what: string, metrics: readonly M[], keyOf: (metric: M) => string): () => void {
+  for (const metric of metrics) {
+    if (register.getSingleMetric(keyOf(metric)) !== undefined) {
+      throw rangeError(`register already has a metric called ${keyOf(metric)}: dispose the earlier ${what}, or give another prefix`)
+    }
+  }
+  const dispose = () => {
+    for (const metric of metrics) if (register.getSingleMetric(keyOf(metric)) === metric) register.removeSingleMetric(keyOf(metric))
+  }
+  try {
+    for (const metric of metrics) register.registerMetric(metric as never)
+  } catch (error) {
+    dispose()
+    throw error
+  }
+  return dispose
+}
+
 /** `value` has a method called `method`, or a `TypeError` naming `what`. */
 export function checkMethods(what: string, value: unknown, methods: readonly string[]): void {
   const ok = typeof value === 'object' && value !== null && methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function')

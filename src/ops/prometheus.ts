@@ -2,8 +2,7 @@
  * breakwater/prometheus: a registry's breakers (and bulkheads, retry policies) as Prometheus
  * series in a prom-client 15 registry, read from the native snapshot at scrape time.
  */
-import type { Metric, Registry, RegistryContentType } from 'prom-client'
-import { rangeError } from '../validate.js'
+import type { Registry, RegistryContentType } from 'prom-client'
 import {
   BREAKER_FAMILIES,
   BULKHEAD_FAMILIES,
@@ -18,6 +17,7 @@ import {
   type BulkheadSource,
   checkMethods,
   readPrometheusOptions,
+  registerAll,
   type HealthSource,
   readBulkheads,
   readRetries,
@@ -151,23 +151,7 @@ export function prometheusMetrics(registry: HealthSource, options: PrometheusOpt
   const specs = [...BREAKER_FAMILIES, ...(own.bulkheads ? BULKHEAD_FAMILIES : []), ...(own.retries ? RETRY_FAMILIES : [])]
   const read = sharedSnapshot(sources)
   const families = specs.map((spec) => new Family(spec, prefix, read))
-  for (const family of families) {
-    if (register!.getSingleMetric(family.key) !== undefined) {
-      throw rangeError(`register already has a metric called ${family.key}: dispose the earlier prometheusMetrics, or give another prefix`)
-    }
-  }
-  const dispose = () => {
-    for (const family of families) {
-      if ((register!.getSingleMetric(family.key) as unknown) === family) register!.removeSingleMetric(family.key)
-    }
-  }
-  try {
-    for (const family of families) register!.registerMetric(family as unknown as Metric)
-  } catch (error) {
-    dispose() // a register that refused one family keeps none
-    throw error
-  }
-  return dispose
+  return registerAll(register!, 'prometheusMetrics', families, (family) => family.key)
 }
 
 /**
@@ -224,20 +208,5 @@ export function prometheusFleetMetrics(fleet: FleetSource, options: PrometheusFl
   // The fleet families read the fleet, not the breakers' snapshot: theirs is an empty one.
   const none: Scrape = { snapshot: { breakers: [], bulkheads: [], retries: [] }, labels: new LabelSets() }
   const families = fleetFamilies(source).map((spec) => new Family(spec, prefix, () => none))
-  for (const family of families) {
-    if (register!.getSingleMetric(family.key) !== undefined)
-      throw rangeError(`register already has a metric called ${family.key}: dispose the earlier one, or give another prefix`)
-  }
-  const dispose = () => {
-    for (const family of families) {
-      if ((register!.getSingleMetric(family.key) as unknown) === family) register!.removeSingleMetric(family.key)
-    }
-  }
-  try {
-    for (const family of families) register!.registerMetric(family as unknown as Metric)
-  } catch (error) {
-    dispose()
-    throw error
-  }
-  return dispose
+  return registerAll(register!, 'prometheusFleetMetrics', families, (family) => family.key)
 }

@@ -1,63 +1,28 @@
-// The fleet's two numbers, in one run (`node bench/fleet.mjs`, after `npm run build`), as JSON:
+// The fleet's two numbers, in one run (`node --import=tsx bench/fleet.mjs`, after `npm run build`), as JSON:
 // - propagation: from a breaker opening in instance A to instance B applying the fleet's open,
 //   over a real redis-server on loopback (p50/p99 over ROUNDS transitions; two instances with
 //   their own connections, in one process so one clock times both ends);
 // - the closed `execute` with the breaker in a fleet and without, interleaved rounds in one
 //   process, each case with its own compiled loop (equal within noise is the target: a closed
 //   call never touches Redis).
-// Without redis-server it prints { skipped } and exits 0.
-import { spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+// Without redis-server it prints { skipped } and exits 0. Runs under tsx (`node --import=tsx`):
+// the server is the specs' own (`__test__/servers/redis.ts`).
+import { hasRedis, startRedis } from '../__test__/servers/redis.ts'
 
 const ROUNDS = Number(process.env.FLEET_BENCH_ROUNDS ?? 200)
 const CALLS = Number(process.env.FLEET_BENCH_CALLS ?? 100_000)
 const CALL_ROUNDS = Number(process.env.FLEET_BENCH_CALL_ROUNDS ?? 20)
 
-if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0) {
-  console.log(JSON.stringify({ bench: 'fleet', skipped: 'redis-server not found (apt-get install -y redis-server)' }))
+if (!hasRedis()) {
+  console.log(JSON.stringify({ bench: 'fleet', skipped: 'redis-server or redis-cli not found (apt-get install -y redis-server)' }))
   process.exit(0)
 }
 
 const { Registry } = await import('../dist/index.js')
 const { fleet } = await import('../dist/fleet.js')
 
-const port = await new Promise((resolve, reject) => {
-  const s = createServer()
-  s.once('error', reject)
-  s.listen(0, '127.0.0.1', () => {
-    const { port } = s.address()
-    s.close(() => resolve(port))
-  })
-})
-const dir = mkdtempSync(join(tmpdir(), 'breakwater-bench-redis-'))
-const cli = (...args) => spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' })
-await new Promise((resolve, reject) => {
-  const child = spawn('redis-server', [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--daemonize',
-    'yes',
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--dir',
-    dir,
-    '--logfile',
-    join(dir, 'redis.log'),
-    '--pidfile',
-    join(dir, 'redis.pid'),
-  ])
-  child.once('error', reject)
-  child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`redis-server exited with ${code}`))))
-})
-for (let i = 0; i < 500 && cli('ping').stdout.trim() !== 'PONG'; i++) await new Promise((r) => setTimeout(r, 10))
-const url = `redis://127.0.0.1:${port}`
+const redis = await startRedis()
+const url = redis.url
 
 const percentile = (values, p) => {
   const sorted = [...values].sort((a, b) => a - b)
@@ -137,7 +102,7 @@ try {
     JSON.stringify(
       {
         bench: 'fleet',
-        redis: cli('info', 'server').stdout.match(/redis_version:(\S+)/)?.[1] ?? null,
+        redis: redis.cli('info', 'server').match(/redis_version:(\S+)/)?.[1] ?? null,
         propagation: { transitions: delays.length, p50Ms: median(delays), p99Ms: percentile(delays, 0.99), maxMs: Math.max(...delays), targetP99Ms: 10 },
         closedExecute: {
           calls: CALLS,
@@ -155,6 +120,5 @@ try {
   )
 } finally {
   await Promise.all(made.map((f) => f.close()))
-  cli('shutdown', 'nosave')
-  rmSync(dir, { recursive: true, force: true })
+  redis.destroy()
 }

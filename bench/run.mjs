@@ -82,7 +82,7 @@ function opsSuite() {
 /** The fleet's propagation latency and the closed call with the fleet on vs off (bench/fleet.mjs). */
 function fleetSuite() {
   const env = quick ? { ...process.env, FLEET_BENCH_ROUNDS: '50', FLEET_BENCH_CALL_ROUNDS: '5' } : process.env
-  return JSON.parse(execFileSync(process.execPath, ['bench/fleet.mjs'], { cwd: root, encoding: 'utf8', env }))
+  return JSON.parse(execFileSync(process.execPath, ['--import=tsx', 'bench/fleet.mjs'], { cwd: root, encoding: 'utf8', env }))
 }
 
 function rustSuite() {

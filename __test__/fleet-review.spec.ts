@@ -42,6 +42,17 @@ function instances(url: string, namespace: string, n = 2): Instance[] {
   })
 }
 
+/** Two instances on a fresh namespace for `body`, both closed after it, whatever it does. */
+async function pair(redis: TestRedis, body: (a: Instance, b: Instance, namespace: string) => Promise<void>): Promise<void> {
+  const namespace = ns()
+  const [a, b] = instances(redis.url, namespace) as [Instance, Instance]
+  try {
+    await body(a, b, namespace)
+  } finally {
+    await Promise.all([a.f.close(), b.f.close()])
+  }
+}
+
 const fail = () => Promise.reject(new Error('down'))
 const toState = (b: CircuitBreaker, to: string) =>
   once<{ to: string }>(
@@ -73,9 +84,7 @@ function applied(ok: boolean): void {
 test.serial(
   'Redis losing the fleet hash while connected (FLUSHALL): the next open still reaches every instance, above the generations they hold',
   async (t) => {
-    const namespace = ns()
-    const [a, b] = instances(t.context.redis.url, namespace) as [Instance, Instance]
-    try {
+    await pair(t.context.redis, async (a, b, namespace) => {
       t.deepEqual(await Promise.all([a.f.join('exchange'), b.f.join('exchange')]), [true, true])
       await churn(a, b, 3)
       t.is(b.f.status().breakers.exchange!.generation, 6)
@@ -87,9 +96,7 @@ test.serial(
       t.like(await applied, { state: 'open', generation: 7, by: 'r0' })
       t.is(b.b.state, 'forced_open')
       t.is(t.context.redis.cli('hget', `bw:{${namespace}}:breaker:exchange`, 'gen'), '7')
-    } finally {
-      await Promise.all([a.f.close(), b.f.close()])
-    }
+    })
   },
 )
 
@@ -134,9 +141,7 @@ test.serial(
 test.serial(
   'a probe round Redis forgot (FLUSHALL while forced open) does not leave instances forced open for good: one probes, its success closes the fleet',
   async (t) => {
-    const namespace = ns()
-    const [a, b] = instances(t.context.redis.url, namespace) as [Instance, Instance]
-    try {
+    await pair(t.context.redis, async (a, b) => {
       await Promise.all([a.f.join('exchange'), b.f.join('exchange')])
       const opened = Promise.all([a, b].map((x) => once<RemoteEvent>((l) => x.f.onRemote(l))))
       t.true(await a.f.forceOpen('exchange', '300ms'))
@@ -153,18 +158,14 @@ test.serial(
       t.is(await prober.b.execute(() => 'probe'), 'probe')
       t.like(await closed, { state: 'closed', reason: 'probe_succeeded' })
       t.is(other.b.state, 'closed')
-    } finally {
-      await Promise.all([a.f.close(), b.f.close()])
-    }
+    })
   },
 )
 
 test.serial(
   'a forged state message ahead of the fleet (redis-cli PUBLISH) cannot wedge an instance: an operator close from another instance ends it',
   async (t) => {
-    const namespace = ns()
-    const [a, b] = instances(t.context.redis.url, namespace) as [Instance, Instance]
-    try {
+    await pair(t.context.redis, async (a, b, namespace) => {
       await Promise.all([a.f.join('exchange'), b.f.join('exchange')])
       const forged = { v: 1, ns: namespace, t: 'state', b: 'exchange', g: 1_000_000, s: 'open', u: -1, n: 1, r: 'forged', i: 'intruder' }
       const applied = Promise.all([a, b].map((x) => once<RemoteEvent>((l) => x.f.onRemote(l))))
@@ -184,16 +185,12 @@ test.serial(
       for (const event of await closed) t.like(event, { state: 'closed', generation: 1_000_001, reason: 'operator' })
       t.is(b.b.state, 'closed')
       t.is(a.b.state, 'closed')
-    } finally {
-      await Promise.all([a.f.close(), b.f.close()])
-    }
+    })
   },
 )
 
 test.serial('a forged open ahead of the fleet with a deadline plays one probe round and closes again, instead of refusing forever', async (t) => {
-  const namespace = ns()
-  const [a, b] = instances(t.context.redis.url, namespace) as [Instance, Instance]
-  try {
+  await pair(t.context.redis, async (a, b, namespace) => {
     await Promise.all([a.f.join('exchange'), b.f.join('exchange')])
     const forged = { v: 1, ns: namespace, t: 'state', b: 'exchange', g: 50, s: 'open', u: 0, n: 0, r: 'forged', i: 'intruder' }
     const halfOpen = Promise.race([toState(a.b, 'half_open').then(() => a), toState(b.b, 'half_open').then(() => b)])
@@ -207,9 +204,7 @@ test.serial('a forged open ahead of the fleet with a deadline plays one probe ro
     t.is(await prober.b.execute(() => 'probe'), 'probe')
     t.like(await closed, { state: 'closed', generation: 51 })
     t.is(other.b.state, 'closed')
-  } finally {
-    await Promise.all([a.f.close(), b.f.close()])
-  }
+  })
 })
 
 test.serial(
@@ -244,9 +239,7 @@ test.serial(
 )
 
 test.serial('leave then join again: a breaker still forced open by the fleet is closed by the fleet closing meanwhile', async (t) => {
-  const namespace = ns()
-  const [a, b] = instances(t.context.redis.url, namespace) as [Instance, Instance]
-  try {
+  await pair(t.context.redis, async (a, b) => {
     await Promise.all([a.f.join('exchange'), b.f.join('exchange')])
     const opened = once<RemoteEvent>((l) => b.f.onRemote(l))
     t.true(await a.f.forceOpen('exchange'))
@@ -258,15 +251,11 @@ test.serial('leave then join again: a breaker still forced open by the fleet is 
     // Before the fix the new member did not know the open was the fleet's: forced open for good.
     t.is(b.b.state, 'closed')
     t.like(b.f.status().breakers.exchange, { local: 'closed', fleet: 'closed', generation: 2 })
-  } finally {
-    await Promise.all([a.f.close(), b.f.close()])
-  }
+  })
 })
 
 test.serial('leave then join again does not close a breaker the user forced open after leaving', async (t) => {
-  const namespace = ns()
-  const [a, b] = instances(t.context.redis.url, namespace) as [Instance, Instance]
-  try {
+  await pair(t.context.redis, async (a, b) => {
     await Promise.all([a.f.join('exchange'), b.f.join('exchange')])
     const opened = once<RemoteEvent>((l) => b.f.onRemote(l))
     t.true(await a.f.forceOpen('exchange'))
@@ -277,9 +266,7 @@ test.serial('leave then join again does not close a breaker the user forced open
     t.true(await a.f.forceClose('exchange'))
     t.true(await b.f.join('exchange'))
     t.is(b.b.state, 'forced_open', "the user's own forced open stays")
-  } finally {
-    await Promise.all([a.f.close(), b.f.close()])
-  }
+  })
 })
 
 test.serial(
@@ -317,9 +304,7 @@ test.serial(
 test.serial(
   'a breaker removed from the registry and made again is shared once joined again: the fleet opens the new breaker, not the removed one',
   async (t) => {
-    const namespace = ns()
-    const [a, b] = instances(t.context.redis.url, namespace) as [Instance, Instance]
-    try {
+    await pair(t.context.redis, async (a, b) => {
       await Promise.all([a.f.join('exchange'), b.f.join('exchange')])
       t.true(b.registry.remove('exchange'))
       const again = b.registry.getOrCreate('exchange', { consecutiveFailures: 1, openFor: '10s' })
@@ -331,9 +316,7 @@ test.serial(
       t.is(again.state, 'forced_open')
       t.is(b.b.state, 'closed', 'the removed breaker is left alone')
       t.like(b.f.status().breakers.exchange, { local: 'forced_open', fleet: 'open', generation: 1 })
-    } finally {
-      await Promise.all([a.f.close(), b.f.close()])
-    }
+    })
   },
 )
 
